@@ -1,0 +1,648 @@
+/*
+ * maildrop-spf/spf.h -- libmaildrop-spf public API
+ *
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
+ * libmaildrop-spf evaluates SPF (RFC 7208): "may this IP address send mail
+ * for this domain?".  The header is the specification: every symbol below
+ * states who owns what, how long pointers stay valid and whether a call
+ * may complete inline.
+ *
+ * General rules
+ * -------------
+ * - No global mutable state.  Nothing needs initialising; the library
+ *   creates no threads and installs no signal handlers.
+ * - Every handle (mdspf_ctx, mdspf_check, mdspf_zone, ...) is used by one
+ *   thread at a time.  A parsed mdspf_record is immutable and may be
+ *   shared freely between threads once created.
+ * - Callbacks run only on the caller's thread, inside an mdspf_* call
+ *   (mdspf_check_start, mdspf_dns_done, mdspf_zone_process, ...).
+ * - Functions that create something return an mdspf_status (0 = MDSPF_OK)
+ *   and write the handle through an out-parameter; destructors accept
+ *   NULL.  Enumerations travel as int so that bindings never see an
+ *   out-of-range enum value; the enums are append-only.
+ * - Every allocation goes through the allocator hook given at creation
+ *   (NULL = libc), so out-of-memory handling can be tested.
+ */
+#ifndef MAILDROP_SPF_H
+#define MAILDROP_SPF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#if defined(_WIN32) && !defined(MDSPF_STATIC)
+#ifdef MDSPF_BUILDING_LIBRARY
+#define MDSPF_API __declspec(dllexport)
+#else
+#define MDSPF_API __declspec(dllimport)
+#endif
+#elif defined(__GNUC__) && __GNUC__ >= 4
+#define MDSPF_API __attribute__((visibility("default")))
+#else
+#define MDSPF_API
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ======================================================================
+ * Version, status codes, results
+ * ==================================================================== */
+
+/** Compile-time version: 0xMMmmpp (major, minor, patch). */
+#define MDSPF_VERSION_NUM 0x000100
+#define MDSPF_VERSION_STR "0.1.0"
+
+/** Run-time version number in the MDSPF_VERSION_NUM format. */
+MDSPF_API unsigned mdspf_version(void);
+/** Run-time version string, static storage, never NULL. */
+MDSPF_API const char *mdspf_version_str(void);
+
+/** API status: "did the call work?".  Values are only ever appended. */
+typedef enum mdspf_status {
+  MDSPF_OK = 0,
+  MDSPF_E_NOMEM = 1,     /**< the allocator returned NULL */
+  MDSPF_E_INVAL = 2,     /**< bad argument (NULL, malformed IP, ...) */
+  MDSPF_E_SYNTAX = 3,    /**< malformed record, macro or zone text */
+  MDSPF_E_LIMIT = 4,     /**< an RFC 7208 4.6.4 or size limit was hit */
+  MDSPF_E_DNS = 5,       /**< DNS failure (timeout, SERVFAIL, garbage) */
+  MDSPF_E_TIMEOUT = 6,   /**< the time budget ran out */
+  MDSPF_E_CANCELLED = 7, /**< the operation was cancelled */
+  MDSPF_E_STATE = 8,     /**< call not allowed in the object's state */
+  MDSPF_E_RECURSIVE = 9, /**< blocking call made from inside a callback */
+  MDSPF_E_IO = 10,       /**< a file could not be read */
+  MDSPF_E_NORECORD = 11, /**< include/redirect target has no SPF record */
+  MDSPF_E_MULTIREC = 12, /**< more than one SPF record for a domain */
+  MDSPF_E_NOTSUP = 13    /**< not supported (e.g. resolver has no wait) */
+} mdspf_status;
+
+/** Text for an mdspf_status value; static storage, never NULL. */
+MDSPF_API const char *mdspf_strerror(int status);
+
+/** SPF result, RFC 7208 section 2.6.  Distinct from mdspf_status. */
+typedef enum mdspf_result {
+  MDSPF_NONE = 0,
+  MDSPF_NEUTRAL = 1,
+  MDSPF_PASS = 2,
+  MDSPF_FAIL = 3,
+  MDSPF_SOFTFAIL = 4,
+  MDSPF_TEMPERROR = 5,
+  MDSPF_PERMERROR = 6
+} mdspf_result;
+
+/** "pass", "fail", ...; "invalid" for unknown values; never NULL. */
+MDSPF_API const char *mdspf_result_str(int result);
+
+/**
+ * Allocator hook, lua_Alloc shape.  nsize == 0: free ptr (osize is its
+ * size) and return NULL.  Otherwise behave like realloc(ptr, nsize)
+ * (ptr == NULL: osize is 0) and return NULL only when the request cannot
+ * be met.  The library always passes the exact size it allocated as
+ * osize.  NULL wherever an mdspf_alloc_fn is accepted means libc.
+ */
+typedef void *(*mdspf_alloc_fn)(void *ud, void *ptr, size_t osize,
+                                size_t nsize);
+
+/* ======================================================================
+ * Records: text -> compact immutable compiled record
+ * ==================================================================== */
+
+typedef struct mdspf_record mdspf_record;
+
+/** Detailed syntax error codes reported by the parsers. Append-only. */
+typedef enum mdspf_syntax {
+  MDSPF_SYN_OK = 0,
+  MDSPF_SYN_VERSION = 1,        /**< does not start with "v=spf1" */
+  MDSPF_SYN_TOO_LONG = 2,       /**< record longer than MDSPF_MAX_RECORD */
+  MDSPF_SYN_BAD_CHAR = 3,       /**< control, non-ASCII or stray char */
+  MDSPF_SYN_UNKNOWN_MECH = 4,   /**< not a mechanism nor a modifier */
+  MDSPF_SYN_MISSING_ARG = 5,    /**< required ":value" absent or empty */
+  MDSPF_SYN_UNEXPECTED_ARG = 6, /**< argument or CIDR where none allowed */
+  MDSPF_SYN_BAD_DOMAIN = 7,     /**< domain-spec does not end well */
+  MDSPF_SYN_BAD_MACRO = 8,      /**< malformed macro expression */
+  MDSPF_SYN_MACRO_LETTER = 9,   /**< unknown letter, or c/r/t outside exp */
+  MDSPF_SYN_BAD_CIDR = 10,      /**< CIDR length malformed or too large */
+  MDSPF_SYN_BAD_IP4 = 11,       /**< malformed ip4 network */
+  MDSPF_SYN_BAD_IP6 = 12,       /**< malformed ip6 network */
+  MDSPF_SYN_DUP_MODIFIER = 13,  /**< redirect= or exp= given twice */
+  MDSPF_SYN_BAD_MODIFIER = 14,  /**< modifier with an invalid name */
+  MDSPF_SYN_TOO_MANY_TERMS = 15 /**< more than MDSPF_MAX_TERMS terms */
+} mdspf_syntax;
+
+/** Longest record text accepted (octets), and most terms per record. */
+#define MDSPF_MAX_RECORD 65535
+#define MDSPF_MAX_TERMS 4096
+
+/** Message for an mdspf_syntax code; static storage, never NULL. */
+MDSPF_API const char *mdspf_syntax_str(int code);
+
+/**
+ * Parse and validate an SPF record (RFC 7208 sections 4.5, 4.6, 12).
+ * No DNS.  txt need not be NUL-terminated; len is its length.
+ *
+ * On success returns MDSPF_OK and *out owns the record (free with
+ * mdspf_record_free).  On a syntax error returns MDSPF_E_SYNTAX, *out is
+ * NULL, and -- for each non-NULL pointer -- *err_code gets the
+ * mdspf_syntax code, *err_off the byte offset of the offending text in
+ * txt and *err_len its length (at least 1 unless the error is at the end
+ * of the text).  Other failures: MDSPF_E_NOMEM, MDSPF_E_INVAL (txt or out
+ * NULL).  Every macro-string is validated here, so a parsed record never
+ * yields a macro syntax error later.  Thread-safe (no shared state).
+ */
+MDSPF_API int mdspf_record_parse(const char *txt, size_t len,
+                                 mdspf_alloc_fn alloc, void *alloc_ud,
+                                 mdspf_record **out, int *err_code,
+                                 size_t *err_off, size_t *err_len);
+
+/** Free a record (NULL is fine).  Uses the allocator it was made with. */
+MDSPF_API void mdspf_record_free(mdspf_record *rec);
+
+/**
+ * 1 when txt starts with "v=spf1" (any case) followed by a space or the
+ * end of the text -- the RFC 7208 4.5 record selection test -- else 0.
+ */
+MDSPF_API int mdspf_record_is_spf(const char *txt, size_t len);
+
+/** The text the record was parsed from, NUL-terminated; *len if non-NULL. */
+MDSPF_API const char *mdspf_record_text(const mdspf_record *rec,
+                                        size_t *len);
+
+/** Number of terms (mechanisms and modifiers, "v=spf1" excluded). */
+MDSPF_API size_t mdspf_record_nterms(const mdspf_record *rec);
+
+/**
+ * Canonical text of the record ("v=spf1" + one space-separated term each,
+ * lower-case names, no "+" qualifier, CIDR only when given).  Writes at
+ * most bufsz bytes including the NUL; *needed (if non-NULL) gets the
+ * length without NUL.  Returns MDSPF_E_LIMIT if buf was too small (it then
+ * holds a truncated, NUL-terminated prefix when bufsz > 0).  Parsing the
+ * output gives a record with identical terms.
+ */
+MDSPF_API int mdspf_record_format(const mdspf_record *rec, char *buf,
+                                  size_t bufsz, size_t *needed);
+
+/** Term kinds. */
+typedef enum mdspf_term_kind {
+  MDSPF_TERM_ALL = 1,
+  MDSPF_TERM_INCLUDE = 2,
+  MDSPF_TERM_A = 3,
+  MDSPF_TERM_MX = 4,
+  MDSPF_TERM_PTR = 5,
+  MDSPF_TERM_IP4 = 6,
+  MDSPF_TERM_IP6 = 7,
+  MDSPF_TERM_EXISTS = 8,
+  MDSPF_TERM_REDIRECT = 9,
+  MDSPF_TERM_EXP = 10,
+  MDSPF_TERM_MODIFIER = 11 /**< unknown modifier name=value (ignored) */
+} mdspf_term_kind;
+
+/** "all", "include", ..., "redirect", "exp", "modifier"; never NULL. */
+MDSPF_API const char *mdspf_term_kind_str(int kind);
+
+/*
+ * Term introspection.  i is 0-based; an out-of-range i gives 0 / NULL /
+ * -1 as stated.  Returned strings live as long as the record.
+ */
+/** mdspf_term_kind of term i, 0 if out of range. */
+MDSPF_API int mdspf_record_term_kind(const mdspf_record *rec, size_t i);
+/** Result a match of mechanism i gives (MDSPF_PASS, MDSPF_FAIL,
+ *  MDSPF_SOFTFAIL, MDSPF_NEUTRAL); -1 for modifiers or out of range. */
+MDSPF_API int mdspf_record_term_qualifier(const mdspf_record *rec, size_t i);
+/** The qualifier character as written ('+', '-', '~', '?'), 0 if none. */
+MDSPF_API int mdspf_record_term_qualifier_char(const mdspf_record *rec,
+                                               size_t i);
+/** Mechanism or modifier name as written (e.g. "MX", "moo.cow"). */
+MDSPF_API const char *mdspf_record_term_name(const mdspf_record *rec,
+                                             size_t i);
+/** Value text: domain-spec, macro-string, or the address of ip4/ip6 as
+ *  written; NULL when the term has none (e.g. "a", "all"). */
+MDSPF_API const char *mdspf_record_term_value(const mdspf_record *rec,
+                                              size_t i);
+/** CIDR prefix length written for family 4 or 6; -1 when not given (the
+ *  default /32 or /128 applies) or not applicable. */
+MDSPF_API int mdspf_record_term_cidr(const mdspf_record *rec, size_t i,
+                                     int family);
+/** Address of an ip4 (returns 4, writes 4 bytes) or ip6 (returns 6,
+ *  writes 16 bytes) term into out; 0 for other terms. */
+MDSPF_API int mdspf_record_term_addr(const mdspf_record *rec, size_t i,
+                                     unsigned char out[16]);
+/** Byte offset and length of term i in mdspf_record_text().  Returns
+ *  MDSPF_E_INVAL when i is out of range. */
+MDSPF_API int mdspf_record_term_span(const mdspf_record *rec, size_t i,
+                                     size_t *off, size_t *len);
+/** 1 when the term's value contains macros (its target depends on the
+ *  request), else 0. */
+MDSPF_API int mdspf_record_term_has_macros(const mdspf_record *rec,
+                                           size_t i);
+
+/* ======================================================================
+ * Resolver interface
+ * ==================================================================== */
+
+/** Query types used by SPF. */
+enum {
+  MDSPF_DNS_A = 1,
+  MDSPF_DNS_CNAME = 5,
+  MDSPF_DNS_PTR = 12,
+  MDSPF_DNS_MX = 15,
+  MDSPF_DNS_TXT = 16,
+  MDSPF_DNS_AAAA = 28
+};
+
+/** Outcome of one DNS query, as a backend reports it. */
+typedef enum mdspf_dns_status {
+  MDSPF_DNS_OK = 0,       /**< NOERROR, at least one RR of the type */
+  MDSPF_DNS_NODATA = 1,   /**< NOERROR, no RR of the asked type */
+  MDSPF_DNS_NXDOMAIN = 2, /**< RCODE 3, the name does not exist */
+  MDSPF_DNS_TEMPFAIL = 3, /**< SERVFAIL, REFUSED, timeout, network */
+  MDSPF_DNS_ERROR = 4     /**< FORMERR, NOTIMP, garbled answer */
+} mdspf_dns_status;
+
+/** "ok", "nodata", "nxdomain", "tempfail", "error"; never NULL. */
+MDSPF_API const char *mdspf_dns_status_str(int status);
+/** "A", "AAAA", "MX", "TXT", "PTR", "CNAME", "TYPE<n>" is not produced:
+ *  unknown types give "?"; never NULL. */
+MDSPF_API const char *mdspf_dns_type_str(int rrtype);
+
+/** A pending DNS query; created and owned by the library. */
+typedef struct mdspf_dns_query mdspf_dns_query;
+
+#define MDSPF_RESOLVER_V1 1u
+
+/**
+ * A resolver backend: a vtable plus the backend's own pointer.
+ * mdspf_ctx_set_resolver copies the struct; impl must outlive the ctx.
+ *
+ * query(impl, q, name, rrtype, &token): name is a NUL-terminated domain
+ *   without trailing dot, at most 253 octets, labels 1..63 octets.
+ *   Return 0 and later call mdspf_dns_done(q, ...) exactly once --
+ *   possibly before query() returns -- or return non-zero and never
+ *   call it (the check then fails with temperror).  *token is passed
+ *   back to cancel().
+ * cancel(impl, token): the library no longer wants the answer.  After
+ *   cancel() returns the backend must not touch q again.  Never called
+ *   for a query that has completed.
+ * wait(impl, timeout_ms): optional (may be NULL).  Drive I/O for at most
+ *   timeout_ms, delivering answers; used by mdspf_check_run.  Return 0,
+ *   or non-zero on a backend failure.
+ */
+typedef struct mdspf_resolver {
+  uint32_t version; /**< MDSPF_RESOLVER_V1; later versions only append */
+  void *impl;       /**< backend pointer, passed back verbatim */
+  int (*query)(void *impl, mdspf_dns_query *q, const char *name,
+               int rrtype, void **token);
+  void (*cancel)(void *impl, void *token);
+  int (*wait)(void *impl, int timeout_ms);
+} mdspf_resolver;
+
+/*
+ * Answer builders, called by a backend between query() and
+ * mdspf_dns_done(q).  The data is copied.  Oversized answers (more than
+ * MDSPF_MAX_ANSWER_RRS records or MDSPF_MAX_ANSWER_BYTES of data) turn
+ * the query into MDSPF_DNS_ERROR; a record of the wrong type for the
+ * query, or a malformed one, is ignored.  Names may carry a trailing dot.
+ */
+#define MDSPF_MAX_ANSWER_RRS 4096
+#define MDSPF_MAX_ANSWER_BYTES 65536
+/** One whole TXT record: its character-strings already concatenated. */
+MDSPF_API void mdspf_dns_add_txt(mdspf_dns_query *q, const char *txt,
+                                 size_t len);
+/** One A (family 4, 4 bytes) or AAAA (family 6, 16 bytes) record. */
+MDSPF_API void mdspf_dns_add_addr(mdspf_dns_query *q, int family,
+                                  const void *addr);
+/** One MX (pref = preference) or PTR (pref ignored) target name. */
+MDSPF_API void mdspf_dns_add_name(mdspf_dns_query *q, const char *name,
+                                  unsigned pref);
+/**
+ * Complete the query: dns_status is an mdspf_dns_status, rcode the DNS
+ * RCODE if known (else -1).  OK with no records becomes NODATA.  May run
+ * the check's completion callback before returning (unless called from
+ * inside query(), where the completion is queued instead).  q is invalid
+ * after this call.
+ */
+MDSPF_API void mdspf_dns_done(mdspf_dns_query *q, int dns_status, int rcode);
+/** The name and type a query asks for (for backends that keep q). */
+MDSPF_API const char *mdspf_dns_query_name(const mdspf_dns_query *q);
+MDSPF_API int mdspf_dns_query_type(const mdspf_dns_query *q);
+
+/* ======================================================================
+ * In-memory zone resolver (tests, demos, what-if checks, fuzzing)
+ * ==================================================================== */
+
+typedef struct mdspf_zone mdspf_zone;
+
+/** Create an empty zone. */
+MDSPF_API int mdspf_zone_new(mdspf_alloc_fn alloc, void *alloc_ud,
+                             mdspf_zone **out);
+/** Free a zone and every deferred answer still queued (their queries are
+ *  dropped without completion).  Do not free a zone while a check that
+ *  uses it is running; NULL is fine. */
+MDSPF_API void mdspf_zone_free(mdspf_zone *z);
+
+/**
+ * Add one record in master-file rdata syntax: A "192.0.2.1", AAAA
+ * "2001:db8::1", MX "10 mx.example.com.", TXT "\"part one\" \"two\""
+ * (or one unquoted word), PTR / CNAME "host.example.com.".  Names in
+ * rdata are absolute (a trailing dot is optional).  name is the owner,
+ * absolute.  Returns MDSPF_E_SYNTAX for bad rdata, MDSPF_E_INVAL for a
+ * bad name or unsupported type.
+ */
+MDSPF_API int mdspf_zone_add(mdspf_zone *z, const char *name, int rrtype,
+                             const char *rdata);
+/** Add one TXT record made of n character-strings (binary-safe; each at
+ *  most 255 octets unless MDSPF_ZONE_LAX is set; n may be 0). */
+MDSPF_API int mdspf_zone_add_txt(mdspf_zone *z, const char *name,
+                                 const char *const *strings,
+                                 const size_t *lens, size_t n);
+
+/** Injected failures for (name, rrtype); rrtype 0 means every type. */
+enum {
+  MDSPF_ZONE_NOFAULT = 0,
+  MDSPF_ZONE_TIMEOUT = 1,  /**< answers MDSPF_DNS_TEMPFAIL, no rcode */
+  MDSPF_ZONE_SERVFAIL = 2, /**< answers MDSPF_DNS_TEMPFAIL, rcode 2 */
+  MDSPF_ZONE_HANG = 3      /**< never answers (until cancelled) */
+};
+MDSPF_API int mdspf_zone_set_fault(mdspf_zone *z, const char *name,
+                                   int rrtype, int fault);
+/** 1 if the zone holds name (any record or fault), else 0. */
+MDSPF_API int mdspf_zone_has_name(const mdspf_zone *z, const char *name);
+
+/** Zone flags. */
+enum {
+  MDSPF_ZONE_LAX = 1 /**< accept TXT strings over 255 octets */
+};
+MDSPF_API void mdspf_zone_set_flags(mdspf_zone *z, unsigned flags);
+
+/**
+ * Load RFC 1035 master-file text: $ORIGIN, $TTL, $INCLUDE is rejected,
+ * "@", relative names, blank owner = previous owner, optional TTL and
+ * class (IN) in either order, parentheses spanning lines, ";" comments,
+ * quoted multi-string TXT with \X and \DDD escapes.  Types A, AAAA, MX,
+ * TXT, PTR, CNAME are loaded; SOA, NS and SPF are accepted and ignored;
+ * others are an error.  origin (may be NULL) is the initial $ORIGIN and
+ * filename names the text in messages.  On error returns MDSPF_E_SYNTAX
+ * (or MDSPF_E_NOMEM) and writes "filename:line: message" into err
+ * (errsz bytes, always NUL-terminated when errsz > 0).  Records loaded
+ * before the error stay in the zone.
+ */
+MDSPF_API int mdspf_zone_load(mdspf_zone *z, const char *text, size_t len,
+                              const char *origin, const char *filename,
+                              char *err, size_t errsz);
+/** mdspf_zone_load on a file's contents (MDSPF_E_IO if unreadable). */
+MDSPF_API int mdspf_zone_load_file(mdspf_zone *z, const char *path,
+                                   const char *origin, char *err,
+                                   size_t errsz);
+
+/** Answer delivery: inline (inside query(); the default), or deferred
+ *  until mdspf_zone_process / the resolver's wait() -- first-in-first-out
+ *  or last-in-first-out, so tests see answers arrive out of order. */
+enum {
+  MDSPF_ZONE_INLINE = 0,
+  MDSPF_ZONE_DEFERRED_FIFO = 1,
+  MDSPF_ZONE_DEFERRED_LIFO = 2
+};
+MDSPF_API int mdspf_zone_set_delivery(mdspf_zone *z, int mode);
+/** Deliver up to max deferred answers (callbacks run inside); returns
+ *  how many were delivered. */
+MDSPF_API size_t mdspf_zone_process(mdspf_zone *z, size_t max);
+/** Deferred answers waiting for delivery. */
+MDSPF_API size_t mdspf_zone_pending(const mdspf_zone *z);
+/** Queries the zone has received since creation. */
+MDSPF_API unsigned long mdspf_zone_queries(const mdspf_zone *z);
+/** The zone's resolver vtable (valid as long as the zone). */
+MDSPF_API const mdspf_resolver *mdspf_zone_resolver(mdspf_zone *z);
+
+/* ======================================================================
+ * Context: configuration shared by checks
+ * ==================================================================== */
+
+typedef struct mdspf_ctx mdspf_ctx;
+typedef struct mdspf_check mdspf_check;
+
+/** Create a context.  It has no resolver until mdspf_ctx_set_resolver. */
+MDSPF_API int mdspf_ctx_new(mdspf_alloc_fn alloc, void *alloc_ud,
+                            mdspf_ctx **out);
+/**
+ * Free the context.  Checks still running are cancelled (no callback);
+ * their handles must not be used afterwards except that they are freed
+ * here too.  If called inside a check callback the free is deferred until
+ * the callback returns.  NULL is fine.
+ */
+MDSPF_API void mdspf_ctx_free(mdspf_ctx *ctx);
+/** Use resolver r (the struct is copied).  MDSPF_E_STATE while checks of
+ *  this context are running; MDSPF_E_INVAL for an unknown version. */
+MDSPF_API int mdspf_ctx_set_resolver(mdspf_ctx *ctx, const mdspf_resolver *r);
+
+/** Limits (RFC 7208 4.6.4 defaults in brackets). */
+enum {
+  MDSPF_LIMIT_DNS_TERMS = 1,    /**< DNS-querying terms per check [10] */
+  MDSPF_LIMIT_VOID_LOOKUPS = 2, /**< void lookups per check [2] */
+  MDSPF_LIMIT_MX_NAMES = 3,     /**< MX names per mx mechanism [10] */
+  MDSPF_LIMIT_PTR_NAMES = 4,    /**< PTR names used per lookup [10] */
+  MDSPF_LIMIT_TIMEOUT_MS = 5    /**< time budget of mdspf_check_run [20000] */
+};
+/** Set a limit: DNS_TERMS 1..100, VOID_LOOKUPS 0..100, MX/PTR 1..100,
+ *  TIMEOUT_MS 1..3600000; MDSPF_E_INVAL otherwise. */
+MDSPF_API int mdspf_ctx_set_limit(mdspf_ctx *ctx, int which, long value);
+/** Current value of a limit, -1 for an unknown one. */
+MDSPF_API long mdspf_ctx_get_limit(const mdspf_ctx *ctx, int which);
+
+/** Host name of this receiver, for %{r} (default "unknown").  Copied. */
+MDSPF_API int mdspf_ctx_set_receiver(mdspf_ctx *ctx, const char *name);
+/**
+ * Explanation used for "fail" when the record has no usable exp=: an
+ * explain-string with macros (RFC 7208 6.2).  NULL restores the built-in
+ * MDSPF_DEFAULT_EXPLANATION.  MDSPF_E_SYNTAX if it does not parse.
+ */
+#define MDSPF_DEFAULT_EXPLANATION                                            \
+  "Please see http://www.open-spf.org/Why?id=%{S}&ip=%{C}&receiver=%{R}"
+MDSPF_API int mdspf_ctx_set_default_explanation(mdspf_ctx *ctx,
+                                                const char *text);
+/**
+ * Local policy (libspf2 "-local"): mechanisms such as "a:relay.example.net
+ * ip4:192.0.2.0/24", evaluated in the record of the checked domain (also
+ * when reached by redirect, never in includes) just before an "all"
+ * mechanism whose qualifier is not "+", or after the last mechanism when
+ * no mechanism matched.  A local match ends the check with that
+ * mechanism's result; mdspf_check_source() then says MDSPF_SRC_LOCAL.
+ * NULL or "" clears it.  MDSPF_E_SYNTAX (with *err_off if non-NULL) if it
+ * does not parse or contains modifiers.
+ */
+MDSPF_API int mdspf_ctx_set_local_policy(mdspf_ctx *ctx, const char *mechs,
+                                         size_t *err_off);
+/**
+ * Best guess (libspf2/pyspf "-guess"): a record evaluated as the checked
+ * domain's own when that domain publishes none (the result would be
+ * "none"); e.g. "v=spf1 a/24 mx/24 ptr".  A missing "v=spf1 " prefix is
+ * added.  NULL clears it.  MDSPF_E_SYNTAX if it does not parse.
+ */
+MDSPF_API int mdspf_ctx_set_best_guess(mdspf_ctx *ctx, const char *record);
+/**
+ * Override: use record as the SPF record of domain, at every level
+ * (top, include, redirect), without looking at DNS.  Fallback: use it
+ * only when DNS says the domain has no SPF record.  Later calls for the
+ * same domain replace earlier ones; record NULL removes the entry.
+ * MDSPF_E_SYNTAX for a bad record, MDSPF_E_INVAL for a bad domain.
+ */
+MDSPF_API int mdspf_ctx_add_override(mdspf_ctx *ctx, const char *domain,
+                                     const char *record);
+MDSPF_API int mdspf_ctx_add_fallback(mdspf_ctx *ctx, const char *domain,
+                                     const char *record);
+
+/* ---- Evaluation trace ---------------------------------------------- */
+
+typedef struct mdspf_event mdspf_event;
+/** Called synchronously for each event while a check runs; ev is valid
+ *  only during the call.  Must not free the check or the context. */
+typedef void (*mdspf_trace_fn)(void *ud, const mdspf_event *ev);
+/** Install (fn != NULL) or remove a trace hook for checks created later. */
+MDSPF_API int mdspf_ctx_set_trace(mdspf_ctx *ctx, mdspf_trace_fn fn,
+                                  void *ud);
+
+enum {
+  MDSPF_EV_RECORD = 1,   /**< record fetched (text) or missing for domain */
+  MDSPF_EV_TERM = 2,     /**< term evaluated; result = match result or -1 */
+  MDSPF_EV_QUERY = 3,    /**< DNS query sent (text = name, rrtype) */
+  MDSPF_EV_ANSWER = 4,   /**< DNS answer (dns_status, count) */
+  MDSPF_EV_INCLUDE = 5,  /**< entering an include (domain = target) */
+  MDSPF_EV_RETURN = 6,   /**< leaving an include (result = its result) */
+  MDSPF_EV_REDIRECT = 7, /**< following redirect= (domain = target) */
+  MDSPF_EV_EXPAND = 8,   /**< macro expanded (text = expansion) */
+  MDSPF_EV_LIMIT = 9,    /**< a limit was exceeded (text says which) */
+  MDSPF_EV_RESULT = 10   /**< final verdict (result) */
+};
+MDSPF_API int mdspf_event_type(const mdspf_event *ev);
+/** Include depth: 0 for the checked domain's record. */
+MDSPF_API int mdspf_event_depth(const mdspf_event *ev);
+/** Domain whose record is being evaluated (or the target, see above). */
+MDSPF_API const char *mdspf_event_domain(const mdspf_event *ev);
+/** Event text (record, term, query name, expansion, ...); never NULL. */
+MDSPF_API const char *mdspf_event_text(const mdspf_event *ev);
+/** SPF result attached to the event, -1 if none. */
+MDSPF_API int mdspf_event_result(const mdspf_event *ev);
+/** For QUERY/ANSWER: the rrtype, dns status and answer record count. */
+MDSPF_API int mdspf_event_rrtype(const mdspf_event *ev);
+MDSPF_API int mdspf_event_dns_status(const mdspf_event *ev);
+MDSPF_API unsigned mdspf_event_count(const mdspf_event *ev);
+/** DNS-term and void-lookup counters at the time of the event. */
+MDSPF_API unsigned mdspf_event_dns_terms(const mdspf_event *ev);
+MDSPF_API unsigned mdspf_event_void_lookups(const mdspf_event *ev);
+/** One readable line for the event (no newline), like mdspf_record_format
+ *  for buffer handling. */
+MDSPF_API int mdspf_event_format(const mdspf_event *ev, char *buf,
+                                 size_t bufsz, size_t *needed);
+
+/* ======================================================================
+ * Checks: one check_host() evaluation
+ * ==================================================================== */
+
+/**
+ * Completion callback: runs exactly once per started check (possibly
+ * before mdspf_check_start returns) unless the check is cancelled or
+ * freed first.  The outcome getters work inside it and afterwards until
+ * mdspf_check_free.  mdspf_check_free(chk) is allowed inside it.
+ */
+typedef void (*mdspf_check_cb)(mdspf_check *chk, void *user);
+
+/** Create a check bound to ctx (which must outlive it). */
+MDSPF_API int mdspf_check_new(mdspf_ctx *ctx, mdspf_check **out);
+/** Client IP as text: IPv4 dotted quad or IPv6 (RFC 4291); IPv4-mapped
+ *  IPv6 is treated as IPv4.  MDSPF_E_INVAL if malformed. */
+MDSPF_API int mdspf_check_set_ip(mdspf_check *chk, const char *ip);
+/** Client IP in binary: family 4 (4 bytes) or 6 (16 bytes). */
+MDSPF_API int mdspf_check_set_ip_bin(mdspf_check *chk, int family,
+                                     const void *addr);
+/** MAIL FROM address (may be NULL or "" for the null reverse-path, which
+ *  makes the check use the HELO identity).  MDSPF_E_INVAL if longer than
+ *  1024 octets or containing control characters. */
+MDSPF_API int mdspf_check_set_sender(mdspf_check *chk, const char *mailfrom);
+/** HELO/EHLO name.  MDSPF_E_INVAL if longer than 1024 octets or
+ *  containing control characters. */
+MDSPF_API int mdspf_check_set_helo(mdspf_check *chk, const char *helo);
+/** Which identity to check (RFC 7208 2.3/2.4). */
+enum {
+  MDSPF_ID_MAILFROM = 0, /**< MAIL FROM; HELO when the sender is empty */
+  MDSPF_ID_HELO = 1      /**< the HELO identity */
+};
+MDSPF_API int mdspf_check_set_identity(mdspf_check *chk, int identity);
+
+/**
+ * Start the check.  Requires an IP and (sender or HELO).  Non-zero
+ * return: nothing started, no callback (MDSPF_E_INVAL: inputs missing;
+ * MDSPF_E_STATE: already started; MDSPF_E_NOTSUP: ctx has no resolver).
+ * Zero: cb(chk, user) runs exactly once, possibly before this returns,
+ * unless cancelled or freed first.
+ */
+MDSPF_API int mdspf_check_start(mdspf_check *chk, mdspf_check_cb cb,
+                                void *user);
+/** Stop a running check: outstanding queries are cancelled and the
+ *  callback will not run.  The outcome getters then report temperror
+ *  with reason MDSPF_E_CANCELLED.  No-op when not running. */
+MDSPF_API void mdspf_check_cancel(mdspf_check *chk);
+/** Cancel (if running) and free.  Allowed inside the check's own
+ *  callback.  NULL is fine. */
+MDSPF_API void mdspf_check_free(mdspf_check *chk);
+/**
+ * Blocking wrapper over the same engine: start (if not started) and drive
+ * the resolver's wait() until the check completes or timeout_ms passes
+ * (timeout_ms <= 0: the ctx's MDSPF_LIMIT_TIMEOUT_MS).  On timeout the
+ * check completes with temperror, reason MDSPF_E_TIMEOUT.  Returns
+ * MDSPF_OK when an outcome is available, MDSPF_E_RECURSIVE when called
+ * inside any callback of this context, MDSPF_E_NOTSUP when the resolver
+ * has no wait() and an answer is outstanding, or a start error.
+ */
+MDSPF_API int mdspf_check_run(mdspf_check *chk, int timeout_ms);
+/** 1 once the outcome is available, else 0. */
+MDSPF_API int mdspf_check_done(const mdspf_check *chk);
+
+/* ---- Outcome (valid once done, until mdspf_check_free) ------------- */
+
+/** mdspf_result; MDSPF_TEMPERROR if not done. */
+MDSPF_API int mdspf_check_result(const mdspf_check *chk);
+/** Why: MDSPF_OK for a regular result, else the mdspf_status behind a
+ *  none/permerror/temperror (E_SYNTAX, E_LIMIT, E_DNS, E_TIMEOUT,
+ *  E_NORECORD, E_MULTIREC, E_CANCELLED, E_INVAL, E_NOMEM). */
+MDSPF_API int mdspf_check_reason(const mdspf_check *chk);
+/** One-line human description of an error or notable condition
+ *  (e.g. "unknown mechanism in record of t1.example.com"); NULL if none. */
+MDSPF_API const char *mdspf_check_problem(const mdspf_check *chk);
+/** Explanation for a "fail" (from exp= or the default); else NULL. */
+MDSPF_API const char *mdspf_check_explanation(const mdspf_check *chk);
+/** The matched term as written (e.g. "ip4:192.0.2.0/24"), or for an
+ *  include the top-level include term; NULL when no term matched. */
+MDSPF_API const char *mdspf_check_mechanism(const mdspf_check *chk);
+/** Domain whose record produced the result (after redirects; for a
+ *  permerror the domain whose record was bad); NULL if none. */
+MDSPF_API const char *mdspf_check_domain(const mdspf_check *chk);
+/** Text of that domain's record, NULL if none. */
+MDSPF_API const char *mdspf_check_record(const mdspf_check *chk);
+/** For a syntax permerror: the mdspf_syntax code, byte offset and length
+ *  of the error in mdspf_check_record(); returns MDSPF_E_STATE when the
+ *  outcome is not a syntax error. */
+MDSPF_API int mdspf_check_syntax_error(const mdspf_check *chk, int *code,
+                                       size_t *off, size_t *len);
+/** The identity domain checked (after HELO fallback); NULL before start. */
+MDSPF_API const char *mdspf_check_identity_domain(const mdspf_check *chk);
+/** MDSPF_ID_MAILFROM or MDSPF_ID_HELO: the identity actually checked. */
+MDSPF_API int mdspf_check_identity(const mdspf_check *chk);
+/** Where the deciding record came from. */
+enum {
+  MDSPF_SRC_NONE = 0,     /**< no record decided (none, errors) */
+  MDSPF_SRC_DNS = 1,      /**< a published record */
+  MDSPF_SRC_OVERRIDE = 2, /**< mdspf_ctx_add_override */
+  MDSPF_SRC_FALLBACK = 3, /**< mdspf_ctx_add_fallback */
+  MDSPF_SRC_GUESS = 4,    /**< mdspf_ctx_set_best_guess */
+  MDSPF_SRC_LOCAL = 5     /**< a local-policy mechanism matched */
+};
+MDSPF_API int mdspf_check_source(const mdspf_check *chk);
+/** DNS-interactive terms evaluated (include, a, mx, ptr, exists,
+ *  redirect), void lookups counted, and DNS queries sent in total. */
+MDSPF_API unsigned mdspf_check_dns_terms(const mdspf_check *chk);
+MDSPF_API unsigned mdspf_check_void_lookups(const mdspf_check *chk);
+MDSPF_API unsigned mdspf_check_queries(const mdspf_check *chk);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* MAILDROP_SPF_H */

@@ -1,0 +1,1267 @@
+/*
+ * lib/eval.c -- check_host() (RFC 7208 section 4) as a resumable state
+ * machine over the resolver interface.
+ *
+ * Every step function is restartable: it looks at what it already has
+ * (counted? expanded? answer arrived?) and either makes progress or
+ * returns ST_WAIT after issuing queries.  An answer only queues a
+ * completion (see check.c); mdspf__eval_run then re-enters the current
+ * step.  So answers may arrive inline (inside query()), later, or in any
+ * order, and several queries of one check may be outstanding at once
+ * (the address lookups of an mx mechanism, the validation of PTR names)
+ * while results are still applied in record order.
+ * SPDX-License-Identifier: BSD-2-Clause
+ */
+#include "internal.h"
+
+#include <string.h>
+#include <time.h>
+
+enum { ST_CONT = 0, ST_WAIT = 1, ST_STOP = 2 };
+enum { M_NOMATCH = 0, M_MATCH = 1, M_WAIT = 2, M_STOP = 3, M_PUSHED = 4 };
+
+#define LIMIT(chk, w) ((chk)->ctx->limits[w])
+#define EXPLAIN_MAX 2048
+
+static mdspf__frame *top_frame(mdspf_check *chk) {
+  return &chk->frames[chk->nframes - 1];
+}
+
+static int depth_of(const mdspf_check *chk) {
+  return chk->nframes ? (int)chk->nframes - 1 : 0;
+}
+
+static const char *cur_domain(mdspf_check *chk) {
+  return chk->nframes ? top_frame(chk)->domain : chk->m_o;
+}
+
+/* ---- problems / outcome helpers ---------------------------------------------- */
+
+static void set_problem(mdspf_check *chk, const char *a, const char *b,
+                        const char *c) {
+  char buf[512];
+  mdspf__sbuf sb;
+  if (chk->problem) {
+    return; /* keep the first (root-cause) problem */
+  }
+  mdspf__sbuf_init(&sb, buf, sizeof buf);
+  if (a) {
+    mdspf__sbuf_puts(&sb, a);
+  }
+  if (b) {
+    mdspf__sbuf_puts(&sb, b);
+  }
+  if (c) {
+    mdspf__sbuf_puts(&sb, c);
+  }
+  chk->problem = mdspf__strndup(&chk->ctx->alloc, buf, sb.len);
+}
+
+static void set_str(mdspf_check *chk, char **slot, const char *s, size_t n) {
+  if (*slot) {
+    mdspf__strfree(&chk->ctx->alloc, *slot);
+  }
+  *slot = s ? mdspf__strndup(&chk->ctx->alloc, s, n) : NULL;
+}
+
+/* ---- query bookkeeping ---------------------------------------------------------- */
+
+static void live_unlink(mdspf_check *chk, mdspf_dns_query *q) {
+  if (q->prev) {
+    q->prev->next = q->next;
+  } else if (chk->live == q) {
+    chk->live = q->next;
+  }
+  if (q->next) {
+    q->next->prev = q->prev;
+  }
+  q->prev = q->next = NULL;
+}
+
+/* Give up a query: cancel it at the backend if still pending, leave it to
+ * the dispatcher if its completion is queued, else free it. */
+static void drop(mdspf_check *chk, mdspf_dns_query **qp) {
+  mdspf_dns_query *q = *qp;
+  mdspf_ctx *ctx = chk->ctx;
+  if (!q) {
+    return;
+  }
+  *qp = NULL;
+  live_unlink(chk, q);
+  if (q->state == MDSPF__Q_PENDING) {
+    ctx->res.cancel(ctx->res.impl, q->token);
+    mdspf__dnsq_free(q);
+  } else if (q->queued) {
+    q->ud = NULL;
+    q->on_done = NULL;
+  } else {
+    mdspf__dnsq_free(q);
+  }
+}
+
+static void on_done(mdspf_dns_query *q, void *ud) {
+  mdspf_check *chk = ud;
+  mdspf_ctx *ctx = chk->ctx;
+  mdspf__emit(chk, MDSPF_EV_ANSWER, depth_of(chk), cur_domain(chk), q->name,
+              -1, q->rrtype, q->status, q->nrr);
+  q->queued = 1;
+  q->qnext = NULL;
+  if (ctx->dq_tail) {
+    ctx->dq_tail->qnext = q;
+  } else {
+    ctx->dq_head = q;
+  }
+  ctx->dq_tail = q;
+  if (ctx->depth == 0) {
+    mdspf__engine_enter(ctx);
+    mdspf__engine_leave(ctx); /* processes the queue now */
+  }
+}
+
+static void finish(mdspf_check *chk, int result, int reason,
+                   const char *problem);
+
+/* Send a query for a name the caller has checked is queryable.  Returns
+ * NULL (and finishes the check) only when out of memory. */
+static mdspf_dns_query *issue(mdspf_check *chk, const char *name, int rrtype,
+                              unsigned tag) {
+  mdspf_ctx *ctx = chk->ctx;
+  mdspf_dns_query *q;
+  int rc;
+  q = mdspf__dnsq_new(&ctx->alloc, name, strlen(name), rrtype, on_done, chk);
+  if (!q) {
+    finish(chk, MDSPF_TEMPERROR, MDSPF_E_NOMEM, "out of memory");
+    return NULL;
+  }
+  q->tag = tag;
+  q->next = chk->live;
+  if (chk->live) {
+    chk->live->prev = q;
+  }
+  chk->live = q;
+  q->state = MDSPF__Q_PENDING;
+  chk->queries++;
+  mdspf__emit(chk, MDSPF_EV_QUERY, depth_of(chk), cur_domain(chk), q->name,
+              -1, rrtype, -1, 0);
+  rc = ctx->res.query(ctx->res.impl, q, q->name, rrtype, &q->token);
+  if (rc != 0 && q->state != MDSPF__Q_DONE) {
+    /* the backend refused: treat as a failed lookup */
+    mdspf_dns_done(q, MDSPF_DNS_TEMPFAIL, -1);
+  }
+  return q;
+}
+
+static int is_done(const mdspf_dns_query *q) {
+  return q && q->state == MDSPF__Q_DONE;
+}
+
+static int dns_failed(const mdspf_dns_query *q) {
+  return q->status == MDSPF_DNS_TEMPFAIL || q->status == MDSPF_DNS_ERROR;
+}
+
+static int dns_void(const mdspf_dns_query *q) {
+  return q->status == MDSPF_DNS_NXDOMAIN || q->status == MDSPF_DNS_NODATA;
+}
+
+static void reset_op(mdspf_check *chk) {
+  mdspf__op *op = &chk->op;
+  unsigned i;
+  drop(chk, &op->q);
+  for (i = 0; i < op->mx_n; i++) {
+    drop(chk, &op->mx_q[i]);
+  }
+  op->counted = op->expanded = op->invalid = 0;
+  op->target[0] = '\0';
+  op->target_len = 0;
+  op->mx_started = 0;
+  op->mx_n = op->mx_next = 0;
+}
+
+void mdspf__eval_release_all(mdspf_check *chk) {
+  size_t i;
+  if (chk->op.mx_q) {
+    reset_op(chk);
+  } else {
+    drop(chk, &chk->op.q);
+  }
+  drop(chk, &chk->ptr.q);
+  if (chk->ptr.vq) {
+    for (i = 0; i < (size_t)LIMIT(chk, MDSPF_LIMIT_PTR_NAMES); i++) {
+      drop(chk, &chk->ptr.vq[i]);
+    }
+  }
+  for (i = 0; i < chk->nframes; i++) {
+    drop(chk, &chk->frames[i].fq);
+  }
+  drop(chk, &chk->exp_q);
+  while (chk->live) {
+    mdspf_dns_query *q = chk->live;
+    drop(chk, &q);
+  }
+}
+
+void mdspf__eval_free_state(mdspf_check *chk) {
+  mdspf__allocator *a = &chk->ctx->alloc;
+  size_t i, mxl = (size_t)LIMIT(chk, MDSPF_LIMIT_MX_NAMES);
+  size_t pl = (size_t)LIMIT(chk, MDSPF_LIMIT_PTR_NAMES);
+  for (i = 0; i < chk->nframes; i++) {
+    if (chk->frames[i].own) {
+      mdspf_record_free(chk->frames[i].rec);
+    }
+  }
+  mdspf__free(a, chk->frames, chk->frames_cap * sizeof *chk->frames);
+  chk->frames = NULL;
+  chk->nframes = 0;
+  mdspf__free(a, chk->op.mx_names, mxl * sizeof *chk->op.mx_names);
+  mdspf__free(a, chk->op.mx_q, mxl * sizeof *chk->op.mx_q);
+  chk->op.mx_names = NULL;
+  chk->op.mx_q = NULL;
+  mdspf__free(a, chk->ptr.names, pl * sizeof *chk->ptr.names);
+  mdspf__free(a, chk->ptr.vstate, pl * sizeof *chk->ptr.vstate);
+  mdspf__free(a, chk->ptr.vq, pl * sizeof *chk->ptr.vq);
+  chk->ptr.names = NULL;
+  chk->ptr.vstate = NULL;
+  chk->ptr.vq = NULL;
+}
+
+/* ---- finishing ------------------------------------------------------------------ */
+
+static void finish(mdspf_check *chk, int result, int reason,
+                   const char *problem) {
+  if (chk->state != MDSPF__CS_RUNNING) {
+    return;
+  }
+  mdspf__eval_release_all(chk);
+  chk->result = result;
+  chk->reason = reason;
+  if (problem) {
+    set_problem(chk, problem, NULL, NULL);
+  }
+  if (!chk->out_domain && chk->nframes > 0 &&
+      (result == MDSPF_PERMERROR || result == MDSPF_TEMPERROR)) {
+    mdspf__frame *f = top_frame(chk);
+    set_str(chk, &chk->out_domain, f->domain, strlen(f->domain));
+    if (f->rec && !chk->out_record) {
+      set_str(chk, &chk->out_record, f->rec->pool, f->rec->text_len);
+    }
+  }
+  chk->state = MDSPF__CS_DONE;
+  mdspf__emit(chk, MDSPF_EV_RESULT, 0, chk->out_domain, chk->mechanism,
+              result, 0, -1, 0);
+}
+
+void mdspf__eval_finish(mdspf_check *chk, int result, int reason,
+                        const char *problem) {
+  finish(chk, result, reason, problem);
+}
+
+static int count_term(mdspf_check *chk) {
+  char msg[64];
+  mdspf__sbuf sb;
+  chk->dns_terms++;
+  if (chk->dns_terms > (unsigned)LIMIT(chk, MDSPF_LIMIT_DNS_TERMS)) {
+    mdspf__sbuf_init(&sb, msg, sizeof msg);
+    mdspf__sbuf_puts(&sb, "more than ");
+    mdspf__sbuf_putu(&sb, (unsigned long)LIMIT(chk, MDSPF_LIMIT_DNS_TERMS));
+    mdspf__sbuf_puts(&sb, " DNS-querying terms");
+    mdspf__emit(chk, MDSPF_EV_LIMIT, depth_of(chk), cur_domain(chk), msg, -1,
+                0, -1, 0);
+    finish(chk, MDSPF_PERMERROR, MDSPF_E_LIMIT, msg);
+    return 1;
+  }
+  return 0;
+}
+
+static int count_void(mdspf_check *chk) {
+  char msg[64];
+  mdspf__sbuf sb;
+  chk->voids++;
+  if (chk->voids > (unsigned)LIMIT(chk, MDSPF_LIMIT_VOID_LOOKUPS)) {
+    mdspf__sbuf_init(&sb, msg, sizeof msg);
+    mdspf__sbuf_puts(&sb, "more than ");
+    mdspf__sbuf_putu(&sb, (unsigned long)LIMIT(chk, MDSPF_LIMIT_VOID_LOOKUPS));
+    mdspf__sbuf_puts(&sb, " void lookups");
+    mdspf__emit(chk, MDSPF_EV_LIMIT, depth_of(chk), cur_domain(chk), msg, -1,
+                0, -1, 0);
+    finish(chk, MDSPF_PERMERROR, MDSPF_E_LIMIT, msg);
+    return 1;
+  }
+  return 0;
+}
+
+static void dns_error(mdspf_check *chk, const mdspf_dns_query *q) {
+  char msg[MDSPF__MAX_NAME + 64];
+  mdspf__sbuf sb;
+  mdspf__sbuf_init(&sb, msg, sizeof msg);
+  mdspf__sbuf_puts(&sb, "DNS ");
+  mdspf__sbuf_puts(&sb, mdspf_dns_status_str(q->status));
+  mdspf__sbuf_puts(&sb, " looking up ");
+  mdspf__sbuf_puts(&sb, mdspf_dns_type_str(q->rrtype));
+  mdspf__sbuf_putc(&sb, ' ');
+  mdspf__sbuf_puts(&sb, q->name);
+  finish(chk, MDSPF_TEMPERROR, MDSPF_E_DNS, msg);
+}
+
+/* ---- macros ----------------------------------------------------------------------- */
+
+static void make_env(mdspf_check *chk, const char *domain, const char *p,
+                     mdspf__macro_env *env) {
+  mdspf_ctx *ctx = chk->ctx;
+  env->s = chk->m_s;
+  env->l = chk->m_l;
+  env->o = chk->m_o;
+  env->d = domain;
+  env->i = chk->m_i;
+  env->p = p;
+  env->v = chk->family == 4 ? "in-addr" : "ip6";
+  env->h = chk->helo ? chk->helo : "";
+  env->c = chk->m_c;
+  env->r = ctx->receiver ? ctx->receiver : "unknown";
+  env->t = chk->m_t;
+}
+
+/* ---- PTR names and their validation (ptr mechanism, %{p}) ---------------------- */
+
+static int ptr_list(mdspf_check *chk) {
+  mdspf__ptrcache *pc = &chk->ptr;
+  if (pc->state == 0) {
+    char rev[74];
+    mdspf__reverse_name(chk->family, chk->ip, rev);
+    pc->q = issue(chk, rev, MDSPF_DNS_PTR, 0);
+    if (!pc->q) {
+      return ST_STOP;
+    }
+    pc->state = 1;
+    return ST_WAIT;
+  }
+  if (pc->state == 1) {
+    size_t pos = 0;
+    mdspf__rr rr;
+    unsigned max = (unsigned)LIMIT(chk, MDSPF_LIMIT_PTR_NAMES);
+    if (!is_done(pc->q)) {
+      return ST_WAIT;
+    }
+    if (dns_failed(pc->q)) {
+      pc->failed = 1;
+    } else if (dns_void(pc->q)) {
+      pc->void_ans = 1;
+    }
+    /* only the first `max` names are used (RFC 7208 4.6.4) */
+    while (pc->n < max && mdspf__dnsq_next(pc->q, &pos, &rr)) {
+      if (rr.kind == MDSPF__RR_NAME &&
+          mdspf__name_queryable((const char *)rr.data, rr.len)) {
+        memcpy(pc->names[pc->n], rr.data, rr.len);
+        pc->names[pc->n][rr.len] = '\0';
+        pc->vstate[pc->n] = MDSPF__V_UNKNOWN;
+        pc->n++;
+      }
+    }
+    drop(chk, &pc->q);
+    pc->state = 2;
+  }
+  return ST_CONT;
+}
+
+/* Fold arrived validation answers into vstate. */
+static void ptr_collect(mdspf_check *chk) {
+  mdspf__ptrcache *pc = &chk->ptr;
+  unsigned i;
+  for (i = 0; i < pc->n; i++) {
+    if (pc->vstate[i] == MDSPF__V_PENDING && is_done(pc->vq[i])) {
+      size_t pos = 0;
+      mdspf__rr rr;
+      int ok = 0;
+      /* a DNS error skips the name (RFC 7208 5.5) */
+      while (!ok && mdspf__dnsq_next(pc->vq[i], &pos, &rr)) {
+        if (rr.kind == MDSPF__RR_ADDR && rr.family == chk->family &&
+            memcmp(rr.data, chk->ip, chk->family == 4 ? 4 : 16) == 0) {
+          ok = 1;
+        }
+      }
+      pc->vstate[i] = ok ? MDSPF__V_VALID : MDSPF__V_INVALID;
+      drop(chk, &pc->vq[i]);
+    }
+  }
+}
+
+static int ptr_validate(mdspf_check *chk, unsigned i) {
+  mdspf__ptrcache *pc = &chk->ptr;
+  pc->vq[i] = issue(chk, pc->names[i],
+                    chk->family == 4 ? MDSPF_DNS_A : MDSPF_DNS_AAAA, i);
+  if (!pc->vq[i]) {
+    return ST_STOP;
+  }
+  pc->vstate[i] = MDSPF__V_PENDING;
+  return ST_CONT;
+}
+
+/* Compute %{p} for domain into out (RFC 7208 7.3). */
+static int ensure_p(mdspf_check *chk, const char *domain,
+                    char out[MDSPF__MAX_NAME + 1]) {
+  mdspf__ptrcache *pc = &chk->ptr;
+  unsigned i;
+  int pending = 0, r;
+  size_t dl = strlen(domain);
+  const char *pick = NULL;
+  r = ptr_list(chk);
+  if (r != ST_CONT) {
+    return r;
+  }
+  ptr_collect(chk);
+  for (i = 0; i < pc->n; i++) {
+    if (pc->vstate[i] == MDSPF__V_UNKNOWN && ptr_validate(chk, i) != ST_CONT) {
+      return ST_STOP;
+    }
+    if (pc->vstate[i] == MDSPF__V_PENDING) {
+      pending = 1;
+    }
+  }
+  if (pending) {
+    return ST_WAIT;
+  }
+  /* the domain itself, else a subdomain of it, else any validated name */
+  for (i = 0; i < pc->n && !pick; i++) {
+    if (pc->vstate[i] == MDSPF__V_VALID &&
+        mdspf__domain_eq(pc->names[i], strlen(pc->names[i]), domain, dl)) {
+      pick = pc->names[i];
+    }
+  }
+  for (i = 0; i < pc->n && !pick; i++) {
+    if (pc->vstate[i] == MDSPF__V_VALID &&
+        mdspf__domain_under(pc->names[i], strlen(pc->names[i]), domain, dl)) {
+      pick = pc->names[i];
+    }
+  }
+  for (i = 0; i < pc->n && !pick; i++) {
+    if (pc->vstate[i] == MDSPF__V_VALID) {
+      pick = pc->names[i];
+    }
+  }
+  if (!pick) {
+    pick = "unknown";
+  }
+  memcpy(out, pick, strlen(pick) + 1);
+  return ST_CONT;
+}
+
+/* Target name of a term: its expanded domain-spec, or the current
+ * domain when it has none. */
+static int expand_target(mdspf_check *chk, mdspf__frame *f,
+                         const mdspf_record *rec, const mdspf__term *t) {
+  mdspf__op *op = &chk->op;
+  if (op->expanded) {
+    return ST_CONT;
+  }
+  if (t->value != MDSPF__NO_STR && t->value_len > 0) {
+    char p[MDSPF__MAX_NAME + 1];
+    mdspf__macro_env env;
+    size_t n;
+    const char *pv = NULL;
+    if (t->flags & MDSPF__TF_NEEDS_P) {
+      int r = ensure_p(chk, f->domain, p);
+      if (r != ST_CONT) {
+        return r;
+      }
+      pv = p;
+    }
+    make_env(chk, f->domain, pv, &env);
+    n = mdspf__macro_expand_domain(rec->pool + t->value, t->value_len, &env,
+                                   op->target);
+    op->target_len = n == (size_t)-1 ? 0 : n;
+    op->target[op->target_len] = '\0';
+    if (t->flags & MDSPF__TF_MACROS) {
+      char ev[MDSPF__MAX_NAME * 2 + 8];
+      mdspf__sbuf sb;
+      mdspf__sbuf_init(&sb, ev, sizeof ev);
+      mdspf__sbuf_put(&sb, rec->pool + t->value, t->value_len);
+      mdspf__sbuf_puts(&sb, " -> ");
+      mdspf__sbuf_puts(&sb, op->target);
+      mdspf__emit(chk, MDSPF_EV_EXPAND, depth_of(chk), f->domain, ev, -1, 0,
+                  -1, 0);
+    }
+  } else {
+    op->target_len = strlen(f->domain);
+    memcpy(op->target, f->domain, op->target_len + 1);
+  }
+  op->invalid = !mdspf__name_queryable(op->target, op->target_len);
+  op->expanded = 1;
+  return ST_CONT;
+}
+
+static int addr_match(const mdspf_check *chk, const mdspf_dns_query *q,
+                      const mdspf__term *t) {
+  size_t pos = 0;
+  mdspf__rr rr;
+  unsigned bits;
+  if (chk->family == 4) {
+    bits = t->cidr4 >= 0 ? (unsigned)t->cidr4 : 32u;
+  } else {
+    bits = t->cidr6 >= 0 ? (unsigned)t->cidr6 : 128u;
+  }
+  while (mdspf__dnsq_next(q, &pos, &rr)) {
+    if (rr.kind == MDSPF__RR_ADDR && rr.family == chk->family &&
+        mdspf__prefix_match(rr.data, chk->ip, bits)) {
+      return 1;
+    }
+  }
+  return 0;
+}
+
+/* Shared prologue of the DNS mechanisms: count, expand. */
+static int prologue(mdspf_check *chk, mdspf__frame *f, const mdspf_record *rec,
+                    const mdspf__term *t) {
+  if (!chk->op.counted) {
+    if (count_term(chk)) {
+      return ST_STOP;
+    }
+    chk->op.counted = 1;
+  }
+  return expand_target(chk, f, rec, t);
+}
+
+static int st2m(int r) { return r == ST_WAIT ? M_WAIT : M_STOP; }
+
+static int mech_a_exists(mdspf_check *chk, mdspf__frame *f,
+                         const mdspf_record *rec, const mdspf__term *t) {
+  mdspf__op *op = &chk->op;
+  int r = prologue(chk, f, rec, t);
+  if (r != ST_CONT) {
+    return st2m(r);
+  }
+  if (op->invalid) {
+    return M_NOMATCH;
+  }
+  if (!op->q) {
+    int type = (t->kind == MDSPF_TERM_EXISTS || chk->family == 4)
+                   ? MDSPF_DNS_A
+                   : MDSPF_DNS_AAAA;
+    op->q = issue(chk, op->target, type, 0);
+    return op->q ? M_WAIT : M_STOP;
+  }
+  if (!is_done(op->q)) {
+    return M_WAIT;
+  }
+  if (dns_failed(op->q)) {
+    dns_error(chk, op->q);
+    return M_STOP;
+  }
+  if (dns_void(op->q)) {
+    return count_void(chk) ? M_STOP : M_NOMATCH;
+  }
+  if (t->kind == MDSPF_TERM_EXISTS) {
+    return M_MATCH;
+  }
+  return addr_match(chk, op->q, t) ? M_MATCH : M_NOMATCH;
+}
+
+static int mech_mx(mdspf_check *chk, mdspf__frame *f, const mdspf_record *rec,
+                   const mdspf__term *t) {
+  mdspf__op *op = &chk->op;
+  int r = prologue(chk, f, rec, t);
+  if (r != ST_CONT) {
+    return st2m(r);
+  }
+  if (op->invalid) {
+    return M_NOMATCH;
+  }
+  if (!op->q) {
+    op->q = issue(chk, op->target, MDSPF_DNS_MX, 0);
+    return op->q ? M_WAIT : M_STOP;
+  }
+  if (!op->mx_started) {
+    size_t pos = 0;
+    mdspf__rr rr;
+    unsigned total = 0, max = (unsigned)LIMIT(chk, MDSPF_LIMIT_MX_NAMES), i;
+    unsigned prefs[100];
+    if (!is_done(op->q)) {
+      return M_WAIT;
+    }
+    if (dns_failed(op->q)) {
+      dns_error(chk, op->q);
+      return M_STOP;
+    }
+    if (dns_void(op->q)) {
+      return count_void(chk) ? M_STOP : M_NOMATCH;
+    }
+    while (mdspf__dnsq_next(op->q, &pos, &rr)) {
+      unsigned k, j;
+      int dup = 0;
+      if (rr.kind != MDSPF__RR_NAME || rr.len == 0) {
+        continue; /* null MX ("MX 0 .") names no host */
+      }
+      if (++total > max) {
+        char msg[64];
+        mdspf__sbuf sb;
+        mdspf__sbuf_init(&sb, msg, sizeof msg);
+        mdspf__sbuf_puts(&sb, "more than ");
+        mdspf__sbuf_putu(&sb, max);
+        mdspf__sbuf_puts(&sb, " MX names for ");
+        mdspf__emit(chk, MDSPF_EV_LIMIT, depth_of(chk), f->domain, msg, -1, 0,
+                    -1, 0);
+        set_problem(chk, msg, op->target, NULL);
+        finish(chk, MDSPF_PERMERROR, MDSPF_E_LIMIT, NULL);
+        return M_STOP;
+      }
+      if (!mdspf__name_queryable((const char *)rr.data, rr.len)) {
+        continue;
+      }
+      for (k = 0; k < op->mx_n && !dup; k++) {
+        dup = mdspf__domain_eq(op->mx_names[k], strlen(op->mx_names[k]),
+                               (const char *)rr.data, rr.len);
+      }
+      if (dup) {
+        continue;
+      }
+      /* insertion by preference keeps the evaluation order stable */
+      for (j = op->mx_n; j > 0 && prefs[j - 1] > rr.pref; j--) {
+        memcpy(op->mx_names[j], op->mx_names[j - 1], sizeof op->mx_names[0]);
+        prefs[j] = prefs[j - 1];
+      }
+      memcpy(op->mx_names[j], rr.data, rr.len);
+      op->mx_names[j][rr.len] = '\0';
+      prefs[j] = rr.pref;
+      op->mx_n++;
+    }
+    drop(chk, &op->q);
+    op->mx_started = 1;
+    for (i = 0; i < op->mx_n; i++) {
+      op->mx_q[i] = issue(chk, op->mx_names[i],
+                          chk->family == 4 ? MDSPF_DNS_A : MDSPF_DNS_AAAA, i);
+      if (!op->mx_q[i]) {
+        return M_STOP;
+      }
+    }
+  }
+  /* apply the answers in preference order, as a sequential evaluation
+   * would: the first error or match decides */
+  while (op->mx_next < op->mx_n) {
+    mdspf_dns_query *q = op->mx_q[op->mx_next];
+    if (!is_done(q)) {
+      return M_WAIT;
+    }
+    if (dns_failed(q)) {
+      dns_error(chk, q);
+      return M_STOP;
+    }
+    if (addr_match(chk, q, t)) {
+      return M_MATCH;
+    }
+    drop(chk, &op->mx_q[op->mx_next]);
+    op->mx_next++;
+  }
+  return M_NOMATCH;
+}
+
+static int mech_ptr(mdspf_check *chk, mdspf__frame *f, const mdspf_record *rec,
+                    const mdspf__term *t) {
+  mdspf__ptrcache *pc = &chk->ptr;
+  mdspf__op *op = &chk->op;
+  unsigned i;
+  int pending = 0;
+  int r = prologue(chk, f, rec, t);
+  if (r != ST_CONT) {
+    return st2m(r);
+  }
+  if (op->invalid) {
+    return M_NOMATCH;
+  }
+  r = ptr_list(chk);
+  if (r != ST_CONT) {
+    return st2m(r);
+  }
+  if (!op->mx_started) { /* reused as "void counted for this term" */
+    op->mx_started = 1;
+    if (pc->void_ans && count_void(chk)) {
+      return M_STOP;
+    }
+  }
+  if (pc->failed) {
+    return M_NOMATCH; /* a DNS error on the PTR lookup: no match */
+  }
+  ptr_collect(chk);
+  for (i = 0; i < pc->n; i++) {
+    if (!mdspf__domain_under(pc->names[i], strlen(pc->names[i]), op->target,
+                             op->target_len)) {
+      continue;
+    }
+    if (pc->vstate[i] == MDSPF__V_VALID) {
+      return M_MATCH;
+    }
+    if (pc->vstate[i] == MDSPF__V_UNKNOWN && ptr_validate(chk, i) != ST_CONT) {
+      return M_STOP;
+    }
+    if (pc->vstate[i] == MDSPF__V_PENDING) {
+      pending = 1;
+    }
+  }
+  return pending ? M_WAIT : M_NOMATCH;
+}
+
+static int push_frame(mdspf_check *chk, const char *domain, int top) {
+  mdspf__frame *f;
+  if (chk->nframes >= chk->frames_cap) {
+    finish(chk, MDSPF_PERMERROR, MDSPF_E_LIMIT, "include nesting too deep");
+    return ST_STOP;
+  }
+  f = &chk->frames[chk->nframes++];
+  memset(f, 0, sizeof *f);
+  f->top = top;
+  f->source = MDSPF_SRC_DNS;
+  memcpy(f->domain, domain, strlen(domain) + 1);
+  return ST_CONT;
+}
+
+static int mech_include(mdspf_check *chk, mdspf__frame *f,
+                        const mdspf_record *rec, const mdspf__term *t) {
+  int r;
+  if (f->inc_state == 2) {
+    /* RFC 7208 5.2: pass matches; fail, softfail, neutral do not; errors
+     * and none never get here (they end the check) */
+    f->inc_state = 0;
+    return f->inc_result == MDSPF_PASS ? M_MATCH : M_NOMATCH;
+  }
+  r = prologue(chk, f, rec, t);
+  if (r != ST_CONT) {
+    return st2m(r);
+  }
+  f->inc_state = 1;
+  r = push_frame(chk, chk->op.target, 0);
+  if (r != ST_CONT) {
+    return M_STOP;
+  }
+  mdspf__emit(chk, MDSPF_EV_INCLUDE, depth_of(chk), chk->op.target, NULL, -1,
+              0, -1, 0);
+  reset_op(chk);
+  return M_PUSHED;
+}
+
+static int eval_mech(mdspf_check *chk, mdspf__frame *f, const mdspf_record *rec,
+                     const mdspf__term *t) {
+  switch (t->kind) {
+  case MDSPF_TERM_ALL:
+    return M_MATCH;
+  case MDSPF_TERM_IP4:
+    return (chk->family == 4 &&
+            mdspf__prefix_match(t->addr, chk->ip,
+                                t->cidr4 >= 0 ? (unsigned)t->cidr4 : 32u))
+               ? M_MATCH
+               : M_NOMATCH;
+  case MDSPF_TERM_IP6:
+    return (chk->family == 6 &&
+            mdspf__prefix_match(t->addr, chk->ip,
+                                t->cidr6 >= 0 ? (unsigned)t->cidr6 : 128u))
+               ? M_MATCH
+               : M_NOMATCH;
+  case MDSPF_TERM_A:
+  case MDSPF_TERM_EXISTS:
+    return mech_a_exists(chk, f, rec, t);
+  case MDSPF_TERM_MX:
+    return mech_mx(chk, f, rec, t);
+  case MDSPF_TERM_PTR:
+    return mech_ptr(chk, f, rec, t);
+  case MDSPF_TERM_INCLUDE:
+    return mech_include(chk, f, rec, t);
+  default:
+    return M_NOMATCH;
+  }
+}
+
+/* ---- records ------------------------------------------------------------------------ */
+
+static const mdspf__override *find_ovr(const mdspf_ctx *ctx,
+                                       const char *domain, int kind) {
+  size_t i, n = strlen(domain);
+  for (i = 0; i < ctx->novr; i++) {
+    if (ctx->ovr[i].kind == kind &&
+        mdspf__domain_eq(ctx->ovr[i].domain, strlen(ctx->ovr[i].domain),
+                         domain, n)) {
+      return &ctx->ovr[i];
+    }
+  }
+  return NULL;
+}
+
+static void use_record(mdspf_check *chk, mdspf__frame *f, mdspf_record *rec,
+                       int own, int source) {
+  f->rec = rec;
+  f->own = own;
+  f->source = source;
+  f->next = 0;
+  mdspf__emit(chk, MDSPF_EV_RECORD, depth_of(chk), f->domain, rec->pool, -1, 0,
+              -1, 0);
+}
+
+/* The frame's domain has no SPF record (or is malformed). */
+static int frame_none(mdspf_check *chk, mdspf__frame *f, const char *why) {
+  const mdspf__override *o = find_ovr(chk->ctx, f->domain, MDSPF_SRC_FALLBACK);
+  int root = chk->nframes == 1 && !f->redirected;
+  if (o) {
+    use_record(chk, f, o->rec, 0, MDSPF_SRC_FALLBACK);
+    return ST_CONT;
+  }
+  if (root && chk->ctx->guess) {
+    use_record(chk, f, chk->ctx->guess, 0, MDSPF_SRC_GUESS);
+    return ST_CONT;
+  }
+  mdspf__emit(chk, MDSPF_EV_RECORD, depth_of(chk), f->domain, "(none)", -1, 0,
+              -1, 0);
+  if (root) {
+    set_str(chk, &chk->out_domain, f->domain, strlen(f->domain));
+    set_problem(chk, why, f->domain, NULL);
+    finish(chk, MDSPF_NONE, MDSPF_OK, NULL);
+    return ST_STOP;
+  }
+  set_problem(chk, f->redirected ? "redirect target " : "included domain ",
+              f->domain[0] ? f->domain : "(empty)", " has no SPF record");
+  finish(chk, MDSPF_PERMERROR, MDSPF_E_NORECORD, NULL);
+  return ST_STOP;
+}
+
+static int step_fetch(mdspf_check *chk, mdspf__frame *f) {
+  mdspf_dns_query *q;
+  size_t pos = 0, nspf = 0;
+  mdspf__rr rr, spf;
+  int root = chk->nframes == 1 && !f->redirected;
+  if (!f->fq) {
+    const mdspf__override *o = find_ovr(chk->ctx, f->domain,
+                                        MDSPF_SRC_OVERRIDE);
+    if (o) {
+      use_record(chk, f, o->rec, 0, MDSPF_SRC_OVERRIDE);
+      return ST_CONT;
+    }
+    if (!mdspf__domain_fqdn_ok(f->domain, strlen(f->domain))) {
+      return frame_none(chk, f, "not a valid domain name: ");
+    }
+    f->fq = issue(chk, f->domain, MDSPF_DNS_TXT, 0);
+    return f->fq ? ST_WAIT : ST_STOP;
+  }
+  q = f->fq;
+  if (!is_done(q)) {
+    return ST_WAIT;
+  }
+  if (dns_failed(q)) {
+    dns_error(chk, q);
+    return ST_STOP;
+  }
+  if (dns_void(q)) {
+    drop(chk, &f->fq);
+    if (!root && count_void(chk)) {
+      return ST_STOP;
+    }
+    return frame_none(chk, f, "no SPF record at ");
+  }
+  memset(&spf, 0, sizeof spf);
+  while (mdspf__dnsq_next(q, &pos, &rr)) {
+    if (rr.kind == MDSPF__RR_TXT &&
+        mdspf_record_is_spf((const char *)rr.data, rr.len)) {
+      if (nspf++ == 0) {
+        spf = rr;
+      }
+    }
+  }
+  if (nspf > 1) {
+    set_problem(chk, "more than one SPF record at ", f->domain, NULL);
+    finish(chk, MDSPF_PERMERROR, MDSPF_E_MULTIREC, NULL);
+    return ST_STOP;
+  }
+  if (nspf == 0) {
+    drop(chk, &f->fq);
+    return frame_none(chk, f, "no SPF record at ");
+  }
+  {
+    mdspf_record *rec = NULL;
+    int code = 0, rc;
+    size_t eo = 0, el = 0;
+    rc = mdspf_record_parse((const char *)spf.data, spf.len,
+                            chk->ctx->alloc.fn, chk->ctx->alloc.ud, &rec,
+                            &code, &eo, &el);
+    if (rc == MDSPF_E_SYNTAX) {
+      mdspf__emit(chk, MDSPF_EV_RECORD, depth_of(chk), f->domain,
+                  "(syntax error)", -1, 0, -1, 0);
+      set_str(chk, &chk->out_domain, f->domain, strlen(f->domain));
+      set_str(chk, &chk->out_record, (const char *)spf.data, spf.len);
+      chk->has_syn = 1;
+      chk->syn_code = code;
+      chk->syn_off = eo;
+      chk->syn_len = el;
+      set_problem(chk, mdspf_syntax_str(code), " in the record of ",
+                  f->domain);
+      finish(chk, MDSPF_PERMERROR, MDSPF_E_SYNTAX, NULL);
+      return ST_STOP;
+    }
+    if (rc != MDSPF_OK) {
+      finish(chk, MDSPF_TEMPERROR, MDSPF_E_NOMEM, "out of memory");
+      return ST_STOP;
+    }
+    drop(chk, &f->fq);
+    use_record(chk, f, rec, 1, MDSPF_SRC_DNS);
+  }
+  return ST_CONT;
+}
+
+static void frame_release(mdspf_check *chk, mdspf__frame *f) {
+  drop(chk, &f->fq);
+  if (f->own) {
+    mdspf_record_free(f->rec);
+  }
+  f->rec = NULL;
+  f->own = 0;
+}
+
+/* A record produced result r (pass/fail/softfail/neutral); t is the term
+ * that matched (NULL: none matched). */
+static int frame_result(mdspf_check *chk, int r, const mdspf_record *rec,
+                        const mdspf__term *t) {
+  mdspf__frame *f = top_frame(chk);
+  if (chk->nframes == 1) {
+    set_str(chk, &chk->out_domain, f->domain, strlen(f->domain));
+    set_str(chk, &chk->out_record, f->rec->pool, f->rec->text_len);
+    chk->source = chk->local_active ? MDSPF_SRC_LOCAL : f->source;
+    if (t) {
+      set_str(chk, &chk->mechanism, rec->pool + t->off, t->len);
+    }
+    chk->local_active = 0;
+    chk->result = r;
+    if (r == MDSPF_FAIL) {
+      chk->ph = MDSPF__PH_EXP;
+      return ST_CONT;
+    }
+    finish(chk, r, MDSPF_OK, NULL);
+    return ST_STOP;
+  }
+  mdspf__emit(chk, MDSPF_EV_RETURN, depth_of(chk), f->domain, NULL, r, 0, -1,
+              0);
+  frame_release(chk, f);
+  chk->nframes--;
+  f = top_frame(chk);
+  f->inc_state = 2;
+  f->inc_result = r;
+  return ST_CONT;
+}
+
+static int do_redirect(mdspf_check *chk, mdspf__frame *f) {
+  const mdspf__term *t = &f->rec->terms[f->rec->redirect];
+  int r = prologue(chk, f, f->rec, t);
+  if (r != ST_CONT) {
+    return r;
+  }
+  mdspf__emit(chk, MDSPF_EV_REDIRECT, depth_of(chk), chk->op.target, NULL, -1,
+              0, -1, 0);
+  frame_release(chk, f);
+  memcpy(f->domain, chk->op.target, chk->op.target_len + 1);
+  f->redirected = 1;
+  f->next = 0;
+  f->source = MDSPF_SRC_DNS;
+  reset_op(chk);
+  return ST_CONT;
+}
+
+static void emit_term(mdspf_check *chk, const mdspf_record *rec,
+                      const mdspf__term *t, int result) {
+  char buf[512];
+  mdspf__sbuf sb;
+  if (!chk->ctx->trace) {
+    return;
+  }
+  mdspf__sbuf_init(&sb, buf, sizeof buf);
+  mdspf__sbuf_put(&sb, rec->pool + t->off, t->len);
+  if (chk->local_active && top_frame(chk)->top) {
+    mdspf__sbuf_puts(&sb, " (local policy)");
+  }
+  mdspf__emit(chk, MDSPF_EV_TERM, depth_of(chk), top_frame(chk)->domain, buf,
+              result, 0, -1, 0);
+}
+
+static int step_terms(mdspf_check *chk) {
+  mdspf_ctx *ctx = chk->ctx;
+  for (;;) {
+    mdspf__frame *f = top_frame(chk);
+    const mdspf_record *rec;
+    const mdspf__term *t;
+    uint32_t idx;
+    int m, r, loc;
+    if (!f->rec) {
+      r = step_fetch(chk, f);
+      if (r != ST_CONT) {
+        return r;
+      }
+      continue;
+    }
+    /* local policy terms run in place of the top record's terms */
+    loc = chk->local_active && f->top;
+    rec = loc ? ctx->local : f->rec;
+    idx = loc ? chk->local_next : f->next;
+    if (idx >= rec->nterms) {
+      if (loc) {
+        chk->local_active = 0;
+        continue;
+      }
+      if (f->top && !chk->local_done && ctx->local) {
+        chk->local_active = chk->local_done = 1;
+        chk->local_next = 0;
+        continue;
+      }
+      if (f->rec->redirect >= 0) {
+        r = do_redirect(chk, f);
+        if (r != ST_CONT) {
+          return r;
+        }
+        continue;
+      }
+      r = frame_result(chk, MDSPF_NEUTRAL, NULL, NULL);
+      if (r != ST_CONT) {
+        return r;
+      }
+      if (chk->ph != MDSPF__PH_TERMS) {
+        return ST_CONT;
+      }
+      continue;
+    }
+    t = &rec->terms[idx];
+    if (t->kind >= MDSPF_TERM_REDIRECT) {
+      f->next++; /* modifiers are not evaluated in place */
+      continue;
+    }
+    if (!loc && t->kind == MDSPF_TERM_ALL &&
+        t->qual != MDSPF_PASS && f->top && !chk->local_done && ctx->local) {
+      chk->local_active = chk->local_done = 1;
+      chk->local_next = 0;
+      continue;
+    }
+    m = eval_mech(chk, f, rec, t);
+    switch (m) {
+    case M_WAIT:
+      return ST_WAIT;
+    case M_STOP:
+      return ST_STOP;
+    case M_PUSHED:
+      continue;
+    case M_MATCH:
+      emit_term(chk, rec, t, t->qual);
+      reset_op(chk);
+      r = frame_result(chk, t->qual, rec, t);
+      if (r != ST_CONT) {
+        return r;
+      }
+      if (chk->ph != MDSPF__PH_TERMS) {
+        return ST_CONT;
+      }
+      break;
+    default:
+      emit_term(chk, rec, t, -1);
+      reset_op(chk);
+      if (loc) {
+        chk->local_next++;
+      } else {
+        f->next++;
+      }
+      break;
+    }
+  }
+}
+
+/* ---- explanation (RFC 7208 6.2) --------------------------------------------------- */
+
+static int printable_ascii(const uint8_t *s, size_t n) {
+  size_t i;
+  for (i = 0; i < n; i++) {
+    if (s[i] < 0x20 || s[i] > 0x7e) {
+      return 0;
+    }
+  }
+  return 1;
+}
+
+static int step_exp(mdspf_check *chk) {
+  mdspf__frame *f = &chk->frames[0];
+  mdspf_ctx *ctx = chk->ctx;
+  char p[MDSPF__MAX_NAME + 1];
+  const char *pv = NULL;
+  mdspf__macro_env env;
+  int r;
+  for (;;) {
+    switch (chk->exp_stage) {
+    case 0: /* exp= of the deciding record, else the default */
+      chk->exp_stage =
+          (chk->source == MDSPF_SRC_LOCAL || f->rec->exp < 0) ? 3 : 1;
+      break;
+    case 1: {
+      const mdspf__term *t = &f->rec->terms[f->rec->exp];
+      r = expand_target(chk, f, f->rec, t);
+      if (r != ST_CONT) {
+        return r;
+      }
+      if (chk->op.invalid) {
+        chk->exp_stage = 3;
+        break;
+      }
+      /* not a DNS-querying term: neither the term nor the void limit
+       * applies (RFC 7208 4.6.4) */
+      chk->exp_q = issue(chk, chk->op.target, MDSPF_DNS_TXT, 0);
+      if (!chk->exp_q) {
+        return ST_STOP;
+      }
+      chk->exp_stage = 2;
+      return ST_WAIT;
+    }
+    case 2: {
+      size_t pos = 0;
+      mdspf__rr rr;
+      if (!is_done(chk->exp_q)) {
+        return ST_WAIT;
+      }
+      chk->exp_stage = 3;
+      if (chk->exp_q->status == MDSPF_DNS_OK && chk->exp_q->nrr == 1 &&
+          mdspf__dnsq_next(chk->exp_q, &pos, &rr) &&
+          rr.kind == MDSPF__RR_TXT && rr.len <= 4096 &&
+          printable_ascii(rr.data, rr.len) &&
+          mdspf__macro_scan((const char *)rr.data, rr.len, MDSPF__MS_EXPLAIN,
+                            NULL, NULL, NULL, NULL) == MDSPF_SYN_OK) {
+        set_str(chk, &chk->exp_text, (const char *)rr.data, rr.len);
+        if (!chk->exp_text) {
+          finish(chk, MDSPF_TEMPERROR, MDSPF_E_NOMEM, "out of memory");
+          return ST_STOP;
+        }
+        chk->exp_stage = 4;
+      }
+      drop(chk, &chk->exp_q);
+      reset_op(chk);
+      break;
+    }
+    case 3: {
+      const char *d = ctx->default_exp ? ctx->default_exp
+                                       : MDSPF_DEFAULT_EXPLANATION;
+      set_str(chk, &chk->exp_text, d, strlen(d));
+      if (!chk->exp_text) {
+        finish(chk, MDSPF_TEMPERROR, MDSPF_E_NOMEM, "out of memory");
+        return ST_STOP;
+      }
+      chk->exp_stage = 4;
+      break;
+    }
+    default: {
+      char out[EXPLAIN_MAX];
+      mdspf__sbuf sb;
+      unsigned letters = 0;
+      size_t n = strlen(chk->exp_text);
+      (void)mdspf__macro_scan(chk->exp_text, n, MDSPF__MS_EXPLAIN, &letters,
+                              NULL, NULL, NULL);
+      if (letters & MDSPF__ML('p')) {
+        r = ensure_p(chk, f->domain, p);
+        if (r != ST_CONT) {
+          return r;
+        }
+        pv = p;
+      }
+      make_env(chk, f->domain, pv, &env);
+      mdspf__sbuf_init(&sb, out, sizeof out);
+      (void)mdspf__macro_expand(chk->exp_text, n, MDSPF__MS_EXPLAIN, &env, &sb);
+      set_str(chk, &chk->explanation, out, sb.len);
+      finish(chk, MDSPF_FAIL, MDSPF_OK, NULL);
+      return ST_STOP;
+    }
+    }
+  }
+}
+
+/* ---- driver ----------------------------------------------------------------------------- */
+
+void mdspf__eval_run(mdspf_check *chk) {
+  while (chk->state == MDSPF__CS_RUNNING) {
+    int r = chk->ph == MDSPF__PH_EXP ? step_exp(chk) : step_terms(chk);
+    if (r == ST_WAIT) {
+      return;
+    }
+  }
+  mdspf__check_notify(chk);
+}
+
+void mdspf__eval_start(mdspf_check *chk) {
+  mdspf_ctx *ctx = chk->ctx;
+  mdspf__allocator *a = &ctx->alloc;
+  const char *domain, *local;
+  size_t dl, ll, mxl, pl;
+  char *at = NULL;
+
+  /* identity (RFC 7208 2.3, 2.4, 4.3) */
+  if (chk->identity == MDSPF_ID_HELO || !chk->sender) {
+    chk->id_used = MDSPF_ID_HELO;
+    domain = chk->helo;
+    dl = strlen(domain);
+    local = "postmaster";
+    ll = 10;
+  } else {
+    chk->id_used = MDSPF_ID_MAILFROM;
+    at = strrchr(chk->sender, '@');
+    if (at) {
+      domain = at + 1;
+      local = chk->sender;
+      ll = (size_t)(at - chk->sender);
+    } else {
+      domain = chk->sender;
+      local = "";
+      ll = 0;
+    }
+    if (ll == 0) {
+      local = "postmaster";
+      ll = 10;
+    }
+    dl = strlen(domain);
+  }
+  if (dl > 0 && domain[dl - 1] == '.') {
+    dl--;
+  }
+  if (dl > MDSPF__MAX_NAME) {
+    dl = 0; /* cannot be a domain name: handled as invalid below */
+  }
+  memcpy(chk->m_o, domain, dl);
+  chk->m_o[dl] = '\0';
+
+  chk->m_l = mdspf__strndup(a, local, ll);
+  chk->m_s = mdspf__alloc(a, ll + dl + 2);
+  chk->frames_cap = (size_t)ctx->limits[MDSPF_LIMIT_DNS_TERMS] + 2;
+  chk->frames = mdspf__alloc_array(a, chk->frames_cap, sizeof *chk->frames);
+  mxl = (size_t)ctx->limits[MDSPF_LIMIT_MX_NAMES];
+  pl = (size_t)ctx->limits[MDSPF_LIMIT_PTR_NAMES];
+  chk->op.mx_names = mdspf__alloc_array(a, mxl, sizeof *chk->op.mx_names);
+  chk->op.mx_q = mdspf__alloc_array(a, mxl, sizeof *chk->op.mx_q);
+  chk->ptr.names = mdspf__alloc_array(a, pl, sizeof *chk->ptr.names);
+  chk->ptr.vstate = mdspf__alloc_array(a, pl, sizeof *chk->ptr.vstate);
+  chk->ptr.vq = mdspf__alloc_array(a, pl, sizeof *chk->ptr.vq);
+  if (!chk->m_l || !chk->m_s || !chk->frames || !chk->op.mx_names ||
+      !chk->op.mx_q || !chk->ptr.names || !chk->ptr.vstate || !chk->ptr.vq) {
+    if (!chk->frames) {
+      chk->frames_cap = 0;
+    }
+    finish(chk, MDSPF_TEMPERROR, MDSPF_E_NOMEM, "out of memory");
+    mdspf__eval_run(chk);
+    return;
+  }
+  memcpy(chk->m_s, local, ll);
+  chk->m_s[ll] = '@';
+  memcpy(chk->m_s + ll + 1, chk->m_o, dl + 1);
+
+  mdspf__ip_macro_i(chk->family, chk->ip, chk->m_i);
+  if (chk->family == 4) {
+    mdspf__ip4_format(chk->ip, chk->m_c);
+  } else {
+    mdspf__ip6_format(chk->ip, chk->m_c);
+  }
+  {
+    mdspf__sbuf sb;
+    time_t now = time(NULL);
+    mdspf__sbuf_init(&sb, chk->m_t, sizeof chk->m_t);
+    mdspf__sbuf_putu(&sb, now > 0 ? (unsigned long)now : 0ul);
+  }
+
+  chk->ph = MDSPF__PH_TERMS;
+  if (!mdspf__domain_fqdn_ok(chk->m_o, dl)) {
+    set_problem(chk, "not a valid domain name: ",
+                dl ? chk->m_o : "(empty)", NULL);
+    finish(chk, MDSPF_NONE, MDSPF_E_INVAL, NULL);
+    mdspf__eval_run(chk);
+    return;
+  }
+  (void)push_frame(chk, chk->m_o, 1);
+  mdspf__eval_run(chk);
+}

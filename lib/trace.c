@@ -1,0 +1,165 @@
+/*
+ * lib/trace.c -- evaluation trace events.
+ * SPDX-License-Identifier: BSD-2-Clause
+ */
+#include "internal.h"
+
+#include <string.h>
+
+void mdspf__emit(mdspf_check *chk, int type, int depth, const char *domain,
+                 const char *text, int result, int rrtype, int dns_status,
+                 unsigned count) {
+  mdspf_event ev;
+  mdspf_ctx *ctx = chk->ctx;
+  if (!ctx->trace) {
+    return;
+  }
+  ev.type = type;
+  ev.depth = depth;
+  ev.domain = domain ? domain : "";
+  ev.text = text ? text : "";
+  ev.result = result;
+  ev.rrtype = rrtype;
+  ev.dns_status = dns_status;
+  ev.count = count;
+  ev.dns_terms = chk->dns_terms;
+  ev.void_lookups = chk->voids;
+  ctx->trace(ctx->trace_ud, &ev);
+}
+
+int mdspf_event_type(const mdspf_event *ev) { return ev ? ev->type : 0; }
+int mdspf_event_depth(const mdspf_event *ev) { return ev ? ev->depth : 0; }
+const char *mdspf_event_domain(const mdspf_event *ev) {
+  return ev ? ev->domain : "";
+}
+const char *mdspf_event_text(const mdspf_event *ev) {
+  return ev ? ev->text : "";
+}
+int mdspf_event_result(const mdspf_event *ev) { return ev ? ev->result : -1; }
+int mdspf_event_rrtype(const mdspf_event *ev) { return ev ? ev->rrtype : 0; }
+int mdspf_event_dns_status(const mdspf_event *ev) {
+  return ev ? ev->dns_status : -1;
+}
+unsigned mdspf_event_count(const mdspf_event *ev) { return ev ? ev->count : 0; }
+unsigned mdspf_event_dns_terms(const mdspf_event *ev) {
+  return ev ? ev->dns_terms : 0;
+}
+unsigned mdspf_event_void_lookups(const mdspf_event *ev) {
+  return ev ? ev->void_lookups : 0;
+}
+
+/* Printable copy: control and non-ASCII bytes as \xNN. */
+static void put_safe(mdspf__sbuf *sb, const char *s) {
+  static const char hex[] = "0123456789abcdef";
+  for (; *s; s++) {
+    unsigned char c = (unsigned char)*s;
+    if (c < 0x20 || c >= 0x7f || c == '\\') {
+      char e[4];
+      e[0] = '\\';
+      e[1] = 'x';
+      e[2] = hex[c >> 4];
+      e[3] = hex[c & 0xf];
+      mdspf__sbuf_put(sb, e, 4);
+    } else {
+      mdspf__sbuf_putc(sb, (char)c);
+    }
+  }
+}
+
+int mdspf_event_format(const mdspf_event *ev, char *buf, size_t bufsz,
+                       size_t *needed) {
+  char big[4096];
+  mdspf__sbuf sb;
+  if (!ev || (!buf && bufsz)) {
+    return MDSPF_E_INVAL;
+  }
+  mdspf__sbuf_init(&sb, big, sizeof big);
+  switch (ev->type) {
+  case MDSPF_EV_RECORD:
+    mdspf__sbuf_puts(&sb, "record ");
+    put_safe(&sb, ev->domain);
+    mdspf__sbuf_puts(&sb, ": ");
+    put_safe(&sb, ev->text);
+    break;
+  case MDSPF_EV_TERM:
+    mdspf__sbuf_puts(&sb, "term ");
+    put_safe(&sb, ev->text);
+    if (ev->result >= 0) {
+      mdspf__sbuf_puts(&sb, " -> match, ");
+      mdspf__sbuf_puts(&sb, mdspf_result_str(ev->result));
+    } else {
+      mdspf__sbuf_puts(&sb, " -> no match");
+    }
+    break;
+  case MDSPF_EV_QUERY:
+    mdspf__sbuf_puts(&sb, "query ");
+    mdspf__sbuf_puts(&sb, mdspf_dns_type_str(ev->rrtype));
+    mdspf__sbuf_putc(&sb, ' ');
+    put_safe(&sb, ev->text);
+    break;
+  case MDSPF_EV_ANSWER:
+    mdspf__sbuf_puts(&sb, "answer ");
+    mdspf__sbuf_puts(&sb, mdspf_dns_type_str(ev->rrtype));
+    mdspf__sbuf_putc(&sb, ' ');
+    put_safe(&sb, ev->text);
+    mdspf__sbuf_puts(&sb, ": ");
+    mdspf__sbuf_puts(&sb, mdspf_dns_status_str(ev->dns_status));
+    if (ev->dns_status == MDSPF_DNS_OK) {
+      mdspf__sbuf_puts(&sb, ", ");
+      mdspf__sbuf_putu(&sb, ev->count);
+      mdspf__sbuf_puts(&sb, ev->count == 1 ? " record" : " records");
+    }
+    break;
+  case MDSPF_EV_INCLUDE:
+    mdspf__sbuf_puts(&sb, "include ");
+    put_safe(&sb, ev->domain);
+    break;
+  case MDSPF_EV_RETURN:
+    mdspf__sbuf_puts(&sb, "return from ");
+    put_safe(&sb, ev->domain);
+    mdspf__sbuf_puts(&sb, ": ");
+    mdspf__sbuf_puts(&sb, mdspf_result_str(ev->result));
+    break;
+  case MDSPF_EV_REDIRECT:
+    mdspf__sbuf_puts(&sb, "redirect to ");
+    put_safe(&sb, ev->domain);
+    break;
+  case MDSPF_EV_EXPAND:
+    mdspf__sbuf_puts(&sb, "expand ");
+    put_safe(&sb, ev->text);
+    break;
+  case MDSPF_EV_LIMIT:
+    mdspf__sbuf_puts(&sb, "limit: ");
+    put_safe(&sb, ev->text);
+    break;
+  case MDSPF_EV_RESULT:
+    mdspf__sbuf_puts(&sb, "result ");
+    mdspf__sbuf_puts(&sb, mdspf_result_str(ev->result));
+    if (ev->text[0]) {
+      mdspf__sbuf_puts(&sb, " (");
+      put_safe(&sb, ev->text);
+      mdspf__sbuf_putc(&sb, ')');
+    }
+    break;
+  default:
+    mdspf__sbuf_puts(&sb, "event");
+    break;
+  }
+  if (ev->type == MDSPF_EV_TERM || ev->type == MDSPF_EV_RESULT) {
+    mdspf__sbuf_puts(&sb, " [dns terms ");
+    mdspf__sbuf_putu(&sb, ev->dns_terms);
+    mdspf__sbuf_puts(&sb, ", void ");
+    mdspf__sbuf_putu(&sb, ev->void_lookups);
+    mdspf__sbuf_putc(&sb, ']');
+  }
+  if (needed) {
+    *needed = sb.len;
+  }
+  if (bufsz) {
+    mdspf__sbuf out;
+    mdspf__sbuf_init(&out, buf, bufsz);
+    mdspf__sbuf_put(&out, sb.buf, sb.len);
+    return out.overflow ? MDSPF_E_LIMIT : MDSPF_OK;
+  }
+  return sb.len ? MDSPF_E_LIMIT : MDSPF_OK;
+}
