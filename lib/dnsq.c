@@ -136,16 +136,13 @@ void mdspf_dns_done(mdspf_dns_query *q, int dns_status, int rcode) {
   if (dns_status < MDSPF_DNS_OK || dns_status > MDSPF_DNS_ERROR) {
     dns_status = MDSPF_DNS_ERROR;
   }
-  if (dns_status == MDSPF_DNS_OK && q->nrr == 0) {
+  if (dns_status == MDSPF_DNS_OK && (q->too_big || q->nomem)) {
+    dns_status = MDSPF_DNS_ERROR; /* an answer we could not keep whole */
+  } else if (dns_status == MDSPF_DNS_OK && q->nrr == 0) {
     dns_status = MDSPF_DNS_NODATA;
   }
   if (dns_status != MDSPF_DNS_OK) {
     q->len = 0; /* records only count for a positive answer */
-    q->nrr = 0;
-  }
-  if (dns_status == MDSPF_DNS_OK && (q->too_big || q->nomem)) {
-    dns_status = MDSPF_DNS_ERROR;
-    q->len = 0;
     q->nrr = 0;
   }
   q->status = dns_status;

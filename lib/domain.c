@@ -42,7 +42,9 @@ int mdspf__name_queryable(const char *s, size_t n) {
   }
   for (i = 0; i < n; i++) {
     unsigned char c = (unsigned char)s[i];
-    if (c <= 0x20 || c == 0x7f) {
+    /* DNS labels may hold any octet; only NUL cannot travel in a C
+     * string (macro expansion can produce spaces, "%", ...) */
+    if (c == 0) {
       return 0;
     }
     if (c == '.') {
@@ -68,8 +70,8 @@ int mdspf__domain_fqdn_ok(const char *s, size_t n) {
   }
   for (i = 0; i < n; i++) {
     unsigned char c = (unsigned char)s[i];
-    if (c >= 0x7f) {
-      return 0; /* RFC 7208 applies to A-labels: 7-bit names only */
+    if (c <= 0x20 || c >= 0x7f) {
+      return 0; /* an identity is a 7-bit host name (A-labels) */
     }
     if (c == '.') {
       dots++;

@@ -55,6 +55,9 @@ static void set_problem(mdspf_check *chk, const char *a, const char *b,
     mdspf__sbuf_puts(&sb, c);
   }
   chk->problem = mdspf__strndup(&chk->ctx->alloc, buf, sb.len);
+  if (!chk->problem) {
+    chk->oom = 1;
+  }
 }
 
 static void set_str(mdspf_check *chk, char **slot, const char *s, size_t n) {
@@ -62,6 +65,9 @@ static void set_str(mdspf_check *chk, char **slot, const char *s, size_t n) {
     mdspf__strfree(&chk->ctx->alloc, *slot);
   }
   *slot = s ? mdspf__strndup(&chk->ctx->alloc, s, n) : NULL;
+  if (s && !*slot) {
+    chk->oom = 1;
+  }
 }
 
 /* ---- query bookkeeping ---------------------------------------------------------- */
@@ -232,6 +238,12 @@ static void finish(mdspf_check *chk, int result, int reason,
     return;
   }
   mdspf__eval_release_all(chk);
+  if (chk->oom) {
+    /* part of the outcome could not be stored: never report a verdict
+     * with missing pieces */
+    result = MDSPF_TEMPERROR;
+    reason = MDSPF_E_NOMEM;
+  }
   chk->result = result;
   chk->reason = reason;
   if (problem) {
@@ -292,9 +304,14 @@ static int count_void(mdspf_check *chk) {
 static void dns_error(mdspf_check *chk, const mdspf_dns_query *q) {
   char msg[MDSPF__MAX_NAME + 64];
   mdspf__sbuf sb;
+  if (q->nomem) {
+    finish(chk, MDSPF_TEMPERROR, MDSPF_E_NOMEM, "out of memory");
+    return;
+  }
   mdspf__sbuf_init(&sb, msg, sizeof msg);
   mdspf__sbuf_puts(&sb, "DNS ");
   mdspf__sbuf_puts(&sb, mdspf_dns_status_str(q->status));
+  mdspf__sbuf_puts(&sb, q->too_big ? " (answer too large)" : "");
   mdspf__sbuf_puts(&sb, " looking up ");
   mdspf__sbuf_puts(&sb, mdspf_dns_type_str(q->rrtype));
   mdspf__sbuf_putc(&sb, ' ');
@@ -1219,6 +1236,12 @@ void mdspf__eval_start(mdspf_check *chk) {
 
   chk->m_l = mdspf__strndup(a, local, ll);
   chk->m_s = mdspf__alloc(a, ll + dl + 2);
+  if (chk->m_s) {
+    /* filled at once: it is freed by length (mdspf__strfree) */
+    memcpy(chk->m_s, local, ll);
+    chk->m_s[ll] = '@';
+    memcpy(chk->m_s + ll + 1, chk->m_o, dl + 1);
+  }
   chk->frames_cap = (size_t)ctx->limits[MDSPF_LIMIT_DNS_TERMS] + 2;
   chk->frames = mdspf__alloc_array(a, chk->frames_cap, sizeof *chk->frames);
   mxl = (size_t)ctx->limits[MDSPF_LIMIT_MX_NAMES];
@@ -1237,10 +1260,6 @@ void mdspf__eval_start(mdspf_check *chk) {
     mdspf__eval_run(chk);
     return;
   }
-  memcpy(chk->m_s, local, ll);
-  chk->m_s[ll] = '@';
-  memcpy(chk->m_s + ll + 1, chk->m_o, dl + 1);
-
   mdspf__ip_macro_i(chk->family, chk->ip, chk->m_i);
   if (chk->family == 4) {
     mdspf__ip4_format(chk->ip, chk->m_c);

@@ -100,7 +100,8 @@ void mdspf__ip_macro_i(int family, const uint8_t *addr, char out[64]);
 /* The toplabel of RFC 7208 section 7.1. */
 int mdspf__toplabel_ok(const char *s, size_t n);
 /* A name that a DNS query can be composed from: 1..253 octets after
- * dropping one trailing dot, labels 1..63 octets, no NUL/space/control. */
+ * dropping one trailing dot, labels 1..63 octets, no NUL (any other
+ * octet is legal in a DNS label). */
 int mdspf__name_queryable(const char *s, size_t n);
 /* RFC 7208 4.3 initial processing: queryable, at least two labels and a
  * valid toplabel (so "[1.2.3.4]", "localhost", "a..b" are refused). */
@@ -388,6 +389,7 @@ struct mdspf_check {
   int syn_code;
   size_t syn_off, syn_len;
   int has_syn;
+  int oom; /* an outcome string could not be allocated */
 };
 
 /* eval.c */

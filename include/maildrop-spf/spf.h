@@ -261,8 +261,8 @@ typedef enum mdspf_dns_status {
 
 /** "ok", "nodata", "nxdomain", "tempfail", "error"; never NULL. */
 MDSPF_API const char *mdspf_dns_status_str(int status);
-/** "A", "AAAA", "MX", "TXT", "PTR", "CNAME", "TYPE<n>" is not produced:
- *  unknown types give "?"; never NULL. */
+/** "A", "AAAA", "MX", "TXT", "PTR" or "CNAME"; "?" for any other type;
+ *  never NULL. */
 MDSPF_API const char *mdspf_dns_type_str(int rrtype);
 
 /** A pending DNS query; created and owned by the library. */
@@ -275,7 +275,10 @@ typedef struct mdspf_dns_query mdspf_dns_query;
  * mdspf_ctx_set_resolver copies the struct; impl must outlive the ctx.
  *
  * query(impl, q, name, rrtype, &token): name is a NUL-terminated domain
- *   without trailing dot, at most 253 octets, labels 1..63 octets.
+ *   without trailing dot, at most 253 octets, labels 1..63 octets; a
+ *   label may contain any octet but NUL and '.' (macro expansion can
+ *   produce spaces or '%'), so a backend must escape as its wire
+ *   encoder requires.
  *   Return 0 and later call mdspf_dns_done(q, ...) exactly once --
  *   possibly before query() returns -- or return non-zero and never
  *   call it (the check then fails with temperror).  *token is passed
