@@ -210,7 +210,7 @@ int mdspf_ctx_set_receiver(mdspf_ctx *ctx, const char *name) {
   }
   if (name) {
     n = strlen(name);
-    if (n > MDSPF__MAX_NAME) {
+    if (n == 0 || n > MDSPF__MAX_NAME) {
       return MDSPF_E_INVAL;
     }
     for (i = 0; i < n; i++) {
@@ -684,6 +684,10 @@ int mdspf_check_syntax_error(const mdspf_check *chk, int *code, size_t *off,
     *len = chk->syn_len;
   }
   return MDSPF_OK;
+}
+const char *mdspf_check_client_ip(const mdspf_check *chk) {
+  return (chk && chk->state != MDSPF__CS_NEW && chk->m_c[0]) ? chk->m_c
+                                                              : NULL;
 }
 const char *mdspf_check_identity_domain(const mdspf_check *chk) {
   return (chk && chk->state != MDSPF__CS_NEW && chk->m_o[0]) ? chk->m_o

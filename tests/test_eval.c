@@ -163,6 +163,8 @@ static void test_eval_default_explanation(void **state) {
   assert_int_equal(mdspf_ctx_set_default_explanation(ctx, "bad %{"),
                    MDSPF_E_SYNTAX);
   assert_int_equal(mdspf_ctx_set_receiver(ctx, "bad name"), MDSPF_E_INVAL);
+  assert_int_equal(mdspf_ctx_set_receiver(ctx, ""), MDSPF_E_INVAL);
+  assert_int_equal(mdspf_ctx_set_receiver(ctx, NULL), MDSPF_OK);
   mdspf_ctx_free(ctx);
   mdspf_zone_free(z);
 }
@@ -351,6 +353,7 @@ static void test_eval_helo_and_identity(void **state) {
   assert_int_equal(mdspf_check_result(chk), MDSPF_PASS);
   assert_int_equal(mdspf_check_identity(chk), MDSPF_ID_HELO);
   assert_string_equal(mdspf_check_identity_domain(chk), "h.example.com");
+  assert_string_equal(mdspf_check_client_ip(chk), "192.0.2.1");
   mdspf_check_free(chk);
   mdspf_ctx_free(ctx);
   /* invalid identities give none */

@@ -392,7 +392,8 @@ MDSPF_API void mdspf_zone_set_flags(mdspf_zone *z, unsigned flags);
 MDSPF_API int mdspf_zone_load(mdspf_zone *z, const char *text, size_t len,
                               const char *origin, const char *filename,
                               char *err, size_t errsz);
-/** mdspf_zone_load on a file's contents (MDSPF_E_IO if unreadable). */
+/** mdspf_zone_load on a file's contents.  MDSPF_E_IO if the file cannot
+ *  be read or is over 16 MiB, with "path: reason" written into err. */
 MDSPF_API int mdspf_zone_load_file(mdspf_zone *z, const char *path,
                                    const char *origin, char *err,
                                    size_t errsz);
@@ -451,7 +452,9 @@ MDSPF_API int mdspf_ctx_set_limit(mdspf_ctx *ctx, int which, long value);
 /** Current value of a limit, -1 for an unknown one. */
 MDSPF_API long mdspf_ctx_get_limit(const mdspf_ctx *ctx, int which);
 
-/** Host name of this receiver, for %{r} (default "unknown").  Copied. */
+/** Host name of this receiver, for %{r} (default "unknown").  Copied;
+ *  NULL restores the default; "" or a name with spaces, control or
+ *  non-ASCII octets, or longer than 253 octets: MDSPF_E_INVAL. */
 MDSPF_API int mdspf_ctx_set_receiver(mdspf_ctx *ctx, const char *name);
 /**
  * Explanation used for "fail" when the record has no usable exp=: an
@@ -625,6 +628,9 @@ MDSPF_API const char *mdspf_check_record(const mdspf_check *chk);
  *  outcome is not a syntax error. */
 MDSPF_API int mdspf_check_syntax_error(const mdspf_check *chk, int *code,
                                        size_t *off, size_t *len);
+/** The client IP as used for %{c}: dotted quad, or RFC 5952 IPv6 text
+ *  (an IPv4-mapped address shows as IPv4); NULL before start. */
+MDSPF_API const char *mdspf_check_client_ip(const mdspf_check *chk);
 /** The identity domain checked (after HELO fallback); NULL before start. */
 MDSPF_API const char *mdspf_check_identity_domain(const mdspf_check *chk);
 /** MDSPF_ID_MAILFROM or MDSPF_ID_HELO: the identity actually checked. */
