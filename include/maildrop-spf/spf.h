@@ -340,7 +340,8 @@ MDSPF_API int mdspf_zone_new(mdspf_alloc_fn alloc, void *alloc_ud,
                              mdspf_zone **out);
 /** Free a zone and every deferred answer still queued (their queries are
  *  dropped without completion).  Do not free a zone while a check that
- *  uses it is running; NULL is fine. */
+ *  uses it is running; NULL is fine.  Inside a delivery callback the
+ *  free is postponed until the zone call that delivered returns. */
 MDSPF_API void mdspf_zone_free(mdspf_zone *z);
 
 /**
@@ -354,7 +355,9 @@ MDSPF_API void mdspf_zone_free(mdspf_zone *z);
 MDSPF_API int mdspf_zone_add(mdspf_zone *z, const char *name, int rrtype,
                              const char *rdata);
 /** Add one TXT record made of n character-strings (binary-safe; each at
- *  most 255 octets unless MDSPF_ZONE_LAX is set; n may be 0). */
+ *  most 255 octets unless MDSPF_ZONE_LAX is set; n may be 0, and then
+ *  strings and lens may be NULL).  MDSPF_E_INVAL for an over-long string,
+ *  more than 65536 strings or 65536 octets, or a bad name. */
 MDSPF_API int mdspf_zone_add_txt(mdspf_zone *z, const char *name,
                                  const char *const *strings,
                                  const size_t *lens, size_t n);
@@ -368,7 +371,10 @@ enum {
 };
 MDSPF_API int mdspf_zone_set_fault(mdspf_zone *z, const char *name,
                                    int rrtype, int fault);
-/** 1 if the zone holds name (any record or fault), else 0. */
+/** 1 if the zone holds name with a record, a CNAME or a fault, else 0
+ *  (names that exist only as parents of other names, or hold only
+ *  SOA/NS/SPF from a zone file, give 0).  Case-insensitive, like every
+ *  name lookup in the zone. */
 MDSPF_API int mdspf_zone_has_name(const mdspf_zone *z, const char *name);
 
 /** Zone flags. */
@@ -385,15 +391,18 @@ MDSPF_API void mdspf_zone_set_flags(mdspf_zone *z, unsigned flags);
  * TXT, PTR, CNAME are loaded; SOA, NS and SPF are accepted and ignored;
  * others are an error.  origin (may be NULL) is the initial $ORIGIN and
  * filename names the text in messages.  On error returns MDSPF_E_SYNTAX
- * (or MDSPF_E_NOMEM) and writes "filename:line: message" into err
- * (errsz bytes, always NUL-terminated when errsz > 0).  Records loaded
- * before the error stay in the zone.
+ * (or MDSPF_E_NOMEM; MDSPF_E_INVAL for a NULL zone or a bad origin) and
+ * writes "filename:line: message" into err (errsz bytes, always
+ * NUL-terminated when errsz > 0).  Records loaded before the error stay
+ * in the zone.  The text need not be NUL-terminated; NUL bytes in it
+ * are an error.
  */
 MDSPF_API int mdspf_zone_load(mdspf_zone *z, const char *text, size_t len,
                               const char *origin, const char *filename,
                               char *err, size_t errsz);
 /** mdspf_zone_load on a file's contents.  MDSPF_E_IO if the file cannot
- *  be read or is over 16 MiB, with "path: reason" written into err. */
+ *  be read, MDSPF_E_LIMIT if it is over 16 MiB; either way "path:
+ *  reason" is written into err. */
 MDSPF_API int mdspf_zone_load_file(mdspf_zone *z, const char *path,
                                    const char *origin, char *err,
                                    size_t errsz);

@@ -1,0 +1,58 @@
+/*
+ * lib/zone_internal.h -- private interface between zone.c (the in-memory
+ * zone and its resolver) and zonefile.c (master-file and rdata parsing).
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
+ * Nothing here is public API.
+ */
+#ifndef MDSPF_ZONE_INTERNAL_H
+#define MDSPF_ZONE_INTERNAL_H
+
+#include "internal.h"
+
+#include <stddef.h>
+
+/* Returned by mdspf__zone_put when owner already has a CNAME with a
+ * different target (a name holds at most one CNAME). */
+#define MDSPF__ZONE_CNAME_CONFLICT (-1)
+
+/* Longest TXT record (all character-strings together) the zone stores:
+ * a longer one could never be served (MDSPF_MAX_ANSWER_BYTES). */
+#define MDSPF__ZONE_MAX_TXT MDSPF_MAX_ANSWER_BYTES
+
+/* The zone's allocator and flags (MDSPF_ZONE_LAX, ...). */
+const mdspf__allocator *mdspf__zone_allocator(const mdspf_zone *z);
+unsigned mdspf__zone_flags(const mdspf_zone *z);
+
+/*
+ * Store one record under owner (any case, one trailing dot allowed).
+ *   A:     data = 4 bytes            AAAA: data = 16 bytes
+ *   MX:    data = exchange name, pref = preference (len 0 = null MX ".")
+ *   PTR, CNAME: data = target name (trailing dot allowed)
+ *   TXT:   data = the nstr character-strings concatenated (len octets);
+ *          lens[i] their lengths (lens may be NULL when nstr == 0)
+ * String lengths are NOT checked against 255 here (the callers apply
+ * MDSPF_ZONE_LAX); the total is capped at MDSPF__ZONE_MAX_TXT.
+ * Returns MDSPF_OK, MDSPF_E_INVAL (bad owner, bad target name, bad type
+ * or size), MDSPF_E_NOMEM or MDSPF__ZONE_CNAME_CONFLICT.
+ */
+int mdspf__zone_put(mdspf_zone *z, const char *owner, size_t ownerlen,
+                    int rrtype, const void *data, size_t len, unsigned pref,
+                    const size_t *lens, size_t nstr);
+
+/* Make owner exist without serving data (it holds only record types the
+ * zone accepts but ignores: SOA, NS, SPF).  MDSPF_OK, MDSPF_E_INVAL or
+ * MDSPF_E_NOMEM. */
+int mdspf__zone_touch(mdspf_zone *z, const char *owner, size_t ownerlen);
+
+/*
+ * Parse rdata in master-file syntax for rrtype (A, AAAA, MX, TXT, PTR,
+ * CNAME) and store the record under owner.  Names in the rdata are
+ * absolute (no origin; a trailing dot is optional).  Returns MDSPF_OK,
+ * MDSPF_E_SYNTAX (bad rdata), MDSPF_E_INVAL (bad owner or type, CNAME
+ * conflict) or MDSPF_E_NOMEM.  Defined in zonefile.c.
+ */
+int mdspf__zone_add_rdata(mdspf_zone *z, const char *owner, size_t ownerlen,
+                          int rrtype, const char *rdata, size_t len);
+
+#endif /* MDSPF_ZONE_INTERNAL_H */
