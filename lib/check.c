@@ -35,6 +35,103 @@ static int ctx_in_run(const mdspf_ctx *ctx) {
   return 0;
 }
 
+long mdspf__now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (long)ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+/* ---- time budgets ------------------------------------------------------------ */
+
+/* Tell the host about the earliest deadline when it changed. */
+static void timer_update(mdspf_ctx *ctx) {
+  long want = ctx->run_head ? ctx->run_head->deadline : -1;
+  if (!ctx->timer || want == ctx->timer_armed) {
+    return;
+  }
+  ctx->timer_armed = want;
+  if (want < 0) {
+    ctx->timer(ctx->timer_ud, -1);
+  } else {
+    long ms = want - mdspf__now_ms();
+    ctx->timer(ctx->timer_ud, ms > 0 ? ms : 0);
+  }
+}
+
+static void running_add(mdspf_check *chk) {
+  mdspf_ctx *ctx = chk->ctx;
+  chk->rnext = NULL;
+  chk->rprev = ctx->run_tail;
+  if (ctx->run_tail) {
+    ctx->run_tail->rnext = chk;
+  } else {
+    ctx->run_head = chk;
+  }
+  ctx->run_tail = chk;
+  chk->on_run_list = 1;
+  timer_update(ctx);
+}
+
+/* The check is no longer running (done, cancelled or freed). */
+void mdspf__check_stopped(mdspf_check *chk) {
+  mdspf_ctx *ctx = chk->ctx;
+  if (!chk->on_run_list) {
+    return;
+  }
+  if (chk->rprev) {
+    chk->rprev->rnext = chk->rnext;
+  } else {
+    ctx->run_head = chk->rnext;
+  }
+  if (chk->rnext) {
+    chk->rnext->rprev = chk->rprev;
+  } else {
+    ctx->run_tail = chk->rprev;
+  }
+  chk->rprev = chk->rnext = NULL;
+  chk->on_run_list = 0;
+  if (!ctx->free_pending) {
+    timer_update(ctx);
+  }
+}
+
+int mdspf_ctx_set_timer(mdspf_ctx *ctx, mdspf_timer_fn fn, void *loop_ud) {
+  if (!ctx) {
+    return MDSPF_E_INVAL;
+  }
+  ctx->timer = fn;
+  ctx->timer_ud = fn ? loop_ud : NULL;
+  ctx->timer_armed = -2; /* force a report */
+  timer_update(ctx);
+  return MDSPF_OK;
+}
+
+long mdspf_ctx_timeout(const mdspf_ctx *ctx) {
+  long ms;
+  if (!ctx || !ctx->run_head) {
+    return -1;
+  }
+  ms = ctx->run_head->deadline - mdspf__now_ms();
+  return ms > 0 ? ms : 0;
+}
+
+void mdspf_ctx_process_timeouts(mdspf_ctx *ctx) {
+  long now;
+  if (!ctx) {
+    return;
+  }
+  now = mdspf__now_ms();
+  mdspf__engine_enter(ctx);
+  while (ctx->run_head && ctx->run_head->deadline <= now &&
+         !ctx->free_pending) {
+    mdspf_check *chk = ctx->run_head;
+    mdspf__eval_finish(chk, MDSPF_TEMPERROR, MDSPF_E_TIMEOUT,
+                       "time budget exceeded");
+    mdspf__check_notify(chk); /* may free chk: not touched afterwards */
+  }
+  mdspf__engine_leave(ctx);
+}
+
 /* ---- engine bracketing ----------------------------------------------------- */
 
 void mdspf__engine_enter(mdspf_ctx *ctx) { ctx->depth++; }
@@ -95,6 +192,7 @@ int mdspf_ctx_new(mdspf_alloc_fn alloc, void *alloc_ud, mdspf_ctx **out) {
     return MDSPF_E_NOMEM;
   }
   ctx->alloc = a;
+  ctx->timer_armed = -1;
   memcpy(ctx->limits, limit_defaults, sizeof ctx->limits);
   *out = ctx;
   return MDSPF_OK;
@@ -114,6 +212,7 @@ static void free_overrides(mdspf_ctx *ctx) {
 static void ctx_destroy(mdspf_ctx *ctx) {
   mdspf__allocator a = ctx->alloc;
   mdspf_dns_query *q;
+  ctx->timer = NULL; /* no timer reports while tearing down */
   while (ctx->checks) {
     mdspf_check *chk = ctx->checks;
     chk->in_cb = 0;
@@ -519,6 +618,8 @@ int mdspf_check_start(mdspf_check *chk, mdspf_check_cb cb, void *user) {
   chk->cb = cb;
   chk->user = user;
   chk->state = MDSPF__CS_RUNNING;
+  chk->deadline = mdspf__now_ms() + ctx->limits[MDSPF_LIMIT_TIMEOUT_MS];
+  running_add(chk);
   mdspf__engine_enter(ctx);
   mdspf__eval_start(chk);
   mdspf__engine_leave(ctx);
@@ -531,6 +632,7 @@ void mdspf_check_cancel(mdspf_check *chk) {
   }
   mdspf__eval_release_all(chk);
   chk->state = MDSPF__CS_CANCELLED;
+  mdspf__check_stopped(chk);
   chk->result = MDSPF_TEMPERROR;
   chk->reason = MDSPF_E_CANCELLED;
 }
@@ -538,6 +640,7 @@ void mdspf_check_cancel(mdspf_check *chk) {
 static void check_destroy(mdspf_check *chk) {
   mdspf_ctx *ctx = chk->ctx;
   mdspf__allocator *a = &ctx->alloc;
+  mdspf__check_stopped(chk);
   mdspf__eval_release_all(chk);
   mdspf__eval_free_state(chk);
   mdspf__strfree(a, chk->sender);
@@ -575,12 +678,6 @@ void mdspf_check_free(mdspf_check *chk) {
   check_destroy(chk);
 }
 
-static long now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (long)ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
-
 int mdspf_check_run(mdspf_check *chk, int timeout_ms) {
   mdspf_ctx *ctx;
   long deadline;
@@ -601,10 +698,13 @@ int mdspf_check_run(mdspf_check *chk, int timeout_ms) {
   if (timeout_ms <= 0) {
     timeout_ms = (int)ctx->limits[MDSPF_LIMIT_TIMEOUT_MS];
   }
-  deadline = now_ms() + timeout_ms;
+  deadline = mdspf__now_ms() + timeout_ms;
+  if (chk->state == MDSPF__CS_RUNNING && chk->deadline < deadline) {
+    deadline = chk->deadline; /* the check's own budget ends first */
+  }
   chk->in_run = 1;
   while (chk->state == MDSPF__CS_RUNNING) {
-    long left = deadline - now_ms();
+    long left = deadline - mdspf__now_ms();
     if (left <= 0) {
       mdspf__engine_enter(ctx);
       mdspf__eval_finish(chk, MDSPF_TEMPERROR, MDSPF_E_TIMEOUT,

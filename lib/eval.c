@@ -258,6 +258,7 @@ static void finish(mdspf_check *chk, int result, int reason,
     }
   }
   chk->state = MDSPF__CS_DONE;
+  mdspf__check_stopped(chk);
   mdspf__emit(chk, MDSPF_EV_RESULT, 0, chk->out_domain, chk->mechanism,
               result, 0, -1, 0);
 }

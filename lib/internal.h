@@ -289,6 +289,13 @@ struct mdspf_ctx {
   int in_callback;
   int free_pending;
   mdspf_check *checks; /* every check of this context */
+  /* running checks in start order: deadlines never decrease along the
+   * list (the budget cannot change while checks run), so the head holds
+   * the earliest one */
+  mdspf_check *run_head, *run_tail;
+  mdspf_timer_fn timer;
+  void *timer_ud;
+  long timer_armed; /* deadline last reported, -1 none */
 };
 
 enum {
@@ -363,6 +370,10 @@ struct mdspf_check {
   char *m_s, *m_l; /* %{s} and %{l} */
   char m_o[MDSPF__MAX_NAME + 1];
   char m_i[64], m_c[48], m_t[24];
+  /* time budget */
+  long deadline; /* monotonic ms */
+  mdspf_check *rprev, *rnext;
+  int on_run_list;
   /* callback */
   mdspf_check_cb cb;
   void *user;
@@ -403,6 +414,8 @@ void mdspf__eval_free_state(mdspf_check *chk);
 void mdspf__engine_enter(mdspf_ctx *ctx);
 void mdspf__engine_leave(mdspf_ctx *ctx);
 void mdspf__check_notify(mdspf_check *chk);
+void mdspf__check_stopped(mdspf_check *chk);
+long mdspf__now_ms(void);
 /* trace.c */
 void mdspf__emit(mdspf_check *chk, int type, int depth, const char *domain,
                  const char *text, int result, int rrtype, int dns_status,

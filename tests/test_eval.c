@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <maildrop-spf/spf.h>
 
@@ -805,6 +806,69 @@ static void test_async_timeout(void **state) {
   mdspf_zone_free(z);
 }
 
+typedef struct timer_log {
+  int calls;
+  long last;
+} timer_log;
+
+static void on_timer(void *ud, long ms) {
+  timer_log *t = ud;
+  t->calls++;
+  t->last = ms;
+}
+
+static void test_async_budget(void **state) {
+  mdspf_zone *z = zone_of("a TXT \"v=spf1 a:hang.example.com -all\"\n"
+                          "b TXT \"v=spf1 -all\"\n");
+  mdspf_ctx *ctx;
+  mdspf_check *c1, *c2, *c3;
+  cbstate s;
+  timer_log t;
+  struct timespec ts = {0, 60 * 1000000L};
+  (void)state;
+  memset(&t, 0, sizeof t);
+  assert_int_equal(mdspf_zone_set_fault(z, "hang.example.com", 0,
+                                        MDSPF_ZONE_HANG),
+                   MDSPF_OK);
+  assert_int_equal(mdspf_ctx_new(NULL, NULL, &ctx), MDSPF_OK);
+  assert_int_equal(mdspf_ctx_set_resolver(ctx, mdspf_zone_resolver(z)),
+                   MDSPF_OK);
+  assert_int_equal(mdspf_ctx_set_limit(ctx, MDSPF_LIMIT_TIMEOUT_MS, 40),
+                   MDSPF_OK);
+  assert_int_equal(mdspf_ctx_set_timer(ctx, on_timer, &t), MDSPF_OK);
+  assert_int_equal(t.calls, 1); /* installing reports the state: none */
+  assert_int_equal(t.last, -1);
+  assert_int_equal(mdspf_ctx_timeout(ctx), -1);
+  memset(&s, 0, sizeof s);
+  c1 = new_check(ctx, "x@a.example.com");
+  assert_int_equal(mdspf_check_start(c1, on_done, &s), MDSPF_OK);
+  assert_int_equal(t.calls, 2);
+  assert_true(t.last >= 0 && t.last <= 40);
+  assert_true(mdspf_ctx_timeout(ctx) >= 0);
+  c2 = new_check(ctx, "x@a.example.com");
+  assert_int_equal(mdspf_check_start(c2, on_done, &s), MDSPF_OK);
+  /* a check that completes at once does not disturb the timer */
+  c3 = new_check(ctx, "x@b.example.com");
+  assert_int_equal(mdspf_check_start(c3, on_done, &s), MDSPF_OK);
+  assert_int_equal(s.calls, 1);
+  mdspf_ctx_process_timeouts(ctx); /* nothing due yet */
+  assert_int_equal(s.calls, 1);
+  nanosleep(&ts, NULL);
+  assert_int_equal(mdspf_ctx_timeout(ctx), 0);
+  mdspf_ctx_process_timeouts(ctx);
+  assert_int_equal(s.calls, 3);
+  assert_int_equal(mdspf_check_result(c1), MDSPF_TEMPERROR);
+  assert_int_equal(mdspf_check_reason(c1), MDSPF_E_TIMEOUT);
+  assert_int_equal(mdspf_check_reason(c2), MDSPF_E_TIMEOUT);
+  assert_int_equal(t.last, -1); /* disarmed: nothing runs any more */
+  assert_int_equal(mdspf_ctx_timeout(ctx), -1);
+  mdspf_check_free(c1);
+  mdspf_check_free(c2);
+  mdspf_check_free(c3);
+  mdspf_ctx_free(ctx);
+  mdspf_zone_free(z);
+}
+
 static void test_async_free_inside_callback(void **state) {
   mdspf_zone *z = zone_of("a TXT \"v=spf1 mx -all\"\n"
                           "a MX 1 m1\n"
@@ -1089,6 +1153,7 @@ int main(void) {
       cmocka_unit_test(test_async_callback_once),
       cmocka_unit_test(test_async_cancel),
       cmocka_unit_test(test_async_timeout),
+      cmocka_unit_test(test_async_budget),
       cmocka_unit_test(test_async_free_inside_callback),
       cmocka_unit_test(test_async_many_checks_interleaved),
       cmocka_unit_test(test_async_refusing_resolver),

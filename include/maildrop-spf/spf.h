@@ -505,6 +505,32 @@ MDSPF_API int mdspf_ctx_add_override(mdspf_ctx *ctx, const char *domain,
 MDSPF_API int mdspf_ctx_add_fallback(mdspf_ctx *ctx, const char *domain,
                                      const char *record);
 
+/* ---- Time budget of asynchronous checks ------------------------------ */
+
+/**
+ * A timer request: call the matching process function after ms
+ * milliseconds; ms < 0 disarms.  Each call replaces the previous request.
+ */
+typedef void (*mdspf_timer_fn)(void *loop_ud, long ms);
+/**
+ * Every started check has a time budget of MDSPF_LIMIT_TIMEOUT_MS (RFC
+ * 7208 4.6.4 asks for one of at least 20 s); when it runs out the check
+ * ends with temperror, reason MDSPF_E_TIMEOUT, whatever the resolver
+ * does.  The core has no clock of its own driving it: the host either
+ * installs a timer callback here -- told the time until the earliest
+ * budget ends, whenever that changes -- or asks mdspf_ctx_timeout(), and
+ * calls mdspf_ctx_process_timeouts() when the time has come.
+ * mdspf_check_run() enforces the budget by itself.  fn NULL removes it.
+ */
+MDSPF_API int mdspf_ctx_set_timer(mdspf_ctx *ctx, mdspf_timer_fn fn,
+                                  void *loop_ud);
+/** Milliseconds until the earliest running check's budget ends (0 if it
+ *  has already), -1 when no check is running. */
+MDSPF_API long mdspf_ctx_timeout(const mdspf_ctx *ctx);
+/** End every check whose budget has run out (temperror, reason
+ *  MDSPF_E_TIMEOUT); their callbacks run inside this call. */
+MDSPF_API void mdspf_ctx_process_timeouts(mdspf_ctx *ctx);
+
 /* ---- Evaluation trace ---------------------------------------------- */
 
 typedef struct mdspf_event mdspf_event;

@@ -1,0 +1,118 @@
+/*
+ * maildrop-spf/cares.h -- the c-ares resolver backend (live DNS).
+ *
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
+ * Shipped as its own library, libmaildrop-spf-cares (pkg-config
+ * maildrop-spf-cares), so the core library never links c-ares.  Works
+ * with c-ares >= 1.18 and uses only the 1.18 API.
+ *
+ * Event-loop integration follows c-ares and hiredis: the backend owns its
+ * sockets and tells the host which ones to watch (watch callback) and
+ * when it next needs a timeout pass (timer callback); the host calls
+ * mdspf_cares_process_fd() when a socket is ready and
+ * mdspf_cares_process_timeout() when the timer fires.  Without callbacks
+ * the backend is driven by mdspf_cares_wait() (poll(2)), which is also
+ * the resolver's wait() used by mdspf_check_run().
+ *
+ * Threads: one backend is used by one thread at a time, like the context
+ * it serves.  Answers are delivered (and check callbacks run) only inside
+ * mdspf_cares_process_fd / _process_timeout / _wait / _free.
+ *
+ * Known limit: c-ares 1.18 allocates through its own process-wide
+ * allocator; the alloc hook below covers this library's allocations only.
+ */
+#ifndef MAILDROP_SPF_CARES_H
+#define MAILDROP_SPF_CARES_H
+
+#include <maildrop-spf/spf.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct mdspf_cares mdspf_cares;
+
+/** Watch fd for reading (rd != 0) and/or writing (wr != 0); rd == wr == 0
+ *  means stop watching it (it is about to be closed). */
+typedef void (*mdspf_watch_fn)(void *loop_ud, int fd, int rd, int wr);
+/* mdspf_timer_fn (spf.h): call mdspf_cares_process_timeout after ms. */
+
+/** Flags for mdspf_cares_options.flags. */
+enum {
+  MDSPF_CARES_NO_EDNS = 1,  /**< plain 512-octet UDP (EDNS0 is default) */
+  MDSPF_CARES_USE_TCP = 2,  /**< always TCP */
+  MDSPF_CARES_NO_ROTATE = 4 /**< always ask servers in the given order */
+};
+
+/**
+ * Options.  Fill with mdspf_cares_options_init() and change what you
+ * need; the library reads only struct_size bytes, so fields are only
+ * ever appended.
+ */
+typedef struct mdspf_cares_options {
+  size_t struct_size;   /**< sizeof(mdspf_cares_options) */
+  mdspf_alloc_fn alloc; /**< NULL: libc */
+  void *alloc_ud;
+  mdspf_watch_fn watch; /**< NULL: drive with mdspf_cares_wait() */
+  mdspf_timer_fn timer; /**< NULL: the host polls mdspf_cares_timeout() */
+  void *loop_ud;        /**< passed to watch and timer */
+  /** Comma-separated servers: "192.0.2.53", "192.0.2.53:5353",
+   *  "[2001:db8::53]:5353", "::1".  NULL or "": the system configuration
+   *  (/etc/resolv.conf). */
+  const char *servers;
+  int timeout_ms; /**< first per-try timeout [2000]; c-ares doubles it */
+  int tries;      /**< attempts per server [2] */
+  unsigned flags; /**< MDSPF_CARES_* */
+  int edns_size;  /**< EDNS0 UDP payload size advertised [1232] */
+} mdspf_cares_options;
+
+/** Defaults: struct_size set, everything else as documented above. */
+MDSPF_API void mdspf_cares_options_init(mdspf_cares_options *opt);
+
+/**
+ * Create a backend.  opt may be NULL (all defaults).  MDSPF_E_INVAL for a
+ * malformed server list or option (struct_size too small, timeout or
+ * tries out of range: timeout_ms 10..60000, tries 1..10, edns_size
+ * 512..4096), MDSPF_E_DNS if c-ares cannot initialise (e.g. no usable
+ * system configuration), MDSPF_E_NOMEM.
+ */
+MDSPF_API int mdspf_cares_new(const mdspf_cares_options *opt,
+                              mdspf_cares **out);
+/**
+ * Free the backend.  Queries still in flight complete with
+ * MDSPF_DNS_TEMPFAIL first (so their checks end in temperror and their
+ * callbacks may run inside this call); cancelled ones are dropped.  The
+ * watch callback is told to stop watching every socket.  NULL is fine.
+ * Do not call it from inside one of its own delivery callbacks.
+ */
+MDSPF_API void mdspf_cares_free(mdspf_cares *c);
+/** The resolver vtable for mdspf_ctx_set_resolver (lives with c). */
+MDSPF_API const mdspf_resolver *mdspf_cares_resolver(mdspf_cares *c);
+
+/** Socket fd is ready (readable / writable flags as seen by the host). */
+MDSPF_API void mdspf_cares_process_fd(mdspf_cares *c, int fd, int readable,
+                                      int writable);
+/** The timer fired: handle timeouts and retries. */
+MDSPF_API void mdspf_cares_process_timeout(mdspf_cares *c);
+/** Milliseconds until mdspf_cares_process_timeout is due; -1 when no
+ *  query is outstanding. */
+MDSPF_API long mdspf_cares_timeout(mdspf_cares *c);
+/**
+ * The sockets to watch now (pull style, instead of the watch callback):
+ * writes up to max entries into fds[] with events[] bit 1 = read, 2 =
+ * write; returns the number written.
+ */
+MDSPF_API int mdspf_cares_getsock(mdspf_cares *c, int *fds, int *events,
+                                  int max);
+/** Drive I/O with poll(2) for at most timeout_ms (0: only what is ready;
+ *  returns early once something was delivered).  Returns 0, or
+ *  MDSPF_E_STATE when called from inside a delivery callback. */
+MDSPF_API int mdspf_cares_wait(mdspf_cares *c, int timeout_ms);
+/** Queries sent and not yet completed or cancelled. */
+MDSPF_API size_t mdspf_cares_pending(const mdspf_cares *c);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* MAILDROP_SPF_CARES_H */
