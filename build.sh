@@ -17,7 +17,8 @@ JOBS=${JOBS:-$(nproc 2>/dev/null || echo 2)}
 BUILD=$ROOT/build
 ASAN_BUILD=$ROOT/build-asan
 
-PACKAGES=(cmake make gcc pkg-config libc-ares-dev libcmocka-dev libyaml-dev)
+PACKAGES=(cmake make gcc pkg-config libc-ares-dev libcmocka-dev libyaml-dev
+  libevent-dev nsd)
 
 say() { printf '\n== %s\n' "$*"; }
 

@@ -87,6 +87,14 @@ MDSPF_API int mdspf_cares_new(const mdspf_cares_options *opt,
  * Do not call it from inside one of its own delivery callbacks.
  */
 MDSPF_API void mdspf_cares_free(mdspf_cares *c);
+/**
+ * Install (or replace) the event-loop hooks after creation, as the
+ * adapters in <maildrop-spf/adapters/...> do; watch NULL returns to
+ * mdspf_cares_wait()-driven operation.  MDSPF_E_STATE while queries are
+ * outstanding.
+ */
+MDSPF_API int mdspf_cares_set_loop(mdspf_cares *c, mdspf_watch_fn watch,
+                                   mdspf_timer_fn timer, void *loop_ud);
 /** The resolver vtable for mdspf_ctx_set_resolver (lives with c). */
 MDSPF_API const mdspf_resolver *mdspf_cares_resolver(mdspf_cares *c);
 
