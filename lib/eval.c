@@ -359,6 +359,11 @@ static int ptr_list(mdspf_check *chk) {
     if (!is_done(pc->q)) {
       return ST_WAIT;
     }
+    if (pc->q->nomem) {
+      /* not a DNS error: treating it as one could change the verdict */
+      finish(chk, MDSPF_TEMPERROR, MDSPF_E_NOMEM, "out of memory");
+      return ST_STOP;
+    }
     if (dns_failed(pc->q)) {
       pc->failed = 1;
     } else if (dns_void(pc->q)) {
@@ -381,7 +386,7 @@ static int ptr_list(mdspf_check *chk) {
 }
 
 /* Fold arrived validation answers into vstate. */
-static void ptr_collect(mdspf_check *chk) {
+static int ptr_collect(mdspf_check *chk) {
   mdspf__ptrcache *pc = &chk->ptr;
   unsigned i;
   for (i = 0; i < pc->n; i++) {
@@ -389,6 +394,10 @@ static void ptr_collect(mdspf_check *chk) {
       size_t pos = 0;
       mdspf__rr rr;
       int ok = 0;
+      if (pc->vq[i]->nomem) {
+        finish(chk, MDSPF_TEMPERROR, MDSPF_E_NOMEM, "out of memory");
+        return ST_STOP;
+      }
       /* a DNS error skips the name (RFC 7208 5.5) */
       while (!ok && mdspf__dnsq_next(pc->vq[i], &pos, &rr)) {
         if (rr.kind == MDSPF__RR_ADDR && rr.family == chk->family &&
@@ -400,6 +409,7 @@ static void ptr_collect(mdspf_check *chk) {
       drop(chk, &pc->vq[i]);
     }
   }
+  return ST_CONT;
 }
 
 static int ptr_validate(mdspf_check *chk, unsigned i) {
@@ -425,7 +435,9 @@ static int ensure_p(mdspf_check *chk, const char *domain,
   if (r != ST_CONT) {
     return r;
   }
-  ptr_collect(chk);
+  if (ptr_collect(chk) != ST_CONT) {
+    return ST_STOP;
+  }
   for (i = 0; i < pc->n; i++) {
     if (pc->vstate[i] == MDSPF__V_UNKNOWN && ptr_validate(chk, i) != ST_CONT) {
       return ST_STOP;
@@ -696,7 +708,9 @@ static int mech_ptr(mdspf_check *chk, mdspf__frame *f, const mdspf_record *rec,
   if (pc->failed) {
     return M_NOMATCH; /* a DNS error on the PTR lookup: no match */
   }
-  ptr_collect(chk);
+  if (ptr_collect(chk) != ST_CONT) {
+    return M_STOP;
+  }
   for (i = 0; i < pc->n; i++) {
     if (!mdspf__domain_under(pc->names[i], strlen(pc->names[i]), op->target,
                              op->target_len)) {
@@ -1129,6 +1143,10 @@ static int step_exp(mdspf_check *chk) {
         return ST_WAIT;
       }
       chk->exp_stage = 3;
+      if (chk->exp_q->nomem) {
+        finish(chk, MDSPF_TEMPERROR, MDSPF_E_NOMEM, "out of memory");
+        return ST_STOP;
+      }
       if (chk->exp_q->status == MDSPF_DNS_OK && chk->exp_q->nrr == 1 &&
           mdspf__dnsq_next(chk->exp_q, &pos, &rr) &&
           rr.kind == MDSPF__RR_TXT && rr.len <= 4096 &&
