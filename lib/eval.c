@@ -268,35 +268,40 @@ void mdspf__eval_finish(mdspf_check *chk, int result, int reason,
   finish(chk, result, reason, problem);
 }
 
-static int count_term(mdspf_check *chk) {
-  char msg[64];
+/* A counter passed its limit: report and end with permerror.  what
+ * follows "more than N" in the message. */
+static void over_limit(mdspf_check *chk, long limit, const char *what,
+                       const char *tail) {
+  char msg[MDSPF__MAX_NAME + 64];
   mdspf__sbuf sb;
-  chk->dns_terms++;
-  if (chk->dns_terms > (unsigned)LIMIT(chk, MDSPF_LIMIT_DNS_TERMS)) {
-    mdspf__sbuf_init(&sb, msg, sizeof msg);
-    mdspf__sbuf_puts(&sb, "more than ");
-    mdspf__sbuf_putu(&sb, (unsigned long)LIMIT(chk, MDSPF_LIMIT_DNS_TERMS));
-    mdspf__sbuf_puts(&sb, " DNS-querying terms");
-    mdspf__emit(chk, MDSPF_EV_LIMIT, depth_of(chk), cur_domain(chk), msg, -1,
-                0, -1, 0);
-    finish(chk, MDSPF_PERMERROR, MDSPF_E_LIMIT, msg);
+  mdspf__sbuf_init(&sb, msg, sizeof msg);
+  mdspf__sbuf_puts(&sb, "more than ");
+  mdspf__sbuf_putu(&sb, (unsigned long)limit);
+  mdspf__sbuf_puts(&sb, what);
+  mdspf__emit(chk, MDSPF_EV_LIMIT, depth_of(chk), cur_domain(chk), msg, -1,
+              0, -1, 0);
+  if (tail) {
+    mdspf__sbuf_puts(&sb, tail);
+  }
+  finish(chk, MDSPF_PERMERROR, MDSPF_E_LIMIT, msg);
+}
+
+/* Count one DNS-querying term (RFC 7208 4.6.4); 1 if the limit ended the
+ * check. */
+static int count_term(mdspf_check *chk) {
+  long limit = LIMIT(chk, MDSPF_LIMIT_DNS_TERMS);
+  if (++chk->dns_terms > (unsigned long)limit) {
+    over_limit(chk, limit, " DNS-querying terms", NULL);
     return 1;
   }
   return 0;
 }
 
+/* Count one void lookup; 1 if the limit ended the check. */
 static int count_void(mdspf_check *chk) {
-  char msg[64];
-  mdspf__sbuf sb;
-  chk->voids++;
-  if (chk->voids > (unsigned)LIMIT(chk, MDSPF_LIMIT_VOID_LOOKUPS)) {
-    mdspf__sbuf_init(&sb, msg, sizeof msg);
-    mdspf__sbuf_puts(&sb, "more than ");
-    mdspf__sbuf_putu(&sb, (unsigned long)LIMIT(chk, MDSPF_LIMIT_VOID_LOOKUPS));
-    mdspf__sbuf_puts(&sb, " void lookups");
-    mdspf__emit(chk, MDSPF_EV_LIMIT, depth_of(chk), cur_domain(chk), msg, -1,
-                0, -1, 0);
-    finish(chk, MDSPF_PERMERROR, MDSPF_E_LIMIT, msg);
+  long limit = LIMIT(chk, MDSPF_LIMIT_VOID_LOOKUPS);
+  if (++chk->voids > (unsigned long)limit) {
+    over_limit(chk, limit, " void lookups", NULL);
     return 1;
   }
   return 0;
@@ -620,16 +625,7 @@ static int mech_mx(mdspf_check *chk, mdspf__frame *f, const mdspf_record *rec,
         continue; /* null MX ("MX 0 .") names no host */
       }
       if (++total > max) {
-        char msg[64];
-        mdspf__sbuf sb;
-        mdspf__sbuf_init(&sb, msg, sizeof msg);
-        mdspf__sbuf_puts(&sb, "more than ");
-        mdspf__sbuf_putu(&sb, max);
-        mdspf__sbuf_puts(&sb, " MX names for ");
-        mdspf__emit(chk, MDSPF_EV_LIMIT, depth_of(chk), f->domain, msg, -1, 0,
-                    -1, 0);
-        set_problem(chk, msg, op->target, NULL);
-        finish(chk, MDSPF_PERMERROR, MDSPF_E_LIMIT, NULL);
+        over_limit(chk, (long)max, " MX names for ", op->target);
         return M_STOP;
       }
       if (!mdspf__name_queryable((const char *)rr.data, rr.len)) {

@@ -169,6 +169,18 @@ static int take_dual_cidr(const char *r, size_t *n, size_t base, int16_t *c4,
   return MDSPF_SYN_OK;
 }
 
+/* The ":" domain-spec argument of a mechanism: t[i..i+n) holds ":spec"
+ * (n > 0, t[i] == ':' checked by the caller). */
+static int take_spec(const char *t, size_t i, size_t n, size_t o, size_t tl,
+                     mdspf__term *term, pool *p, parse_err *e) {
+  term->value = pool_add(p, t + i + 1, n - 1);
+  term->value_len = (uint32_t)(n - 1);
+  if (n == 1) {
+    return fail(e, MDSPF_SYN_MISSING_ARG, o, tl);
+  }
+  return check_domain_spec(t + i + 1, n - 1, o + i + 1, e, &term->flags);
+}
+
 /* Parse one term t[0..tl) found at offset o of the record. */
 static int parse_term(const char *t, size_t tl, size_t o, mdspf__term *term,
                       pool *p, parse_err *e, int32_t *redirect, int32_t *exp,
@@ -274,12 +286,7 @@ static int parse_term(const char *t, size_t tl, size_t o, mdspf__term *term,
     if (t[i] != ':') {
       return fail(e, MDSPF_SYN_UNEXPECTED_ARG, o + i, rest);
     }
-    term->value = pool_add(p, t + i + 1, rest - 1);
-    term->value_len = (uint32_t)(rest - 1);
-    if (rest == 1) {
-      return fail(e, MDSPF_SYN_MISSING_ARG, o, tl);
-    }
-    return check_domain_spec(t + i + 1, rest - 1, o + i + 1, e, &term->flags);
+    return take_spec(t, i, rest, o, tl, term, p, e);
 
   case MDSPF_TERM_A:
   case MDSPF_TERM_MX: {
@@ -294,12 +301,7 @@ static int parse_term(const char *t, size_t tl, size_t o, mdspf__term *term,
     if (t[i] != ':') {
       return fail(e, MDSPF_SYN_BAD_CIDR, o + i, n);
     }
-    term->value = pool_add(p, t + i + 1, n - 1);
-    term->value_len = (uint32_t)(n - 1);
-    if (n == 1) {
-      return fail(e, MDSPF_SYN_MISSING_ARG, o, tl);
-    }
-    return check_domain_spec(t + i + 1, n - 1, o + i + 1, e, &term->flags);
+    return take_spec(t, i, n, o, tl, term, p, e);
   }
 
   case MDSPF_TERM_PTR:
@@ -309,12 +311,7 @@ static int parse_term(const char *t, size_t tl, size_t o, mdspf__term *term,
     if (t[i] != ':') {
       return fail(e, MDSPF_SYN_UNEXPECTED_ARG, o + i, rest);
     }
-    term->value = pool_add(p, t + i + 1, rest - 1);
-    term->value_len = (uint32_t)(rest - 1);
-    if (rest == 1) {
-      return fail(e, MDSPF_SYN_MISSING_ARG, o, tl);
-    }
-    return check_domain_spec(t + i + 1, rest - 1, o + i + 1, e, &term->flags);
+    return take_spec(t, i, rest, o, tl, term, p, e);
 
   default: { /* ip4, ip6 */
     int v6 = m->kind == MDSPF_TERM_IP6;
