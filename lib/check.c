@@ -129,6 +129,11 @@ void mdspf_ctx_process_timeouts(mdspf_ctx *ctx) {
                        "time budget exceeded");
     mdspf__check_notify(chk); /* may free chk: not touched afterwards */
   }
+  if (!ctx->free_pending) {
+    /* an early or quiet firing still leaves the host with a timer */
+    ctx->timer_armed = -2;
+    timer_update(ctx);
+  }
   mdspf__engine_leave(ctx);
 }
 
@@ -212,7 +217,10 @@ static void free_overrides(mdspf_ctx *ctx) {
 static void ctx_destroy(mdspf_ctx *ctx) {
   mdspf__allocator a = ctx->alloc;
   mdspf_dns_query *q;
-  ctx->timer = NULL; /* no timer reports while tearing down */
+  if (ctx->timer && ctx->timer_armed != -1) {
+    ctx->timer(ctx->timer_ud, -1); /* the host must not fire at us later */
+  }
+  ctx->timer = NULL; /* no further timer reports while tearing down */
   while (ctx->checks) {
     mdspf_check *chk = ctx->checks;
     chk->in_cb = 0;

@@ -521,6 +521,8 @@ typedef void (*mdspf_timer_fn)(void *loop_ud, long ms);
  * budget ends, whenever that changes -- or asks mdspf_ctx_timeout(), and
  * calls mdspf_ctx_process_timeouts() when the time has come.
  * mdspf_check_run() enforces the budget by itself.  fn NULL removes it.
+ * mdspf_ctx_process_timeouts() always reports the timer again, and
+ * mdspf_ctx_free() reports -1 (disarm) if a timer was armed.
  */
 MDSPF_API int mdspf_ctx_set_timer(mdspf_ctx *ctx, mdspf_timer_fn fn,
                                   void *loop_ud);
