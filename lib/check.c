@@ -512,6 +512,8 @@ int mdspf_check_new(mdspf_ctx *ctx, mdspf_check **out) {
     return MDSPF_E_NOMEM;
   }
   chk->ctx = ctx;
+  chk->trace = ctx->trace;
+  chk->trace_ud = ctx->trace_ud;
   chk->result = MDSPF_TEMPERROR;
   chk->reason = MDSPF_E_STATE;
   chk->next = ctx->checks;

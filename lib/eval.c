@@ -599,7 +599,7 @@ static int mech_mx(mdspf_check *chk, mdspf__frame *f, const mdspf_record *rec,
   if (op->invalid) {
     return M_NOMATCH;
   }
-  if (!op->q) {
+  if (!op->q && !op->mx_started) {
     op->q = issue(chk, op->target, MDSPF_DNS_MX, 0);
     return op->q ? M_WAIT : M_STOP;
   }
@@ -988,7 +988,7 @@ static void emit_term(mdspf_check *chk, const mdspf_record *rec,
                       const mdspf__term *t, int result) {
   char buf[512];
   mdspf__sbuf sb;
-  if (!chk->ctx->trace) {
+  if (!chk->trace) {
     return;
   }
   mdspf__sbuf_init(&sb, buf, sizeof buf);

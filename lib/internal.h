@@ -248,6 +248,7 @@ static inline const char *mdspf__term_value(const mdspf_record *r,
 /* ---- events (trace.c) -------------------------------------------------------- */
 
 struct mdspf_event {
+  const mdspf_check *check;
   int type;
   int depth;
   int result;
@@ -374,6 +375,9 @@ struct mdspf_check {
   long deadline; /* monotonic ms */
   mdspf_check *rprev, *rnext;
   int on_run_list;
+  /* trace hook, taken from the context at creation */
+  mdspf_trace_fn trace;
+  void *trace_ud;
   /* callback */
   mdspf_check_cb cb;
   void *user;

@@ -10,10 +10,10 @@ void mdspf__emit(mdspf_check *chk, int type, int depth, const char *domain,
                  const char *text, int result, int rrtype, int dns_status,
                  unsigned count) {
   mdspf_event ev;
-  mdspf_ctx *ctx = chk->ctx;
-  if (!ctx->trace) {
+  if (!chk->trace) {
     return;
   }
+  ev.check = chk;
   ev.type = type;
   ev.depth = depth;
   ev.domain = domain ? domain : "";
@@ -24,7 +24,11 @@ void mdspf__emit(mdspf_check *chk, int type, int depth, const char *domain,
   ev.count = count;
   ev.dns_terms = chk->dns_terms;
   ev.void_lookups = chk->voids;
-  ctx->trace(ctx->trace_ud, &ev);
+  chk->trace(chk->trace_ud, &ev);
+}
+
+const mdspf_check *mdspf_event_check(const mdspf_event *ev) {
+  return ev ? ev->check : NULL;
 }
 
 int mdspf_event_type(const mdspf_event *ev) { return ev ? ev->type : 0; }

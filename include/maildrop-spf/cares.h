@@ -59,7 +59,7 @@ typedef struct mdspf_cares_options {
   void *loop_ud;        /**< passed to watch and timer */
   /** Comma-separated servers: "192.0.2.53", "192.0.2.53:5353",
    *  "[2001:db8::53]:5353", "::1".  NULL or "": the system configuration
-   *  (/etc/resolv.conf). */
+   *  (/etc/resolv.conf).  Copied by mdspf_cares_new. */
   const char *servers;
   int timeout_ms; /**< first per-try timeout [2000]; c-ares doubles it */
   int tries;      /**< attempts per server [2] */
@@ -114,8 +114,10 @@ MDSPF_API long mdspf_cares_timeout(mdspf_cares *c);
 MDSPF_API int mdspf_cares_getsock(mdspf_cares *c, int *fds, int *events,
                                   int max);
 /** Drive I/O with poll(2) for at most timeout_ms (0: only what is ready;
- *  returns early once something was delivered).  Returns 0, or
- *  MDSPF_E_STATE when called from inside a delivery callback. */
+ *  returns early once something was delivered, and at once when no query
+ *  is outstanding -- a host waiting for other deadlines must not spin on
+ *  it).  Returns 0, or MDSPF_E_STATE when called from inside a delivery
+ *  callback. */
 MDSPF_API int mdspf_cares_wait(mdspf_cares *c, int timeout_ms);
 /** Queries sent and not yet completed or cancelled. */
 MDSPF_API size_t mdspf_cares_pending(const mdspf_cares *c);

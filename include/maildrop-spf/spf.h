@@ -453,7 +453,7 @@ enum {
   MDSPF_LIMIT_VOID_LOOKUPS = 2, /**< void lookups per check [2] */
   MDSPF_LIMIT_MX_NAMES = 3,     /**< MX names per mx mechanism [10] */
   MDSPF_LIMIT_PTR_NAMES = 4,    /**< PTR names used per lookup [10] */
-  MDSPF_LIMIT_TIMEOUT_MS = 5    /**< time budget of mdspf_check_run [20000] */
+  MDSPF_LIMIT_TIMEOUT_MS = 5    /**< time budget of every check [20000] */
 };
 /** Set a limit: DNS_TERMS 1..100, VOID_LOOKUPS 0..100, MX/PTR 1..100,
  *  TIMEOUT_MS 1..3600000; MDSPF_E_INVAL otherwise. */
@@ -539,9 +539,12 @@ typedef struct mdspf_event mdspf_event;
 /** Called synchronously for each event while a check runs; ev is valid
  *  only during the call.  Must not free the check or the context. */
 typedef void (*mdspf_trace_fn)(void *ud, const mdspf_event *ev);
-/** Install (fn != NULL) or remove a trace hook for checks created later. */
+/** Install (fn != NULL) or remove a trace hook for checks created later
+ *  (each check keeps the hook it was created with). */
 MDSPF_API int mdspf_ctx_set_trace(mdspf_ctx *ctx, mdspf_trace_fn fn,
                                   void *ud);
+/** The check an event belongs to (to tell concurrent checks apart). */
+MDSPF_API const mdspf_check *mdspf_event_check(const mdspf_event *ev);
 
 enum {
   MDSPF_EV_RECORD = 1,   /**< record fetched (text) or missing for domain */
