@@ -3,29 +3,48 @@
  *
  * SPDX-License-Identifier: BSD-2-Clause
  *
- * Uses only the public API (maildrop-spf/spf.h).  Output on stdout is
- * exactly three lines, as libspf2's spfquery prints them:
+ * Uses only the public API (maildrop-spf/spf.h, maildrop-spf/cares.h).
+ * For each check it prints exactly three lines on stdout, as libspf2's
+ * spfquery prints them:
  *
  *   1. the result word ("pass", "fail", ...)
  *   2. the SMTP explanation for "fail", else an empty line
  *   3. a comment: "<receiver>: domain of <domain> designates ..."
  *
- * and the exit status is the result in libspf2's numbering (neutral 1,
- * pass 2, fail 3, softfail 4, none 5, temperror 6, permerror 7), or 255
- * for usage errors and unusable input.
+ * or, with --json, one JSON object on one line.  The exit status is the
+ * result in libspf2's numbering (neutral 1, pass 2, fail 3, softfail 4,
+ * none 5, temperror 6, permerror 7), or 255 for usage errors and
+ * unusable input; in batch mode it is the status of the last line.
  *
- * This version answers DNS only from an RFC 1035 master file (--zone);
- * live DNS arrives with the c-ares backend.
+ * DNS is live (the c-ares backend: the system configuration, or the
+ * servers given with --server), or answered from RFC 1035 master files
+ * (--zone).
+ *
+ * Structure.  The options configure one context.  A "runner" then keeps
+ * a window of jobs -- input lines read and not yet printed -- in a ring:
+ * it reads lines while fewer than --concurrency checks are in flight and
+ * not too many finished results wait, starts each check with
+ * mdspf_check_start on the shared context and resolver, drives the
+ * resolver and the per-check time budgets, and prints the longest
+ * finished prefix of the window, so results come out in input order.  A
+ * single check from the command line is a window of one job that runs
+ * through the same loop.
  */
+#include <maildrop-spf/cares.h>
 #include <maildrop-spf/spf.h>
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #define PROG "spfquery"
 #define EXIT_USAGE 255
@@ -42,25 +61,60 @@
 #define PATH_MAX 4096
 #endif
 
+/* Batch input: longest usable line (octets, newline excluded) and the
+ * size of the read buffer (must exceed LINE_MAX_OCTETS). */
+#define LINE_MAX_OCTETS 4096
+#define READ_BUF_SIZE 65536
+/* --concurrency: range and default. */
+#define CONCURRENCY_DEFAULT 16
+#define CONCURRENCY_MAX 4096
+/* Reading stops while more than this many finished results per
+ * in-flight slot wait for an earlier, slower line. */
+#define WAITING_PER_SLOT 4
+/* --timeout: the per-check budget (MDSPF_LIMIT_TIMEOUT_MS's range). */
+#define TIMEOUT_DEFAULT_MS 20000
+#define TIMEOUT_MAX_MS 3600000
+/* The c-ares per-try timeout is half the budget, within these bounds,
+ * so that one lost packet does not use up the whole budget. */
+#define TRY_TIMEOUT_MAX_MS 2000
+#define TRY_TIMEOUT_MIN_MS 50
+/* Lines read at most between two passes over the DNS events. */
+#define FILL_MAX_LINES 4096
+/* Progress line on a terminal: redrawn at most this often. */
+#define PROGRESS_INTERVAL_MS 250
+/* Most sockets the backend asks to watch at once (ARES_GETSOCK_MAXNUM). */
+#define MAX_WATCH 16
+
 /* ======================================================================
  * Options
  * ==================================================================== */
 
+/* Repeatable option values, in order; they point into argv. */
+struct strlist {
+  const char **v;
+  size_t n;
+};
+
 struct options {
-  const char *ip;          /* -ip */
-  const char *sender;      /* -sender */
-  const char *helo;        /* -helo */
-  const char *local;       /* -local */
-  const char *guess;       /* -guess */
-  const char *default_exp; /* -default-explanation */
-  const char *name;        /* -name (receiver) */
-  const char *zone;        /* --zone */
-  const char *max_lookup;  /* -max-lookup, validated in run() */
-  const char **overrides;  /* -override DOMAIN=RECORD, in order */
-  size_t n_overrides;
-  const char **fallbacks; /* -fallback DOMAIN=RECORD, in order */
-  size_t n_fallbacks;
-  long debug; /* -debug[=N]; 0 = no trace */
+  const char *ip;           /* -ip */
+  const char *sender;       /* -sender */
+  const char *helo;         /* -helo */
+  const char *local;        /* -local */
+  const char *guess;        /* -guess */
+  const char *default_exp;  /* -default-explanation */
+  const char *name;         /* -name (receiver) */
+  const char *max_lookup;   /* -max-lookup, validated by configure_ctx() */
+  const char *file;         /* -file: batch input, "-" = stdin */
+  struct strlist overrides; /* -override DOMAIN=RECORD */
+  struct strlist fallbacks; /* -fallback DOMAIN=RECORD */
+  struct strlist zones;     /* --zone FILE */
+  struct strlist servers;   /* --server LIST (validated) */
+  long debug;               /* -debug[=N]; 0 = no trace */
+  long timeout_ms;          /* --timeout */
+  long concurrency;         /* --concurrency */
+  int concurrency_given;
+  int keep_comments; /* -keep-comments */
+  int json;          /* --json */
   int help;
   int version;
 };
@@ -77,7 +131,13 @@ enum opt_id {
   OPT_FALLBACK,
   OPT_MAX_LOOKUP,
   OPT_DEBUG,
+  OPT_FILE,
+  OPT_KEEP_COMMENTS,
+  OPT_CONCURRENCY,
   OPT_ZONE,
+  OPT_SERVER,
+  OPT_TIMEOUT,
+  OPT_JSON,
   OPT_HELP,
   OPT_VERSION,
   OPT_UNSUPPORTED
@@ -103,32 +163,53 @@ static const struct opt_def opt_table[] = {
     {"fallback", OPT_FALLBACK, ARG_REQUIRED},
     {"max-lookup", OPT_MAX_LOOKUP, ARG_REQUIRED},
     {"debug", OPT_DEBUG, ARG_OPTIONAL},
+    {"file", OPT_FILE, ARG_REQUIRED},
+    {"keep-comments", OPT_KEEP_COMMENTS, ARG_NONE},
+    {"concurrency", OPT_CONCURRENCY, ARG_REQUIRED},
     {"zone", OPT_ZONE, ARG_REQUIRED},
+    {"server", OPT_SERVER, ARG_REQUIRED},
+    {"timeout", OPT_TIMEOUT, ARG_REQUIRED},
+    {"json", OPT_JSON, ARG_NONE},
     {"help", OPT_HELP, ARG_NONE},
     {"h", OPT_HELP, ARG_NONE},
     {"version", OPT_VERSION, ARG_NONE},
     /* libspf2 options this version does not implement. */
-    {"file", OPT_UNSUPPORTED, ARG_NONE},
     {"rcpt-to", OPT_UNSUPPORTED, ARG_NONE},
     {"trusted", OPT_UNSUPPORTED, ARG_NONE},
     {"sanitize", OPT_UNSUPPORTED, ARG_NONE},
-    {"keep-comments", OPT_UNSUPPORTED, ARG_NONE},
 };
 
 static void usage(FILE *out) {
   fputs("Usage: " PROG " -ip ADDR (-sender ADDR | -helo NAME) [options]\n"
+        "       " PROG " -file FILE [options]\n"
         "\n"
         "Evaluate SPF (RFC 7208) for a client IP and a MAIL FROM / HELO "
         "identity.\n"
         "\n"
         "Identity:\n"
-        "  -ip ADDR             client IP address (IPv4 or IPv6), required\n"
+        "  -ip ADDR             client IP address (IPv4 or IPv6)\n"
         "  -sender ADDR         MAIL FROM address (postmaster@ is assumed "
         "when it\n"
         "                       has no local part)\n"
         "  -helo NAME           HELO/EHLO name: checked when -sender is "
-        "absent,\n"
-        "                       otherwise only used for %{h}\n"
+        "absent or\n"
+        "                       empty, otherwise only used for %{h}\n"
+        "\n"
+        "Batch:\n"
+        "  -file FILE           check each line \"IP SENDER [HELO]\" of FILE "
+        "(\"-\":\n"
+        "                       standard input); SENDER \"<>\" or \"-\" is "
+        "the null\n"
+        "                       sender (the HELO name is checked).  Blank "
+        "lines and\n"
+        "                       lines starting with '#' are skipped.  "
+        "Results are\n"
+        "                       printed in input order; the exit status is "
+        "that of\n"
+        "                       the last line\n"
+        "  -keep-comments       echo blank and comment lines in place\n"
+        "  --concurrency N      checks in flight at once (1..4096, default "
+        "16)\n"
         "\n"
         "Policy:\n"
         "  -local MECHS         local policy mechanisms, tried before a "
@@ -148,21 +229,37 @@ static void usage(FILE *out) {
         "(repeatable)\n"
         "  -max-lookup N        limit of DNS-querying terms (default 10)\n"
         "\n"
-        "DNS:\n"
+        "DNS (live, with the system resolver configuration, by default):\n"
+        "  --server ADDR[:PORT] ask these name servers instead: IPv4, IPv6, "
+        "or\n"
+        "                       [IPv6]:PORT (repeatable or comma-separated)\n"
+        "  --timeout MS         time budget of each check in milliseconds\n"
+        "                       (1..3600000, default 20000)\n"
         "  --zone FILE          answer DNS queries from an RFC 1035 master "
         "file\n"
+        "                       instead (repeatable: the files form one "
+        "zone)\n"
         "\n"
-        "Other:\n"
-        "  -debug[=N]           trace the evaluation on stderr\n"
+        "Output:\n"
+        "  --json               one JSON object per check, on one line\n"
+        "  -debug[=N]           trace the evaluation on stderr (in batch "
+        "mode each\n"
+        "                       line starts with the input line number, and "
+        "checks\n"
+        "                       run one at a time)\n"
         "  --help               show this help and exit\n"
         "  --version            show the version and exit\n"
         "\n"
         "Every option may be written -opt VALUE, -opt=VALUE, --opt VALUE or\n"
         "--opt=VALUE.\n"
         "\n"
-        "Output: three lines (result, explanation, comment).  Exit status:\n"
-        "neutral 1, pass 2, fail 3, softfail 4, none 5, temperror 6,\n"
-        "permerror 7, 255 for usage errors.\n",
+        "Output: three lines per check (result, explanation, comment); a "
+        "line that\n"
+        "cannot be checked gets one line instead (\"Invalid IP address.\", "
+        "...).\n"
+        "Exit status: neutral 1, pass 2, fail 3, softfail 4, none 5, "
+        "temperror 6,\n"
+        "permerror 7, 255 for usage errors and unusable input.\n",
         out);
 }
 
@@ -257,6 +354,49 @@ static void show_span(FILE *out, const char *text, size_t tlen, size_t off,
 }
 
 /* ======================================================================
+ * JSON output (RFC 8259), always plain ASCII
+ * ==================================================================== */
+
+/* A string: '"' and '\\' escaped, control characters, DEL and every
+ * non-ASCII byte as \u00XX (bytes are not assumed to be UTF-8). */
+static void json_str_n(FILE *out, const char *s, size_t n) {
+  static const char hex[] = "0123456789abcdef";
+  putc('"', out);
+  for (size_t i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if (c == '"' || c == '\\') {
+      putc('\\', out);
+      putc(c, out);
+    } else if (c < 0x20 || c >= 0x7f) {
+      fputs("\\u00", out);
+      putc(hex[c >> 4], out);
+      putc(hex[c & 0x0f], out);
+    } else {
+      putc(c, out);
+    }
+  }
+  putc('"', out);
+}
+
+/* A string, or null for NULL. */
+static void json_str(FILE *out, const char *s) {
+  if (s == NULL)
+    fputs("null", out);
+  else
+    json_str_n(out, s, strlen(s));
+}
+
+/* The next member's name: ,"key": (no comma before the first). */
+static void json_key(FILE *out, const char *key, int *first) {
+  if (!*first)
+    putc(',', out);
+  *first = 0;
+  putc('"', out);
+  fputs(key, out);
+  fputs("\":", out);
+}
+
+/* ======================================================================
  * Option parsing
  * ==================================================================== */
 
@@ -285,10 +425,98 @@ static int parse_long(const char *s, long *out) {
   return 0;
 }
 
+/* Decimal in [lo, hi] into *out; -1 after an error naming the option. */
+static int parse_ranged(const char *opt, const char *value, long lo, long hi,
+                        long *out) {
+  long v = 0;
+  if (parse_long(value, &v) != 0 || v < lo || v > hi) {
+    char tail[64];
+    snprintf(tail, sizeof tail, " (expected %ld..%ld)", lo, hi);
+    fprintf(stderr, PROG ": invalid %s value '", opt);
+    put_echo(stderr, value);
+    fprintf(stderr, "'%s\n", tail);
+    return -1;
+  }
+  *out = v;
+  return 0;
+}
+
+/* A port: 1..65535, decimal digits only. */
+static int valid_port(const char *p, size_t n) {
+  unsigned long v = 0;
+  if (n == 0 || n > 5)
+    return 0;
+  for (size_t i = 0; i < n; i++) {
+    if (p[i] < '0' || p[i] > '9')
+      return 0;
+    v = v * 10 + (unsigned long)(p[i] - '0');
+  }
+  return v >= 1 && v <= 65535;
+}
+
+/* One server: "192.0.2.53", "192.0.2.53:5353", "2001:db8::53", "::1",
+ * "[2001:db8::53]" or "[2001:db8::53]:5353". */
+static int valid_server(const char *s, size_t n) {
+  char host[INET6_ADDRSTRLEN + 1];
+  unsigned char addr[16];
+  const char *h = s, *port = NULL;
+  size_t hlen = n, plen = 0;
+  int family = AF_INET;
+
+  if (n > 0 && s[0] == '[') {
+    const char *rb = memchr(s, ']', n);
+    if (rb == NULL)
+      return 0;
+    h = s + 1;
+    hlen = (size_t)(rb - h);
+    size_t rest = n - (size_t)(rb + 1 - s);
+    if (rest > 0) {
+      if (rb[1] != ':')
+        return 0;
+      port = rb + 2;
+      plen = rest - 1;
+    }
+    family = AF_INET6;
+  } else {
+    const char *colon = memchr(s, ':', n);
+    if (colon != NULL &&
+        memchr(colon + 1, ':', n - (size_t)(colon + 1 - s)) != NULL) {
+      family = AF_INET6; /* bare IPv6: no port */
+    } else if (colon != NULL) {
+      hlen = (size_t)(colon - s);
+      port = colon + 1;
+      plen = n - hlen - 1;
+    }
+  }
+  if (hlen == 0 || hlen >= sizeof host)
+    return 0;
+  memcpy(host, h, hlen);
+  host[hlen] = '\0';
+  if (inet_pton(family, host, addr) != 1)
+    return 0;
+  return port == NULL || valid_port(port, plen);
+}
+
+/* A --server value: one or more comma-separated servers. */
+static int valid_server_list(const char *list) {
+  const char *p = list;
+  for (;;) {
+    const char *comma = strchr(p, ',');
+    size_t n = comma != NULL ? (size_t)(comma - p) : strlen(p);
+    if (!valid_server(p, n))
+      return 0;
+    if (comma == NULL)
+      return 1;
+    p = comma + 1;
+  }
+}
+
 static void options_free(struct options *o) {
-  free(o->overrides);
-  free(o->fallbacks);
-  o->overrides = o->fallbacks = NULL;
+  free(o->overrides.v);
+  free(o->fallbacks.v);
+  free(o->zones.v);
+  free(o->servers.v);
+  o->overrides.v = o->fallbacks.v = o->zones.v = o->servers.v = NULL;
 }
 
 /* Store one option's value; returns 0, or -1 after printing an error. */
@@ -316,11 +544,39 @@ static int apply_option(struct options *o, const struct opt_def *def,
   case OPT_NAME:
     o->name = value;
     break;
-  case OPT_ZONE:
-    o->zone = value;
-    break;
   case OPT_MAX_LOOKUP:
     o->max_lookup = value;
+    break;
+  case OPT_FILE:
+    o->file = value;
+    break;
+  case OPT_KEEP_COMMENTS:
+    o->keep_comments = 1;
+    break;
+  case OPT_JSON:
+    o->json = 1;
+    break;
+  case OPT_CONCURRENCY:
+    if (parse_ranged("--concurrency", value, 1, CONCURRENCY_MAX,
+                     &o->concurrency) != 0)
+      return -1;
+    o->concurrency_given = 1;
+    break;
+  case OPT_TIMEOUT:
+    if (parse_ranged("--timeout", value, 1, TIMEOUT_MAX_MS, &o->timeout_ms) !=
+        0)
+      return -1;
+    break;
+  case OPT_ZONE:
+    o->zones.v[o->zones.n++] = value;
+    break;
+  case OPT_SERVER:
+    if (!valid_server_list(value)) {
+      err_arg("invalid --server", value,
+              " (expected ADDR, ADDR:PORT or [IPv6]:PORT, comma-separated)");
+      return -1;
+    }
+    o->servers.v[o->servers.n++] = value;
     break;
   case OPT_OVERRIDE:
   case OPT_FALLBACK:
@@ -331,9 +587,9 @@ static int apply_option(struct options *o, const struct opt_def *def,
       return -1;
     }
     if (def->id == OPT_OVERRIDE)
-      o->overrides[o->n_overrides++] = value;
+      o->overrides.v[o->overrides.n++] = value;
     else
-      o->fallbacks[o->n_fallbacks++] = value;
+      o->fallbacks.v[o->fallbacks.n++] = value;
     break;
   case OPT_DEBUG:
     if (value == NULL) {
@@ -356,18 +612,50 @@ static int apply_option(struct options *o, const struct opt_def *def,
   return 0;
 }
 
+/* Combinations the single options cannot check; 0 or -1 after an error. */
+static int check_option_set(const struct options *o) {
+  if (o->zones.n > 0 && o->servers.n > 0) {
+    fputs(PROG ": --zone and --server cannot be used together (try --help)\n",
+          stderr);
+    return -1;
+  }
+  if (o->file != NULL) {
+    if (o->ip != NULL || o->sender != NULL || o->helo != NULL) {
+      fputs(PROG ": -file cannot be combined with -ip, -sender or -helo "
+                 "(try --help)\n",
+            stderr);
+      return -1;
+    }
+    return 0;
+  }
+  if (o->ip == NULL) {
+    fputs(PROG ": missing -ip (try --help)\n", stderr);
+    return -1;
+  }
+  if (o->sender == NULL && o->helo == NULL) {
+    fputs(PROG ": missing -sender or -helo (try --help)\n", stderr);
+    return -1;
+  }
+  return 0;
+}
+
 /*
  * Parse argv into *o.  Returns 0 on success (o->help / o->version may be
  * set: parsing stops at the first of them), -1 after printing a one-line
- * error.  Values point into argv; o->overrides / o->fallbacks are
- * allocated and released by options_free() on every path.
+ * error.  Values point into argv; the lists are allocated and released
+ * by options_free() on every path.
  */
 static int parse_options(int argc, char **argv, struct options *o) {
   memset(o, 0, sizeof *o);
+  o->timeout_ms = TIMEOUT_DEFAULT_MS;
+  o->concurrency = CONCURRENCY_DEFAULT;
   size_t cap = argc > 0 ? (size_t)argc : 1;
-  o->overrides = calloc(cap, sizeof *o->overrides);
-  o->fallbacks = calloc(cap, sizeof *o->fallbacks);
-  if (o->overrides == NULL || o->fallbacks == NULL) {
+  o->overrides.v = calloc(cap, sizeof *o->overrides.v);
+  o->fallbacks.v = calloc(cap, sizeof *o->fallbacks.v);
+  o->zones.v = calloc(cap, sizeof *o->zones.v);
+  o->servers.v = calloc(cap, sizeof *o->servers.v);
+  if (o->overrides.v == NULL || o->fallbacks.v == NULL || o->zones.v == NULL ||
+      o->servers.v == NULL) {
     fputs(PROG ": out of memory\n", stderr);
     return -1;
   }
@@ -410,33 +698,177 @@ static int parse_options(int argc, char **argv, struct options *o) {
     if (o->help || o->version)
       return 0;
   }
+  return check_option_set(o);
+}
 
-  if (o->ip == NULL) {
-    fputs(PROG ": missing -ip (try --help)\n", stderr);
-    return -1;
-  }
-  if (o->sender == NULL && o->helo == NULL) {
-    fputs(PROG ": missing -sender or -helo (try --help)\n", stderr);
-    return -1;
-  }
-  return 0;
+/* ======================================================================
+ * Jobs, input, the runner: types
+ * ==================================================================== */
+
+struct runner;
+
+enum job_state {
+  JOB_FREE,    /* slot unused */
+  JOB_RUNNING, /* check started, no outcome yet */
+  JOB_DONE,    /* outcome available */
+  JOB_BAD,     /* the line cannot be checked (job->bad says why) */
+  JOB_ECHO     /* -keep-comments: a comment or blank line to echo */
+};
+
+enum job_error {
+  BAD_NONE,
+  BAD_IP,          /* malformed IP address */
+  BAD_HELO,        /* HELO name rejected */
+  BAD_SENDER,      /* sender rejected */
+  BAD_NO_SENDER,   /* batch line without a sender field */
+  BAD_NO_IDENTITY, /* null sender and no HELO name */
+  BAD_TOO_LONG,    /* line over LINE_MAX_OCTETS */
+  BAD_START        /* mdspf_check_start refused (job->bad_rc) */
+};
+
+/* Fields of a batch line that contain a NUL byte. */
+enum { NUL_IP = 1, NUL_SENDER = 2, NUL_HELO = 4 };
+
+struct job {
+  struct runner *run;
+  enum job_state state;
+  enum job_error bad;
+  int bad_rc;          /* BAD_START: the mdspf_status */
+  unsigned long line;  /* input line number; 0 = the command line */
+  char *text;          /* owned copy of the line (fields NUL-separated) */
+  size_t text_len;     /* length of the line (it may contain NULs) */
+  const char *ip;      /* the fields, into text or argv */
+  const char *sender;  /* NULL: not given; "": the null sender */
+  const char *helo;    /* NULL: not given */
+  unsigned nul_fields; /* NUL_* */
+  int sender_missing;  /* batch line with only an IP */
+  int extra_fields;    /* batch line with more than three fields */
+  mdspf_check *chk;
+  long t_start; /* monotonic ms at mdspf_check_start */
+  long elapsed_ms;
+};
+
+/* Line reader over a file descriptor: bounded buffer, lines of any
+ * content (NUL bytes included), over-long lines reported and skipped. */
+struct reader {
+  int fd;
+  int owned;  /* opened here: close it */
+  int stream; /* not a regular file: a read may block */
+  int eof;
+  int skipping; /* discarding the rest of an over-long line */
+  unsigned long lineno;
+  char *buf; /* READ_BUF_SIZE bytes */
+  size_t start, end;
+};
+
+/* The resolver: a zone (--zone) or the c-ares backend. */
+struct backend {
+  mdspf_zone *zone;
+  mdspf_cares *cares;
+  char *servers; /* joined --server list, kept while the backend lives */
+  int ready;
+};
+
+struct progress {
+  int enabled;
+  int stdout_tty; /* results share the terminal: clear before printing */
+  size_t shown;   /* columns of the progress line on screen; 0 = none */
+  long t_begin;
+  long t_next;
+};
+
+struct runner {
+  const struct options *o;
+  const char *receiver;
+  mdspf_ctx *ctx;
+  struct backend be;
+  struct reader *in; /* batch input; NULL = one check from argv */
+  int input_done;
+  int read_error;
+  int failed;       /* fatal error: stop, exit 255 */
+  int status;       /* exit status of the last line printed */
+  struct job *ring; /* the window: jobs read and not yet printed */
+  size_t cap, head, count;
+  size_t in_flight;
+  size_t max_flight;
+  size_t max_waiting;
+  unsigned long checks_done;
+  struct progress pg;
+};
+
+static long now_ms(void) {
+  struct timespec ts;
+  if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
+    return 0;
+  return (long)ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+/* ======================================================================
+ * Progress line (stderr is a terminal, batch mode)
+ * ==================================================================== */
+
+static void progress_clear(struct runner *r) {
+  if (r->pg.shown == 0)
+    return;
+  putc('\r', stderr);
+  for (size_t i = 0; i < r->pg.shown; i++)
+    putc(' ', stderr);
+  putc('\r', stderr);
+  fflush(stderr);
+  r->pg.shown = 0;
+}
+
+static void progress_tick(struct runner *r) {
+  if (!r->pg.enabled)
+    return;
+  long now = now_ms();
+  if (now < r->pg.t_next)
+    return;
+  r->pg.t_next = now + PROGRESS_INTERVAL_MS;
+  long elapsed = now - r->pg.t_begin;
+  unsigned long rate =
+      elapsed > 0 ? r->checks_done * 1000UL / (unsigned long)elapsed : 0;
+  char line[128];
+  int n =
+      snprintf(line, sizeof line, PROG ": %lu/?? checks, %lu/s, %zu in flight",
+               r->checks_done, rate, r->in_flight);
+  if (n < 0)
+    return;
+  size_t len = (size_t)n < sizeof line ? (size_t)n : sizeof line - 1;
+  putc('\r', stderr);
+  fputs(line, stderr);
+  for (size_t i = len; i < r->pg.shown; i++) /* over a longer old line */
+    putc(' ', stderr);
+  if (len > r->pg.shown)
+    r->pg.shown = len;
+  fflush(stderr);
+}
+
+/* Milliseconds until the next redraw is due, folded into t (-1 = none). */
+static long progress_cap(const struct runner *r, long t) {
+  if (!r->pg.enabled)
+    return t;
+  long left = r->pg.t_next - now_ms();
+  if (left < 0)
+    left = 0;
+  return t < 0 || left < t ? left : t;
 }
 
 /* ======================================================================
  * Trace hook (-debug)
  * ==================================================================== */
 
-struct tracer {
-  FILE *out;
-};
-
+/* ud is the job whose check is being traced (batch mode: its input line
+ * number starts each debug line). */
 static void trace_event(void *ud, const mdspf_event *ev) {
-  const struct tracer *t = ud;
+  struct job *j = ud;
+  FILE *out = stderr;
   char small[512];
   char *line = small;
   char *big = NULL;
   size_t needed = 0;
 
+  progress_clear(j->run);
   int rc = mdspf_event_format(ev, small, sizeof small, &needed);
   if (rc == MDSPF_E_LIMIT && needed < SIZE_MAX) {
     big = malloc(needed + 1);
@@ -453,14 +885,16 @@ static void trace_event(void *ud, const mdspf_event *ev) {
   if (depth > DEBUG_MAX_DEPTH)
     depth = DEBUG_MAX_DEPTH;
 
-  fputs("debug: ", t->out);
+  if (j->line > 0)
+    fprintf(out, "%lu: ", j->line);
+  fputs("debug: ", out);
   for (int i = 0; i < depth; i++)
-    fputs("  ", t->out);
+    fputs("  ", out);
   if (line != NULL)
-    put_safe(t->out, line);
+    put_safe(out, line);
   else
-    fprintf(t->out, "(event %d: %s)", mdspf_event_type(ev), mdspf_strerror(rc));
-  putc('\n', t->out);
+    fprintf(out, "(event %d: %s)", mdspf_event_type(ev), mdspf_strerror(rc));
+  putc('\n', out);
   free(big);
 }
 
@@ -536,8 +970,7 @@ static int add_domain_record(mdspf_ctx *ctx, const char *opt,
 }
 
 /* Apply every policy option to ctx; 0, or -1 after printing an error. */
-static int configure_ctx(mdspf_ctx *ctx, const struct options *o,
-                         struct tracer *tracer) {
+static int configure_ctx(mdspf_ctx *ctx, const struct options *o) {
   int rc;
   const char *receiver = o->name != NULL ? o->name : PROG;
 
@@ -590,19 +1023,18 @@ static int configure_ctx(mdspf_ctx *ctx, const struct options *o,
     }
   }
 
-  for (size_t i = 0; i < o->n_overrides; i++)
-    if (add_domain_record(ctx, "-override", o->overrides[i]) != 0)
+  for (size_t i = 0; i < o->overrides.n; i++)
+    if (add_domain_record(ctx, "-override", o->overrides.v[i]) != 0)
       return -1;
-  for (size_t i = 0; i < o->n_fallbacks; i++)
-    if (add_domain_record(ctx, "-fallback", o->fallbacks[i]) != 0)
+  for (size_t i = 0; i < o->fallbacks.n; i++)
+    if (add_domain_record(ctx, "-fallback", o->fallbacks.v[i]) != 0)
       return -1;
 
-  if (o->debug > 0) {
-    rc = mdspf_ctx_set_trace(ctx, trace_event, tracer);
-    if (rc != MDSPF_OK) {
-      fprintf(stderr, PROG ": -debug: %s\n", mdspf_strerror(rc));
-      return -1;
-    }
+  /* The per-check budget; the trace hook is installed per job. */
+  rc = mdspf_ctx_set_limit(ctx, MDSPF_LIMIT_TIMEOUT_MS, o->timeout_ms);
+  if (rc != MDSPF_OK) {
+    fprintf(stderr, PROG ": --timeout: %s\n", mdspf_strerror(rc));
+    return -1;
   }
   return 0;
 }
@@ -754,157 +1186,913 @@ static void print_comment(FILE *out, const mdspf_check *chk,
   putc('\n', out);
 }
 
+/* "spfquery: " or, for a batch line, "spfquery: line N: " on stderr;
+ * the results before it go out first (for 2>&1). */
+static void err_head(const struct job *j) {
+  progress_clear(j->run);
+  fflush(stdout);
+  fputs(PROG ": ", stderr);
+  if (j->line > 0)
+    fprintf(stderr, "line %lu: ", j->line);
+}
+
 /* For a syntax permerror: the record with a caret under the error. */
-static void print_syntax_error(FILE *out, const mdspf_check *chk) {
+static void print_syntax_error(const struct job *j) {
+  const mdspf_check *chk = j->chk;
   int code = 0;
   size_t off = 0, len = 0;
   if (mdspf_check_syntax_error(chk, &code, &off, &len) != MDSPF_OK)
     return;
   const char *record = mdspf_check_record(chk);
   const char *domain = mdspf_check_domain(chk);
-  fputs(PROG ": ", out);
-  fputs(mdspf_syntax_str(code), out);
+  err_head(j);
+  fputs(mdspf_syntax_str(code), stderr);
   if (domain != NULL) {
-    fputs(" in SPF record of ", out);
-    put_safe(out, domain);
+    fputs(" in SPF record of ", stderr);
+    put_safe(stderr, domain);
   }
-  putc('\n', out);
+  putc('\n', stderr);
   if (record != NULL)
-    show_span(out, record, strlen(record), off, len);
+    show_span(stderr, record, strlen(record), off, len);
 }
 
-/* The three result lines on stdout (plus a syntax diagnostic on
- * stderr); returns the exit status. */
-static int report(const mdspf_check *chk, const char *receiver,
-                  const char *ip_text) {
+/* The three result lines of a finished check. */
+static void print_text_result(const struct runner *r, const struct job *j) {
+  const mdspf_check *chk = j->chk;
   int result = mdspf_check_result(chk);
   char ip[INET6_ADDRSTRLEN + 1];
-  format_ip(ip_text, ip, sizeof ip);
+  format_ip(j->ip, ip, sizeof ip);
 
   put_safe(stdout, mdspf_result_str(result));
   putc('\n', stdout);
   if (result == MDSPF_FAIL)
     put_safe(stdout, mdspf_check_explanation(chk));
   putc('\n', stdout);
-  print_comment(stdout, chk, receiver, ip);
-  if (fflush(stdout) != 0 || ferror(stdout)) {
-    fputs(PROG ": error writing the result\n", stderr);
-    return EXIT_USAGE;
+  print_comment(stdout, chk, r->receiver, ip);
+}
+
+static const char *source_name(int source) {
+  switch (source) {
+  case MDSPF_SRC_DNS:
+    return "dns";
+  case MDSPF_SRC_OVERRIDE:
+    return "override";
+  case MDSPF_SRC_FALLBACK:
+    return "fallback";
+  case MDSPF_SRC_GUESS:
+    return "guess";
+  case MDSPF_SRC_LOCAL:
+    return "local";
+  default:
+    return NULL;
+  }
+}
+
+/* {"line":N, -- or { for the command line; *first tells json_key. */
+static void json_open(const struct job *j, int *first) {
+  putc('{', stdout);
+  *first = 1;
+  if (j->line > 0) {
+    json_key(stdout, "line", first);
+    printf("%lu", j->line);
+  }
+}
+
+/* One JSON object for a finished check; the keys in a fixed order. */
+static void print_json_result(const struct job *j) {
+  const mdspf_check *chk = j->chk;
+  FILE *out = stdout;
+  int first;
+  json_open(j, &first);
+  json_key(out, "ip", &first);
+  json_str(out, j->ip);
+  json_key(out, "sender", &first);
+  json_str(out, j->sender);
+  json_key(out, "helo", &first);
+  json_str(out, j->helo);
+  json_key(out, "identity", &first);
+  json_str(out,
+           mdspf_check_identity(chk) == MDSPF_ID_HELO ? "helo" : "mailfrom");
+  json_key(out, "domain", &first);
+  json_str(out, mdspf_check_identity_domain(chk));
+  json_key(out, "result", &first);
+  json_str(out, mdspf_result_str(mdspf_check_result(chk)));
+  json_key(out, "explanation", &first);
+  json_str(out, mdspf_check_explanation(chk));
+  json_key(out, "mechanism", &first);
+  json_str(out, mdspf_check_mechanism(chk));
+  json_key(out, "matched_domain", &first);
+  json_str(out, mdspf_check_domain(chk));
+  json_key(out, "source", &first);
+  json_str(out, source_name(mdspf_check_source(chk)));
+  json_key(out, "problem", &first);
+  json_str(out, mdspf_check_problem(chk));
+  json_key(out, "dns_terms", &first);
+  fprintf(out, "%u", mdspf_check_dns_terms(chk));
+  json_key(out, "void_lookups", &first);
+  fprintf(out, "%u", mdspf_check_void_lookups(chk));
+  json_key(out, "queries", &first);
+  fprintf(out, "%u", mdspf_check_queries(chk));
+  json_key(out, "elapsed_ms", &first);
+  fprintf(out, "%ld", j->elapsed_ms);
+  fputs("}\n", out);
+}
+
+/* libspf2's stdout line for an unusable line (NULL: none). */
+static const char *bad_stdout_line(enum job_error e) {
+  switch (e) {
+  case BAD_IP:
+    return "Invalid IP address.";
+  case BAD_HELO:
+  case BAD_NO_IDENTITY:
+    return "Invalid HELO domain.";
+  case BAD_SENDER:
+  case BAD_NO_SENDER:
+    return "Invalid envelope from address.";
+  case BAD_TOO_LONG:
+    return "Invalid input line.";
+  case BAD_NONE:
+  case BAD_START:
+    break;
+  }
+  return NULL;
+}
+
+/* What is wrong, without the offending value; *echo (if any) is the
+ * value to quote on stderr, *why what follows it. */
+static const char *bad_what(const struct job *j, const char **echo,
+                            const char **why) {
+  static const char bad_text[] = " (too long or contains control characters)";
+  static const char nul_text[] = " (contains a NUL byte)";
+  *echo = NULL;
+  *why = "";
+  switch (j->bad) {
+  case BAD_IP:
+    *echo = j->ip;
+    if ((j->nul_fields & NUL_IP) != 0)
+      *why = nul_text;
+    return "invalid IP address";
+  case BAD_HELO:
+    *echo = j->helo;
+    *why = (j->nul_fields & NUL_HELO) != 0 ? nul_text : bad_text;
+    return "invalid HELO name";
+  case BAD_SENDER:
+    *echo = j->sender;
+    *why = (j->nul_fields & NUL_SENDER) != 0 ? nul_text : bad_text;
+    return "invalid sender";
+  case BAD_NO_SENDER:
+    return "missing sender";
+  case BAD_NO_IDENTITY:
+    return "nothing to check: the sender and the HELO name are empty";
+  case BAD_TOO_LONG:
+    return "line longer than 4096 octets";
+  case BAD_NONE:
+  case BAD_START:
+    break;
+  }
+  *why = mdspf_strerror(j->bad_rc);
+  return "cannot start the check: ";
+}
+
+/* An unusable line: libspf2's one stdout line (or {"error":...}) and a
+ * message on stderr. */
+static void print_bad(const struct runner *r, const struct job *j) {
+  const char *echo, *why;
+  const char *what = bad_what(j, &echo, &why);
+
+  if (r->o->json) {
+    int first;
+    char msg[256];
+    snprintf(msg, sizeof msg, "%s%s", what, why);
+    json_open(j, &first);
+    json_key(stdout, "error", &first);
+    json_str(stdout, msg);
+    fputs("}\n", stdout);
+  } else {
+    const char *line = bad_stdout_line(j->bad);
+    if (line != NULL)
+      puts(line);
   }
 
+  err_head(j);
+  fputs(what, stderr);
+  if (echo != NULL) {
+    fputs(" '", stderr);
+    put_echo(stderr, echo);
+    putc('\'', stderr);
+  }
+  fputs(why, stderr);
+  putc('\n', stderr);
+}
+
+/* -keep-comments: the line as read (sanitised), or {"line":N,
+ * "comment":...} with --json. */
+static void print_echo(const struct runner *r, const struct job *j) {
+  if (r->o->json) {
+    int first;
+    json_open(j, &first);
+    json_key(stdout, "comment", &first);
+    json_str_n(stdout, j->text, j->text_len);
+    fputs("}\n", stdout);
+  } else {
+    for (size_t i = 0; i < j->text_len; i++) /* tabs kept, as written */
+      putc(j->text[i] == '\t' ? '\t' : safe_char((unsigned char)j->text[i]),
+           stdout);
+    putc('\n', stdout);
+  }
+}
+
+/* Print one finished job; returns its exit status (-1 for an echo). */
+static int print_job(const struct runner *r, const struct job *j) {
+  if (j->state == JOB_ECHO) {
+    print_echo(r, j);
+    return -1;
+  }
+  if (j->extra_fields) {
+    err_head(j);
+    fputs("fields after the HELO name ignored (rcpt-to is not "
+          "supported)\n",
+          stderr);
+  }
+  if (j->state == JOB_BAD) {
+    print_bad(r, j);
+    return EXIT_USAGE;
+  }
+  int result = mdspf_check_result(j->chk);
+  if (r->o->json)
+    print_json_result(j);
+  else
+    print_text_result(r, j);
   if (result == MDSPF_PERMERROR)
-    print_syntax_error(stderr, chk);
+    print_syntax_error(j);
   return exit_code(result);
 }
 
 /* ======================================================================
- * Running the check
+ * DNS backends
  * ==================================================================== */
 
-/* Everything run() creates, released by resources_free() on every path. */
-struct resources {
-  mdspf_zone *zone;
-  mdspf_ctx *ctx;
-  mdspf_check *chk;
-};
-
-static void resources_free(struct resources *r) {
-  mdspf_check_free(r->chk); /* before the ctx it is bound to */
-  mdspf_ctx_free(r->ctx);
-  mdspf_zone_free(r->zone); /* after the check that used it */
-}
-
-static int load_zone(struct resources *r, const char *path) {
+/* Load every --zone file into one zone; 0, or -1 after an error. */
+static int load_zones(struct backend *b, const struct options *o) {
   char err[PATH_MAX + 512]; /* "file:line: message" */
-  err[0] = '\0';
-  int rc = mdspf_zone_new(NULL, NULL, &r->zone);
-  if (rc == MDSPF_OK)
-    rc = mdspf_zone_load_file(r->zone, path, NULL, err, sizeof err);
-  if (rc == MDSPF_OK)
-    return 0;
-  if (err[0] != '\0') {
-    put_safe(stderr, err); /* "file:line: message", compiler style */
-    putc('\n', stderr);
-  } else {
-    fprintf(stderr, PROG ": cannot load zone '");
-    put_echo(stderr, path);
-    fprintf(stderr, "': %s\n", mdspf_strerror(rc));
-  }
-  return -1;
-}
-
-/* Set the identity of the check; 0, or -1 after printing an error. */
-static int set_identity(mdspf_check *chk, const struct options *o) {
-  if (mdspf_check_set_ip(chk, o->ip) != MDSPF_OK) {
-    err_arg("invalid IP address", o->ip, "");
+  int rc = mdspf_zone_new(NULL, NULL, &b->zone);
+  if (rc != MDSPF_OK) {
+    fprintf(stderr, PROG ": cannot create the zone: %s\n", mdspf_strerror(rc));
     return -1;
   }
-  if (o->sender != NULL && mdspf_check_set_sender(chk, o->sender) != 0) {
-    err_arg("invalid -sender", o->sender,
-            " (too long or contains control characters)");
-    return -1;
-  }
-  if (o->helo != NULL && mdspf_check_set_helo(chk, o->helo) != 0) {
-    err_arg("invalid -helo", o->helo,
-            " (too long or contains control characters)");
-    return -1;
-  }
-  if ((o->sender == NULL || o->sender[0] == '\0') &&
-      (o->helo == NULL || o->helo[0] == '\0')) {
-    fputs(PROG ": nothing to check: -sender and -helo are empty\n", stderr);
+  for (size_t i = 0; i < o->zones.n; i++) {
+    const char *path = o->zones.v[i];
+    err[0] = '\0';
+    rc = mdspf_zone_load_file(b->zone, path, NULL, err, sizeof err);
+    if (rc == MDSPF_OK)
+      continue;
+    if (err[0] != '\0') {
+      put_safe(stderr, err); /* "file:line: message", compiler style */
+      putc('\n', stderr);
+    } else {
+      fprintf(stderr, PROG ": cannot load zone '");
+      put_echo(stderr, path);
+      fprintf(stderr, "': %s\n", mdspf_strerror(rc));
+    }
     return -1;
   }
   return 0;
 }
 
-/* Run the check described by o and print its outcome; returns the exit
- * status. */
+/* The --server values as one comma-separated list (NULL: none). */
+static char *join_servers(const struct strlist *l) {
+  size_t total = 1;
+  for (size_t i = 0; i < l->n; i++)
+    total += strlen(l->v[i]) + 1;
+  if (l->n == 0)
+    return NULL;
+  char *s = malloc(total);
+  if (s == NULL)
+    return NULL;
+  s[0] = '\0';
+  size_t len = 0;
+  for (size_t i = 0; i < l->n; i++) {
+    size_t n = strlen(l->v[i]);
+    if (i > 0)
+      s[len++] = ',';
+    memcpy(s + len, l->v[i], n);
+    len += n;
+  }
+  s[len] = '\0';
+  return s;
+}
+
+/* The c-ares backend: system configuration or --server. */
+static int open_cares(struct backend *b, const struct options *o) {
+  mdspf_cares_options co;
+  mdspf_cares_options_init(&co);
+  if (o->servers.n > 0) {
+    b->servers = join_servers(&o->servers);
+    if (b->servers == NULL) {
+      fputs(PROG ": out of memory\n", stderr);
+      return -1;
+    }
+    co.servers = b->servers;
+  }
+  long try_ms = o->timeout_ms / 2;
+  if (try_ms > TRY_TIMEOUT_MAX_MS)
+    try_ms = TRY_TIMEOUT_MAX_MS;
+  if (try_ms < TRY_TIMEOUT_MIN_MS)
+    try_ms = TRY_TIMEOUT_MIN_MS;
+  co.timeout_ms = (int)try_ms;
+
+  int rc = mdspf_cares_new(&co, &b->cares);
+  if (rc == MDSPF_OK)
+    return 0;
+  if (rc == MDSPF_E_DNS)
+    fputs(PROG ": cannot set up DNS: no usable resolver configuration "
+               "(try --server ADDR or --zone FILE)\n",
+          stderr);
+  else
+    fprintf(stderr, PROG ": cannot set up DNS: %s\n", mdspf_strerror(rc));
+  return -1;
+}
+
+/* Create the resolver and hand it to the context; 0, or -1 after an
+ * error.  In batch mode answers from a zone are deferred (first in,
+ * first out), so that concurrent checks really interleave -- and with
+ * --concurrency 1 too, so that every outcome, the query count included,
+ * is the same whatever the concurrency. */
+static int backend_open(struct runner *r) {
+  struct backend *b = &r->be;
+  const mdspf_resolver *res;
+  if (r->o->zones.n > 0) {
+    if (load_zones(b, r->o) != 0)
+      return -1;
+    if (r->in != NULL)
+      (void)mdspf_zone_set_delivery(b->zone, MDSPF_ZONE_DEFERRED_FIFO);
+    res = mdspf_zone_resolver(b->zone);
+  } else {
+    if (open_cares(b, r->o) != 0)
+      return -1;
+    res = mdspf_cares_resolver(b->cares);
+  }
+  int rc = mdspf_ctx_set_resolver(r->ctx, res);
+  if (rc != MDSPF_OK) {
+    fprintf(stderr, PROG ": cannot use the resolver: %s\n", mdspf_strerror(rc));
+    return -1;
+  }
+  b->ready = 1;
+  return 0;
+}
+
+/* After the context (and with it every check) is gone. */
+static void backend_close(struct backend *b) {
+  mdspf_cares_free(b->cares);
+  mdspf_zone_free(b->zone);
+  free(b->servers);
+  memset(b, 0, sizeof *b);
+}
+
+/* ======================================================================
+ * Batch input
+ * ==================================================================== */
+
+static void reader_init(struct reader *rd) {
+  memset(rd, 0, sizeof *rd);
+  rd->fd = -1;
+}
+
+/* Open FILE ("-" = stdin); 0, or -1 after an error. */
+static int reader_open(struct reader *rd, const char *path) {
+  struct stat st;
+  rd->buf = malloc(READ_BUF_SIZE);
+  if (rd->buf == NULL) {
+    fputs(PROG ": out of memory\n", stderr);
+    return -1;
+  }
+  if (strcmp(path, "-") == 0) {
+    rd->fd = STDIN_FILENO;
+  } else {
+    rd->fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (rd->fd < 0) {
+      int e = errno;
+      err_arg("cannot open", path, "");
+      fprintf(stderr, PROG ": %s\n", strerror(e));
+      return -1;
+    }
+    rd->owned = 1;
+  }
+  if (fstat(rd->fd, &st) != 0) {
+    int e = errno;
+    err_arg("cannot read", path, "");
+    fprintf(stderr, PROG ": %s\n", strerror(e));
+    return -1;
+  }
+  if (S_ISDIR(st.st_mode)) {
+    err_arg("cannot read", path, ": it is a directory");
+    return -1;
+  }
+  rd->stream = !S_ISREG(st.st_mode);
+  return 0;
+}
+
+static void reader_close(struct reader *rd) {
+  if (rd->owned && rd->fd >= 0)
+    close(rd->fd);
+  free(rd->buf);
+  reader_init(rd);
+}
+
+/* One read(2) into the buffer: 1 = data (or nothing yet), 0 = end of
+ * input, -1 = error (printed). */
+static int reader_fill(struct reader *rd) {
+  if (rd->start > 0) {
+    memmove(rd->buf, rd->buf + rd->start, rd->end - rd->start);
+    rd->end -= rd->start;
+    rd->start = 0;
+  }
+  for (;;) {
+    ssize_t n = read(rd->fd, rd->buf + rd->end, READ_BUF_SIZE - rd->end);
+    if (n > 0) {
+      rd->end += (size_t)n;
+      return 1;
+    }
+    if (n == 0) {
+      rd->eof = 1;
+      return 0;
+    }
+    if (errno == EINTR)
+      continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK)
+      return 1;
+    fprintf(stderr, PROG ": error reading the input: %s\n", strerror(errno));
+    return -1;
+  }
+}
+
+enum { TAKE_LINE, TAKE_TOO_LONG, TAKE_NEED, TAKE_EOF };
+
+/* The next line from the buffer (without its newline; valid until the
+ * next reader_fill), or why there is none.  Lines over LINE_MAX_OCTETS
+ * are reported once and skipped up to their newline. */
+static int reader_take(struct reader *rd, const char **line, size_t *len) {
+  for (;;) {
+    char *p = rd->buf + rd->start;
+    size_t avail = rd->end - rd->start;
+    char *nl = memchr(p, '\n', avail);
+    if (rd->skipping) {
+      if (nl == NULL) {
+        rd->start = rd->end = 0;
+        return rd->eof ? TAKE_EOF : TAKE_NEED;
+      }
+      rd->start += (size_t)(nl - p) + 1;
+      rd->skipping = 0;
+      continue;
+    }
+    if (nl != NULL) {
+      size_t n = (size_t)(nl - p);
+      rd->start += n + 1;
+      rd->lineno++;
+      if (n > LINE_MAX_OCTETS)
+        return TAKE_TOO_LONG;
+      *line = p;
+      *len = n;
+      return TAKE_LINE;
+    }
+    if (avail > LINE_MAX_OCTETS) {
+      rd->lineno++;
+      rd->skipping = 1;
+      rd->start = rd->end = 0;
+      return TAKE_TOO_LONG;
+    }
+    if (rd->eof) {
+      if (avail == 0)
+        return TAKE_EOF;
+      rd->start = rd->end; /* a last line without newline */
+      rd->lineno++;
+      *line = p;
+      *len = avail;
+      return TAKE_LINE;
+    }
+    return TAKE_NEED;
+  }
+}
+
+static int fd_readable(int fd) {
+  struct pollfd p;
+  p.fd = fd;
+  p.events = POLLIN;
+  p.revents = 0;
+  return poll(&p, 1, 0) > 0;
+}
+
+/* Separators between fields: libspf2 splits on " \t\n"; '\r' for CRLF
+ * files, '\v' and '\f' for good measure. */
+static int is_field_space(char c) {
+  return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
+}
+
+/* ======================================================================
+ * Jobs
+ * ==================================================================== */
+
+static void job_reset(struct job *j, struct runner *r, unsigned long line) {
+  memset(j, 0, sizeof *j);
+  j->run = r;
+  j->line = line;
+}
+
+/* Printed (or abandoned): free what the job owns. */
+static void job_release(struct job *j) {
+  mdspf_check_free(j->chk); /* cancels a running check */
+  free(j->text);
+  memset(j, 0, sizeof *j);
+}
+
+/*
+ * Turn an input line into a job: 0 = nothing to do (blank or comment
+ * line without -keep-comments), 1 = *j filled (a check to start, or a
+ * line to echo), -1 = out of memory.
+ */
+static int job_from_line(struct runner *r, struct job *j, const char *line,
+                         size_t len, unsigned long lineno) {
+  size_t i = 0;
+  if (len > 0 && line[len - 1] == '\r')
+    len--; /* CRLF line end */
+  while (i < len && is_field_space(line[i]))
+    i++;
+  int comment = i == len || line[i] == '#';
+  if (comment && !r->o->keep_comments)
+    return 0;
+
+  job_reset(j, r, lineno);
+  j->text = malloc(len + 1);
+  if (j->text == NULL)
+    return -1;
+  memcpy(j->text, line, len);
+  j->text[len] = '\0';
+  j->text_len = len;
+  if (comment) {
+    j->state = JOB_ECHO;
+    return 1;
+  }
+
+  /* Split in place: each field ends with a NUL. */
+  char *s = j->text;
+  const char *field[3] = {NULL, NULL, NULL};
+  size_t nfields = 0;
+  while (i < len) {
+    size_t b = i;
+    while (i < len && !is_field_space(s[i]))
+      i++;
+    if (nfields < 3) {
+      if (memchr(s + b, '\0', i - b) != NULL)
+        j->nul_fields |= nfields == 0   ? NUL_IP
+                         : nfields == 1 ? NUL_SENDER
+                                        : NUL_HELO;
+      field[nfields++] = s + b;
+    } else {
+      j->extra_fields = 1;
+    }
+    if (i < len)
+      s[i++] = '\0';
+    while (i < len && is_field_space(s[i]))
+      i++;
+  }
+  j->ip = field[0];
+  j->sender = field[1];
+  j->helo = field[2];
+  if (j->sender == NULL)
+    j->sender_missing = 1;
+  else if (strcmp(j->sender, "<>") == 0 || strcmp(j->sender, "-") == 0)
+    j->sender = ""; /* the null reverse-path */
+  return 1;
+}
+
+static void job_bad(struct job *j, enum job_error why) {
+  mdspf_check_free(j->chk);
+  j->chk = NULL;
+  j->state = JOB_BAD;
+  j->bad = why;
+}
+
+static void on_check_done(mdspf_check *chk, void *user) {
+  struct job *j = user;
+  (void)chk;
+  j->state = JOB_DONE;
+  j->elapsed_ms = now_ms() - j->t_start;
+  j->run->in_flight--;
+  j->run->checks_done++;
+}
+
+/*
+ * Validate the job's inputs (libspf2's order: IP, HELO, sender) and
+ * start its check.  An unusable line becomes JOB_BAD.  Returns 0, or -1
+ * on a fatal error (printed).
+ */
+static int job_start(struct runner *r, struct job *j) {
+  int rc;
+  /* The trace hook applies to checks created later (spf.h); with -debug
+   * one check runs at a time (see run()), so every event is j's. */
+  if (r->o->debug > 0)
+    (void)mdspf_ctx_set_trace(r->ctx, trace_event, j);
+  rc = mdspf_check_new(r->ctx, &j->chk);
+  if (rc != MDSPF_OK) {
+    fprintf(stderr, PROG ": cannot create check: %s\n", mdspf_strerror(rc));
+    return -1;
+  }
+  if ((j->nul_fields & NUL_IP) != 0 ||
+      mdspf_check_set_ip(j->chk, j->ip) != MDSPF_OK) {
+    job_bad(j, BAD_IP);
+    return 0;
+  }
+  if (j->helo != NULL && ((j->nul_fields & NUL_HELO) != 0 ||
+                          mdspf_check_set_helo(j->chk, j->helo) != MDSPF_OK)) {
+    job_bad(j, BAD_HELO);
+    return 0;
+  }
+  if (j->sender_missing) {
+    job_bad(j, BAD_NO_SENDER);
+    return 0;
+  }
+  if (j->sender != NULL &&
+      ((j->nul_fields & NUL_SENDER) != 0 ||
+       mdspf_check_set_sender(j->chk, j->sender) != MDSPF_OK)) {
+    job_bad(j, BAD_SENDER);
+    return 0;
+  }
+  if ((j->sender == NULL || j->sender[0] == '\0') &&
+      (j->helo == NULL || j->helo[0] == '\0')) {
+    job_bad(j, BAD_NO_IDENTITY);
+    return 0;
+  }
+  /* One check from argv: its inputs are reported before DNS problems. */
+  if (!r->be.ready && backend_open(r) != 0)
+    return -1;
+
+  j->state = JOB_RUNNING;
+  r->in_flight++;
+  j->t_start = now_ms();
+  rc = mdspf_check_start(j->chk, on_check_done, j); /* may finish inside */
+  if (rc != MDSPF_OK) {
+    r->in_flight--;
+    j->bad_rc = rc;
+    job_bad(j, BAD_START);
+  }
+  return 0;
+}
+
+/* ======================================================================
+ * The run loop
+ * ==================================================================== */
+
+/* May another line be read and started now? */
+static int can_take(const struct runner *r) {
+  return !r->input_done && !r->failed && r->in_flight < r->max_flight &&
+         r->count - r->in_flight <= r->max_waiting && r->count < r->cap;
+}
+
+/* Read lines and start their checks while the window allows.  Never
+ * blocks on a pipe or terminal (wait_step() waits for input), and
+ * returns 1 after FILL_MAX_LINES lines with more to read at once, so
+ * that a long run of skipped lines cannot starve the checks in flight. */
+static int fill(struct runner *r) {
+  size_t lines = 0;
+  while (can_take(r)) {
+    struct job *j = &r->ring[(r->head + r->count) % r->cap];
+    if (r->in == NULL) { /* the single check from the command line */
+      job_reset(j, r, 0);
+      j->ip = r->o->ip;
+      j->sender = r->o->sender;
+      j->helo = r->o->helo;
+      r->count++;
+      r->input_done = 1;
+      if (job_start(r, j) != 0)
+        r->failed = 1;
+      return 0;
+    }
+    if (++lines > FILL_MAX_LINES)
+      return 1;
+
+    const char *line = NULL;
+    size_t len = 0;
+    int t = reader_take(r->in, &line, &len);
+    if (t == TAKE_NEED) {
+      if (r->in->stream && !fd_readable(r->in->fd))
+        return 0; /* wait_step() watches the input */
+      if (reader_fill(r->in) < 0) {
+        r->input_done = 1;
+        r->read_error = 1;
+      }
+      continue;
+    }
+    if (t == TAKE_EOF) {
+      r->input_done = 1;
+      return 0;
+    }
+    if (t == TAKE_TOO_LONG) {
+      job_reset(j, r, r->in->lineno);
+      j->state = JOB_BAD;
+      j->bad = BAD_TOO_LONG;
+      r->count++;
+      continue;
+    }
+    int k = job_from_line(r, j, line, len, r->in->lineno);
+    if (k < 0) {
+      fputs(PROG ": out of memory\n", stderr);
+      job_release(j);
+      r->failed = 1;
+      return 0;
+    }
+    if (k == 0)
+      continue;
+    r->count++;
+    if (j->state != JOB_ECHO && job_start(r, j) != 0) {
+      r->failed = 1;
+      return 0;
+    }
+  }
+  return 0;
+}
+
+/* Print the longest finished prefix of the window, in input order. */
+static void flush(struct runner *r) {
+  int printed = 0;
+  while (r->count > 0 && !r->failed) {
+    struct job *j = &r->ring[r->head];
+    if (j->state == JOB_RUNNING)
+      break;
+    if (!printed && r->pg.stdout_tty)
+      progress_clear(r);
+    printed = 1;
+    int status = print_job(r, j);
+    if (status >= 0)
+      r->status = status;
+    job_release(j);
+    r->head = (r->head + 1) % r->cap;
+    r->count--;
+  }
+  if (printed && (fflush(stdout) != 0 || ferror(stdout))) {
+    fputs(PROG ": error writing the result\n", stderr);
+    r->failed = 1;
+  }
+}
+
+static int poll_ms(long t) {
+  if (t < 0)
+    return -1;
+  return t > INT_MAX ? INT_MAX : (int)t;
+}
+
+/*
+ * Wait for something to do and do it: deliver DNS answers (or deferred
+ * zone answers), until the earliest time budget ends, the input becomes
+ * readable (when the window wants a line from a pipe or terminal), or
+ * the progress line is due.  busy: more input is ready, do not wait.
+ */
+static void wait_step(struct runner *r, int busy) {
+  int want_input = !busy && r->in != NULL && r->in->stream && can_take(r);
+  long t = -1;
+  if (r->in_flight > 0) {
+    t = mdspf_ctx_timeout(r->ctx);
+    if (t < 0)
+      t = 1000; /* cannot happen: a running check has a deadline */
+  }
+  t = progress_cap(r, t);
+  if (busy)
+    t = 0;
+  if (r->in_flight == 0 && !want_input)
+    return;
+
+  struct pollfd pfd[1 + MAX_WATCH];
+  nfds_t n = 0;
+  if (want_input) {
+    pfd[0].fd = r->in->fd;
+    pfd[0].events = POLLIN;
+    pfd[0].revents = 0;
+    n = 1;
+  }
+
+  if (r->be.zone != NULL) {
+    if (r->in_flight > 0 && mdspf_zone_pending(r->be.zone) > 0) {
+      (void)mdspf_zone_process(r->be.zone, r->in_flight);
+      return;
+    }
+    (void)poll(pfd, n, poll_ms(t)); /* nothing to deliver: just wait */
+    return;
+  }
+  if (r->be.cares == NULL) { /* no check has started yet */
+    (void)poll(pfd, n, poll_ms(t));
+    return;
+  }
+
+  int rc;
+  if (want_input) {
+    int fds[MAX_WATCH], events[MAX_WATCH];
+    int ns = mdspf_cares_getsock(r->be.cares, fds, events, MAX_WATCH);
+    for (int i = 0; i < ns && i < MAX_WATCH; i++) {
+      pfd[n].fd = fds[i];
+      pfd[n].events = (short)(((events[i] & 1) != 0 ? POLLIN : 0) |
+                              ((events[i] & 2) != 0 ? POLLOUT : 0));
+      pfd[n].revents = 0;
+      n++;
+    }
+    long ct = mdspf_cares_timeout(r->be.cares);
+    if (ct >= 0 && (t < 0 || ct < t))
+      t = ct;
+    (void)poll(pfd, n, poll_ms(t));
+    rc = mdspf_cares_wait(r->be.cares, 0); /* what is ready, no waiting */
+  } else if (mdspf_cares_pending(r->be.cares) == 0) {
+    (void)poll(pfd, n, poll_ms(t)); /* no query out: wait for the budget */
+    rc = MDSPF_OK;
+  } else {
+    rc = mdspf_cares_wait(r->be.cares, poll_ms(t));
+  }
+  if (rc != MDSPF_OK) {
+    fprintf(stderr, PROG ": DNS backend failure: %s\n", mdspf_strerror(rc));
+    r->failed = 1;
+  }
+}
+
+static void run_loop(struct runner *r) {
+  for (;;) {
+    int busy = fill(r);
+    flush(r);
+    if (r->failed || (r->input_done && r->count == 0))
+      break;
+    wait_step(r, busy);
+    if (r->failed)
+      break;
+    mdspf_ctx_process_timeouts(r->ctx); /* the per-check time budgets */
+    progress_tick(r);
+  }
+  progress_clear(r);
+}
+
+/* Everything run() creates, released on every path. */
+static void runner_free(struct runner *r) {
+  if (r->ring != NULL) {
+    for (size_t i = 0; i < r->count; i++) /* checks before their ctx */
+      job_release(&r->ring[(r->head + i) % r->cap]);
+    free(r->ring);
+  }
+  mdspf_ctx_free(r->ctx);
+  backend_close(&r->be); /* after the checks and ctx that used it */
+  if (r->in != NULL)
+    reader_close(r->in);
+}
+
+/* Run the check(s) described by o and print the outcomes; returns the
+ * exit status. */
 static int run(const struct options *o) {
-  struct resources r = {NULL, NULL, NULL};
-  struct tracer tracer = {stderr};
-  const char *receiver = o->name != NULL ? o->name : PROG;
+  struct runner r;
+  struct reader rd;
   int status = EXIT_USAGE;
   int rc;
+
+  memset(&r, 0, sizeof r);
+  reader_init(&rd);
+  r.o = o;
+  r.receiver = o->name != NULL ? o->name : PROG;
 
   rc = mdspf_ctx_new(NULL, NULL, &r.ctx);
   if (rc != MDSPF_OK) {
     fprintf(stderr, PROG ": cannot create context: %s\n", mdspf_strerror(rc));
     goto out;
   }
-  if (configure_ctx(r.ctx, o, &tracer) != 0)
+  if (configure_ctx(r.ctx, o) != 0)
     goto out;
 
-  /* The inputs first, so that they are reported before DNS problems. */
-  rc = mdspf_check_new(r.ctx, &r.chk);
-  if (rc != MDSPF_OK) {
-    fprintf(stderr, PROG ": cannot create check: %s\n", mdspf_strerror(rc));
-    goto out;
+  r.max_flight = o->file != NULL ? (size_t)o->concurrency : 1;
+  if (o->debug > 0 && r.max_flight > 1) {
+    /* The trace hook is per context in this library version, so the
+     * events of concurrent checks could not be told apart. */
+    if (o->concurrency_given)
+      fputs(PROG ": -debug: checks run one at a time\n", stderr);
+    r.max_flight = 1;
   }
-  if (set_identity(r.chk, o) != 0)
-    goto out;
-
-  if (o->zone == NULL) {
-    fputs(PROG ": no DNS resolver available yet; use --zone FILE\n", stderr);
-    goto out;
-  }
-  if (load_zone(&r, o->zone) != 0)
-    goto out;
-  rc = mdspf_ctx_set_resolver(r.ctx, mdspf_zone_resolver(r.zone));
-  if (rc != MDSPF_OK) {
-    fprintf(stderr, PROG ": cannot use the zone: %s\n", mdspf_strerror(rc));
+  /* With -debug each result follows its trace directly. */
+  r.max_waiting = o->debug > 0 ? 0 : r.max_flight * WAITING_PER_SLOT;
+  r.cap = r.max_flight + r.max_waiting + 1;
+  r.ring = calloc(r.cap, sizeof *r.ring);
+  if (r.ring == NULL) {
+    fputs(PROG ": out of memory\n", stderr);
     goto out;
   }
 
-  rc = mdspf_check_run(r.chk, 0);
-  if (rc != MDSPF_OK) {
-    fprintf(stderr, PROG ": check failed: %s\n", mdspf_strerror(rc));
-    goto out;
+  if (o->file != NULL) {
+    r.in = &rd;
+    if (reader_open(&rd, o->file) != 0 || backend_open(&r) != 0)
+      goto out;
+    /* libspf2 exits 0 after an input without checks */
+    r.status = 0;
+    r.pg.enabled = isatty(STDERR_FILENO) && !isatty(rd.fd);
+    r.pg.stdout_tty = isatty(STDOUT_FILENO);
+    r.pg.t_begin = now_ms();
+    r.pg.t_next = r.pg.t_begin + PROGRESS_INTERVAL_MS;
   }
 
-  status = report(r.chk, receiver, o->ip);
+  run_loop(&r);
+  status = r.failed || r.read_error ? EXIT_USAGE : r.status;
 
 out:
-  resources_free(&r);
+  runner_free(&r);
   return status;
 }
 

@@ -1,13 +1,31 @@
 #!/bin/sh
 # Command-line behaviour of spfquery: results, exit codes (libspf2's),
-# option forms, error handling.  usage: test_spfquery.sh SPFQUERY SRCDIR
+# option forms, error handling, batch mode (-file), --json, and -- when
+# the scripted DNS responder is given -- live DNS through --server.
+# usage: test_spfquery.sh SPFQUERY SRCDIR [DNSFAULT]
 q=$1
 src=$2
+dnsfault=${3-}
 zone=$src/examples/zones/demo.zone
 tmp=${TMPDIR:-/tmp}/spfquery-test.$$
 mkdir -p "$tmp" || exit 1
-trap 'rm -rf "$tmp"' EXIT INT TERM
+dfpid=
+cleanup() {
+  if [ -n "$dfpid" ]; then
+    kill "$dfpid" 2>/dev/null
+    wait "$dfpid" 2>/dev/null
+  fi
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM HUP
 fails=0
+
+# bad NAME MESSAGE: record a failure.
+bad() {
+  echo "FAIL $1: $2"
+  fails=$((fails + 1))
+}
 
 # expect NAME STATUS PATTERN -- args...: run spfquery, compare the exit
 # status and grep stdout+stderr for PATTERN (extended regex).
@@ -73,10 +91,412 @@ expect stray-argument 255 '' -- --zone "$zone" -ip 192.0.2.1 -sender a@b.example
 expect control-char-sender 255 '' -- --zone "$zone" -ip 192.0.2.1 -sender "$(printf 'a\001@bcoug.org')"
 expect bad-local 255 '' -- --zone "$zone" -ip 192.0.2.1 -sender a@bcoug.org -local 'moo:x'
 expect bad-override 255 '' -- --zone "$zone" -ip 192.0.2.1 -sender a@bcoug.org -override 'bcoug.org'
-expect no-resolver 255 'zone' -- -ip 192.0.2.1 -sender a@bcoug.org
+expect zone-and-server 255 'together' -- --zone "$zone" --server 127.0.0.1 \
+  -ip 192.0.2.1 -sender a@bcoug.org
 printf 'example.com. IN A 1.2.3\n' >"$tmp/bad.zone"
 expect bad-zone 255 'bad\.zone:1:' -- --zone "$tmp/bad.zone" -ip 192.0.2.1 -sender a@bcoug.org
 expect missing-zone 255 'nonexistent' -- --zone "$tmp/nonexistent.zone" -ip 192.0.2.1 -sender a@bcoug.org
+
+# ---- more option checking ---------------------------------------------------
+for args in "--concurrency 0" "--concurrency 4097" "--concurrency x" \
+  "--timeout 0" "--timeout 3600001" "--timeout -5" "--server 1.2.3.4:0" \
+  "--server [::1" "--server a.example" "--server 192.0.2.1,"; do
+  # shellcheck disable=SC2086
+  expect "usage $args" 255 '' -- --zone "$zone" -ip 192.0.2.1 -sender a@bcoug.org $args
+done
+expect file-and-ip 255 'cannot be combined' -- --zone "$zone" -file /dev/null -ip 192.0.2.1
+expect file-missing 255 'cannot open' -- --zone "$zone" -file "$tmp/nonexistent"
+expect file-directory 255 'directory' -- --zone "$zone" -file "$tmp"
+expect zone-and-server-batch 255 'together' -- --zone "$zone" --server 127.0.0.1:53 -file /dev/null
+expect rcpt-to-unsupported 255 'not supported' -- --zone "$zone" -ip 192.0.2.1 -sender a@bcoug.org -rcpt-to x@y
+expect timeout-ok 2 '^pass' -- --zone "$zone" --timeout 1000 -ip 204.244.186.184 -sender me@bcoug.org
+expect bad-ip-stdout 255 '^Invalid IP address\.$' -- --zone "$zone" -ip 1.2.3.999 -sender a@bcoug.org
+
+# ---- --zone twice: the files form one zone ------------------------------------
+printf 'a.example. IN TXT "v=spf1 -all"\n' >"$tmp/second.zone"
+expect zone-twice-first 2 '^pass' -- --zone "$zone" --zone "$tmp/second.zone" \
+  -ip 204.244.186.184 -sender me@bcoug.org
+expect zone-twice-second 3 '^fail' -- --zone "$zone" --zone "$tmp/second.zone" \
+  -ip 204.244.186.184 -sender me@a.example
+
+# ---- batch mode against --zone -------------------------------------------------
+# singles FILE KEEP: what running FILE's lines one at a time prints
+# (KEEP=1: echo comment and blank lines); its status is the last check
+# line's.
+singles() {
+  s_file=$1 s_keep=$2
+  s_last=0
+  while IFS= read -r s_line || [ -n "$s_line" ]; do
+    set -f
+    # shellcheck disable=SC2086
+    set -- $s_line
+    set +f
+    if [ $# -eq 0 ] || [ "${1#\#}" != "$1" ]; then
+      [ "$s_keep" = 1 ] && printf '%s\n' "$s_line"
+      continue
+    fi
+    s_ip=$1 s_sender=${2-}
+    case $s_sender in '<>' | -) s_sender= ;; esac
+    if [ $# -ge 3 ]; then
+      "$q" --zone "$zone" -ip "$s_ip" -sender "$s_sender" -helo "$3"
+    else
+      "$q" --zone "$zone" -ip "$s_ip" -sender "$s_sender"
+    fi
+    s_last=$?
+  done <"$s_file" 2>/dev/null
+  return $s_last
+}
+
+# same NAME FILE1 FILE2: the two files must be equal.
+same() {
+  if cmp -s "$2" "$3"; then
+    echo "ok $1"
+  else
+    bad "$1" "outputs differ"
+    diff "$2" "$3" | head -n 20 | sed 's/^/  | /'
+  fi
+}
+
+# status NAME GOT WANT
+status() {
+  if [ "$2" = "$3" ]; then
+    echo "ok $1"
+  else
+    bad "$1" "exit $2, want $3"
+  fi
+}
+
+# A block of 17 lines: results of every kind, comments, a blank line,
+# the null sender in both spellings, tabs as separators; line 8 has a bad
+# IP, line 16 a quote and a backslash in the sender.
+cat >"$tmp/block" <<'EOF'
+# batch test: comments, blank lines, null sender, bad lines
+204.244.186.184 me@bcoug.org
+203.0.113.7 me@bcoug.org helo.example
+
+   # an indented comment
+198.51.100.25 <> mail.bcoug.org
+198.51.100.25 - mail.bcoug.org
+1.2.3.999 a@bcoug.org
+192.0.2.1 x@broken.bcoug.org
+192.0.2.99 me@strict.bcoug.org
+198.18.40.5 me@bcoug.org
+2001:db8:4860::1 me@bcoug.org
+192.0.2.99 me@loop.bcoug.org
+192.0.2.99 me@twice.bcoug.org
+198.51.100.10 me@plain.bcoug.org
+204.244.186.184 a"b\c@bcoug.org
+203.0.113.7	me@bcoug.org	mail.bcoug.org
+EOF
+: >"$tmp/batch"
+for i in 1 2 3 4 5 6 7 8 9 10; do cat "$tmp/block" >>"$tmp/batch"; done
+
+singles "$tmp/batch" 0 >"$tmp/singles.out"
+want=$?
+status batch-singles-status "$want" 4
+singles "$tmp/batch" 1 >"$tmp/singles-keep.out"
+for n in 1 8 64; do
+  "$q" --zone "$zone" -file "$tmp/batch" --concurrency "$n" >"$tmp/b.out" 2>"$tmp/b.err"
+  status "batch-c$n-status" $? "$want"
+  same "batch-c$n-output" "$tmp/singles.out" "$tmp/b.out"
+  "$q" --zone "$zone" -file "$tmp/batch" --concurrency "$n" -keep-comments >"$tmp/b.out" 2>/dev/null
+  same "batch-c$n-keep-comments" "$tmp/singles-keep.out" "$tmp/b.out"
+done
+grep -q '^spfquery: line 8: invalid IP address' "$tmp/b.err" ||
+  bad batch-bad-line-number "no 'line 8: invalid IP address' on stderr"
+grep -q '^spfquery: line 9: unknown mechanism in SPF record of broken' "$tmp/b.err" ||
+  bad batch-syntax-line-number "no 'line 9: unknown mechanism' on stderr"
+"$q" --zone "$zone" -file - --concurrency 8 <"$tmp/batch" >"$tmp/b.out" 2>/dev/null
+status batch-stdin-status $? "$want"
+same batch-stdin-output "$tmp/singles.out" "$tmp/b.out"
+# shellcheck disable=SC2002 # a pipe, not a regular file
+cat "$tmp/batch" | "$q" --zone "$zone" -file - -keep-comments >"$tmp/b.out" 2>/dev/null
+same batch-pipe-keep-comments "$tmp/singles-keep.out" "$tmp/b.out"
+
+# Exit status: the last check line's (comments do not count), 255 for an
+# unusable last line, 0 for an input without checks.
+printf '203.0.113.7 me@bcoug.org\n204.244.186.184 me@bcoug.org\n# done\n\n' >"$tmp/last"
+"$q" --zone "$zone" -file "$tmp/last" >/dev/null 2>&1
+status batch-last-status $? 2
+printf '204.244.186.184 me@bcoug.org\n1.2.3.999 a@bcoug.org\n' >"$tmp/last"
+"$q" --zone "$zone" -file "$tmp/last" >"$tmp/b.out" 2>/dev/null
+status batch-last-bad-status $? 255
+[ "$(tail -n 1 "$tmp/b.out")" = "Invalid IP address." ] ||
+  bad batch-last-bad-output "last line is not 'Invalid IP address.'"
+printf '# nothing\n\n' >"$tmp/last"
+"$q" --zone "$zone" -file "$tmp/last" >"$tmp/b.out" 2>&1
+status batch-no-checks-status $? 0
+[ -s "$tmp/b.out" ] && bad batch-no-checks-output "output without -keep-comments"
+"$q" --zone "$zone" -file /dev/null >/dev/null 2>&1
+status batch-empty-status $? 0
+
+# Unusable lines: one line each on stdout, a message with the line number
+# on stderr, and the run goes on.
+{
+  printf '192.0.2.1\n'                                 # 1: no sender
+  printf '192.0.2.1 <>\n'                              # 2: null sender, no HELO
+  printf '204.244.186.184 a\001b@bcoug.org\n'          # 3: control character
+  printf '204.244.186.184 me@bcoug.org x\001y\n'       # 4: bad HELO
+  printf 'not-an-ip me@bcoug.org\n'                    # 5
+  printf '204.244.186.184 me@bcoug.org\n'              # 6: pass
+} >"$tmp/badlines"
+"$q" --zone "$zone" -file "$tmp/badlines" >"$tmp/b.out" 2>"$tmp/b.err"
+status badlines-status $? 2
+printf '%s\n' "Invalid envelope from address." "Invalid HELO domain." \
+  "Invalid envelope from address." "Invalid HELO domain." \
+  "Invalid IP address." "pass" >"$tmp/want"
+grep -v -e '^spfquery: ' -e '^$' "$tmp/b.out" >"$tmp/got"
+same badlines-output "$tmp/want" "$tmp/got"
+for n in 1 2 3 4 5; do
+  grep -q "^spfquery: line $n: " "$tmp/b.err" || bad badlines-stderr "no message for line $n"
+done
+
+# Hostile input: NUL bytes, over-long lines (one without a newline at the
+# end of the file), control characters and binary junk.
+{
+  printf '204.244.186.184 me@bcoug.org\n'
+  printf '204.244.186.184\000x me@bcoug.org\n'
+  printf '204.244.186.184 me\000@bcoug.org\n'
+  printf '\000\000\000\n'
+  printf '#\000comment \001\033[31m\n'
+  awk 'BEGIN { s = "204.244.186.184 "; for (i = 0; i < 5000; i++) s = s "a"; print s }'
+  awk 'BEGIN { s = "1.2.3.4 "; for (i = 0; i < 4088; i++) s = s "b"; print s }'
+  awk 'BEGIN { s = ""; for (i = 0; i < 200000; i++) s = s "x"; print s }'
+  printf '204.244.186.184 \377\376@bcoug.org\n'
+  printf '204.244.186.184 me@bcoug.org\r\n'
+  awk 'BEGIN { s = ""; for (i = 0; i < 70000; i++) s = s "y"; printf "%s", s }'
+} >"$tmp/hostile"
+"$q" --zone "$zone" -file "$tmp/hostile" -keep-comments --concurrency 4 >"$tmp/b.out" 2>"$tmp/b.err"
+status hostile-status $? 255
+printf '%s\n' pass "Invalid IP address." "Invalid envelope from address." \
+  "Invalid IP address." "#?comment ??[31m" "Invalid input line." \
+  "Invalid envelope from address." "Invalid input line." pass pass \
+  "Invalid input line." >"$tmp/want"
+grep -v -e '^spfquery: ' -e '^$' "$tmp/b.out" >"$tmp/got"
+same hostile-output "$tmp/want" "$tmp/got"
+grep -q '^spfquery: line 8: line longer than 4096 octets' "$tmp/b.err" ||
+  bad hostile-long-line "no message for line 8"
+# Printable ASCII and tabs only (tabs of comment lines are echoed).
+printable_only() {
+  ! LC_ALL=C grep -q "$(printf '[^ -~\t]')" "$1"
+}
+printable_only "$tmp/b.out" || bad hostile-ascii "non-printable bytes on stdout"
+if [ -r /dev/urandom ]; then
+  dd if=/dev/urandom of="$tmp/junk" bs=1024 count=512 2>/dev/null
+  "$q" --zone "$zone" -file "$tmp/junk" -keep-comments --concurrency 32 >"$tmp/b.out" 2>/dev/null
+  rc=$?
+  [ "$rc" -eq 255 ] || bad junk-status "exit $rc, want 255"
+  printable_only "$tmp/b.out" || bad junk-ascii "non-printable bytes on stdout"
+  echo "ok junk"
+fi
+
+# CRLF files: the CR is not part of the line; comments keep their tabs.
+printf '# crlf\r\n#\tx\r\n204.244.186.184 me@bcoug.org\r\n' >"$tmp/crlf"
+"$q" --zone "$zone" -file "$tmp/crlf" -keep-comments >"$tmp/b.out" 2>&1
+status crlf-status $? 2
+printf '# crlf\n#\tx\npass\n' >"$tmp/want"
+head -n 3 "$tmp/b.out" >"$tmp/got"
+same crlf-output "$tmp/want" "$tmp/got"
+
+# -debug in batch mode: every trace line starts with its input line.
+printf '# first\n203.0.113.7 me@bcoug.org\n' >"$tmp/dbg"
+"$q" --zone "$zone" -file "$tmp/dbg" -debug >/dev/null 2>"$tmp/b.err"
+status batch-debug-status $? 4
+if grep -v '^2: debug: ' "$tmp/b.err" | grep -q .; then
+  bad batch-debug "trace lines without the line number"
+fi
+grep -q '^2: debug: .*record bcoug\.org' "$tmp/b.err" || bad batch-debug "no trace"
+
+# ---- --json ----------------------------------------------------------------------
+keys_result=line,ip,sender,helo,identity,domain,result,explanation,mechanism,matched_domain,source,problem,dns_terms,void_lookups,queries,elapsed_ms
+keys_error=line,error
+keys_comment=line,comment
+
+# json_check NAME FILE: one object per line, keys in the fixed order,
+# plain ASCII; strict validation with python3 or jq when available.
+json_check() {
+  if LC_ALL=C grep -q '[^ -~]' "$2"; then
+    bad "$1" "non-ASCII or control bytes"
+    return
+  fi
+  if grep -v '^{.*}$' "$2" | grep -q .; then
+    bad "$1" "a line that is not one object"
+    return
+  fi
+  while IFS= read -r j_line; do
+    j_keys=$(printf '%s\n' "$j_line" | grep -o '"[a-z_]*":' | tr -d '":' |
+      tr '\n' ',' | sed 's/,$//')
+    case $j_keys in
+    "$keys_result" | "${keys_result#line,}" | "$keys_error" | error | "$keys_comment") ;;
+    *)
+      bad "$1" "keys in the wrong order: $j_keys"
+      return
+      ;;
+    esac
+  done <"$2"
+  if command -v python3 >/dev/null 2>&1; then
+    python3 -c '
+import json, sys
+for line in open(sys.argv[1], encoding="ascii"):
+    json.loads(line)
+' "$2" || { bad "$1" "python3 json.loads failed"; return; }
+  elif command -v jq >/dev/null 2>&1; then
+    jq -e . "$2" >/dev/null || { bad "$1" "jq failed"; return; }
+  fi
+  echo "ok $1"
+}
+
+"$q" --zone "$zone" -file "$tmp/batch" --json --concurrency 1 >"$tmp/j1.out" 2>/dev/null
+status json-batch-status $? "$want"
+json_check json-batch "$tmp/j1.out"
+n=$(wc -l <"$tmp/j1.out")
+[ "$n" -eq 140 ] || bad json-batch-count "$n objects, want 140"
+"$q" --zone "$zone" -file "$tmp/batch" --json --concurrency 64 >"$tmp/j64.out" 2>/dev/null
+sed 's/,"elapsed_ms":[0-9]*//' "$tmp/j1.out" >"$tmp/j1.cmp"
+sed 's/,"elapsed_ms":[0-9]*//' "$tmp/j64.out" >"$tmp/j64.cmp"
+same json-batch-order "$tmp/j1.cmp" "$tmp/j64.cmp"
+grep -q '^{"line":2,"ip":"204.244.186.184","sender":"me@bcoug.org","helo":null,"identity":"mailfrom","domain":"bcoug.org","result":"pass","explanation":null,"mechanism":"ip4:204.244.186.184/32","matched_domain":"bcoug.org","source":"dns","problem":null,"dns_terms":7,"void_lookups":0,"queries":[0-9]*,"elapsed_ms":[0-9]*}$' "$tmp/j1.out" ||
+  bad json-pass-object "unexpected object for line 2"
+grep -q '^{"line":6,.*"sender":"","helo":"mail.bcoug.org","identity":"helo",' "$tmp/j1.out" ||
+  bad json-null-sender "null sender not shown as \"\" with identity helo"
+grep -q '^{"line":8,"error":"invalid IP address"}$' "$tmp/j1.out" ||
+  bad json-error "no error object for line 8"
+grep -q '^{"line":16,.*"sender":"a\\"b\\\\c@bcoug.org",' "$tmp/j1.out" ||
+  bad json-escape "quote and backslash not escaped"
+grep -q '"result":"fail","explanation":"192.0.2.99 is not one of strict.bcoug.org'"'"'s designated mail servers.","mechanism":"-all"' "$tmp/j1.out" ||
+  bad json-fail "no explanation for fail"
+"$q" --zone "$zone" -file "$tmp/batch" --json -keep-comments >"$tmp/b.out" 2>/dev/null
+json_check json-keep-comments "$tmp/b.out"
+grep -q '^{"line":5,"comment":"   # an indented comment"}$' "$tmp/b.out" ||
+  bad json-comment "no comment object for line 5"
+"$q" --zone "$zone" -file "$tmp/badlines" --json >"$tmp/b.out" 2>/dev/null
+json_check json-badlines "$tmp/b.out"
+grep -q '^{"line":3,"error":"invalid sender' "$tmp/b.out" ||
+  bad json-control-char "sender with \\001 not rejected"
+"$q" --zone "$zone" -file "$tmp/hostile" -keep-comments --json >"$tmp/b.out" 2>/dev/null
+json_check json-hostile "$tmp/b.out"
+grep -q '"comment":"#\\u0000comment \\u0001\\u001b\[31m"' "$tmp/b.out" ||
+  bad json-control-escape "control characters not as \\u00XX"
+grep -q '"sender":"\\u00ff\\u00fe@bcoug.org"' "$tmp/b.out" ||
+  bad json-high-escape "bytes >= 0x80 not as \\u00XX"
+"$q" --zone "$zone" --json -ip 204.244.186.184 -sender 'a"b\c@bcoug.org' >"$tmp/b.out" 2>/dev/null
+status json-single-status $? 2
+json_check json-single "$tmp/b.out"
+grep -q '^{"ip":"204.244.186.184","sender":"a\\"b\\\\c@bcoug.org","helo":null,' "$tmp/b.out" ||
+  bad json-single "unexpected single object"
+"$q" --zone "$zone" --json -ip 204.244.186.184 -sender "$(printf 'a\001@bcoug.org')" >"$tmp/b.out" 2>/dev/null
+status json-single-bad-status $? 255
+grep -q '^{"error":"invalid sender' "$tmp/b.out" || bad json-single-bad "no error object"
+"$q" --zone "$zone" --json -ip 204.244.186.184 -sender me@bcoug.org \
+  -override 'bcoug.org=v=spf1 -all' >"$tmp/b.out" 2>/dev/null
+grep -q '"source":"override"' "$tmp/b.out" || bad json-source "no source override"
+
+# ---- live DNS through the scripted responder -------------------------------------
+now_ms() {
+  t=$(date +%s%N 2>/dev/null)
+  case $t in
+  *[!0-9]* | '') echo $(($(date +%s) * 1000)) ;;
+  *) echo $((t / 1000000)) ;;
+  esac
+}
+
+if [ -z "$dnsfault" ]; then
+  echo "skip live DNS tests: no dnsfault program given"
+elif [ ! -x "$dnsfault" ]; then
+  echo "skip live DNS tests: $dnsfault is not built"
+else
+  mkfifo "$tmp/df.in" || exit 1
+  "$dnsfault" -p 0 -s <"$tmp/df.in" >"$tmp/df.out" 2>"$tmp/df.err" &
+  dfpid=$!
+  exec 3>"$tmp/df.in"
+  port=
+  i=0
+  while [ $i -lt 100 ]; do
+    port=$(sed -n 's/^port \([0-9][0-9]*\).*/\1/p' "$tmp/df.out" | head -n 1)
+    [ -n "$port" ] && break
+    kill -0 "$dfpid" 2>/dev/null || break
+    sleep 0.1
+    i=$((i + 1))
+  done
+  if [ -z "$port" ]; then
+    bad live "dnsfault did not print its port"
+    sed 's/^/  | /' "$tmp/df.err"
+  else
+    srv=127.0.0.1:$port
+    expect live-pass 2 'matched ip4:192\.0\.2\.1' -- --server "$srv" -ip 192.0.2.1 -sender x@ok.test
+    expect live-fail 3 '^fail' -- --server "$srv" -ip 192.0.2.2 -sender x@ok.test
+    expect live-helo 2 '^pass' -- --server "$srv" -ip 192.0.2.1 -sender '' -helo ok.test
+    expect live-servfail 6 '^temperror' -- --server "$srv" -ip 192.0.2.1 -sender x@servfail.test
+    t0=$(now_ms)
+    expect live-drop 6 '^temperror' -- --server "$srv" --timeout 300 -ip 192.0.2.1 -sender x@drop.test
+    t1=$(now_ms)
+    if [ $((t1 - t0)) -ge 1500 ]; then
+      bad live-drop-time "took $((t1 - t0)) ms with --timeout 300"
+    else
+      echo "ok live-drop-time ($((t1 - t0)) ms)"
+    fi
+    expect live-json 2 '"source":"dns"' -- --server "$srv" --json -ip 192.0.2.1 -sender x@ok.test
+
+    # 200 lines: pass, fail, servfail, slow answers and the null sender.
+    awk 'BEGIN {
+      for (i = 1; i <= 200; i++) {
+        if (i % 10 == 3) d = "slow-100.test"
+        else if (i % 5 == 1) d = "servfail.test"
+        else d = "ok.test"
+        ip = (i % 7 == 0) ? "192.0.2.2" : "192.0.2.1"
+        if (i % 50 == 25) printf "%s <> %s\n", ip, d
+        else printf "%s x@%s\n", ip, d
+        if (i % 40 == 0) print "# comment " i
+      }
+    }' >"$tmp/live"
+    t0=$(now_ms)
+    "$q" --server "$srv" -file "$tmp/live" --concurrency 1 -keep-comments >"$tmp/l1.out" 2>"$tmp/l1.err"
+    rc1=$?
+    t1=$(now_ms)
+    "$q" --server "$srv" -file "$tmp/live" --concurrency 50 -keep-comments >"$tmp/l50.out" 2>"$tmp/l50.err"
+    rc50=$?
+    t2=$(now_ms)
+    status live-batch-status "$rc50" "$rc1"
+    same live-batch-output "$tmp/l1.out" "$tmp/l50.out"
+    n=$(grep -c '^pass$' "$tmp/l50.out")
+    [ "$n" -gt 100 ] || bad live-batch-pass "only $n passes"
+    n=$(grep -c '^temperror$' "$tmp/l50.out")
+    [ "$n" -eq 40 ] || bad live-batch-temperror "$n temperrors, want 40"
+    # One at a time the 20 slow answers alone take 2 s; 50 at a time they
+    # overlap.
+    seq_ms=$((t1 - t0)) conc_ms=$((t2 - t1))
+    echo "  (200 live checks: one at a time $seq_ms ms, 50 at a time $conc_ms ms)"
+    if [ "$seq_ms" -lt 2000 ] || [ "$conc_ms" -ge 1500 ]; then
+      bad live-batch-overlap "checks did not overlap"
+    fi
+    # From a pipe: the loop watches the input and the DNS sockets at once.
+    # shellcheck disable=SC2002
+    cat "$tmp/live" | "$q" --server "$srv" -file - --concurrency 50 -keep-comments >"$tmp/b.out" 2>/dev/null
+    status live-pipe-status $? "$rc1"
+    same live-pipe-output "$tmp/l1.out" "$tmp/b.out"
+    "$q" --server "$srv" -file "$tmp/live" --concurrency 50 --json >"$tmp/b.out" 2>/dev/null
+    json_check live-json-batch "$tmp/b.out"
+    expect live-server-twice 2 '^pass' -- --server "$srv" --server "$srv" \
+      -ip 192.0.2.1 -sender x@ok.test
+    expect live-server-list 2 '^pass' -- --server "$srv,$srv" -ip 192.0.2.1 -sender x@ok.test
+
+    # The per-check budget holds in batch mode: 20 dropped queries, 20 at
+    # a time, end together after about 300 ms.
+    awk 'BEGIN { for (i = 1; i <= 20; i++) print "192.0.2.1 x@drop.test" }' >"$tmp/drops"
+    t0=$(now_ms)
+    "$q" --server "$srv" -file "$tmp/drops" --concurrency 20 --timeout 300 >"$tmp/b.out" 2>/dev/null
+    rc=$?
+    t1=$(now_ms)
+    status live-drop-batch-status "$rc" 6
+    n=$(grep -c '^temperror$' "$tmp/b.out")
+    [ "$n" -eq 20 ] || bad live-drop-batch "$n temperrors, want 20"
+    if [ $((t1 - t0)) -ge 2000 ]; then
+      bad live-drop-batch-time "took $((t1 - t0)) ms"
+    else
+      echo "ok live-drop-batch-time ($((t1 - t0)) ms)"
+    fi
+  fi
+fi
 
 if [ "$fails" -ne 0 ]; then
   echo "$fails spfquery test(s) failed"
