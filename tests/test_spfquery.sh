@@ -436,6 +436,27 @@ else
       echo "ok live-drop-time ($((t1 - t0)) ms)"
     fi
     expect live-json 2 '"source":"dns"' -- --server "$srv" --json -ip 192.0.2.1 -sender x@ok.test
+    expect live-tcp 2 '^pass' -- --server "$srv" -ip 192.0.2.1 -sender x@tc.test
+    # The responder closes TCP connections that pile up huge answers; a
+    # write to such a connection must not kill spfquery with SIGPIPE
+    # (which does not ignore the signal): every check ends in a result.
+    i=0
+    : >"$tmp/huge"
+    while [ $i -lt 40 ]; do
+      echo "192.0.2.1 x@huge.test" >>"$tmp/huge"
+      i=$((i + 1))
+    done
+    "$q" --server "$srv" --timeout 3000 -file "$tmp/huge" --concurrency 40 \
+      >"$tmp/huge.out" 2>/dev/null
+    rc=$?
+    n=$(grep -cE '^(pass|temperror)$' "$tmp/huge.out")
+    if [ "$rc" -ne 2 ] && [ "$rc" -ne 6 ]; then
+      bad live-no-sigpipe "exit status $rc (141 = killed by SIGPIPE)"
+    elif [ "$n" -ne 40 ]; then
+      bad live-no-sigpipe "$n results for 40 checks"
+    else
+      echo "ok live-no-sigpipe"
+    fi
 
     # 200 lines: pass, fail, servfail, slow answers and the null sender.
     awk 'BEGIN {

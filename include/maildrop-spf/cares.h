@@ -19,8 +19,16 @@
  * it serves.  Answers are delivered (and check callbacks run) only inside
  * mdspf_cares_process_fd / _process_timeout / _wait / _free.
  *
- * Known limit: c-ares 1.18 allocates through its own process-wide
- * allocator; the alloc hook below covers this library's allocations only.
+ * Known limits of c-ares 1.18: it allocates through its own process-wide
+ * allocator (the alloc hook below covers this library's allocations
+ * only); it retries SERVFAIL/REFUSED/NOTIMP on the next server and then
+ * reports "could not contact servers", so those answers arrive as
+ * MDSPF_DNS_TEMPFAIL without an rcode; and an MX, PTR or CNAME target
+ * with octets outside [A-Za-z0-9-._/*] makes the whole reply unreadable
+ * (MDSPF_DNS_ERROR) rather than that one record being skipped.
+ *
+ * Signals: the backend writes with MSG_NOSIGNAL, so a server closing a
+ * TCP connection never raises SIGPIPE in the host.
  */
 #ifndef MAILDROP_SPF_CARES_H
 #define MAILDROP_SPF_CARES_H
@@ -72,10 +80,11 @@ MDSPF_API void mdspf_cares_options_init(mdspf_cares_options *opt);
 
 /**
  * Create a backend.  opt may be NULL (all defaults).  MDSPF_E_INVAL for a
- * malformed server list or option (struct_size too small, timeout or
- * tries out of range: timeout_ms 10..60000, tries 1..10, edns_size
- * 512..4096), MDSPF_E_DNS if c-ares cannot initialise (e.g. no usable
- * system configuration), MDSPF_E_NOMEM.
+ * malformed server list or option (struct_size smaller than this
+ * version's struct, unknown flag bits, timeout or tries out of range:
+ * timeout_ms 10..60000, tries 1..10, edns_size 512..4096), MDSPF_E_DNS if
+ * c-ares cannot initialise (e.g. no usable system configuration),
+ * MDSPF_E_NOMEM.
  */
 MDSPF_API int mdspf_cares_new(const mdspf_cares_options *opt,
                               mdspf_cares **out);
@@ -83,25 +92,31 @@ MDSPF_API int mdspf_cares_new(const mdspf_cares_options *opt,
  * Free the backend.  Queries still in flight complete with
  * MDSPF_DNS_TEMPFAIL first (so their checks end in temperror and their
  * callbacks may run inside this call); cancelled ones are dropped.  The
- * watch callback is told to stop watching every socket.  NULL is fine.
- * Do not call it from inside one of its own delivery callbacks.
+ * watch callback is told to stop watching every socket and the timer is
+ * disarmed.  NULL is fine.  Called from inside one of the backend's own
+ * delivery callbacks, the free is put off until the delivering call
+ * returns.
  */
 MDSPF_API void mdspf_cares_free(mdspf_cares *c);
 /**
  * Install (or replace) the event-loop hooks after creation, as the
  * adapters in <maildrop-spf/adapters/...> do; watch NULL returns to
- * mdspf_cares_wait()-driven operation.  MDSPF_E_STATE while queries are
- * outstanding.
+ * mdspf_cares_wait()-driven operation.  The old hooks are told to stop
+ * watching every open socket and to disarm their timer; the new watch
+ * hook is told about the open sockets.  MDSPF_E_STATE while queries are
+ * outstanding or while the backend is delivering answers.
  */
 MDSPF_API int mdspf_cares_set_loop(mdspf_cares *c, mdspf_watch_fn watch,
                                    mdspf_timer_fn timer, void *loop_ud);
 /** The resolver vtable for mdspf_ctx_set_resolver (lives with c). */
 MDSPF_API const mdspf_resolver *mdspf_cares_resolver(mdspf_cares *c);
 
-/** Socket fd is ready (readable / writable flags as seen by the host). */
+/** Socket fd is ready (readable / writable flags as seen by the host).
+ *  Does nothing when called from inside a delivery callback. */
 MDSPF_API void mdspf_cares_process_fd(mdspf_cares *c, int fd, int readable,
                                       int writable);
-/** The timer fired: handle timeouts and retries. */
+/** The timer fired: handle timeouts and retries.  The timer is one-shot:
+ *  the backend reports it again afterwards whenever queries remain. */
 MDSPF_API void mdspf_cares_process_timeout(mdspf_cares *c);
 /** Milliseconds until mdspf_cares_process_timeout is due; -1 when no
  *  query is outstanding. */
@@ -116,8 +131,9 @@ MDSPF_API int mdspf_cares_getsock(mdspf_cares *c, int *fds, int *events,
 /** Drive I/O with poll(2) for at most timeout_ms (0: only what is ready;
  *  returns early once something was delivered, and at once when no query
  *  is outstanding -- a host waiting for other deadlines must not spin on
- *  it).  Returns 0, or MDSPF_E_STATE when called from inside a delivery
- *  callback. */
+ *  it).  Returns 0; MDSPF_E_STATE when called from inside a delivery
+ *  callback; MDSPF_E_INVAL for NULL; MDSPF_E_NOMEM or MDSPF_E_IO (poll
+ *  failed) on a local failure. */
 MDSPF_API int mdspf_cares_wait(mdspf_cares *c, int timeout_ms);
 /** Queries sent and not yet completed or cancelled. */
 MDSPF_API size_t mdspf_cares_pending(const mdspf_cares *c);

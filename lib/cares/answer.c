@@ -1,0 +1,378 @@
+/*
+ * lib/cares/answer.c -- one c-ares completion (status + raw reply) into
+ * the answer-builder calls of the resolver interface.
+ *
+ * The reply is parsed with the c-ares 1.18 parsers (ares_parse_*_reply),
+ * which validate it; we still check every length ourselves because this
+ * function is also the fuzzer's entry point and sees arbitrary bytes.
+ * SPDX-License-Identifier: BSD-2-Clause
+ */
+#include "cares_internal.h"
+
+#include "internal.h"
+
+/* ares.h uses fd_set and struct timeval without including their headers
+ * under a strict POSIX feature set */
+#include <sys/select.h>
+#include <sys/time.h>
+
+#include <ares.h>
+#include <netdb.h>
+
+#include <limits.h>
+#include <string.h>
+
+#define DNS_HEADER_LEN 12
+
+/* Smallest encodings of one answer RR of each type (compressed owner
+ * name of 2 octets + 10 octets of fixed fields + rdata): they bound how
+ * many records a reply of alen octets can hold. */
+#define MIN_RR_A (2 + 10 + 4)
+#define MIN_RR_AAAA (2 + 10 + 16)
+
+/* Presentation names are at most 4 times the raw length (\DDD). */
+#define NAME_BUF (MDSPF__MAX_NAME + 2)
+
+/* ---- memory from the query's allocator --------------------------------- */
+
+/* The core's allocator helpers live in the core library, whose internal
+ * symbols the shared libmaildrop-spf does not export; so the few
+ * allocations here call the query's hook directly. */
+static void *q_alloc(const mdspf_dns_query *q, size_t n) {
+  void *p;
+  if (n == 0 || !q->alloc.fn) {
+    return NULL;
+  }
+  p = q->alloc.fn(q->alloc.ud, NULL, 0, n);
+  if (p) {
+    memset(p, 0, n);
+  }
+  return p;
+}
+
+static void q_free(const mdspf_dns_query *q, void *p, size_t n) {
+  if (p && q->alloc.fn) {
+    (void)q->alloc.fn(q->alloc.ud, p, n, 0);
+  }
+}
+
+/* ---- names ----------------------------------------------------------------- */
+
+static int is_digit(char c) { return c >= '0' && c <= '9'; }
+
+int mdspf__cares_unescape_name(const char *in, char *out, size_t outsz) {
+  size_t i = 0, o = 0, label = 0;
+  if (!in || !out || outsz == 0) {
+    return -1;
+  }
+  while (in[i] != '\0') {
+    unsigned v;
+    if (in[i] == '.') {
+      /* an empty label ("a..b", ".a") is not a name */
+      if (label == 0) {
+        return -1;
+      }
+      label = 0;
+      v = '.';
+      i++;
+    } else if (in[i] == '\\') {
+      if (is_digit(in[i + 1]) && is_digit(in[i + 2]) && is_digit(in[i + 3])) {
+        v = (unsigned)(in[i + 1] - '0') * 100u +
+            (unsigned)(in[i + 2] - '0') * 10u + (unsigned)(in[i + 3] - '0');
+        if (v > 255) {
+          return -1;
+        }
+        i += 4;
+      } else if (in[i + 1] != '\0') {
+        v = (unsigned char)in[i + 1];
+        i += 2;
+      } else {
+        return -1; /* a lone backslash at the end */
+      }
+      /* the core separates labels with '.' and ends names at NUL: a
+       * label that contains either cannot be passed on */
+      if (v == '.' || v == 0) {
+        return -1;
+      }
+      label++;
+    } else {
+      v = (unsigned char)in[i];
+      label++;
+      i++;
+    }
+    if (label > 63 || o + 1 >= outsz) {
+      return -1;
+    }
+    out[o++] = (char)v;
+  }
+  if (o > 0 && label == 0) {
+    o--; /* a trailing dot: c-ares strips it, but be lenient */
+  }
+  if (o > MDSPF__MAX_NAME) {
+    return -1;
+  }
+  out[o] = '\0';
+  return (int)o;
+}
+
+static void add_name(mdspf_dns_query *q, const char *name, unsigned pref) {
+  char raw[NAME_BUF];
+  if (!name || mdspf__cares_unescape_name(name, raw, sizeof raw) < 0) {
+    return; /* malformed target: ignored, as the builder would */
+  }
+  mdspf_dns_add_name(q, raw, pref);
+}
+
+/* ---- per-type parsing ----------------------------------------------------- */
+
+static size_t rr_cap(int alen, size_t min_rr) {
+  size_t cap = (size_t)alen / min_rr + 1;
+  /* one more than the builder accepts, so an over-long answer still
+   * reaches it and is turned into an error there */
+  if (cap > (size_t)MDSPF_MAX_ANSWER_RRS + 1) {
+    cap = (size_t)MDSPF_MAX_ANSWER_RRS + 1;
+  }
+  return cap;
+}
+
+static int parse_a(mdspf_dns_query *q, const unsigned char *abuf, int alen) {
+  size_t cap = rr_cap(alen, MIN_RR_A), i;
+  struct ares_addrttl *tt = q_alloc(q, cap * sizeof *tt);
+  int n = (int)cap, st;
+  if (!tt) {
+    return ARES_ENOMEM;
+  }
+  st = ares_parse_a_reply(abuf, alen, NULL, tt, &n);
+  if (st == ARES_SUCCESS) {
+    for (i = 0; n > 0 && i < (size_t)n && i < cap; i++) {
+      mdspf_dns_add_addr(q, 4, &tt[i].ipaddr);
+    }
+  }
+  q_free(q, tt, cap * sizeof *tt);
+  return st;
+}
+
+static int parse_aaaa(mdspf_dns_query *q, const unsigned char *abuf,
+                      int alen) {
+  size_t cap = rr_cap(alen, MIN_RR_AAAA), i;
+  struct ares_addr6ttl *tt = q_alloc(q, cap * sizeof *tt);
+  int n = (int)cap, st;
+  if (!tt) {
+    return ARES_ENOMEM;
+  }
+  st = ares_parse_aaaa_reply(abuf, alen, NULL, tt, &n);
+  if (st == ARES_SUCCESS) {
+    for (i = 0; n > 0 && i < (size_t)n && i < cap; i++) {
+      mdspf_dns_add_addr(q, 6, &tt[i].ip6addr);
+    }
+  }
+  q_free(q, tt, cap * sizeof *tt);
+  return st;
+}
+
+static int parse_mx(mdspf_dns_query *q, const unsigned char *abuf, int alen) {
+  struct ares_mx_reply *mx = NULL, *m;
+  int st = ares_parse_mx_reply(abuf, alen, &mx);
+  if (st == ARES_SUCCESS) {
+    for (m = mx; m; m = m->next) {
+      add_name(q, m->host, m->priority);
+    }
+  }
+  if (mx) {
+    ares_free_data(mx);
+  }
+  return st;
+}
+
+static int parse_ptr(mdspf_dns_query *q, const unsigned char *abuf,
+                     int alen) {
+  /* ares_parse_ptr_reply wants the address the name was made from, only
+   * to copy it into the hostent; any 4 octets do. */
+  static const unsigned char any_addr[4] = {0, 0, 0, 0};
+  struct hostent *h = NULL;
+  int st = ares_parse_ptr_reply(abuf, alen, any_addr, (int)sizeof any_addr,
+                                AF_INET, &h);
+  if (st == ARES_SUCCESS && h) {
+    /* c-ares lists every PTR target in h_aliases (h_name is the last
+     * one); fall back to h_name if a version leaves the list empty */
+    size_t i, n = 0;
+    if (h->h_aliases) {
+      for (i = 0; h->h_aliases[i] && i < MDSPF_MAX_ANSWER_RRS + 1; i++) {
+        add_name(q, h->h_aliases[i], 0);
+        n++;
+      }
+    }
+    if (n == 0 && h->h_name) {
+      add_name(q, h->h_name, 0);
+    }
+  }
+  if (h) {
+    ares_free_hostent(h);
+  }
+  return st;
+}
+
+static int parse_txt(mdspf_dns_query *q, const unsigned char *abuf,
+                     int alen) {
+  struct ares_txt_ext *txt = NULL, *t, *start;
+  size_t maxrec = 0, cur = 0;
+  char *buf;
+  int st = ares_parse_txt_reply_ext(abuf, alen, &txt);
+  if (st != ARES_SUCCESS) {
+    if (txt) {
+      ares_free_data(txt);
+    }
+    return st;
+  }
+  /* Pass 1: the longest record, so one buffer serves every record.  The
+   * strings of a record all come out of the reply, so a record longer
+   * than the reply means the parser handed us nonsense. */
+  for (t = txt; t; t = t->next) {
+    if (t == txt || t->record_start) {
+      cur = 0;
+    }
+    if (t->length > (size_t)alen - cur) {
+      ares_free_data(txt);
+      return ARES_EBADRESP;
+    }
+    cur += t->length;
+    if (cur > maxrec) {
+      maxrec = cur;
+    }
+  }
+  buf = q_alloc(q, maxrec + 1);
+  if (!buf) {
+    ares_free_data(txt);
+    return ARES_ENOMEM;
+  }
+  /* Pass 2: join the character-strings of each RR at the record_start
+   * boundaries and hand over one whole record at a time. */
+  start = txt;
+  while (start) {
+    size_t len = 0;
+    t = start;
+    do {
+      if (t->length > 0 && t->txt) {
+        memcpy(buf + len, t->txt, t->length);
+        len += t->length;
+      }
+      t = t->next;
+    } while (t && !t->record_start);
+    mdspf_dns_add_txt(q, buf, len);
+    start = t;
+  }
+  q_free(q, buf, maxrec + 1);
+  ares_free_data(txt);
+  return ARES_SUCCESS;
+}
+
+/* ---- status mapping ----------------------------------------------------- */
+
+/* The answer for an RCODE other than NOERROR, as c-ares' own qcallback
+ * maps it (ares_query.c); used for statuses without a reply, and when a
+ * "successful" reply (the fuzzer) carries an error RCODE. */
+static int rcode_status(int rcode) {
+  switch (rcode) {
+  case 2: /* SERVFAIL */
+  case 5: /* REFUSED */
+    return MDSPF_DNS_TEMPFAIL;
+  case 3: /* NXDOMAIN */
+    return MDSPF_DNS_NXDOMAIN;
+  default: /* FORMERR, NOTIMP, reserved */
+    return MDSPF_DNS_ERROR;
+  }
+}
+
+void mdspf__cares_answer(mdspf_dns_query *q, int rrtype, int ares_status,
+                         const unsigned char *abuf, int alen) {
+  int rcode = -1, st;
+  if (!q) {
+    return;
+  }
+  if (!abuf || alen < 0) {
+    abuf = NULL;
+    alen = 0;
+  }
+  if (alen >= DNS_HEADER_LEN) {
+    rcode = abuf[3] & 0x0f;
+  }
+  switch (ares_status) {
+  case ARES_SUCCESS:
+    break;
+  case ARES_ENODATA:
+    mdspf_dns_done(q, MDSPF_DNS_NODATA, rcode >= 0 ? rcode : 0);
+    return;
+  case ARES_ENOTFOUND:
+    mdspf_dns_done(q, MDSPF_DNS_NXDOMAIN, rcode >= 0 ? rcode : 3);
+    return;
+  case ARES_ESERVFAIL:
+    mdspf_dns_done(q, MDSPF_DNS_TEMPFAIL, rcode >= 0 ? rcode : 2);
+    return;
+  case ARES_EREFUSED:
+    mdspf_dns_done(q, MDSPF_DNS_TEMPFAIL, rcode >= 0 ? rcode : 5);
+    return;
+  case ARES_ETIMEOUT:
+  case ARES_ECONNREFUSED:
+  case ARES_ECANCELLED:
+  case ARES_EDESTRUCTION:
+  case ARES_ENOMEM: /* a local shortage: worth trying again later */
+    mdspf_dns_done(q, MDSPF_DNS_TEMPFAIL, rcode);
+    return;
+  case ARES_EFORMERR:
+    mdspf_dns_done(q, MDSPF_DNS_ERROR, rcode >= 0 ? rcode : 1);
+    return;
+  case ARES_ENOTIMP:
+    mdspf_dns_done(q, MDSPF_DNS_ERROR, rcode >= 0 ? rcode : 4);
+    return;
+  default: /* EBADRESP, EBADNAME, EBADQUERY, ... */
+    mdspf_dns_done(q, MDSPF_DNS_ERROR, rcode);
+    return;
+  }
+
+  /* ARES_SUCCESS: c-ares only says so for a NOERROR reply with answers,
+   * but nothing here relies on that. */
+  if (alen < DNS_HEADER_LEN) {
+    mdspf_dns_done(q, MDSPF_DNS_ERROR, -1);
+    return;
+  }
+  if (rcode != 0) {
+    mdspf_dns_done(q, rcode_status(rcode), rcode);
+    return;
+  }
+  switch (rrtype) {
+  case MDSPF_DNS_A:
+    st = parse_a(q, abuf, alen);
+    break;
+  case MDSPF_DNS_AAAA:
+    st = parse_aaaa(q, abuf, alen);
+    break;
+  case MDSPF_DNS_MX:
+    st = parse_mx(q, abuf, alen);
+    break;
+  case MDSPF_DNS_PTR:
+    st = parse_ptr(q, abuf, alen);
+    break;
+  case MDSPF_DNS_TXT:
+    st = parse_txt(q, abuf, alen);
+    break;
+  default:
+    st = ARES_ENOTIMP;
+    break;
+  }
+  switch (st) {
+  case ARES_SUCCESS:
+    /* no records of the type (e.g. only a CNAME): the core makes it
+     * NODATA */
+    mdspf_dns_done(q, MDSPF_DNS_OK, rcode);
+    break;
+  case ARES_ENODATA:
+    mdspf_dns_done(q, MDSPF_DNS_NODATA, rcode);
+    break;
+  case ARES_ENOMEM:
+    mdspf_dns_done(q, MDSPF_DNS_TEMPFAIL, -1);
+    break;
+  default:
+    mdspf_dns_done(q, MDSPF_DNS_ERROR, rcode);
+    break;
+  }
+}

@@ -1,0 +1,1889 @@
+/*
+ * tests/test_cares.c -- the c-ares backend (lib/cares) against the
+ * scripted fault responder (tests/dnsfault.c), plus the answer parser on
+ * hand-made replies.
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
+ * The responder is started once for the whole group (fork/exec with
+ * "-p 0 -s", reading its "port N" line); it dies with this program
+ * because its stdin is a pipe we hold.  Its path is the first argument,
+ * or MDSPF_DNSFAULT_PATH.
+ *
+ * Every backend here talks to 127.0.0.1:PORT with short per-try timeouts,
+ * so the faults that end in a c-ares timeout cost ~200 ms each; they run
+ * concurrently where possible to keep the program to a few seconds.
+ */
+/* cmocka needs these first, in this order */
+/* clang-format off */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+/* clang-format on */
+
+#include "internal.h"
+
+#include "cares/cares_internal.h"
+
+#include <maildrop-spf/cares.h>
+
+/* for the ARES_* status codes fed to mdspf__cares_answer */
+#include <sys/select.h>
+#include <sys/time.h>
+
+#include <ares.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef MDSPF_DNSFAULT_PATH
+#define MDSPF_DNSFAULT_PATH "dnsfault"
+#endif
+
+/* per-try timeout and tries of the test backends: a timeout fault costs
+ * T_TIMEOUT + 2 * T_TIMEOUT (c-ares doubles it for the second try); the
+ * second try keeps the answered cases robust on a loaded machine */
+#define T_TIMEOUT 200
+#define T_TRIES 2
+#define T_GIVEUP (3 * T_TIMEOUT)
+/* how long any single test may wait for its checks */
+#define T_LIMIT_MS 8000
+
+static const char *g_dnsfault = MDSPF_DNSFAULT_PATH;
+
+static long now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (long)ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+/* ---- counting / failing allocator ------------------------------------------ */
+
+typedef struct counting {
+  size_t outstanding;
+  unsigned long allocs;
+  unsigned long fail_at; /* fail exactly this request (1-based); 0 never */
+  int failed;
+} counting;
+
+static void *count_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
+  counting *c = ud;
+  void *np;
+  if (nsize == 0) {
+    if (ptr) {
+      assert_true(c->outstanding >= osize);
+      c->outstanding -= osize;
+    }
+    free(ptr);
+    return NULL;
+  }
+  c->allocs++;
+  if (c->fail_at && c->allocs == c->fail_at) {
+    c->failed = 1;
+    return NULL;
+  }
+  np = realloc(ptr, nsize);
+  if (!np) {
+    return NULL;
+  }
+  if (ptr) {
+    c->outstanding -= osize;
+  }
+  c->outstanding += nsize;
+  return np;
+}
+
+/* ---- the responder -------------------------------------------------------------- */
+
+typedef struct responder {
+  pid_t pid;
+  int stdin_fd;
+  int port;
+} responder;
+
+static responder g_main = {-1, -1, 0};
+
+static void responder_stop(responder *r) {
+  int st;
+  if (r->stdin_fd >= 0) {
+    close(r->stdin_fd); /* -s: EOF on stdin ends it */
+    r->stdin_fd = -1;
+  }
+  if (r->pid > 0) {
+    kill(r->pid, SIGTERM);
+    (void)waitpid(r->pid, &st, 0);
+    r->pid = -1;
+  }
+}
+
+/* Start dnsfault with "-p 0 -s" plus extra (may be NULL); 0 when it
+ * printed its port. */
+static int responder_start(responder *r, const char *extra) {
+  int in[2], out[2];
+  char line[64];
+  size_t got = 0;
+  long limit = now_ms() + 10000;
+  r->pid = -1;
+  r->stdin_fd = -1;
+  r->port = 0;
+  if (pipe(in) != 0) {
+    return -1;
+  }
+  if (pipe(out) != 0) {
+    close(in[0]);
+    close(in[1]);
+    return -1;
+  }
+  r->pid = fork();
+  if (r->pid < 0) {
+    return -1;
+  }
+  if (r->pid == 0) {
+    dup2(in[0], 0);
+    dup2(out[1], 1);
+    close(in[0]);
+    close(in[1]);
+    close(out[0]);
+    close(out[1]);
+    execl(g_dnsfault, g_dnsfault, "-p", "0", "-s", extra, (char *)NULL);
+    _exit(127);
+  }
+  close(in[0]);
+  close(out[1]);
+  (void)fcntl(in[1], F_SETFD, FD_CLOEXEC);
+  r->stdin_fd = in[1];
+  while (got + 1 < sizeof line && now_ms() < limit) {
+    struct pollfd p = {out[0], POLLIN, 0};
+    ssize_t n;
+    if (poll(&p, 1, 200) <= 0) {
+      continue;
+    }
+    n = read(out[0], line + got, 1);
+    if (n <= 0) {
+      break;
+    }
+    got++;
+    if (line[got - 1] == '\n') {
+      break;
+    }
+  }
+  close(out[0]);
+  line[got] = '\0';
+  if (sscanf(line, "port %d", &r->port) != 1 || r->port <= 0) {
+    responder_stop(r);
+    return -1;
+  }
+  return 0;
+}
+
+static int group_setup(void **state) {
+  (void)state;
+  signal(SIGPIPE, SIG_IGN);
+  if (responder_start(&g_main, NULL) != 0) {
+    fprintf(stderr, "cannot start %s\n", g_dnsfault);
+    return -1;
+  }
+  return 0;
+}
+
+static int group_teardown(void **state) {
+  (void)state;
+  responder_stop(&g_main);
+  return 0;
+}
+
+/* ---- helpers ------------------------------------------------------------------------ */
+
+static mdspf_cares *backend_opts(counting *ca, int timeout_ms, int tries,
+                                 unsigned flags, mdspf_watch_fn watch,
+                                 mdspf_timer_fn timer, void *loop_ud) {
+  mdspf_cares_options o;
+  mdspf_cares *c = NULL;
+  char servers[64];
+  snprintf(servers, sizeof servers, "127.0.0.1:%d", g_main.port);
+  mdspf_cares_options_init(&o);
+  o.alloc = ca ? count_alloc : NULL;
+  o.alloc_ud = ca;
+  o.servers = servers;
+  o.timeout_ms = timeout_ms;
+  o.tries = tries;
+  o.flags = flags;
+  o.watch = watch;
+  o.timer = timer;
+  o.loop_ud = loop_ud;
+  assert_int_equal(mdspf_cares_new(&o, &c), MDSPF_OK);
+  assert_non_null(c);
+  return c;
+}
+
+static mdspf_cares *backend(counting *ca) {
+  return backend_opts(ca, T_TIMEOUT, T_TRIES, 0, NULL, NULL, NULL);
+}
+
+static mdspf_ctx *ctx_for(mdspf_cares *c, counting *ca) {
+  mdspf_ctx *ctx = NULL;
+  assert_int_equal(mdspf_ctx_new(ca ? count_alloc : NULL, ca, &ctx),
+                   MDSPF_OK);
+  assert_int_equal(mdspf_ctx_set_resolver(ctx, mdspf_cares_resolver(c)),
+                   MDSPF_OK);
+  return ctx;
+}
+
+typedef struct job {
+  const char *domain;
+  int want_result;
+  int want_reason; /* -1: any */
+  mdspf_check *chk;
+  mdspf_cares *c;   /* for callbacks that act on the backend */
+  int ncb;
+  int result, reason;
+  long t_start, t_done;
+  /* callback actions */
+  int free_backend;
+  int try_reentry;
+  int reentry_wait, reentry_loop;
+  struct job *spawn; /* start this job from the callback */
+  mdspf_ctx *ctx;
+} job;
+
+/* A job expecting result r with reason s (-1: any). */
+#define J(d, r, s)                                                             \
+  { .domain = (d), .want_result = (r), .want_reason = (s) }
+
+static void job_cb(mdspf_check *chk, void *user) {
+  job *j = user;
+  j->ncb++;
+  j->result = mdspf_check_result(chk);
+  j->reason = mdspf_check_reason(chk);
+  j->t_done = now_ms();
+  if (j->try_reentry) {
+    j->reentry_wait = mdspf_cares_wait(j->c, 0);
+    j->reentry_loop = mdspf_cares_set_loop(j->c, NULL, NULL, NULL);
+  }
+  if (j->spawn) {
+    job *s = j->spawn;
+    j->spawn = NULL;
+    assert_int_equal(mdspf_check_new(j->ctx, &s->chk), MDSPF_OK);
+    assert_int_equal(mdspf_check_set_ip(s->chk, "192.0.2.1"), MDSPF_OK);
+    {
+      char sender[300];
+      snprintf(sender, sizeof sender, "x@%s", s->domain);
+      assert_int_equal(mdspf_check_set_sender(s->chk, sender), MDSPF_OK);
+    }
+    s->t_start = now_ms();
+    assert_int_equal(mdspf_check_start(s->chk, job_cb, s), MDSPF_OK);
+  }
+  if (j->free_backend) {
+    mdspf_cares_free(j->c); /* deferred: we are inside its delivery */
+  }
+}
+
+static void job_start(mdspf_ctx *ctx, job *j) {
+  char sender[300];
+  assert_int_equal(mdspf_check_new(ctx, &j->chk), MDSPF_OK);
+  assert_int_equal(mdspf_check_set_ip(j->chk, "192.0.2.1"), MDSPF_OK);
+  snprintf(sender, sizeof sender, "x@%s", j->domain);
+  assert_int_equal(mdspf_check_set_sender(j->chk, sender), MDSPF_OK);
+  j->t_start = now_ms();
+  j->ctx = ctx;
+  assert_int_equal(mdspf_check_start(j->chk, job_cb, j), MDSPF_OK);
+}
+
+static int all_done(const job *jobs, size_t n) {
+  size_t i;
+  for (i = 0; i < n; i++) {
+    if (jobs[i].ncb == 0) {
+      return 0;
+    }
+  }
+  return 1;
+}
+
+/* Drive c with mdspf_cares_wait until every job completed. */
+static void drive(mdspf_cares *c, const job *jobs, size_t n) {
+  long limit = now_ms() + T_LIMIT_MS;
+  while (!all_done(jobs, n) && now_ms() < limit) {
+    assert_int_equal(mdspf_cares_wait(c, 100), 0);
+  }
+  assert_true(all_done(jobs, n));
+}
+
+static void expect_jobs(const job *jobs, size_t n) {
+  size_t i;
+  for (i = 0; i < n; i++) {
+    if (jobs[i].ncb != 1 || jobs[i].result != jobs[i].want_result ||
+        (jobs[i].want_reason >= 0 && jobs[i].reason != jobs[i].want_reason)) {
+      fail_msg("%s: %d callbacks, result %s reason %s (want %s / %s)",
+               jobs[i].domain, jobs[i].ncb,
+               mdspf_result_str(jobs[i].result),
+               mdspf_strerror(jobs[i].reason),
+               mdspf_result_str(jobs[i].want_result),
+               jobs[i].want_reason >= 0 ? mdspf_strerror(jobs[i].want_reason)
+                                        : "any");
+    }
+  }
+}
+
+static void free_jobs(job *jobs, size_t n) {
+  size_t i;
+  for (i = 0; i < n; i++) {
+    mdspf_check_free(jobs[i].chk);
+    jobs[i].chk = NULL;
+  }
+}
+
+/* One blocking check through mdspf_check_run. */
+static int run_sync(mdspf_cares *c, const char *domain, long budget_ms,
+                    int *reason, long *elapsed) {
+  counting ca = {0};
+  mdspf_ctx *ctx = ctx_for(c, &ca);
+  mdspf_check *chk = NULL;
+  char sender[300];
+  long t0;
+  int result;
+  if (budget_ms > 0) {
+    assert_int_equal(mdspf_ctx_set_limit(ctx, MDSPF_LIMIT_TIMEOUT_MS, budget_ms),
+                     MDSPF_OK);
+  }
+  assert_int_equal(mdspf_check_new(ctx, &chk), MDSPF_OK);
+  assert_int_equal(mdspf_check_set_ip(chk, "192.0.2.1"), MDSPF_OK);
+  snprintf(sender, sizeof sender, "x@%s", domain);
+  assert_int_equal(mdspf_check_set_sender(chk, sender), MDSPF_OK);
+  t0 = now_ms();
+  assert_int_equal(mdspf_check_run(chk, 0), MDSPF_OK);
+  if (elapsed) {
+    *elapsed = now_ms() - t0;
+  }
+  result = mdspf_check_result(chk);
+  if (reason) {
+    *reason = mdspf_check_reason(chk);
+  }
+  mdspf_check_free(chk);
+  mdspf_ctx_free(ctx);
+  assert_int_equal(ca.outstanding, 0);
+  return result;
+}
+
+/* A raw query through the resolver vtable, as the core would send it. */
+typedef struct direct {
+  int ncb;
+  int status, rcode;
+} direct;
+
+static void direct_cb(mdspf_dns_query *q, void *ud) {
+  direct *d = ud;
+  d->ncb++;
+  d->status = q->status;
+  d->rcode = q->rcode;
+}
+
+static mdspf_dns_query *query_direct(mdspf_cares *c, const char *name,
+                                     int rrtype, direct *d) {
+  mdspf__allocator a;
+  const mdspf_resolver *r = mdspf_cares_resolver(c);
+  mdspf_dns_query *q;
+  void *token = NULL;
+  long limit = now_ms() + T_LIMIT_MS;
+  mdspf__allocator_init(&a, NULL, NULL);
+  memset(d, 0, sizeof *d);
+  q = mdspf__dnsq_new(&a, name, strlen(name), rrtype, direct_cb, d);
+  assert_non_null(q);
+  q->state = MDSPF__Q_PENDING;
+  assert_int_equal(r->query(r->impl, q, q->name, rrtype, &token), 0);
+  while (d->ncb == 0 && now_ms() < limit) {
+    assert_int_equal(mdspf_cares_wait(c, 100), 0);
+  }
+  assert_int_equal(d->ncb, 1);
+  return q;
+}
+
+/* A direct query whose completion (inline: c-ares answers .onion names
+ * itself) frees the backend. */
+static void free_on_done(mdspf_dns_query *q, void *ud) {
+  (void)q;
+  mdspf_cares_free(ud);
+}
+
+static void test_cares_free_inline(void **state) {
+  counting ca = {0};
+  mdspf__allocator a;
+  mdspf_cares *c;
+  const mdspf_resolver *r;
+  mdspf_dns_query *q;
+  void *token = &a;
+  (void)state;
+  c = backend(&ca);
+  r = mdspf_cares_resolver(c);
+  mdspf__allocator_init(&a, NULL, NULL);
+  q = mdspf__dnsq_new(&a, "x.onion", 7, MDSPF_DNS_TXT, free_on_done, c);
+  assert_non_null(q);
+  assert_int_equal(r->query(r->impl, q, q->name, MDSPF_DNS_TXT, &token), 0);
+  assert_null(token);
+  assert_int_equal(q->status, MDSPF_DNS_NXDOMAIN);
+  mdspf__dnsq_free(q);
+  assert_int_equal(ca.outstanding, 0); /* the backend is gone */
+}
+
+/* ---- options and servers ------------------------------------------------------------ */
+
+static int try_new(const mdspf_cares_options *o) {
+  counting ca = {0};
+  mdspf_cares_options copy = *o;
+  mdspf_cares *c = NULL;
+  int rc;
+  copy.alloc = count_alloc;
+  copy.alloc_ud = &ca;
+  rc = mdspf_cares_new(&copy, &c);
+  if (rc == MDSPF_OK) {
+    assert_non_null(c);
+    mdspf_cares_free(c);
+  } else {
+    assert_null(c);
+  }
+  assert_int_equal(ca.outstanding, 0);
+  return rc;
+}
+
+static void test_cares_options(void **state) {
+  mdspf_cares_options o;
+  mdspf_cares *c = (mdspf_cares *)&o;
+  (void)state;
+  mdspf_cares_options_init(&o);
+  assert_int_equal(o.struct_size, sizeof o);
+  assert_int_equal(o.timeout_ms, 2000);
+  assert_int_equal(o.tries, 2);
+  assert_int_equal(o.edns_size, 1232);
+  assert_int_equal(o.flags, 0);
+  assert_null(o.servers);
+  o.servers = "127.0.0.1";
+  assert_int_equal(try_new(&o), MDSPF_OK);
+
+  assert_int_equal(mdspf_cares_new(&o, NULL), MDSPF_E_INVAL);
+  o.struct_size = 0;
+  assert_int_equal(mdspf_cares_new(&o, &c), MDSPF_E_INVAL);
+  assert_null(c);
+  o.struct_size = offsetof(mdspf_cares_options, edns_size);
+  assert_int_equal(try_new(&o), MDSPF_E_INVAL);
+  o.struct_size = sizeof o;
+
+#define BAD_FIELD(field, value)                                                \
+  do {                                                                         \
+    mdspf_cares_options b = o;                                                 \
+    b.field = value;                                                           \
+    assert_int_equal(try_new(&b), MDSPF_E_INVAL);                             \
+  } while (0)
+  BAD_FIELD(timeout_ms, 5);
+  BAD_FIELD(timeout_ms, 9);
+  BAD_FIELD(timeout_ms, 60001);
+  BAD_FIELD(tries, 0);
+  BAD_FIELD(tries, 11);
+  BAD_FIELD(edns_size, 511);
+  BAD_FIELD(edns_size, 4097);
+  BAD_FIELD(flags, 8u);
+#undef BAD_FIELD
+  {
+    mdspf_cares_options b = o;
+    b.timeout_ms = 10;
+    b.tries = 10;
+    b.edns_size = 512;
+    b.flags = MDSPF_CARES_NO_EDNS | MDSPF_CARES_USE_TCP | MDSPF_CARES_NO_ROTATE;
+    assert_int_equal(try_new(&b), MDSPF_OK);
+    b.timeout_ms = 60000;
+    b.edns_size = 4096;
+    b.tries = 1;
+    assert_int_equal(try_new(&b), MDSPF_OK);
+  }
+  /* a newer caller's longer struct is fine */
+  {
+    struct {
+      mdspf_cares_options o;
+      int later_field;
+    } big;
+    memset(&big, 0, sizeof big);
+    big.o = o;
+    big.o.struct_size = sizeof big;
+    assert_int_equal(try_new(&big.o), MDSPF_OK);
+  }
+  /* NULL options: defaults with the system configuration */
+  {
+    int rc = mdspf_cares_new(NULL, &c);
+    assert_true(rc == MDSPF_OK || rc == MDSPF_E_DNS);
+    mdspf_cares_free(rc == MDSPF_OK ? c : NULL);
+  }
+  /* NULL is fine everywhere */
+  mdspf_cares_free(NULL);
+  assert_null(mdspf_cares_resolver(NULL));
+  assert_int_equal(mdspf_cares_pending(NULL), 0);
+  assert_int_equal(mdspf_cares_timeout(NULL), -1);
+  assert_int_equal(mdspf_cares_wait(NULL, 0), MDSPF_E_INVAL);
+  assert_int_equal(mdspf_cares_set_loop(NULL, NULL, NULL, NULL),
+                   MDSPF_E_INVAL);
+  assert_int_equal(mdspf_cares_getsock(NULL, NULL, NULL, 0), 0);
+  mdspf_cares_process_fd(NULL, 0, 1, 0);
+  mdspf_cares_process_timeout(NULL);
+  mdspf_cares_options_init(NULL);
+}
+
+static void test_cares_servers(void **state) {
+  static const char *const good[] = {
+      "127.0.0.1",
+      "127.0.0.1:5353",
+      "[::1]:53",
+      "::1",
+      "[2001:db8::1]",
+      "2001:db8::53",
+      " 192.0.2.53 , 192.0.2.54:53 ",
+      "192.0.2.1,[::1]:5353,::2",
+      "[::ffff:192.0.2.1]:53",
+      "",
+  };
+  static const char *const bad[] = {
+      "127.0.0.1:0", "[::1",       "1.2.3.4:99999", "a.b",
+      ",",           "1.2.3.4,",   ",1.2.3.4",      "1.2.3.4:",
+      "[::1]x",      "[::1]:",     "[1.2.3.4]:53",  "[]",
+      "256.1.1.1",   "1.2.3",      "1.2.3.4.5",     "1.2.3.4:53:53",
+      "::1%lo",      "[fe80::1%eth0]", "1.2.3.4 5.6.7.8", "localhost",
+      "1.2.3.4:+53", "1.2.3.4:0x35", " ",           "[::1]:65536",
+  };
+  mdspf_cares_options o;
+  char many[40 * 16];
+  size_t i;
+  (void)state;
+  mdspf_cares_options_init(&o);
+  for (i = 0; i < sizeof good / sizeof *good; i++) {
+    int rc;
+    o.servers = good[i];
+    rc = try_new(&o);
+    if (good[i][0] == '\0') {
+      /* the system configuration: whatever this machine has */
+      assert_true(rc == MDSPF_OK || rc == MDSPF_E_DNS);
+    } else if (rc != MDSPF_OK) {
+      fail_msg("servers \"%s\" refused (%d)", good[i], rc);
+    }
+  }
+  for (i = 0; i < sizeof bad / sizeof *bad; i++) {
+    o.servers = bad[i];
+    if (try_new(&o) != MDSPF_E_INVAL) {
+      fail_msg("servers \"%s\" accepted", bad[i]);
+    }
+  }
+  /* at most 32 servers */
+  many[0] = '\0';
+  for (i = 0; i < 32; i++) {
+    strcat(many, i ? ",127.0.0.1" : "127.0.0.1");
+  }
+  o.servers = many;
+  assert_int_equal(try_new(&o), MDSPF_OK);
+  strcat(many, ",127.0.0.1");
+  assert_int_equal(try_new(&o), MDSPF_E_INVAL);
+}
+
+static void test_cares_new_oom(void **state) {
+  mdspf_cares_options o;
+  unsigned long n;
+  int ok = 0;
+  (void)state;
+  mdspf_cares_options_init(&o);
+  o.servers = "127.0.0.1,[::1]:53";
+  for (n = 1; n < 50 && !ok; n++) {
+    counting ca = {0};
+    mdspf_cares *c = NULL;
+    int rc;
+    ca.fail_at = n;
+    o.alloc = count_alloc;
+    o.alloc_ud = &ca;
+    rc = mdspf_cares_new(&o, &c);
+    if (rc == MDSPF_OK) {
+      assert_false(ca.failed);
+      ok = 1;
+      mdspf_cares_free(c);
+    } else {
+      assert_int_equal(rc, MDSPF_E_NOMEM);
+      assert_null(c);
+    }
+    assert_int_equal(ca.outstanding, 0);
+  }
+  assert_true(ok);
+}
+
+/* ---- names ------------------------------------------------------------------------------ */
+
+static void test_cares_escape(void **state) {
+  char out[600];
+  (void)state;
+  assert_int_equal(mdspf__cares_escape_name("a.b", out, sizeof out), 3);
+  assert_string_equal(out, "a.b");
+  assert_int_equal(mdspf__cares_escape_name("a\\b.c d", out, sizeof out), 8);
+  assert_string_equal(out, "a\\\\b.c d");
+  assert_int_equal(mdspf__cares_escape_name("x\\", out, sizeof out), 3);
+  assert_string_equal(out, "x\\\\");
+  assert_int_equal(mdspf__cares_escape_name("\\\\", out, 4), -1);
+  assert_int_equal(mdspf__cares_escape_name("\\\\", out, 5), 4);
+  assert_int_equal(mdspf__cares_escape_name("%\x01\xff", out, sizeof out),
+                   3);
+  assert_int_equal(mdspf__cares_escape_name(NULL, out, sizeof out), -1);
+
+  assert_int_equal(mdspf__cares_unescape_name("mx.example.com", out, 100),
+                   14);
+  assert_string_equal(out, "mx.example.com");
+  assert_int_equal(mdspf__cares_unescape_name("a\\032b\\\\c.d", out, 100), 7);
+  assert_string_equal(out, "a b\\c.d");
+  assert_int_equal(mdspf__cares_unescape_name("a\\255", out, 100), 2);
+  assert_int_equal((unsigned char)out[1], 255);
+  assert_int_equal(mdspf__cares_unescape_name("", out, 100), 0);
+  assert_int_equal(mdspf__cares_unescape_name("host.", out, 100), 4);
+  /* a label with '.' or NUL cannot reach the core */
+  assert_int_equal(mdspf__cares_unescape_name("a\\.b", out, 100), -1);
+  assert_int_equal(mdspf__cares_unescape_name("a\\046b", out, 100), -1);
+  assert_int_equal(mdspf__cares_unescape_name("a\\000b", out, 100), -1);
+  assert_int_equal(mdspf__cares_unescape_name("a\\256", out, 100), -1);
+  assert_int_equal(mdspf__cares_unescape_name("a\\", out, 100), -1);
+  assert_int_equal(mdspf__cares_unescape_name("a..b", out, 100), -1);
+  assert_int_equal(mdspf__cares_unescape_name(".a", out, 100), -1);
+  assert_int_equal(mdspf__cares_unescape_name("abcdef", out, 6), -1);
+  assert_int_equal(mdspf__cares_unescape_name("abcde", out, 6), 5);
+  {
+    char label[70];
+    memset(label, 'a', 64);
+    label[64] = '\0';
+    assert_int_equal(mdspf__cares_unescape_name(label, out, 100), -1);
+    label[63] = '\0';
+    assert_int_equal(mdspf__cares_unescape_name(label, out, 100), 63);
+  }
+}
+
+/* ---- the answer function on hand-made replies ----------------------------------- */
+
+typedef struct wbuf {
+  unsigned char b[70000];
+  size_t len;
+} wbuf;
+
+static void w8(wbuf *w, unsigned v) { w->b[w->len++] = (unsigned char)v; }
+static void w16(wbuf *w, unsigned v) {
+  w8(w, (v >> 8) & 0xff);
+  w8(w, v & 0xff);
+}
+static void w32(wbuf *w, unsigned long v) {
+  w16(w, (unsigned)((v >> 16) & 0xffff));
+  w16(w, (unsigned)(v & 0xffff));
+}
+static void wbytes(wbuf *w, const void *d, size_t n) {
+  memcpy(w->b + w->len, d, n);
+  w->len += n;
+}
+static void wname(wbuf *w, const char *name) {
+  while (*name) {
+    const char *dot = strchr(name, '.');
+    size_t n = dot ? (size_t)(dot - name) : strlen(name);
+    w8(w, (unsigned)n);
+    wbytes(w, name, n);
+    name += n;
+    if (*name == '.') {
+      name++;
+    }
+  }
+  w8(w, 0);
+}
+/* header + question; answers are counted by rr() */
+static void reply(wbuf *w, const char *qname, unsigned qtype, unsigned rcode) {
+  w->len = 0;
+  w16(w, 0x1234);
+  w16(w, 0x8180u | rcode);
+  w16(w, 1);
+  w16(w, 0);
+  w16(w, 0);
+  w16(w, 0);
+  wname(w, qname);
+  w16(w, qtype);
+  w16(w, 1);
+}
+static void rr(wbuf *w, unsigned type, const void *rdata, size_t rdlen) {
+  w16(w, 0xc00c);
+  w16(w, type);
+  w16(w, 1);
+  w32(w, 300);
+  w16(w, (unsigned)rdlen);
+  wbytes(w, rdata, rdlen);
+  w->b[7] = (unsigned char)(w->b[7] + 1);
+}
+
+typedef struct got {
+  int ncb;
+  int status, rcode;
+  unsigned nrr;
+  char txt[8][300];
+  size_t txtlen[8];
+  unsigned char addr[8][16];
+  int family[8];
+  char names[8][300];
+  unsigned prefs[8];
+} got;
+
+static void got_cb(mdspf_dns_query *q, void *ud) {
+  got *g = ud;
+  size_t pos = 0;
+  mdspf__rr r;
+  unsigned i = 0;
+  g->ncb++;
+  g->status = q->status;
+  g->rcode = q->rcode;
+  g->nrr = q->nrr;
+  while (mdspf__dnsq_next(q, &pos, &r) && i < 8) {
+    if (r.kind == MDSPF__RR_TXT) {
+      size_t n = r.len < 299 ? r.len : 299;
+      memcpy(g->txt[i], r.data, n);
+      g->txt[i][n] = '\0';
+      g->txtlen[i] = r.len;
+    } else if (r.kind == MDSPF__RR_ADDR) {
+      g->family[i] = r.family;
+      memcpy(g->addr[i], r.data, r.len <= 16 ? r.len : 16);
+    } else if (r.kind == MDSPF__RR_NAME) {
+      size_t n = r.len < 299 ? r.len : 299;
+      memcpy(g->names[i], r.data, n);
+      g->names[i][n] = '\0';
+      g->prefs[i] = r.pref;
+    }
+    i++;
+  }
+}
+
+/* Run the answer function on a buffer for a fresh query. */
+static void answer(const char *qname, int rrtype, int status,
+                   const unsigned char *buf, int len, got *g) {
+  counting ca = {0};
+  mdspf__allocator a;
+  mdspf_dns_query *q;
+  mdspf__allocator_init(&a, count_alloc, &ca);
+  memset(g, 0, sizeof *g);
+  q = mdspf__dnsq_new(&a, qname, strlen(qname), rrtype, got_cb, g);
+  assert_non_null(q);
+  q->state = MDSPF__Q_PENDING;
+  mdspf__cares_answer(q, rrtype, status, buf, len);
+  assert_int_equal(g->ncb, 1);
+  mdspf__dnsq_free(q);
+  assert_int_equal(ca.outstanding, 0);
+}
+
+static void test_cares_answer_txt(void **state) {
+  static wbuf w;
+  got g;
+  (void)state;
+  reply(&w, "example.com", 16, 0);
+  /* one record in three strings, one in one, one empty string */
+  rr(&w, 16, "\x07v=spf1 \x0dip4:192.0.2.1\x05 -all", 1 + 7 + 1 + 13 + 1 + 5);
+  rr(&w, 16, "\x05hello", 6);
+  rr(&w, 16, "\x00", 1);
+  answer("example.com", MDSPF_DNS_TXT, ARES_SUCCESS, w.b, (int)w.len, &g);
+  assert_int_equal(g.status, MDSPF_DNS_OK);
+  assert_int_equal(g.rcode, 0);
+  assert_int_equal(g.nrr, 3);
+  assert_string_equal(g.txt[0], "v=spf1 ip4:192.0.2.1 -all");
+  assert_string_equal(g.txt[1], "hello");
+  assert_int_equal(g.txtlen[2], 0);
+
+  /* two long records of several 255-octet strings */
+  {
+    unsigned char rd[3 * 256];
+    size_t i;
+    for (i = 0; i < 3; i++) {
+      rd[i * 256] = 255;
+      memset(rd + i * 256 + 1, 'a' + (int)i, 255);
+    }
+    reply(&w, "long.example", 16, 0);
+    rr(&w, 16, rd, sizeof rd);
+    rr(&w, 16, rd, 256);
+    {
+      counting ca = {0};
+      mdspf__allocator a;
+      mdspf_dns_query *q;
+      size_t pos = 0;
+      mdspf__rr r;
+      mdspf__allocator_init(&a, count_alloc, &ca);
+      memset(&g, 0, sizeof g);
+      q = mdspf__dnsq_new(&a, "long.example", 12, MDSPF_DNS_TXT, got_cb, &g);
+      q->state = MDSPF__Q_PENDING;
+      mdspf__cares_answer(q, MDSPF_DNS_TXT, ARES_SUCCESS, w.b, (int)w.len);
+      assert_int_equal(q->status, MDSPF_DNS_OK);
+      assert_int_equal(q->nrr, 2);
+      assert_true(mdspf__dnsq_next(q, &pos, &r));
+      assert_int_equal(r.len, 765);
+      assert_int_equal(r.data[0], 'a');
+      assert_int_equal(r.data[255], 'b');
+      assert_int_equal(r.data[764], 'c');
+      assert_true(mdspf__dnsq_next(q, &pos, &r));
+      assert_int_equal(r.len, 255);
+      assert_false(mdspf__dnsq_next(q, &pos, &r));
+      mdspf__dnsq_free(q);
+      assert_int_equal(ca.outstanding, 0);
+    }
+  }
+
+  /* only a CNAME: no data */
+  reply(&w, "alias.example", 16, 0);
+  rr(&w, 5, "\x03" "foo\x07" "example\x00", 13);
+  answer("alias.example", MDSPF_DNS_TXT, ARES_SUCCESS, w.b, (int)w.len, &g);
+  assert_int_equal(g.status, MDSPF_DNS_NODATA);
+}
+
+static void test_cares_answer_types(void **state) {
+  static wbuf w;
+  static const unsigned char a1[4] = {192, 0, 2, 1}, a2[4] = {198, 51, 100, 7};
+  static const unsigned char v6[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0,
+                                       0,    0,    0,    0,    0, 0, 0, 9};
+  got g;
+  (void)state;
+  reply(&w, "host.example", 1, 0);
+  rr(&w, 1, a1, 4);
+  rr(&w, 28, v6, 16); /* wrong type: ignored */
+  rr(&w, 1, a2, 4);
+  answer("host.example", MDSPF_DNS_A, ARES_SUCCESS, w.b, (int)w.len, &g);
+  assert_int_equal(g.status, MDSPF_DNS_OK);
+  assert_int_equal(g.nrr, 2);
+  assert_int_equal(g.family[0], 4);
+  assert_memory_equal(g.addr[0], a1, 4);
+  assert_memory_equal(g.addr[1], a2, 4);
+
+  reply(&w, "host.example", 28, 0);
+  rr(&w, 28, v6, 16);
+  answer("host.example", MDSPF_DNS_AAAA, ARES_SUCCESS, w.b, (int)w.len, &g);
+  assert_int_equal(g.status, MDSPF_DNS_OK);
+  assert_int_equal(g.nrr, 1);
+  assert_int_equal(g.family[0], 6);
+  assert_memory_equal(g.addr[0], v6, 16);
+
+  /* an AAAA reply that holds only an A record: nothing of the type */
+  reply(&w, "host.example", 28, 0);
+  rr(&w, 1, a1, 4);
+  answer("host.example", MDSPF_DNS_AAAA, ARES_SUCCESS, w.b, (int)w.len, &g);
+  assert_int_equal(g.status, MDSPF_DNS_NODATA);
+
+  reply(&w, "example.com", 15, 0);
+  rr(&w, 15, "\x00\x0a\x03mx1\x07" "example\x03" "com\x00", 2 + 17);
+  rr(&w, 15, "\x00\x14\x03mx2\xc0\x0c", 2 + 6); /* compressed */
+  answer("example.com", MDSPF_DNS_MX, ARES_SUCCESS, w.b, (int)w.len, &g);
+  assert_int_equal(g.status, MDSPF_DNS_OK);
+  assert_int_equal(g.nrr, 2);
+  assert_string_equal(g.names[0], "mx1.example.com");
+  assert_int_equal(g.prefs[0], 10);
+  assert_string_equal(g.names[1], "mx2.example.com");
+  assert_int_equal(g.prefs[1], 20);
+
+  /* null MX (RFC 7505): the root name */
+  reply(&w, "nomail.example", 15, 0);
+  rr(&w, 15, "\x00\x00\x00", 3);
+  answer("nomail.example", MDSPF_DNS_MX, ARES_SUCCESS, w.b, (int)w.len, &g);
+  assert_int_equal(g.status, MDSPF_DNS_OK);
+  assert_int_equal(g.nrr, 1);
+  assert_string_equal(g.names[0], "");
+
+  reply(&w, "1.2.0.192.in-addr.arpa", 12, 0);
+  rr(&w, 12, "\x02ok\x07" "example\x00", 12);
+  rr(&w, 12, "\x03two\x07" "example\x00", 13);
+  answer("1.2.0.192.in-addr.arpa", MDSPF_DNS_PTR, ARES_SUCCESS, w.b,
+         (int)w.len, &g);
+  assert_int_equal(g.status, MDSPF_DNS_OK);
+  assert_int_equal(g.nrr, 2);
+  assert_string_equal(g.names[0], "ok.example");
+  assert_string_equal(g.names[1], "two.example");
+
+  /* a type the backend never asks for */
+  reply(&w, "host.example", 99, 0);
+  answer("host.example", 99, ARES_SUCCESS, w.b, (int)w.len, &g);
+  assert_int_equal(g.status, MDSPF_DNS_ERROR);
+}
+
+static void test_cares_answer_status(void **state) {
+  static const struct {
+    int ares, status, rcode;
+  } map[] = {
+      {ARES_ENODATA, MDSPF_DNS_NODATA, 0},
+      {ARES_ENOTFOUND, MDSPF_DNS_NXDOMAIN, 3},
+      {ARES_ESERVFAIL, MDSPF_DNS_TEMPFAIL, 2},
+      {ARES_EREFUSED, MDSPF_DNS_TEMPFAIL, 5},
+      {ARES_ETIMEOUT, MDSPF_DNS_TEMPFAIL, -1},
+      {ARES_ECONNREFUSED, MDSPF_DNS_TEMPFAIL, -1},
+      {ARES_ECANCELLED, MDSPF_DNS_TEMPFAIL, -1},
+      {ARES_EDESTRUCTION, MDSPF_DNS_TEMPFAIL, -1},
+      {ARES_ENOMEM, MDSPF_DNS_TEMPFAIL, -1},
+      {ARES_EFORMERR, MDSPF_DNS_ERROR, 1},
+      {ARES_ENOTIMP, MDSPF_DNS_ERROR, 4},
+      {ARES_EBADRESP, MDSPF_DNS_ERROR, -1},
+      {ARES_EBADNAME, MDSPF_DNS_ERROR, -1},
+      {ARES_EBADQUERY, MDSPF_DNS_ERROR, -1},
+      {12345, MDSPF_DNS_ERROR, -1},
+      {-7, MDSPF_DNS_ERROR, -1},
+  };
+  static wbuf w;
+  got g;
+  size_t i;
+  (void)state;
+  for (i = 0; i < sizeof map / sizeof *map; i++) {
+    answer("x.example", MDSPF_DNS_TXT, map[i].ares, NULL, 0, &g);
+    if (g.status != map[i].status || g.rcode != map[i].rcode) {
+      fail_msg("ares status %d: got %d/%d", map[i].ares, g.status, g.rcode);
+    }
+  }
+  /* with a reply, the RCODE comes from its header */
+  reply(&w, "x.example", 16, 3);
+  answer("x.example", MDSPF_DNS_TXT, ARES_ENOTFOUND, w.b, (int)w.len, &g);
+  assert_int_equal(g.status, MDSPF_DNS_NXDOMAIN);
+  assert_int_equal(g.rcode, 3);
+  /* a "success" whose header carries an error RCODE follows the RCODE */
+  reply(&w, "x.example", 16, 2);
+  rr(&w, 16, "\x01x", 2);
+  answer("x.example", MDSPF_DNS_TXT, ARES_SUCCESS, w.b, (int)w.len, &g);
+  assert_int_equal(g.status, MDSPF_DNS_TEMPFAIL);
+  assert_int_equal(g.rcode, 2);
+  /* NULL q is a no-op */
+  mdspf__cares_answer(NULL, MDSPF_DNS_TXT, ARES_SUCCESS, w.b, (int)w.len);
+}
+
+/* Allocation failures while an answer is turned into records: a valid
+ * status, no leak. */
+static void test_cares_answer_oom(void **state) {
+  static wbuf w;
+  static const unsigned char a1[4] = {192, 0, 2, 1};
+  static const struct {
+    int type;
+    const char *rdata;
+    size_t len;
+  } rrs[] = {
+      {MDSPF_DNS_A, (const char *)a1, 4},
+      {MDSPF_DNS_AAAA, "0123456789abcdef", 16},
+      {MDSPF_DNS_TXT, "\x05hello\x03you", 10},
+      {MDSPF_DNS_MX, "\x00\x0a\x02mx\x00", 6},
+      {MDSPF_DNS_PTR, "\x02ok\x00", 4},
+  };
+  size_t i;
+  (void)state;
+  for (i = 0; i < sizeof rrs / sizeof *rrs; i++) {
+    unsigned long k;
+    reply(&w, "x.example", (unsigned)rrs[i].type, 0);
+    rr(&w, (unsigned)rrs[i].type, rrs[i].rdata, rrs[i].len);
+    for (k = 1; k <= 3; k++) {
+      counting ca = {0};
+      mdspf__allocator a;
+      mdspf_dns_query *q;
+      got g;
+      memset(&g, 0, sizeof g);
+      mdspf__allocator_init(&a, count_alloc, &ca);
+      q = mdspf__dnsq_new(&a, "x.example", 9, rrs[i].type, got_cb, &g);
+      assert_non_null(q);
+      ca.fail_at = ca.allocs + k;
+      mdspf__cares_answer(q, rrs[i].type, ARES_SUCCESS, w.b, (int)w.len);
+      assert_int_equal(g.ncb, 1);
+      if (ca.failed) {
+        /* our buffer: TEMPFAIL; the builder's: ERROR */
+        assert_true(g.status == MDSPF_DNS_TEMPFAIL ||
+                    g.status == MDSPF_DNS_ERROR);
+      } else {
+        assert_int_equal(g.status, MDSPF_DNS_OK);
+      }
+      mdspf__dnsq_free(q);
+      assert_int_equal(ca.outstanding, 0);
+    }
+  }
+}
+
+static void test_cares_answer_bad(void **state) {
+  static wbuf w;
+  static const int types[] = {MDSPF_DNS_A, MDSPF_DNS_AAAA, MDSPF_DNS_MX,
+                              MDSPF_DNS_TXT, MDSPF_DNS_PTR};
+  got g;
+  size_t t;
+  uint32_t seed = 12345;
+  int i;
+  (void)state;
+  for (t = 0; t < sizeof types / sizeof *types; t++) {
+    int ty = types[t];
+    /* nothing, or less than a header */
+    answer("x.example", ty, ARES_SUCCESS, NULL, 0, &g);
+    assert_int_equal(g.status, MDSPF_DNS_ERROR);
+    answer("x.example", ty, ARES_SUCCESS, (const unsigned char *)"\x12\x34",
+           -5, &g);
+    assert_int_equal(g.status, MDSPF_DNS_ERROR);
+    answer("x.example", ty, ARES_SUCCESS,
+           (const unsigned char *)"\x12\x34\x81\x80\x00", 5, &g);
+    assert_int_equal(g.status, MDSPF_DNS_ERROR);
+    /* a header promising a question and an answer, and nothing else */
+    reply(&w, "x.example", (unsigned)ty, 0);
+    w.b[7] = 1;
+    answer("x.example", ty, ARES_SUCCESS, w.b, 12, &g);
+    assert_int_equal(g.status, MDSPF_DNS_ERROR);
+    /* a record cut off in the middle */
+    reply(&w, "x.example", (unsigned)ty, 0);
+    rr(&w, (unsigned)ty, "\x19v=spf1 ip4:192.0.2.1 -all", 26);
+    answer("x.example", ty, ARES_SUCCESS, w.b, (int)w.len - 13, &g);
+    assert_int_equal(g.status, MDSPF_DNS_ERROR);
+    /* an owner name that is a compression loop */
+    reply(&w, "x.example", (unsigned)ty, 0);
+    {
+      size_t at = w.len;
+      w16(&w, 0xc000u | (unsigned)at);
+      w16(&w, (unsigned)ty);
+      w16(&w, 1);
+      w32(&w, 300);
+      w16(&w, 4);
+      w32(&w, 0xc0000201ul);
+      w.b[7] = 1;
+    }
+    answer("x.example", ty, ARES_SUCCESS, w.b, (int)w.len, &g);
+    assert_int_equal(g.status, MDSPF_DNS_ERROR);
+  }
+  /* random bytes with random statuses: one completion, never a crash */
+  for (i = 0; i < 20000; i++) {
+    unsigned char buf[600];
+    size_t n, k;
+    int st;
+    seed = seed * 1103515245u + 12345u;
+    n = (seed >> 8) % sizeof buf;
+    for (k = 0; k < n; k++) {
+      seed = seed * 1103515245u + 12345u;
+      buf[k] = (unsigned char)(seed >> 16);
+    }
+    if (n >= 12 && (i & 1)) {
+      /* make it look like a reply often enough to reach the parsers */
+      buf[2] = 0x81;
+      buf[3] = 0x80;
+      buf[4] = 0;
+      buf[5] = 1;
+      buf[6] = 0;
+      buf[7] = (unsigned char)(buf[7] & 7);
+    }
+    st = (i % 3 == 0) ? ARES_SUCCESS : (int)((seed >> 4) % 30);
+    answer("x.example", types[(unsigned)i % 5], st, buf, (int)n, &g);
+    assert_true(g.status >= MDSPF_DNS_OK && g.status <= MDSPF_DNS_ERROR);
+  }
+}
+
+/* ---- live faults ------------------------------------------------------------------------- */
+
+static void test_cares_faults(void **state) {
+  job jobs[] = {
+      J("ok.test", MDSPF_PASS, MDSPF_OK),
+      J("servfail.test", MDSPF_TEMPERROR, MDSPF_E_DNS),
+      J("refused.test", MDSPF_TEMPERROR, MDSPF_E_DNS),
+      J("formerr.test", MDSPF_TEMPERROR, MDSPF_E_DNS),
+      J("notimp.test", MDSPF_TEMPERROR, MDSPF_E_DNS),
+      J("nxdomain.test", MDSPF_NONE, -1),
+      J("nodata.test", MDSPF_NONE, -1),
+      J("drop.test", MDSPF_TEMPERROR, MDSPF_E_DNS),
+      J("badid.test", MDSPF_TEMPERROR, MDSPF_E_DNS),
+      J("wrongq.test", MDSPF_TEMPERROR, MDSPF_E_DNS),
+      J("garbled.test", MDSPF_TEMPERROR, MDSPF_E_DNS),
+      J("short.test", MDSPF_TEMPERROR, MDSPF_E_DNS),
+      J("trunc.test", MDSPF_TEMPERROR, MDSPF_E_DNS),
+      J("ptrloop.test", MDSPF_TEMPERROR, MDSPF_E_DNS),
+      J("tc.test", MDSPF_PASS, MDSPF_OK),
+      J("huge.test", MDSPF_PASS, MDSPF_OK),
+      J("slow-50.test", MDSPF_PASS, MDSPF_OK),
+      J("OK.Test", MDSPF_PASS, MDSPF_OK),
+      J("unknown.test", MDSPF_NONE, -1),
+      /* through include / a / mx */
+      J("inc-ok.test", MDSPF_PASS, MDSPF_OK),
+      J("a-ok.test", MDSPF_PASS, MDSPF_OK),
+      J("mx-ok.test", MDSPF_PASS, MDSPF_OK),
+      J("inc-tc.test", MDSPF_PASS, MDSPF_OK),
+      J("inc-huge.test", MDSPF_PASS, MDSPF_OK),
+      J("inc-servfail.test", MDSPF_TEMPERROR, MDSPF_E_DNS),
+      J("a-servfail.test", MDSPF_TEMPERROR, MDSPF_E_DNS),
+      J("mx-servfail.test", MDSPF_TEMPERROR, MDSPF_E_DNS),
+      J("inc-drop.test", MDSPF_TEMPERROR, MDSPF_E_DNS),
+      J("a-drop.test", MDSPF_TEMPERROR, MDSPF_E_DNS),
+      J("mx-drop.test", MDSPF_TEMPERROR, MDSPF_E_DNS),
+      J("inc-trunc.test", MDSPF_TEMPERROR, MDSPF_E_DNS),
+      J("a-garbled.test", MDSPF_TEMPERROR, MDSPF_E_DNS),
+      J("mx-refused.test", MDSPF_TEMPERROR, MDSPF_E_DNS),
+      J("inc-nxdomain.test", MDSPF_PERMERROR, -1),
+      J("a-nxdomain.test", MDSPF_FAIL, MDSPF_OK),
+      J("spf-all.test", MDSPF_PASS, MDSPF_OK),
+      J("spf-~all.test", MDSPF_SOFTFAIL, MDSPF_OK),
+      J("spf--all.test", MDSPF_FAIL, MDSPF_OK),
+      J("spf-?all.test", MDSPF_NEUTRAL, MDSPF_OK),
+  };
+  size_t n = sizeof jobs / sizeof *jobs, i;
+  counting ca = {0}, cc = {0};
+  mdspf_cares *c;
+  mdspf_ctx *ctx;
+  long t0 = now_ms();
+  (void)state;
+  /* (tcloop is checked on its own in test_cares_sync_and_tcp: closing
+   * the TCP connection fails every query sharing it, tc and huge here,
+   * when there is only one try) */
+  c = backend(&ca);
+  ctx = ctx_for(c, &cc);
+  for (i = 0; i < n; i++) {
+    job_start(ctx, &jobs[i]);
+  }
+  drive(c, jobs, n);
+  expect_jobs(jobs, n);
+  /* every fault ends in bounded time: at most T_GIVEUP per lookup, and
+   * no chain here has more than one lookup that can time out */
+  for (i = 0; i < n; i++) {
+    long took = jobs[i].t_done - jobs[i].t_start;
+    if (took > T_GIVEUP + 500) {
+      fail_msg("%s took %ld ms", jobs[i].domain, took);
+    }
+  }
+  assert_true(now_ms() - t0 < 3000);
+  assert_int_equal(mdspf_cares_pending(c), 0);
+  free_jobs(jobs, n);
+  mdspf_ctx_free(ctx);
+  mdspf_cares_free(c);
+  assert_int_equal(ca.outstanding, 0);
+  assert_int_equal(cc.outstanding, 0);
+}
+
+static void test_cares_sync_and_tcp(void **state) {
+  counting ca = {0};
+  mdspf_cares *c;
+  int reason;
+  long took;
+  (void)state;
+  /* mdspf_check_run drives the backend through the vtable's wait() */
+  c = backend(&ca);
+  assert_int_equal(run_sync(c, "ok.test", 0, &reason, NULL), MDSPF_PASS);
+  assert_int_equal(run_sync(c, "servfail.test", 0, &reason, NULL),
+                   MDSPF_TEMPERROR);
+  assert_int_equal(reason, MDSPF_E_DNS);
+  assert_int_equal(run_sync(c, "drop.test", 0, &reason, &took),
+                   MDSPF_TEMPERROR);
+  assert_int_equal(reason, MDSPF_E_DNS);
+  assert_true(took >= T_GIVEUP - 20 && took < T_GIVEUP + 500);
+  assert_int_equal(run_sync(c, "tcloop.test", 0, &reason, NULL),
+                   MDSPF_TEMPERROR);
+  assert_int_equal(reason, MDSPF_E_DNS);
+  assert_int_equal(run_sync(c, "inc-tcloop.test", 0, &reason, NULL),
+                   MDSPF_TEMPERROR);
+  assert_int_equal(reason, MDSPF_E_DNS);
+  mdspf_cares_free(c);
+
+  /* slow-N with a check budget shorter than N (and than c-ares' own
+   * timeout): the budget wins, within it */
+  c = backend_opts(&ca, 1000, 3, 0, NULL, NULL, NULL);
+  assert_int_equal(run_sync(c, "slow-1500.test", 300, &reason, &took),
+                   MDSPF_TEMPERROR);
+  assert_int_equal(reason, MDSPF_E_TIMEOUT);
+  assert_true(took >= 290 && took < 300 + 300);
+  assert_int_equal(mdspf_cares_pending(c), 0);
+  /* the abandoned query was swept out of c-ares */
+  assert_int_equal(mdspf_cares_timeout(c), -1);
+  assert_int_equal(run_sync(c, "inc-slow-2000.test", 400, &reason, &took),
+                   MDSPF_TEMPERROR);
+  assert_int_equal(reason, MDSPF_E_TIMEOUT);
+  assert_true(took >= 390 && took < 400 + 300);
+  /* and a slow answer inside the budget is just slow */
+  assert_int_equal(run_sync(c, "slow-300.test", 1000, &reason, &took),
+                   MDSPF_PASS);
+  assert_true(took >= 290);
+  mdspf_cares_free(c);
+
+  /* always TCP, and no EDNS */
+  c = backend_opts(&ca, T_TIMEOUT, T_TRIES, MDSPF_CARES_USE_TCP, NULL, NULL,
+                   NULL);
+  assert_int_equal(run_sync(c, "ok.test", 0, &reason, NULL), MDSPF_PASS);
+  assert_int_equal(run_sync(c, "huge.test", 0, &reason, NULL), MDSPF_PASS);
+  assert_int_equal(run_sync(c, "mx-ok.test", 0, &reason, NULL), MDSPF_PASS);
+  mdspf_cares_free(c);
+  c = backend_opts(&ca, T_TIMEOUT, T_TRIES,
+                   MDSPF_CARES_NO_EDNS | MDSPF_CARES_NO_ROTATE, NULL, NULL,
+                   NULL);
+  assert_int_equal(run_sync(c, "tc.test", 0, &reason, NULL), MDSPF_PASS);
+  assert_int_equal(run_sync(c, "formerr.test", 0, &reason, NULL),
+                   MDSPF_TEMPERROR);
+  mdspf_cares_free(c);
+  assert_int_equal(ca.outstanding, 0);
+}
+
+static void test_cares_huge_direct(void **state) {
+  counting ca = {0};
+  mdspf_cares *c;
+  mdspf_dns_query *q;
+  direct d;
+  size_t pos = 0, total = 0;
+  mdspf__rr r;
+  unsigned k = 0;
+  (void)state;
+  c = backend(&ca);
+  q = query_direct(c, "huge.test", MDSPF_DNS_TXT, &d);
+  assert_int_equal(d.status, MDSPF_DNS_OK);
+  assert_int_equal(q->nrr, 8);
+  while (mdspf__dnsq_next(q, &pos, &r)) {
+    assert_int_equal(r.kind, MDSPF__RR_TXT);
+    total += r.len;
+    if (k == 0) {
+      static const char tail[] = " ip4:192.0.2.1 -all";
+      assert_true(r.len > 3000);
+      assert_memory_equal(r.data, "v=spf1 ip4:10.0.0.1 ", 20);
+      assert_memory_equal(r.data + r.len - (sizeof tail - 1), tail,
+                          sizeof tail - 1);
+    } else {
+      size_t i;
+      /* 30 strings of 255 octets joined into one record */
+      assert_int_equal(r.len, 30 * 255);
+      for (i = 0; i < r.len; i++) {
+        if (r.data[i] != 'a' + (int)(k - 1)) {
+          fail_msg("record %u octet %zu is %d", k, i, r.data[i]);
+        }
+      }
+    }
+    k++;
+  }
+  assert_true(total > 55000);
+  mdspf__dnsq_free(q);
+
+  /* the other types through the vtable */
+  q = query_direct(c, "ok.test", MDSPF_DNS_MX, &d);
+  assert_int_equal(d.status, MDSPF_DNS_OK);
+  pos = 0;
+  assert_true(mdspf__dnsq_next(q, &pos, &r));
+  assert_int_equal(r.pref, 10);
+  assert_int_equal(r.len, strlen("ok-mx.test"));
+  assert_memory_equal(r.data, "ok-mx.test", r.len);
+  mdspf__dnsq_free(q);
+  q = query_direct(c, "ok.test", MDSPF_DNS_AAAA, &d);
+  assert_int_equal(d.status, MDSPF_DNS_OK);
+  mdspf__dnsq_free(q);
+  q = query_direct(c, "1.2.0.192.ok.test", MDSPF_DNS_PTR, &d);
+  assert_int_equal(d.status, MDSPF_DNS_NXDOMAIN); /* first label "1" */
+  assert_int_equal(d.rcode, 3);
+  mdspf__dnsq_free(q);
+  q = query_direct(c, "ok.test", MDSPF_DNS_PTR, &d);
+  assert_int_equal(d.status, MDSPF_DNS_OK);
+  pos = 0;
+  assert_true(mdspf__dnsq_next(q, &pos, &r));
+  assert_memory_equal(r.data, "ok.example", r.len);
+  mdspf__dnsq_free(q);
+  q = query_direct(c, "nodata.test", MDSPF_DNS_A, &d);
+  assert_int_equal(d.status, MDSPF_DNS_NODATA);
+  assert_int_equal(d.rcode, 0);
+  mdspf__dnsq_free(q);
+  /* c-ares 1.18 retries SERVFAIL, REFUSED and NOTIMP elsewhere and then
+   * reports ARES_ECONNREFUSED without the reply (later versions keep the
+   * RCODE): TEMPFAIL either way, the RCODE when known */
+  q = query_direct(c, "servfail.test", MDSPF_DNS_A, &d);
+  assert_int_equal(d.status, MDSPF_DNS_TEMPFAIL);
+  assert_true(d.rcode == 2 || d.rcode == -1);
+  mdspf__dnsq_free(q);
+  q = query_direct(c, "refused.test", MDSPF_DNS_TXT, &d);
+  assert_int_equal(d.status, MDSPF_DNS_TEMPFAIL);
+  assert_true(d.rcode == 5 || d.rcode == -1);
+  mdspf__dnsq_free(q);
+  q = query_direct(c, "notimp.test", MDSPF_DNS_A, &d);
+  assert_true((d.status == MDSPF_DNS_ERROR && d.rcode == 4) ||
+              (d.status == MDSPF_DNS_TEMPFAIL && d.rcode == -1));
+  mdspf__dnsq_free(q);
+  q = query_direct(c, "formerr.test", MDSPF_DNS_A, &d);
+  assert_int_equal(d.status, MDSPF_DNS_ERROR);
+  assert_int_equal(d.rcode, 1);
+  mdspf__dnsq_free(q);
+  q = query_direct(c, "trunc.test", MDSPF_DNS_TXT, &d);
+  assert_int_equal(d.status, MDSPF_DNS_ERROR);
+  mdspf__dnsq_free(q);
+  q = query_direct(c, "drop.test", MDSPF_DNS_TXT, &d);
+  assert_int_equal(d.status, MDSPF_DNS_TEMPFAIL);
+  assert_int_equal(d.rcode, -1);
+  mdspf__dnsq_free(q);
+  /* RFC 7686: c-ares answers .onion itself, inside query() */
+  q = query_direct(c, "x.onion", MDSPF_DNS_A, &d);
+  assert_int_equal(d.status, MDSPF_DNS_NXDOMAIN);
+  mdspf__dnsq_free(q);
+  /* a type the backend does not do is refused without a completion */
+  {
+    mdspf__allocator a;
+    const mdspf_resolver *res = mdspf_cares_resolver(c);
+    void *tok = (void *)&a;
+    mdspf__allocator_init(&a, NULL, NULL);
+    memset(&d, 0, sizeof d);
+    q = mdspf__dnsq_new(&a, "ok.test", 7, 99, direct_cb, &d);
+    assert_int_not_equal(res->query(res->impl, q, q->name, 99, &tok), 0);
+    assert_null(tok);
+    assert_int_equal(d.ncb, 0);
+    mdspf__dnsq_free(q);
+  }
+  assert_int_equal(mdspf_cares_pending(c), 0);
+  mdspf_cares_free(c);
+  assert_int_equal(ca.outstanding, 0);
+}
+
+static void test_cares_name_escaping(void **state) {
+  static const char *const names[] = {
+      "echo.a\\b.test",       "echo.x\\.test",         "echo.sp ace.test",
+      "echo.pct%{d}.test",    "echo.\x01\x7f\xff.test", "echo.q\"u(o)t;e@$.test",
+      "echo.\\\\\\.test",     "echo.\\032.test",
+  };
+  counting ca = {0};
+  mdspf_cares *c;
+  size_t i;
+  (void)state;
+  c = backend(&ca);
+  for (i = 0; i < sizeof names / sizeof *names; i++) {
+    direct d;
+    size_t pos = 0;
+    mdspf__rr r;
+    mdspf_dns_query *q = query_direct(c, names[i], MDSPF_DNS_TXT, &d);
+    if (d.status != MDSPF_DNS_OK) {
+      fail_msg("%s: status %d", names[i], d.status);
+    }
+    /* the responder echoes the octets it received */
+    assert_true(mdspf__dnsq_next(q, &pos, &r));
+    if (r.len != strlen(names[i]) || memcmp(r.data, names[i], r.len) != 0) {
+      fail_msg("%s: sent as \"%.*s\"", names[i], (int)r.len, r.data);
+    }
+    mdspf__dnsq_free(q);
+  }
+  mdspf_cares_free(c);
+  assert_int_equal(ca.outstanding, 0);
+}
+
+/* ---- cancel and free ------------------------------------------------------------------ */
+
+static void test_cares_cancel(void **state) {
+  counting ca = {0}, cc = {0};
+  mdspf_cares *c;
+  mdspf_ctx *ctx;
+  job a = J("drop.test", MDSPF_TEMPERROR, -1);
+  job b = J("slow-150.test", MDSPF_PASS, MDSPF_OK);
+  long t0;
+  (void)state;
+  /* one try: the drop's query ends at T_TIMEOUT */
+  c = backend_opts(&ca, T_TIMEOUT, 1, 0, NULL, NULL, NULL);
+  ctx = ctx_for(c, &cc);
+
+  /* cancelled alone: the query is swept out of c-ares at once */
+  job_start(ctx, &a);
+  assert_int_equal(mdspf_cares_pending(c), 1);
+  assert_true(mdspf_cares_timeout(c) >= 0);
+  assert_int_equal(mdspf_cares_wait(c, 20), 0);
+  mdspf_check_cancel(a.chk);
+  assert_int_equal(mdspf_cares_pending(c), 0);
+  assert_int_equal(mdspf_cares_timeout(c), -1);
+  assert_int_equal(mdspf_cares_wait(c, 50), 0);
+  assert_int_equal(a.ncb, 0);
+  mdspf_check_free(a.chk);
+
+  /* cancelled while another query is live: its token lingers until the
+   * c-ares timeout (T_TIMEOUT), which must not touch the freed check */
+  memset(&a, 0, sizeof a);
+  a.domain = "drop.test";
+  job_start(ctx, &a);
+  t0 = now_ms();
+  assert_int_equal(mdspf_cares_wait(c, T_TIMEOUT - 80), 0);
+  assert_true(now_ms() - t0 >= T_TIMEOUT - 90);
+  job_start(ctx, &b); /* answered 150 ms later: after a's timeout */
+  assert_int_equal(mdspf_cares_pending(c), 2);
+  mdspf_check_free(a.chk); /* cancels, then frees the check */
+  a.chk = NULL;
+  assert_int_equal(mdspf_cares_pending(c), 1);
+  drive(c, &b, 1);
+  assert_true(now_ms() - t0 > T_TIMEOUT); /* the drop timed out meanwhile */
+  expect_jobs(&b, 1);
+  assert_true(b.t_done - b.t_start >= 140);
+  assert_int_equal(a.ncb, 0);
+  assert_int_equal(mdspf_cares_pending(c), 0);
+  assert_int_equal(mdspf_cares_timeout(c), -1); /* nothing left in c-ares */
+  mdspf_check_free(b.chk);
+
+  mdspf_ctx_free(ctx);
+  mdspf_cares_free(c);
+  assert_int_equal(ca.outstanding, 0);
+  assert_int_equal(cc.outstanding, 0);
+}
+
+static void test_cares_free_inflight(void **state) {
+  counting ca = {0}, cc = {0};
+  mdspf_cares *c;
+  mdspf_ctx *ctx;
+  job jobs[] = {
+      J("drop.test", MDSPF_TEMPERROR, MDSPF_E_DNS),
+      J("slow-1000.test", MDSPF_TEMPERROR, MDSPF_E_DNS),
+      J("inc-drop.test", MDSPF_TEMPERROR, MDSPF_E_DNS),
+      J("tcloop.test", MDSPF_TEMPERROR, MDSPF_E_DNS),
+  };
+  size_t n = sizeof jobs / sizeof *jobs, i;
+  (void)state;
+  c = backend_opts(&ca, 2000, 1, 0, NULL, NULL, NULL);
+  ctx = ctx_for(c, &cc);
+  for (i = 0; i < n; i++) {
+    job_start(ctx, &jobs[i]);
+  }
+  assert_int_equal(mdspf_cares_wait(c, 30), 0);
+  assert_true(mdspf_cares_pending(c) > 0);
+  /* the queries in flight complete as TEMPFAIL inside the free */
+  mdspf_cares_free(c);
+  for (i = 0; i < n; i++) {
+    assert_int_equal(jobs[i].ncb, 1);
+  }
+  expect_jobs(jobs, n);
+  free_jobs(jobs, n);
+  mdspf_ctx_free(ctx);
+  assert_int_equal(ca.outstanding, 0);
+  assert_int_equal(cc.outstanding, 0);
+
+  /* the context first: its checks are cancelled, then the backend */
+  memset(jobs, 0, sizeof jobs);
+  jobs[0].domain = "drop.test";
+  jobs[1].domain = "slow-1000.test";
+  jobs[2].domain = "ok.test";
+  jobs[3].domain = "tc.test";
+  c = backend_opts(&ca, 2000, 1, 0, NULL, NULL, NULL);
+  ctx = ctx_for(c, &cc);
+  for (i = 0; i < n; i++) {
+    job_start(ctx, &jobs[i]);
+  }
+  mdspf_ctx_free(ctx); /* frees the checks too */
+  assert_int_equal(mdspf_cares_pending(c), 0);
+  assert_int_equal(mdspf_cares_wait(c, 50), 0);
+  mdspf_cares_free(c);
+  for (i = 0; i < n; i++) {
+    assert_int_equal(jobs[i].ncb, 0);
+  }
+  assert_int_equal(ca.outstanding, 0);
+  assert_int_equal(cc.outstanding, 0);
+}
+
+static void test_cares_callback_reentry(void **state) {
+  counting ca = {0}, cc = {0};
+  mdspf_cares *c;
+  mdspf_ctx *ctx;
+  job spawned = J("inc-ok.test", MDSPF_PASS, MDSPF_OK);
+  job jobs[3];
+  long limit;
+  (void)state;
+  memset(jobs, 0, sizeof jobs);
+  c = backend(&ca);
+  ctx = ctx_for(c, &cc);
+  /* a callback that starts a new check on the same backend, and probes
+   * the calls that are refused from inside a delivery */
+  jobs[0].domain = "ok.test";
+  jobs[0].want_result = MDSPF_PASS;
+  jobs[0].c = c;
+  jobs[0].try_reentry = 1;
+  jobs[0].spawn = &spawned;
+  jobs[1].domain = "nxdomain.test";
+  jobs[1].want_result = MDSPF_NONE;
+  jobs[1].want_reason = -1;
+  jobs[2].domain = "slow-100.test";
+  jobs[2].want_result = MDSPF_PASS;
+  job_start(ctx, &jobs[0]);
+  job_start(ctx, &jobs[1]);
+  job_start(ctx, &jobs[2]);
+  drive(c, jobs, 3);
+  drive(c, &spawned, 1);
+  expect_jobs(jobs, 3);
+  expect_jobs(&spawned, 1);
+  assert_int_equal(jobs[0].reentry_wait, MDSPF_E_STATE);
+  assert_int_equal(jobs[0].reentry_loop, MDSPF_E_STATE);
+  mdspf_check_free(spawned.chk);
+  free_jobs(jobs, 3);
+
+  /* a callback that frees the backend: deferred to the end of the wait;
+   * the other query in flight then completes as TEMPFAIL */
+  memset(jobs, 0, sizeof jobs);
+  jobs[0].domain = "ok.test";
+  jobs[0].want_result = MDSPF_PASS;
+  jobs[0].c = c;
+  jobs[0].free_backend = 1;
+  jobs[1].domain = "drop.test";
+  jobs[1].want_result = MDSPF_TEMPERROR;
+  jobs[1].want_reason = MDSPF_E_DNS;
+  job_start(ctx, &jobs[0]);
+  job_start(ctx, &jobs[1]);
+  limit = now_ms() + T_LIMIT_MS;
+  while (jobs[0].ncb == 0 && now_ms() < limit) {
+    assert_int_equal(mdspf_cares_wait(c, 100), 0);
+  }
+  /* c is gone now */
+  expect_jobs(jobs, 2);
+  free_jobs(jobs, 2);
+  mdspf_ctx_free(ctx);
+  assert_int_equal(ca.outstanding, 0);
+  assert_int_equal(cc.outstanding, 0);
+}
+
+/* ---- event-loop hooks -------------------------------------------------------------------- */
+
+typedef struct tloop {
+  struct {
+    int fd, rd, wr;
+  } w[32];
+  size_t n;
+  long timer_at; /* monotonic ms, -1 disarmed */
+  unsigned watch_calls, timer_calls, max_fds;
+  int saw_write;
+} tloop;
+
+static void tl_watch(void *ud, int fd, int rd, int wr) {
+  tloop *L = ud;
+  size_t i;
+  L->watch_calls++;
+  if (wr) {
+    L->saw_write = 1;
+  }
+  for (i = 0; i < L->n; i++) {
+    if (L->w[i].fd == fd) {
+      break;
+    }
+  }
+  if (!rd && !wr) {
+    assert_true(i < L->n); /* only sockets we were told about */
+    L->w[i] = L->w[L->n - 1];
+    L->n--;
+    return;
+  }
+  if (i == L->n) {
+    assert_true(L->n < 32);
+    L->n++;
+    if (L->n > L->max_fds) {
+      L->max_fds = (unsigned)L->n;
+    }
+  }
+  L->w[i].fd = fd;
+  L->w[i].rd = rd;
+  L->w[i].wr = wr;
+}
+
+static void tl_timer(void *ud, long ms) {
+  tloop *L = ud;
+  L->timer_calls++;
+  L->timer_at = ms < 0 ? -1 : now_ms() + ms;
+}
+
+/* One round of the host's loop: poll the watched sockets until the
+ * timer is due, then hand over what happened. */
+static void tl_round(tloop *L, mdspf_cares *c) {
+  struct pollfd p[32];
+  int fds[32];
+  size_t i, n = L->n;
+  int timeout = 100, r;
+  for (i = 0; i < n; i++) {
+    p[i].fd = fds[i] = L->w[i].fd;
+    p[i].events = (short)((L->w[i].rd ? POLLIN : 0) | (L->w[i].wr ? POLLOUT : 0));
+    p[i].revents = 0;
+  }
+  if (L->timer_at >= 0) {
+    long left = L->timer_at - now_ms();
+    timeout = left < 0 ? 0 : (left < 100 ? (int)left : 100);
+  }
+  r = poll(p, (nfds_t)n, timeout);
+  assert_true(r >= 0 || errno == EINTR);
+  for (i = 0; r > 0 && i < n; i++) {
+    if (p[i].revents) {
+      mdspf_cares_process_fd(c, fds[i],
+                             (p[i].revents & (POLLIN | POLLERR | POLLHUP)) != 0,
+                             (p[i].revents & POLLOUT) != 0);
+    }
+  }
+  if (L->timer_at >= 0 && now_ms() >= L->timer_at) {
+    L->timer_at = -1; /* one-shot */
+    mdspf_cares_process_timeout(c);
+  }
+}
+
+static void test_cares_event_loop(void **state) {
+  counting ca = {0}, cc = {0};
+  tloop L;
+  mdspf_cares *c;
+  mdspf_ctx *ctx;
+  job jobs[] = {
+      J("ok.test", MDSPF_PASS, MDSPF_OK),
+      J("tc.test", MDSPF_PASS, MDSPF_OK),
+      J("huge.test", MDSPF_PASS, MDSPF_OK),
+      J("drop.test", MDSPF_TEMPERROR, MDSPF_E_DNS),
+      J("nxdomain.test", MDSPF_NONE, -1),
+      J("mx-ok.test", MDSPF_PASS, MDSPF_OK),
+  };
+  size_t n = sizeof jobs / sizeof *jobs, i;
+  long limit;
+  int fds[8], ev[8], k;
+  (void)state;
+  memset(&L, 0, sizeof L);
+  L.timer_at = -1;
+  c = backend_opts(&ca, T_TIMEOUT, T_TRIES, 0, tl_watch, tl_timer, &L);
+  ctx = ctx_for(c, &cc);
+  assert_int_equal(mdspf_cares_timeout(c), -1);
+  assert_int_equal(mdspf_cares_getsock(c, fds, ev, 8), 0);
+  for (i = 0; i < n; i++) {
+    job_start(ctx, &jobs[i]);
+  }
+  /* queries sent: a socket to watch, a timer armed, hooks locked */
+  assert_true(mdspf_cares_pending(c) > 0);
+  assert_true(L.n >= 1);
+  assert_true(L.timer_at >= 0);
+  assert_true(mdspf_cares_timeout(c) >= 0);
+  assert_true(mdspf_cares_timeout(c) <= T_TIMEOUT);
+  k = mdspf_cares_getsock(c, fds, ev, 8);
+  assert_int_equal((size_t)k, L.n);
+  for (i = 0; i < (size_t)k; i++) {
+    size_t j;
+    int found = 0;
+    for (j = 0; j < L.n; j++) {
+      found |= L.w[j].fd == fds[i] && L.w[j].rd == (ev[i] & 1) &&
+               L.w[j].wr == ((ev[i] >> 1) & 1);
+    }
+    assert_true(found);
+  }
+  assert_int_equal(mdspf_cares_getsock(c, fds, ev, 0), 0);
+  assert_int_equal(mdspf_cares_set_loop(c, NULL, NULL, NULL), MDSPF_E_STATE);
+
+  limit = now_ms() + T_LIMIT_MS;
+  while (!all_done(jobs, n) && now_ms() < limit) {
+    tl_round(&L, c);
+  }
+  expect_jobs(jobs, n);
+  assert_true(L.saw_write); /* the TCP connection asked for writability */
+  assert_true(L.max_fds >= 2);
+  assert_true(L.timer_calls >= 2);
+  assert_int_equal(mdspf_cares_pending(c), 0);
+  free_jobs(jobs, n);
+
+  /* nothing pending: the hooks may be swapped, the new loop learns the
+   * open sockets at once */
+  {
+    tloop M;
+    memset(&M, 0, sizeof M);
+    M.timer_at = -1;
+    assert_int_equal(mdspf_cares_set_loop(c, tl_watch, tl_timer, &M),
+                     MDSPF_OK);
+    assert_int_equal(L.n, 0); /* the old loop was told to forget them */
+    assert_int_equal(M.n, (size_t)mdspf_cares_getsock(c, fds, ev, 8));
+    memset(jobs, 0, sizeof jobs);
+    jobs[0].domain = "a-ok.test";
+    jobs[0].want_result = MDSPF_PASS;
+    jobs[1].domain = "inc-servfail.test";
+    jobs[1].want_result = MDSPF_TEMPERROR;
+    jobs[1].want_reason = MDSPF_E_DNS;
+    job_start(ctx, &jobs[0]);
+    job_start(ctx, &jobs[1]);
+    limit = now_ms() + T_LIMIT_MS;
+    while (!all_done(jobs, 2) && now_ms() < limit) {
+      tl_round(&M, c);
+    }
+    expect_jobs(jobs, 2);
+    free_jobs(jobs, 2);
+    /* an idle backend without hooks again, then free: nothing left */
+    mdspf_ctx_free(ctx);
+    mdspf_cares_free(c);
+    assert_int_equal(M.n, 0); /* every socket got rd = wr = 0 */
+    assert_true(M.timer_at < 0);
+  }
+
+  /* hooks installed after creation, freed with queries in flight */
+  memset(&L, 0, sizeof L);
+  L.timer_at = -1;
+  c = backend(&ca);
+  assert_int_equal(mdspf_cares_set_loop(c, tl_watch, tl_timer, &L), MDSPF_OK);
+  ctx = ctx_for(c, &cc);
+  memset(jobs, 0, sizeof jobs);
+  jobs[0].domain = "drop.test";
+  jobs[0].want_result = MDSPF_TEMPERROR;
+  jobs[0].want_reason = MDSPF_E_DNS;
+  jobs[1].domain = "tcloop.test";
+  jobs[1].want_result = MDSPF_TEMPERROR;
+  jobs[1].want_reason = MDSPF_E_DNS;
+  job_start(ctx, &jobs[0]);
+  job_start(ctx, &jobs[1]);
+  tl_round(&L, c);
+  assert_true(L.n >= 1);
+  mdspf_cares_free(c);
+  assert_int_equal(L.n, 0);
+  assert_true(L.timer_at < 0);
+  expect_jobs(jobs, 2);
+  free_jobs(jobs, 2);
+  mdspf_ctx_free(ctx);
+  assert_int_equal(ca.outstanding, 0);
+  assert_int_equal(cc.outstanding, 0);
+}
+
+/* ---- load --------------------------------------------------------------------------------- */
+
+static void test_cares_concurrent(void **state) {
+  static const struct {
+    const char *domain;
+    int result, reason;
+  } kinds[] = {
+      {"ok.test", MDSPF_PASS, MDSPF_OK},
+      {"nxdomain.test", MDSPF_NONE, -1},
+      {"servfail.test", MDSPF_TEMPERROR, MDSPF_E_DNS},
+      {"tc.test", MDSPF_PASS, MDSPF_OK},
+      {"inc-ok.test", MDSPF_PASS, MDSPF_OK},
+      {"slow-30.test", MDSPF_PASS, MDSPF_OK},
+      {"a-nxdomain.test", MDSPF_FAIL, MDSPF_OK},
+      {"mx-ok.test", MDSPF_PASS, MDSPF_OK},
+      {"drop.test", MDSPF_TEMPERROR, MDSPF_E_DNS},
+      {"nodata.test", MDSPF_NONE, -1},
+  };
+  enum { N = 200 };
+  static job jobs[N];
+  counting ca = {0}, cc = {0};
+  mdspf_cares *c;
+  mdspf_ctx *ctx;
+  size_t i;
+  long t0 = now_ms();
+  (void)state;
+  memset(jobs, 0, sizeof jobs);
+  c = backend_opts(&ca, 300, 2, 0, NULL, NULL, NULL);
+  ctx = ctx_for(c, &cc);
+  for (i = 0; i < N; i++) {
+    size_t k = i % (sizeof kinds / sizeof *kinds);
+    jobs[i].domain = kinds[k].domain;
+    jobs[i].want_result = kinds[k].result;
+    jobs[i].want_reason = kinds[k].reason;
+    job_start(ctx, &jobs[i]);
+  }
+  assert_true(mdspf_cares_pending(c) >= N / 2);
+  drive(c, jobs, N);
+  expect_jobs(jobs, N);
+  assert_true(now_ms() - t0 < 5000);
+  assert_int_equal(mdspf_cares_pending(c), 0);
+  free_jobs(jobs, N);
+  mdspf_ctx_free(ctx);
+  mdspf_cares_free(c);
+  assert_int_equal(ca.outstanding, 0);
+  assert_int_equal(cc.outstanding, 0);
+}
+
+/* A responder on ::1 as well, an IPv6 server entry, and failover from a
+ * dead first server (skipped where ::1 cannot be bound). */
+static void test_cares_ipv6_failover(void **state) {
+  responder r6;
+  mdspf_cares_options o;
+  counting ca = {0};
+  mdspf_cares *c = NULL;
+  char servers[96];
+  int reason;
+  long took;
+  (void)state;
+  if (responder_start(&r6, "-6") != 0) {
+    skip();
+  }
+  mdspf_cares_options_init(&o);
+  o.alloc = count_alloc;
+  o.alloc_ud = &ca;
+  o.timeout_ms = T_TIMEOUT;
+  o.tries = 2;
+  o.flags = MDSPF_CARES_NO_ROTATE;
+  snprintf(servers, sizeof servers, "[::1]:%d", r6.port);
+  o.servers = servers;
+  assert_int_equal(mdspf_cares_new(&o, &c), MDSPF_OK);
+  assert_int_equal(run_sync(c, "ok.test", 0, &reason, NULL), MDSPF_PASS);
+  assert_int_equal(run_sync(c, "tc.test", 0, &reason, NULL), MDSPF_PASS);
+  mdspf_cares_free(c);
+  /* the first server never answers (a responder stopped a moment ago,
+   * so nothing listens there): c-ares moves on to the second */
+  {
+    responder dead;
+    int dead_port;
+    assert_int_equal(responder_start(&dead, NULL), 0);
+    dead_port = dead.port;
+    responder_stop(&dead);
+    snprintf(servers, sizeof servers, "127.0.0.1:%d,[::1]:%d", dead_port,
+             r6.port);
+  }
+  assert_int_equal(mdspf_cares_new(&o, &c), MDSPF_OK);
+  assert_int_equal(run_sync(c, "mx-ok.test", 0, &reason, &took), MDSPF_PASS);
+  assert_true(took < 4 * T_TIMEOUT);
+  mdspf_cares_free(c);
+  responder_stop(&r6);
+  assert_int_equal(ca.outstanding, 0);
+}
+
+/* More queries than the backend hands to c-ares at once: the rest wait
+ * in its queue; the burst of answers loses nothing (no retransmission:
+ * with one try, every check passes, well within the per-try timeout). */
+static void test_cares_burst(void **state) {
+  enum { N = 1500 };
+  static job jobs[N];
+  counting ca = {0}, cc = {0};
+  mdspf_cares *c;
+  mdspf_ctx *ctx;
+  size_t i;
+  long t0 = now_ms();
+  (void)state;
+  memset(jobs, 0, sizeof jobs);
+  /* one try: a lost answer would end its check in temperror */
+  c = backend_opts(&ca, 3000, 1, 0, NULL, NULL, NULL);
+  ctx = ctx_for(c, &cc);
+  for (i = 0; i < N; i++) {
+    jobs[i].domain = (i % 3 == 0) ? "mx-ok.test" : "ok.test";
+    jobs[i].want_result = MDSPF_PASS;
+    jobs[i].want_reason = MDSPF_OK;
+    job_start(ctx, &jobs[i]);
+  }
+  assert_int_equal(mdspf_cares_pending(c), N);
+  drive(c, jobs, N);
+  expect_jobs(jobs, N);
+  assert_true(now_ms() - t0 < 3000);
+  free_jobs(jobs, N);
+
+  /* queued queries cancelled, and the backend freed with queries both
+   * in c-ares and still queued: the live ones end as TEMPFAIL */
+  memset(jobs, 0, sizeof jobs);
+  for (i = 0; i < N; i++) {
+    jobs[i].domain = (i % 2 == 0) ? "drop.test" : "ok.test";
+    job_start(ctx, &jobs[i]);
+  }
+  for (i = 0; i < N; i += 3) {
+    mdspf_check_cancel(jobs[i].chk); /* queued ones are freed at once */
+  }
+  assert_int_equal(mdspf_cares_pending(c), N - (N + 2) / 3);
+  mdspf_cares_free(c);
+  for (i = 0; i < N; i++) {
+    if (i % 3 == 0) {
+      assert_int_equal(jobs[i].ncb, 0);
+    } else {
+      assert_int_equal(jobs[i].ncb, 1);
+      assert_int_equal(jobs[i].result, MDSPF_TEMPERROR);
+      assert_int_equal(jobs[i].reason, MDSPF_E_DNS);
+    }
+  }
+  free_jobs(jobs, N);
+  mdspf_ctx_free(ctx);
+  assert_int_equal(ca.outstanding, 0);
+  assert_int_equal(cc.outstanding, 0);
+}
+
+int main(int argc, char **argv) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_cares_options),
+      cmocka_unit_test(test_cares_servers),
+      cmocka_unit_test(test_cares_new_oom),
+      cmocka_unit_test(test_cares_escape),
+      cmocka_unit_test(test_cares_answer_txt),
+      cmocka_unit_test(test_cares_answer_types),
+      cmocka_unit_test(test_cares_answer_status),
+      cmocka_unit_test(test_cares_answer_oom),
+      cmocka_unit_test(test_cares_answer_bad),
+      cmocka_unit_test(test_cares_faults),
+      cmocka_unit_test(test_cares_sync_and_tcp),
+      cmocka_unit_test(test_cares_huge_direct),
+      cmocka_unit_test(test_cares_name_escaping),
+      cmocka_unit_test(test_cares_cancel),
+      cmocka_unit_test(test_cares_free_inflight),
+      cmocka_unit_test(test_cares_callback_reentry),
+      cmocka_unit_test(test_cares_event_loop),
+      cmocka_unit_test(test_cares_concurrent),
+      cmocka_unit_test(test_cares_burst),
+      cmocka_unit_test(test_cares_free_inline),
+      cmocka_unit_test(test_cares_ipv6_failover),
+  };
+  int rc;
+  if (argc > 1) {
+    g_dnsfault = argv[1];
+  }
+  rc = cmocka_run_group_tests_name("cares", tests, group_setup,
+                                   group_teardown);
+  responder_stop(&g_main); /* also after a failed setup */
+  return rc;
+}
