@@ -24,8 +24,9 @@
  * only); it retries SERVFAIL/REFUSED/NOTIMP on the next server and then
  * reports "could not contact servers", so those answers arrive as
  * MDSPF_DNS_TEMPFAIL without an rcode; and an MX, PTR or CNAME target
- * with octets outside [A-Za-z0-9-._/*] makes the whole reply unreadable
- * (MDSPF_DNS_ERROR) rather than that one record being skipped.
+ * with octets other than letters, digits, '-', '.', '_', '/' and '*'
+ * makes the whole reply unreadable (MDSPF_DNS_ERROR) rather than that
+ * one record being skipped.
  *
  * Signals: the backend writes with MSG_NOSIGNAL, so a server closing a
  * TCP connection never raises SIGPIPE in the host.
