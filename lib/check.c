@@ -13,6 +13,7 @@
  */
 #include "internal.h"
 
+#include <stdint.h>
 #include <string.h>
 #include <time.h>
 
@@ -203,11 +204,20 @@ int mdspf_ctx_new(mdspf_alloc_fn alloc, void *alloc_ud, mdspf_ctx **out) {
   return MDSPF_OK;
 }
 
+/* Free an override's record if the context owns it. */
+static void ovr_release(mdspf__override *o) {
+  if (o->owned) {
+    mdspf_record_free((mdspf_record *)(uintptr_t)o->rec);
+  }
+  o->rec = NULL;
+  o->owned = 0;
+}
+
 static void free_overrides(mdspf_ctx *ctx) {
   size_t i;
   for (i = 0; i < ctx->novr; i++) {
     mdspf__strfree(&ctx->alloc, ctx->ovr[i].domain);
-    mdspf_record_free(ctx->ovr[i].rec);
+    ovr_release(&ctx->ovr[i]);
   }
   mdspf__free(&ctx->alloc, ctx->ovr, ctx->ovr_cap * sizeof *ctx->ovr);
   ctx->ovr = NULL;
@@ -418,32 +428,26 @@ int mdspf_ctx_set_best_guess(mdspf_ctx *ctx, const char *record) {
   return MDSPF_OK;
 }
 
-static int add_ovr(mdspf_ctx *ctx, const char *domain, const char *record,
-                   int kind) {
+/* Set (rec != NULL) or remove the entry of kind for domain.  owned: the
+ * context frees rec later (also on failure here). */
+static int set_ovr(mdspf_ctx *ctx, const char *domain, const mdspf_record *rec,
+                   int owned, int kind) {
   char norm[MDSPF__MAX_NAME + 1];
-  mdspf_record *rec = NULL;
-  size_t i, n;
-  int rc;
-  if (!ctx || !domain) {
-    return MDSPF_E_INVAL;
-  }
-  n = strlen(domain);
+  size_t i, n = strlen(domain);
+  mdspf__override tmp;
+  tmp.rec = rec;
+  tmp.owned = owned;
   if (!mdspf__name_queryable(domain, n) ||
       mdspf__domain_norm(norm, sizeof norm, domain, n) == (size_t)-1) {
+    ovr_release(&tmp);
     return MDSPF_E_INVAL;
-  }
-  if (record) {
-    rc = mdspf_record_parse(record, strlen(record), ctx->alloc.fn,
-                            ctx->alloc.ud, &rec, NULL, NULL, NULL);
-    if (rc != MDSPF_OK) {
-      return rc;
-    }
   }
   for (i = 0; i < ctx->novr; i++) {
     if (ctx->ovr[i].kind == kind && strcmp(ctx->ovr[i].domain, norm) == 0) {
-      mdspf_record_free(ctx->ovr[i].rec);
+      ovr_release(&ctx->ovr[i]);
       if (rec) {
         ctx->ovr[i].rec = rec;
+        ctx->ovr[i].owned = owned;
       } else {
         mdspf__strfree(&ctx->alloc, ctx->ovr[i].domain);
         ctx->ovr[i] = ctx->ovr[--ctx->novr];
@@ -460,7 +464,7 @@ static int add_ovr(mdspf_ctx *ctx, const char *domain, const char *record,
         mdspf__realloc(&ctx->alloc, ctx->ovr, ctx->ovr_cap * sizeof *no,
                        ncap * sizeof *no);
     if (!no) {
-      mdspf_record_free(rec);
+      ovr_release(&tmp);
       return MDSPF_E_NOMEM;
     }
     ctx->ovr = no;
@@ -468,13 +472,31 @@ static int add_ovr(mdspf_ctx *ctx, const char *domain, const char *record,
   }
   ctx->ovr[ctx->novr].domain = mdspf__strdup(&ctx->alloc, norm);
   if (!ctx->ovr[ctx->novr].domain) {
-    mdspf_record_free(rec);
+    ovr_release(&tmp);
     return MDSPF_E_NOMEM;
   }
   ctx->ovr[ctx->novr].rec = rec;
+  ctx->ovr[ctx->novr].owned = owned;
   ctx->ovr[ctx->novr].kind = kind;
   ctx->novr++;
   return MDSPF_OK;
+}
+
+static int add_ovr(mdspf_ctx *ctx, const char *domain, const char *record,
+                   int kind) {
+  mdspf_record *rec = NULL;
+  int rc;
+  if (!ctx || !domain) {
+    return MDSPF_E_INVAL;
+  }
+  if (record) {
+    rc = mdspf_record_parse(record, strlen(record), ctx->alloc.fn,
+                            ctx->alloc.ud, &rec, NULL, NULL, NULL);
+    if (rc != MDSPF_OK) {
+      return rc;
+    }
+  }
+  return set_ovr(ctx, domain, rec, 1, kind);
 }
 
 int mdspf_ctx_add_override(mdspf_ctx *ctx, const char *domain,
@@ -485,6 +507,14 @@ int mdspf_ctx_add_override(mdspf_ctx *ctx, const char *domain,
 int mdspf_ctx_add_fallback(mdspf_ctx *ctx, const char *domain,
                            const char *record) {
   return add_ovr(ctx, domain, record, MDSPF_SRC_FALLBACK);
+}
+
+int mdspf_ctx_add_override_record(mdspf_ctx *ctx, const char *domain,
+                                  const mdspf_record *rec) {
+  if (!ctx || !domain) {
+    return MDSPF_E_INVAL;
+  }
+  return set_ovr(ctx, domain, rec, 0, MDSPF_SRC_OVERRIDE);
 }
 
 int mdspf_ctx_set_trace(mdspf_ctx *ctx, mdspf_trace_fn fn, void *ud) {

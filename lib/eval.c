@@ -183,6 +183,12 @@ static void reset_op(mdspf_check *chk) {
   op->mx_n = op->mx_next = 0;
 }
 
+/* A frame's record is const (it may be borrowed from the context); the
+ * ones the frame parsed itself are freed through this. */
+static void free_owned(const mdspf_record *rec) {
+  mdspf_record_free((mdspf_record *)(uintptr_t)rec);
+}
+
 void mdspf__eval_release_all(mdspf_check *chk) {
   size_t i;
   if (chk->op.mx_q) {
@@ -212,7 +218,7 @@ void mdspf__eval_free_state(mdspf_check *chk) {
   size_t pl = (size_t)LIMIT(chk, MDSPF_LIMIT_PTR_NAMES);
   for (i = 0; i < chk->nframes; i++) {
     if (chk->frames[i].own) {
-      mdspf_record_free(chk->frames[i].rec);
+      free_owned(chk->frames[i].rec);
     }
   }
   mdspf__free(a, chk->frames, chk->frames_cap * sizeof *chk->frames);
@@ -809,8 +815,8 @@ static const mdspf__override *find_ovr(const mdspf_ctx *ctx,
   return NULL;
 }
 
-static void use_record(mdspf_check *chk, mdspf__frame *f, mdspf_record *rec,
-                       int own, int source) {
+static void use_record(mdspf_check *chk, mdspf__frame *f,
+                       const mdspf_record *rec, int own, int source) {
   f->rec = rec;
   f->own = own;
   f->source = source;
@@ -930,7 +936,7 @@ static int step_fetch(mdspf_check *chk, mdspf__frame *f) {
 static void frame_release(mdspf_check *chk, mdspf__frame *f) {
   drop(chk, &f->fq);
   if (f->own) {
-    mdspf_record_free(f->rec);
+    free_owned(f->rec);
   }
   f->rec = NULL;
   f->own = 0;

@@ -267,8 +267,9 @@ struct mdspf_event {
 
 typedef struct mdspf__override {
   char *domain; /* normalised */
-  mdspf_record *rec;
-  int kind; /* MDSPF_SRC_OVERRIDE or MDSPF_SRC_FALLBACK */
+  const mdspf_record *rec;
+  int owned; /* rec was parsed by the context (else borrowed) */
+  int kind;  /* MDSPF_SRC_OVERRIDE or MDSPF_SRC_FALLBACK */
 } mdspf__override;
 
 struct mdspf_ctx {
@@ -308,7 +309,7 @@ enum {
 
 /* One record being evaluated (the checked domain's, or an include's). */
 typedef struct mdspf__frame {
-  mdspf_record *rec; /* NULL while its TXT lookup is pending */
+  const mdspf_record *rec; /* NULL while its TXT lookup is pending */
   int own;           /* rec is owned by the frame */
   int source;        /* MDSPF_SRC_* */
   int top;           /* checked domain (or its redirect target) */

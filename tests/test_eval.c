@@ -658,6 +658,30 @@ static void test_eval_local_guess_override_fallback(void **state) {
   expect_result(&o, MDSPF_FAIL);
   assert_int_equal(mdspf_ctx_add_override(ctx, "x.example.com", "junk"),
                    MDSPF_E_SYNTAX);
+  {
+    /* a borrowed, shared record: not copied, not freed by the context */
+    mdspf_record *rec = NULL;
+    assert_int_equal(mdspf_record_parse("v=spf1 ip4:203.0.113.0/24 -all", 30,
+                                        NULL, NULL, &rec, NULL, NULL, NULL),
+                     MDSPF_OK);
+    assert_int_equal(mdspf_ctx_add_override_record(ctx, "o.example.com", rec),
+                     MDSPF_OK);
+    o = run_all(z, ctx, "203.0.113.9", "x@o.example.com");
+    expect_result(&o, MDSPF_PASS);
+    assert_int_equal(o.source, MDSPF_SRC_OVERRIDE);
+    /* replacing a borrowed entry by an owned one and back */
+    assert_int_equal(mdspf_ctx_add_override(ctx, "o.example.com", "v=spf1 ?all"),
+                     MDSPF_OK);
+    o = run_all(z, ctx, "203.0.113.9", "x@o.example.com");
+    expect_result(&o, MDSPF_NEUTRAL);
+    assert_int_equal(mdspf_ctx_add_override_record(ctx, "o.example.com", rec),
+                     MDSPF_OK);
+    assert_int_equal(mdspf_ctx_add_override_record(ctx, "o.example.com", NULL),
+                     MDSPF_OK);
+    assert_int_equal(mdspf_ctx_add_override_record(ctx, "bad..name", rec),
+                     MDSPF_E_INVAL);
+    mdspf_record_free(rec);
+  }
   assert_int_equal(mdspf_ctx_add_override(ctx, "", "v=spf1"), MDSPF_E_INVAL);
   mdspf_ctx_free(ctx);
   mdspf_zone_free(z);

@@ -504,6 +504,16 @@ MDSPF_API int mdspf_ctx_add_override(mdspf_ctx *ctx, const char *domain,
                                      const char *record);
 MDSPF_API int mdspf_ctx_add_fallback(mdspf_ctx *ctx, const char *domain,
                                      const char *record);
+/**
+ * Override with an already parsed record, which is NOT copied: rec must
+ * stay valid until the context is freed or the entry is replaced.  Since
+ * records are immutable, one record may serve any number of contexts in
+ * any number of threads at once (compile once, share everywhere).  rec
+ * NULL removes the entry.
+ */
+MDSPF_API int mdspf_ctx_add_override_record(mdspf_ctx *ctx,
+                                            const char *domain,
+                                            const mdspf_record *rec);
 
 /* ---- Time budget of asynchronous checks ------------------------------ */
 
