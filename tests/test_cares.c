@@ -53,11 +53,14 @@
 /* per-try timeout and tries of the test backends: a timeout fault costs
  * T_TIMEOUT + 2 * T_TIMEOUT (c-ares doubles it for the second try); the
  * second try keeps the answered cases robust on a loaded machine */
-#define T_TIMEOUT 200
+/* Timing scale: MDSPF_TEST_TIME_SCALE=N stretches every timeout and bound
+ * N times (valgrind runs the test several times slower). */
+static int g_scale = 1;
+#define T_TIMEOUT (200 * g_scale)
 #define T_TRIES 2
 #define T_GIVEUP (3 * T_TIMEOUT)
 /* how long any single test may wait for its checks */
-#define T_LIMIT_MS 8000
+#define T_LIMIT_MS (8000 * g_scale)
 
 static const char *g_dnsfault = MDSPF_DNSFAULT_PATH;
 
@@ -1132,11 +1135,11 @@ static void test_cares_faults(void **state) {
    * no chain here has more than one lookup that can time out */
   for (i = 0; i < n; i++) {
     long took = jobs[i].t_done - jobs[i].t_start;
-    if (took > T_GIVEUP + 500) {
+    if (took > T_GIVEUP + 500 * g_scale) {
       fail_msg("%s took %ld ms", jobs[i].domain, took);
     }
   }
-  assert_true(now_ms() - t0 < 3000);
+  assert_true(now_ms() - t0 < 3000 * g_scale);
   assert_int_equal(mdspf_cares_pending(c), 0);
   free_jobs(jobs, n);
   mdspf_ctx_free(ctx);
@@ -1160,7 +1163,7 @@ static void test_cares_sync_and_tcp(void **state) {
   assert_int_equal(run_sync(c, "drop.test", 0, &reason, &took),
                    MDSPF_TEMPERROR);
   assert_int_equal(reason, MDSPF_E_DNS);
-  assert_true(took >= T_GIVEUP - 20 && took < T_GIVEUP + 500);
+  assert_true(took >= T_GIVEUP - 20 && took < T_GIVEUP + 500 * g_scale);
   assert_int_equal(run_sync(c, "tcloop.test", 0, &reason, NULL),
                    MDSPF_TEMPERROR);
   assert_int_equal(reason, MDSPF_E_DNS);
@@ -1824,7 +1827,7 @@ static void test_cares_burst(void **state) {
   assert_int_equal(mdspf_cares_pending(c), N);
   drive(c, jobs, N);
   expect_jobs(jobs, N);
-  assert_true(now_ms() - t0 < 3000);
+  assert_true(now_ms() - t0 < 3000 * g_scale);
   free_jobs(jobs, N);
 
   /* queued queries cancelled, and the backend freed with queries both
@@ -1879,8 +1882,12 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_cares_ipv6_failover),
   };
   int rc;
+  const char *scale = getenv("MDSPF_TEST_TIME_SCALE");
   if (argc > 1) {
     g_dnsfault = argv[1];
+  }
+  if (scale && atoi(scale) > 1 && atoi(scale) <= 50) {
+    g_scale = atoi(scale);
   }
   rc = cmocka_run_group_tests_name("cares", tests, group_setup,
                                    group_teardown);
