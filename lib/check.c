@@ -691,7 +691,7 @@ static void check_destroy(mdspf_check *chk) {
   mdspf__strfree(a, chk->explanation);
   mdspf__strfree(a, chk->mechanism);
   mdspf__strfree(a, chk->out_domain);
-  mdspf__strfree(a, chk->out_record);
+  mdspf__free(a, chk->out_record, chk->out_record_len + 1);
   mdspf__strfree(a, chk->exp_text);
   if (chk->prev) {
     chk->prev->next = chk->next;
@@ -806,8 +806,12 @@ const char *mdspf_check_mechanism(const mdspf_check *chk) {
 const char *mdspf_check_domain(const mdspf_check *chk) {
   return finished(chk) ? chk->out_domain : NULL;
 }
-const char *mdspf_check_record(const mdspf_check *chk) {
-  return finished(chk) ? chk->out_record : NULL;
+const char *mdspf_check_record(const mdspf_check *chk, size_t *len) {
+  const char *r = finished(chk) ? chk->out_record : NULL;
+  if (len) {
+    *len = r ? chk->out_record_len : 0;
+  }
+  return r;
 }
 int mdspf_check_syntax_error(const mdspf_check *chk, int *code, size_t *off,
                              size_t *len) {

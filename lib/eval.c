@@ -60,6 +60,19 @@ static void set_problem(mdspf_check *chk, const char *a, const char *b,
   }
 }
 
+/* The deciding record's text, binary-safe (a record may hold NUL). */
+static void set_record(mdspf_check *chk, const char *s, size_t n) {
+  mdspf__allocator *a = &chk->ctx->alloc;
+  if (chk->out_record) {
+    mdspf__free(a, chk->out_record, chk->out_record_len + 1);
+  }
+  chk->out_record = mdspf__strndup(a, s, n);
+  chk->out_record_len = chk->out_record ? n : 0;
+  if (!chk->out_record) {
+    chk->oom = 1;
+  }
+}
+
 static void set_str(mdspf_check *chk, char **slot, const char *s, size_t n) {
   if (*slot) {
     mdspf__strfree(&chk->ctx->alloc, *slot);
@@ -252,6 +265,25 @@ static void finish(mdspf_check *chk, int result, int reason,
   }
   chk->result = result;
   chk->reason = reason;
+  if (result != MDSPF_FAIL && chk->explanation) {
+    /* an explanation belongs to a fail only (a late error may have
+     * replaced the fail after it was computed) */
+    mdspf__strfree(&chk->ctx->alloc, chk->explanation);
+    chk->explanation = NULL;
+  }
+  if (result == MDSPF_NONE || result == MDSPF_TEMPERROR ||
+      result == MDSPF_PERMERROR) {
+    /* likewise a matched term and its record's source: an error after
+     * the match is what decides */
+    if (chk->mechanism) {
+      mdspf__strfree(&chk->ctx->alloc, chk->mechanism);
+      chk->mechanism = NULL;
+    }
+    chk->source = MDSPF_SRC_NONE;
+  }
+  if (result != MDSPF_PERMERROR || reason != MDSPF_E_SYNTAX) {
+    chk->has_syn = 0; /* the position only describes a syntax permerror */
+  }
   if (problem) {
     set_problem(chk, problem, NULL, NULL);
   }
@@ -260,7 +292,7 @@ static void finish(mdspf_check *chk, int result, int reason,
     mdspf__frame *f = top_frame(chk);
     set_str(chk, &chk->out_domain, f->domain, strlen(f->domain));
     if (f->rec && !chk->out_record) {
-      set_str(chk, &chk->out_record, f->rec->pool, f->rec->text_len);
+      set_record(chk, f->rec->pool, f->rec->text_len);
     }
   }
   chk->state = MDSPF__CS_DONE;
@@ -913,7 +945,7 @@ static int step_fetch(mdspf_check *chk, mdspf__frame *f) {
       mdspf__emit(chk, MDSPF_EV_RECORD, depth_of(chk), f->domain,
                   "(syntax error)", -1, 0, -1, 0);
       set_str(chk, &chk->out_domain, f->domain, strlen(f->domain));
-      set_str(chk, &chk->out_record, (const char *)spf.data, spf.len);
+      set_record(chk, (const char *)spf.data, spf.len);
       chk->has_syn = 1;
       chk->syn_code = code;
       chk->syn_off = eo;
@@ -949,7 +981,7 @@ static int frame_result(mdspf_check *chk, int r, const mdspf_record *rec,
   mdspf__frame *f = top_frame(chk);
   if (chk->nframes == 1) {
     set_str(chk, &chk->out_domain, f->domain, strlen(f->domain));
-    set_str(chk, &chk->out_record, f->rec->pool, f->rec->text_len);
+    set_record(chk, f->rec->pool, f->rec->text_len);
     chk->source = chk->local_active ? MDSPF_SRC_LOCAL : f->source;
     if (t) {
       set_str(chk, &chk->mechanism, rec->pool + t->off, t->len);

@@ -401,7 +401,9 @@ struct mdspf_check {
   unsigned dns_terms, voids, queries;
   /* outcome */
   int result, reason, source;
-  char *problem, *explanation, *mechanism, *out_domain, *out_record;
+  char *problem, *explanation, *mechanism, *out_domain;
+  char *out_record; /* may hold NUL bytes: freed by out_record_len */
+  size_t out_record_len;
   int syn_code;
   size_t syn_off, syn_len;
   int has_syn;

@@ -367,11 +367,14 @@ static void expand_item(sink *k, const macro_item *it,
 static int expand_into(const char *s, size_t n, int mode,
                        const mdspf__macro_env *env, sink *k) {
   size_t pos = 0, eo, el;
-  while (pos < n && !sink_full(k)) {
+  while (pos < n) {
     macro_item it;
     int rc = next_item(s, n, &pos, mode, &it, &eo, &el);
     if (rc != MDSPF_SYN_OK) {
       return rc;
+    }
+    if (sink_full(k)) {
+      continue; /* output is complete, but the rest must still be valid */
     }
     switch (it.kind) {
     case 0:
@@ -429,6 +432,12 @@ size_t mdspf__macro_expand_domain(const char *s, size_t n,
     buf[len] = '\0';
   }
   len = mdspf__domain_truncate(buf, len);
-  memcpy(out, buf, len + 1);
+  if (len > 0 && buf[len - 1] == '.') {
+    /* it ended in "..": an empty label, not a name (only one trailing
+     * dot is "ignored", RFC 7208 7.3) */
+    len = 0;
+  }
+  memcpy(out, buf, len);
+  out[len] = '\0';
   return len;
 }
