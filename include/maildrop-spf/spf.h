@@ -671,8 +671,11 @@ MDSPF_API const char *mdspf_check_mechanism(const mdspf_check *chk);
 /** Domain whose record produced the result (after redirects; for a
  *  permerror the domain whose record was bad); NULL if none. */
 MDSPF_API const char *mdspf_check_domain(const mdspf_check *chk);
-/** Text of that domain's record, NULL if none. */
-MDSPF_API const char *mdspf_check_record(const mdspf_check *chk);
+/** Text of that domain's record, NULL if none; NUL-terminated, and *len
+ *  (if len is non-NULL) gets its length -- a broken record may contain
+ *  NUL bytes, so use the length, not strlen. */
+MDSPF_API const char *mdspf_check_record(const mdspf_check *chk,
+                                         size_t *len);
 /** For a syntax permerror: the mdspf_syntax code, byte offset and length
  *  of the error in mdspf_check_record(); returns MDSPF_E_STATE when the
  *  outcome is not a syntax error. */
@@ -700,6 +703,178 @@ MDSPF_API int mdspf_check_source(const mdspf_check *chk);
 MDSPF_API unsigned mdspf_check_dns_terms(const mdspf_check *chk);
 MDSPF_API unsigned mdspf_check_void_lookups(const mdspf_check *chk);
 MDSPF_API unsigned mdspf_check_queries(const mdspf_check *chk);
+
+/* ======================================================================
+ * Headers for the verdict (RFC 7208 section 9.1, RFC 8601)
+ * ==================================================================== */
+
+/**
+ * The Received-SPF header field of a finished check, one line without
+ * CRLF: "Received-SPF: pass (mx.example.net: domain of user@example.com
+ * designates 192.0.2.1 as permitted sender) client-ip=192.0.2.1;
+ * envelope-from=\"user@example.com\"; helo=mail.example.com;
+ * receiver=mx.example.net; mechanism=\"ip4:192.0.2.0/24\";
+ * identity=mailfrom".  receiver names this host (NULL: the context's
+ * receiver, else "unknown").  Values from outside (sender, HELO,
+ * mechanism, problem) are written as quoted-strings or dot-atoms as RFC
+ * 5322 allows; CR, LF, other controls and non-ASCII octets never reach
+ * the output (they are replaced by '?'), so a hostile sender or HELO
+ * cannot add a header line.  Buffer handling as mdspf_record_format;
+ * MDSPF_E_STATE if the check has not finished.  The line is not folded:
+ * with long senders it can exceed 998 octets, and every space the
+ * library writes outside a quoted-string is a legal folding point.
+ */
+MDSPF_API int mdspf_check_received_spf(const mdspf_check *chk,
+                                       const char *receiver, char *buf,
+                                       size_t bufsz, size_t *needed);
+/**
+ * The Authentication-Results header field (RFC 8601) of a finished check,
+ * one line without CRLF: "Authentication-Results: mx.example.net;
+ * spf=pass (reason) smtp.mailfrom=user@example.com" (smtp.helo=... for
+ * the HELO identity).  authserv_id identifies this host (NULL: the
+ * context's receiver, else "unknown").  Same escaping guarantees and
+ * buffer handling as mdspf_check_received_spf.
+ */
+MDSPF_API int mdspf_check_auth_results(const mdspf_check *chk,
+                                       const char *authserv_id, char *buf,
+                                       size_t bufsz, size_t *needed);
+
+/* ======================================================================
+ * Overlay resolver: answers for some names from a zone, the rest from
+ * another resolver (what-if checks of unpublished records)
+ * ==================================================================== */
+
+typedef struct mdspf_overlay mdspf_overlay;
+
+/**
+ * A resolver that answers (name, type) from top when top holds records
+ * of that type for name (or a fault for it), and passes every other
+ * query to below.  Both must outlive the overlay.  Its wait() drives
+ * both (it is NULL when below has none).  A name holding data in top
+ * exists: NXDOMAIN from below for another type becomes NODATA, as a
+ * server publishing the record would answer.  Publishing a record in top
+ * and checking through the overlay gives exactly what the same record
+ * gives once published for real.  MDSPF_E_INVAL for a bad resolver
+ * version or missing query/cancel, MDSPF_E_NOMEM.
+ */
+MDSPF_API int mdspf_overlay_new(mdspf_alloc_fn alloc, void *alloc_ud,
+                                mdspf_zone *top, const mdspf_resolver *below,
+                                mdspf_overlay **out);
+/** The overlay's resolver vtable (valid as long as the overlay). */
+MDSPF_API const mdspf_resolver *mdspf_overlay_resolver(mdspf_overlay *o);
+/** Free the overlay; queries still in flight on either side are
+ *  cancelled (their checks must have been cancelled or freed first).
+ *  Inside one of its own callbacks the free is postponed until the call
+ *  that delivered returns.  NULL is fine. */
+MDSPF_API void mdspf_overlay_free(mdspf_overlay *o);
+/** 1 if the zone holds records of rrtype (0: any type) or a fault for
+ *  (name, rrtype), or a CNAME at name (which answers every type), else
+ *  0.  Case-insensitive; one trailing dot is ignored. */
+MDSPF_API int mdspf_zone_has(const mdspf_zone *z, const char *name,
+                             int rrtype);
+
+/* ======================================================================
+ * Lint: what a mail administrator needs to know about a record
+ * ==================================================================== */
+
+/**
+ * One-line description of what term i of rec matches, e.g.
+ * "192.0.2.0 - 192.0.2.255 (256 addresses)" or "the addresses of the
+ * mail exchangers of example.com, IPv4 /24".  Plain ASCII.  Buffer
+ * handling as mdspf_record_format; MDSPF_E_INVAL if i is out of range.
+ */
+MDSPF_API int mdspf_record_term_describe(const mdspf_record *rec, size_t i,
+                                         char *buf, size_t bufsz,
+                                         size_t *needed);
+
+typedef struct mdspf_lint mdspf_lint;
+
+/** Severity of a diagnostic. */
+enum { MDSPF_SEV_INFO = 0, MDSPF_SEV_WARNING = 1, MDSPF_SEV_ERROR = 2 };
+
+/** Diagnostic codes (append-only). */
+enum {
+  MDSPF_LINT_SYNTAX = 1,            /**< E: syntax error (with position) */
+  MDSPF_LINT_NO_RECORD = 2,         /**< E: the domain publishes no record */
+  MDSPF_LINT_MULTIPLE_RECORDS = 3,  /**< E: more than one SPF record */
+  MDSPF_LINT_DNS_ERROR = 4,         /**< E: a lookup failed (temperror) */
+  MDSPF_LINT_TOO_MANY_LOOKUPS = 5,  /**< E: > 10 DNS-querying terms */
+  MDSPF_LINT_VOID_LOOKUPS = 6,      /**< W/E: targets that do not exist */
+  MDSPF_LINT_TOO_MANY_MX = 7,       /**< E: an MX set of more than 10 */
+  MDSPF_LINT_TOO_MANY_PTR = 8,      /**< W: ptr with > 10 names is random */
+  MDSPF_LINT_PASS_ALL = 9,          /**< E: +all lets everyone send */
+  MDSPF_LINT_NEUTRAL_ALL = 10,      /**< W: ?all protects nothing */
+  MDSPF_LINT_NO_ALL = 11,           /**< W: neither all nor redirect */
+  MDSPF_LINT_AFTER_ALL = 12,        /**< W: terms after all never run */
+  MDSPF_LINT_REDIRECT_IGNORED = 13, /**< W: redirect= with all present */
+  MDSPF_LINT_PTR_DEPRECATED = 14,   /**< W: ptr (RFC 7208 5.5) */
+  MDSPF_LINT_HOST_BITS = 15,        /**< W: ip4/ip6 host bits past prefix */
+  MDSPF_LINT_OVERLAP = 16,          /**< I: a range inside another */
+  MDSPF_LINT_DUPLICATE = 17,        /**< W: the same term twice */
+  MDSPF_LINT_INCLUDE_NO_RECORD = 18, /**< E: include of a domain w/o SPF */
+  MDSPF_LINT_LONG_STRING = 19,      /**< E: a TXT string over 255 octets */
+  MDSPF_LINT_TOO_LARGE_UDP = 20,    /**< W: answer over 512 octets */
+  MDSPF_LINT_EXP_NOWHERE = 21,      /**< W: exp= target has no usable TXT */
+  MDSPF_LINT_MACRO_TARGET = 22,     /**< I: target depends on the sender */
+  MDSPF_LINT_LOOP = 23              /**< E: include/redirect loop */
+};
+/** Short name of a lint code ("too-many-lookups"); never NULL. */
+MDSPF_API const char *mdspf_lint_code_str(int code);
+
+/**
+ * Create a linter that resolves through ctx's resolver and limits (the
+ * context must outlive it).  Lint either a published domain
+ * (mdspf_lint_domain) or a record text as if published for domain
+ * (mdspf_lint_record; domain may be NULL for a purely static look).
+ * Both follow include and redirect targets (without macros) recursively
+ * through DNS, count the DNS-interactive lookups per subtree, look up the
+ * targets of a/mx/exists (void lookups, MX set sizes) and the exp= target,
+ * and block until done or timeout_ms (<= 0: the context's budget).
+ */
+MDSPF_API int mdspf_lint_new(mdspf_ctx *ctx, mdspf_lint **out);
+MDSPF_API void mdspf_lint_free(mdspf_lint *l);
+MDSPF_API int mdspf_lint_domain(mdspf_lint *l, const char *domain,
+                                int timeout_ms);
+MDSPF_API int mdspf_lint_record(mdspf_lint *l, const char *domain,
+                                const char *txt, size_t len, int timeout_ms);
+
+/** Highest severity found, -1 when there are no diagnostics. */
+MDSPF_API int mdspf_lint_worst(const mdspf_lint *l);
+/** Total DNS-interactive lookups of the evaluated tree (the RFC counts
+ *  include, a, mx, ptr, exists and redirect; limit 10). */
+MDSPF_API unsigned mdspf_lint_lookups(const mdspf_lint *l);
+/** Void lookups found among the targets that could be resolved. */
+MDSPF_API unsigned mdspf_lint_void_lookups(const mdspf_lint *l);
+
+/* Diagnostics, i = 0 .. mdspf_lint_ndiags - 1; strings live as long as
+ * the linter. */
+MDSPF_API size_t mdspf_lint_ndiags(const mdspf_lint *l);
+MDSPF_API int mdspf_lint_diag_severity(const mdspf_lint *l, size_t i);
+MDSPF_API int mdspf_lint_diag_code(const mdspf_lint *l, size_t i);
+MDSPF_API const char *mdspf_lint_diag_message(const mdspf_lint *l, size_t i);
+/** Node (see below) the diagnostic is about, and the byte span in that
+ *  node's record text (off = len = 0 when it is about the whole node). */
+MDSPF_API size_t mdspf_lint_diag_node(const mdspf_lint *l, size_t i);
+MDSPF_API int mdspf_lint_diag_span(const mdspf_lint *l, size_t i,
+                                   size_t *off, size_t *len);
+
+/* The include/redirect tree: node 0 is the linted record; each node has
+ * a parent (node 0: itself), the domain, how it was reached (0 root,
+ * MDSPF_TERM_INCLUDE or MDSPF_TERM_REDIRECT), its parsed record (NULL if
+ * missing or broken), its raw text (NULL if none) and the lookups its
+ * subtree costs (the node's own DNS terms plus its children's). */
+MDSPF_API size_t mdspf_lint_nnodes(const mdspf_lint *l);
+MDSPF_API size_t mdspf_lint_node_parent(const mdspf_lint *l, size_t n);
+MDSPF_API int mdspf_lint_node_via(const mdspf_lint *l, size_t n);
+/** Index of the include or redirect term in the parent's record that
+ *  leads to node n (its span locates the diagnostics about fetching n);
+ *  -1 for node 0 or an out-of-range n. */
+MDSPF_API int mdspf_lint_node_term(const mdspf_lint *l, size_t n);
+MDSPF_API const char *mdspf_lint_node_domain(const mdspf_lint *l, size_t n);
+MDSPF_API const mdspf_record *mdspf_lint_node_record(const mdspf_lint *l,
+                                                     size_t n);
+MDSPF_API const char *mdspf_lint_node_text(const mdspf_lint *l, size_t n);
+MDSPF_API unsigned mdspf_lint_node_lookups(const mdspf_lint *l, size_t n);
 
 #ifdef __cplusplus
 }
