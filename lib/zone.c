@@ -711,6 +711,40 @@ static int node_fault(const zone_node *nd, int rrtype) {
   return any;
 }
 
+/* Whether the zone answers (name, rrtype) from its own data (the overlay
+ * resolver's routing test): a record of rrtype (0: of any type), a fault
+ * for rrtype or for every type, or a CNAME, through which the zone would
+ * answer any type. */
+int mdspf_zone_has(const mdspf_zone *z, const char *name, int rrtype) {
+  char key[MDSPF__MAX_NAME + 1];
+  size_t kn;
+  const zone_node *nd;
+  const zone_rr *rr;
+  if (!z || !name || rrtype < 0) {
+    return 0;
+  }
+  kn = norm_name(name, strnlen(name, MDSPF__MAX_NAME + 2), key);
+  if (kn == ZONE_BAD_NAME) {
+    return 0;
+  }
+  nd = node_find(z, key, kn);
+  if (!nd) {
+    return 0;
+  }
+  if (rrtype == 0 || nd->cname) {
+    return node_has_data(nd);
+  }
+  if (node_fault(nd, rrtype) != MDSPF_ZONE_NOFAULT) {
+    return 1;
+  }
+  for (rr = nd->rr_head; rr; rr = rr->next) {
+    if (rr->type == rrtype) {
+      return 1;
+    }
+  }
+  return 0;
+}
+
 /* Add the records of rrtype held by nd to q; returns how many. */
 static size_t add_records(const zone_node *nd, mdspf_dns_query *q, int rrtype) {
   const zone_rr *rr;
