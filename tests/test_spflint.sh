@@ -1,0 +1,237 @@
+#!/bin/sh
+# Command-line behaviour of spf-lint: exit codes (0 clean, 1 warnings,
+# 2 errors and usage errors), the term table and tree for the demo domain
+# bcoug.org, caret lines under syntax errors, --record (static and as if
+# published), --json validity, and usage errors.  Offline: --zone only.
+# usage: test_spflint.sh SPF-LINT SRCDIR
+# SPDX-License-Identifier: BSD-2-Clause
+lint=$1
+src=$2
+demo=$src/examples/zones/demo.zone
+zone=$src/tests/lint-zones/lint.zone
+tmp=${TMPDIR:-/tmp}/spflint-test.$$
+mkdir -p "$tmp" || exit 1
+trap 'rm -rf "$tmp"' EXIT
+trap 'exit 1' INT TERM HUP
+fails=0
+
+bad() {
+  echo "FAIL $1: $2"
+  fails=$((fails + 1))
+}
+
+# expect NAME STATUS PATTERN -- args...: run spf-lint, compare the exit
+# status and grep stdout+stderr for PATTERN (extended regex; "" = any).
+expect() {
+  name=$1 want=$2 pat=$3
+  shift 4
+  "$lint" "$@" >"$tmp/out" 2>"$tmp/err"
+  got=$?
+  if [ "$got" != "$want" ]; then
+    echo "FAIL $name: exit $got, want $want"
+    sed 's/^/  | /' "$tmp/out" "$tmp/err"
+    fails=$((fails + 1))
+    return 1
+  fi
+  if [ -n "$pat" ] && ! cat "$tmp/out" "$tmp/err" | grep -Eq -- "$pat"; then
+    echo "FAIL $name: output does not match /$pat/"
+    sed 's/^/  | /' "$tmp/out" "$tmp/err"
+    fails=$((fails + 1))
+    return 1
+  fi
+  echo "ok $name"
+  return 0
+}
+
+# ---- the demo domain: exact term table and tree --------------------------
+expect demo-clean 0 'No problems found' -- --zone "$demo" bcoug.org
+cat >"$tmp/want-table" <<'EOF'
+SPF record of bcoug.org
+  v=spf1 a mx include:_spf.google.com include:servers.mcsv.net ip4:204.244.186.184/32 ~all
+
+  Prefix  Type     Value               Prefix meaning  Description
+  +       a                            Pass            the addresses of the checked domain (A/AAAA)
+  +       mx                           Pass            the addresses of the mail exchangers of the checked domain
+  +       include  _spf.google.com     Pass            addresses the SPF record of _spf.google.com permits
+  +       include  servers.mcsv.net    Pass            addresses the SPF record of servers.mcsv.net permits
+  +       ip4      204.244.186.184/32  Pass            204.244.186.184 (1 address)
+  ~       all                          SoftFail        every address
+EOF
+head -n 10 "$tmp/out" >"$tmp/got-table"
+if cmp -s "$tmp/want-table" "$tmp/got-table"; then
+  echo "ok demo-table"
+else
+  bad demo-table "the term table of bcoug.org differs:"
+  diff "$tmp/want-table" "$tmp/got-table" | sed 's/^/  | /'
+fi
+cat >"$tmp/want-tree" <<'EOF'
+  bcoug.org                                   7
+  |-- include:_spf.google.com                 4
+  |   |-- include:_netblocks.google.com       1
+  |   |-- include:_netblocks2.google.com      1
+  |   `-- include:_netblocks3.google.com      1
+  `-- include:servers.mcsv.net                1
+  total: 7/10 DNS lookups, 0/2 void lookups
+EOF
+sed -n '/^DNS lookups/,/total:/p' "$tmp/out" | sed '1,2d' >"$tmp/got-tree"
+if cmp -s "$tmp/want-tree" "$tmp/got-tree"; then
+  echo "ok demo-tree"
+else
+  bad demo-tree "the include tree of bcoug.org differs:"
+  diff "$tmp/want-tree" "$tmp/got-tree" | sed 's/^/  | /'
+fi
+# each included record gets its own table under a heading
+grep -q '^include:_netblocks2.google.com (in _spf.google.com)$' "$tmp/out" ||
+  bad demo-headings "no heading for the included _netblocks2.google.com"
+grep -Eq '^  \+       ip6   2001:db8:4860::/48  Pass +2001:db8:4860::/48 \(2\^80 addresses\)$' \
+  "$tmp/out" || bad demo-ip6-row "no ip6 row for 2001:db8:4860::/48"
+grep -Eq '^  \?       all +Neutral +every address$' "$tmp/out" ||
+  bad demo-neutral-row "no ?all row for servers.mcsv.net"
+
+# ---- exit codes -------------------------------------------------------------
+expect clean 0 'No problems found' -- --zone "$zone" good.lint.test
+expect info-only 0 '^info: include:%\{i\}' -- --zone "$zone" macro.lint.test
+expect warning 1 '^warning: \?all: addresses not listed get neutral' -- \
+  --zone "$zone" neutralall.lint.test
+expect error-lookups 2 '^error: toomany\.lint\.test: 11 DNS lookups' -- \
+  --zone "$zone" toomany.lint.test
+grep -q 'total: 11/10 DNS lookups (too many)' "$tmp/out" ||
+  bad error-lookups "no over-limit total line"
+expect error-void 2 'void lookups' -- --zone "$zone" void3.lint.test
+expect error-loop 2 'include:loop1\.lint\.test +1  \(loop\)' -- \
+  --zone "$zone" loop1.lint.test
+expect error-noinclude 2 'include:nx\.lint\.test +1  \(no SPF record\)' -- \
+  --zone "$zone" includenx.lint.test
+expect error-norecord 2 '^error: nx\.lint\.test: the domain does not exist' -- \
+  --zone "$zone" nx.lint.test
+expect error-twospf 2 '2 SPF records published' -- --zone "$zone" twospf.lint.test
+# diagnostics come sorted: errors, then warnings, then information
+expect sorted 2 '' -- --zone "$zone" incplus.lint.test
+expect sorted-mixed 2 '' -- --record \
+  'v=spf1 ptr ip4:192.0.2.0/24 ip4:192.0.2.7 +all'
+grep -E '^(error|warning|info):' "$tmp/out" | cut -d: -f1 >"$tmp/sev"
+printf 'error\nwarning\ninfo\n' >"$tmp/sev-want"
+cmp -s "$tmp/sev" "$tmp/sev-want" ||
+  bad sorted-mixed "severities not sorted: $(tr '\n' ' ' <"$tmp/sev")"
+
+# ---- caret lines --------------------------------------------------------------
+expect caret 2 'unknown mechanism' -- --zone "$demo" broken.bcoug.org
+cat >"$tmp/want-caret" <<'EOF'
+  v=spf1 a mx incldue:_spf.google.com ~all
+              ^~~~~~~~~~~~~~~~~~~~~~~
+EOF
+sed -n '2,3p' "$tmp/out" >"$tmp/got-caret"
+cmp -s "$tmp/want-caret" "$tmp/got-caret" || {
+  bad caret "no caret line under the bad term"
+  diff "$tmp/want-caret" "$tmp/got-caret" | sed 's/^/  | /'
+}
+expect caret-record 2 '' -- --record 'v=spf1 ip4:192.0.2.300 -all'
+grep -Fxq '             ^~~~~~~~~~~' "$tmp/out" ||
+  bad caret-record "no caret under ip4:192.0.2.300"
+
+# ---- --record -------------------------------------------------------------------
+expect record-static-clean 0 'static checks only' -- --record 'v=spf1 -all'
+expect record-static-plus 2 '^error: \+all: every address passes' -- \
+  --record 'v=spf1 +all'
+expect record-as-published 2 'include:nospf\.lint\.test: the domain publishes no SPF record' -- \
+  --zone "$zone" --record 'v=spf1 include:nospf.lint.test -all' \
+  --domain good.lint.test
+expect record-as-published-ok 0 'Record for bcoug\.org \(as if published\)' -- \
+  --zone "$demo" --record 'v=spf1 mx ip4:203.0.113.0/24 -all' --domain bcoug.org
+long=$(printf 'v=spf1 %0250d -all' 0 | tr 0 ' ')
+expect record-long 2 'several strings of at most 255 octets' -- --record "$long"
+
+# ---- JSON -------------------------------------------------------------------------
+expect json 0 '"domain": "bcoug.org"' -- --zone "$demo" --json bcoug.org
+cp "$tmp/out" "$tmp/demo.json"
+expect json-diags 2 '"code": "loop"' -- --zone "$zone" --json loop1.lint.test
+cp "$tmp/out" "$tmp/loop.json"
+expect json-escape 2 '' -- --json --record 'v=spf1 "quoted\back -all'
+cp "$tmp/out" "$tmp/escape.json"
+for f in demo loop escape; do
+  if command -v python3 >/dev/null 2>&1; then
+    if python3 -m json.tool "$tmp/$f.json" >/dev/null 2>"$tmp/jerr"; then
+      echo "ok json-valid-$f (python3)"
+    else
+      bad "json-valid-$f" "python3 rejects it: $(cat "$tmp/jerr")"
+    fi
+  elif command -v jq >/dev/null 2>&1; then
+    if jq . "$tmp/$f.json" >/dev/null 2>&1; then
+      echo "ok json-valid-$f (jq)"
+    else
+      bad "json-valid-$f" "jq rejects it"
+    fi
+  else
+    # structural check: balanced braces and brackets, starts with {
+    o=$(tr -cd '{' <"$tmp/$f.json" | wc -c)
+    c=$(tr -cd '}' <"$tmp/$f.json" | wc -c)
+    if [ "$(head -c 1 "$tmp/$f.json")" = "{" ] && [ "$o" -eq "$c" ]; then
+      echo "ok json-valid-$f (structure)"
+    else
+      bad "json-valid-$f" "unbalanced braces"
+    fi
+  fi
+done
+if command -v python3 >/dev/null 2>&1; then
+  python3 - "$tmp/demo.json" <<'EOF' && echo "ok json-content" || bad json-content "unexpected content"
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert list(d) == ["domain", "given_record", "lookups", "lookup_limit",
+                   "void_lookups", "void_limit", "worst", "nodes",
+                   "diagnostics"], list(d)
+assert d["lookups"] == 7 and d["lookup_limit"] == 10 and d["worst"] is None
+assert len(d["nodes"]) == 6 and d["diagnostics"] == []
+n0 = d["nodes"][0]
+assert n0["domain"] == "bcoug.org" and n0["via"] == "root" and n0["term"] is None
+t = n0["terms"][4]
+assert t["type"] == "ip4" and t["value_cidr"] == "204.244.186.184/32", t
+assert t["prefix"] == "+" and t["qualifier"] is None and t["result"] == "pass"
+assert t["description"] == "204.244.186.184 (1 address)"
+assert n0["terms"][5]["prefix_meaning"] == "SoftFail"
+assert d["nodes"][1]["via"] == "include" and d["nodes"][1]["term"] == 2
+assert d["nodes"][1]["lookups"] == 3
+EOF
+fi
+
+# ---- usage errors: exit 2 and one line on stderr -----------------------------------
+usage_error() {
+  name=$1
+  shift
+  "$lint" "$@" >"$tmp/out" 2>"$tmp/err"
+  got=$?
+  lines=$(wc -l <"$tmp/err")
+  if [ "$got" != 2 ] || [ "$lines" -ne 1 ] || [ -s "$tmp/out" ]; then
+    bad "usage-$name" "exit $got, $lines stderr lines"
+    sed 's/^/  | /' "$tmp/out" "$tmp/err"
+    return
+  fi
+  if ! grep -q '^spf-lint: ' "$tmp/err"; then
+    bad "usage-$name" "message does not start with 'spf-lint: '"
+    return
+  fi
+  echo "ok usage-$name"
+}
+usage_error no-args
+usage_error unknown-option --frobnicate
+usage_error two-domains a.example b.example
+usage_error domain-without-record --domain a.example
+usage_error record-and-positional --record 'v=spf1 -all' a.example
+usage_error missing-value --zone
+usage_error bad-timeout --timeout 0 a.example
+usage_error bad-timeout-text --timeout=soon a.example
+usage_error bad-server --server 300.1.2.3 a.example
+usage_error zone-and-server --zone "$zone" --server 127.0.0.1 a.example
+usage_error json-with-value --json=yes a.example
+usage_error invalid-domain --zone "$zone" 'not a domain'
+usage_error missing-zone --zone "$tmp/no-such.zone" a.example
+
+expect help 0 '^Usage: spf-lint' -- --help
+expect version 0 '^spf-lint \(libmaildrop-spf\) [0-9]+\.[0-9]+\.[0-9]+$' -- --version
+expect option-forms 1 'neutral' -- -zone="$zone" neutralall.lint.test
+expect timeout-option 0 '' -- --zone "$zone" --timeout 5000 good.lint.test
+
+if [ "$fails" -ne 0 ]; then
+  echo "$fails failure(s)"
+  exit 1
+fi
+echo "all spf-lint tests passed"
