@@ -4,21 +4,34 @@
  * SPDX-License-Identifier: BSD-2-Clause
  *
  * Uses only the public API (maildrop-spf/spf.h, maildrop-spf/cares.h).
- * For each check it prints exactly three lines on stdout, as libspf2's
+ * For each check it prints exactly four lines on stdout, as libspf2's
  * spfquery prints them:
  *
  *   1. the result word ("pass", "fail", ...)
  *   2. the SMTP explanation for "fail", else an empty line
  *   3. a comment: "<receiver>: domain of <domain> designates ..."
+ *   4. the Received-SPF header field ("Received-SPF: pass (...) ...")
  *
- * or, with --json, one JSON object on one line.  The exit status is the
+ * and, with --auth-results, a fifth: the Authentication-Results header
+ * field.  With --json it prints one JSON object on one line instead.  An
+ * input line that cannot be checked gets one line ("Invalid IP address."
+ * or {"error":...}).  The exit status is the
  * result in libspf2's numbering (neutral 1, pass 2, fail 3, softfail 4,
  * none 5, temperror 6, permerror 7), or 255 for usage errors and
  * unusable input; in batch mode it is the status of the last line.
  *
  * DNS is live (the c-ares backend: the system configuration, or the
  * servers given with --server), or answered from RFC 1035 master files
- * (--zone).
+ * (--zone).  What-if records (--record, -override) are published in an
+ * in-memory zone laid over that resolver (mdspf_overlay): they are
+ * looked up like published records, so a what-if check gives what the
+ * record will give once published, query count included.
+ *
+ * Traces.  -debug (stderr) and --trace (stdout, or a "trace" array with
+ * --json) collect each check's events in the check's own buffer (the
+ * hook is installed per check, and mdspf_event_check confirms the
+ * owner), printed with its result: checks keep running concurrently and
+ * the output is the same whatever --concurrency.
  *
  * Structure.  The options configure one context.  A "runner" then keeps
  * a window of jobs -- input lines read and not yet printed -- in a ring:
@@ -105,6 +118,7 @@ struct options {
   const char *name;         /* -name (receiver) */
   const char *max_lookup;   /* -max-lookup, validated by configure_ctx() */
   const char *file;         /* -file: batch input, "-" = stdin */
+  const char *record;       /* --record: what-if record of the identity */
   struct strlist overrides; /* -override DOMAIN=RECORD */
   struct strlist fallbacks; /* -fallback DOMAIN=RECORD */
   struct strlist zones;     /* --zone FILE */
@@ -112,9 +126,10 @@ struct options {
   long debug;               /* -debug[=N]; 0 = no trace */
   long timeout_ms;          /* --timeout */
   long concurrency;         /* --concurrency */
-  int concurrency_given;
-  int keep_comments; /* -keep-comments */
-  int json;          /* --json */
+  int keep_comments;        /* -keep-comments */
+  int json;                 /* --json */
+  int auth_results;         /* --auth-results */
+  int trace;                /* --trace */
   int help;
   int version;
 };
@@ -138,6 +153,9 @@ enum opt_id {
   OPT_SERVER,
   OPT_TIMEOUT,
   OPT_JSON,
+  OPT_AUTH_RESULTS,
+  OPT_TRACE,
+  OPT_RECORD,
   OPT_HELP,
   OPT_VERSION,
   OPT_UNSUPPORTED
@@ -170,6 +188,9 @@ static const struct opt_def opt_table[] = {
     {"server", OPT_SERVER, ARG_REQUIRED},
     {"timeout", OPT_TIMEOUT, ARG_REQUIRED},
     {"json", OPT_JSON, ARG_NONE},
+    {"auth-results", OPT_AUTH_RESULTS, ARG_NONE},
+    {"trace", OPT_TRACE, ARG_NONE},
+    {"record", OPT_RECORD, ARG_REQUIRED},
     {"help", OPT_HELP, ARG_NONE},
     {"h", OPT_HELP, ARG_NONE},
     {"version", OPT_VERSION, ARG_NONE},
@@ -218,12 +239,9 @@ static void usage(FILE *out) {
         "  -default-explanation STR\n"
         "                       explanation for 'fail' when the record has "
         "no exp=\n"
-        "  -name HOST           receiver host name for %{r} and the comment "
-        "line\n"
-        "                       (default: " PROG ")\n"
-        "  -override DOMAIN=RECORD\n"
-        "                       use RECORD as DOMAIN's SPF record "
-        "(repeatable)\n"
+        "  -name HOST           receiver host name for %{r}, the comment "
+        "line and the\n"
+        "                       header fields (default: " PROG ")\n"
         "  -fallback DOMAIN=RECORD\n"
         "                       use RECORD when DOMAIN publishes none "
         "(repeatable)\n"
@@ -240,22 +258,62 @@ static void usage(FILE *out) {
         "                       instead (repeatable: the files form one "
         "zone)\n"
         "\n"
+        "What-if:\n"
+        "  --record RECORD      evaluate RECORD as the SPF record of the "
+        "checked\n"
+        "                       domain (the -sender domain, or the -helo "
+        "name for\n"
+        "                       the HELO identity): it is published as that "
+        "domain's\n"
+        "                       only TXT record in an overlay over the DNS, "
+        "so the\n"
+        "                       result (lookups and queries included) is "
+        "what it\n"
+        "                       will give once published.  A record that "
+        "does not\n"
+        "                       parse is published too (permerror), after a "
+        "warning.\n"
+        "                       Single checks only; wins over an -override "
+        "of the\n"
+        "                       same domain\n"
+        "  -override DOMAIN=RECORD\n"
+        "                       publish RECORD as DOMAIN's TXT record in the "
+        "same\n"
+        "                       way, for any domain (repeatable; the last one "
+        "for a\n"
+        "                       domain counts)\n"
+        "\n"
         "Output:\n"
         "  --json               one JSON object per check, on one line\n"
-        "  -debug[=N]           trace the evaluation on stderr (in batch "
-        "mode each\n"
-        "                       line starts with the input line number, and "
-        "checks\n"
-        "                       run one at a time)\n"
+        "  --auth-results       also print the Authentication-Results "
+        "header field\n"
+        "                       (a fifth line; \"auth_results\" with "
+        "--json)\n"
+        "  --trace              print the evaluation trace on stdout before "
+        "the\n"
+        "                       result lines, one event per line, each "
+        "starting with\n"
+        "                       two spaces and indented by include depth "
+        "(a \"trace\"\n"
+        "                       array of event objects with --json)\n"
+        "  -debug[=N]           print the same trace on stderr, each line "
+        "starting\n"
+        "                       with \"debug: \" (in batch mode with the "
+        "input line\n"
+        "                       number first), just before the check's "
+        "result\n"
         "  --help               show this help and exit\n"
         "  --version            show the version and exit\n"
         "\n"
         "Every option may be written -opt VALUE, -opt=VALUE, --opt VALUE or\n"
         "--opt=VALUE.\n"
         "\n"
-        "Output: three lines per check (result, explanation, comment); a "
-        "line that\n"
-        "cannot be checked gets one line instead (\"Invalid IP address.\", "
+        "Output: four lines per check (result, explanation, comment, "
+        "Received-SPF\n"
+        "header; the -name value is the receiver), five with "
+        "--auth-results; a\n"
+        "line that cannot be checked gets one line instead (\"Invalid IP "
+        "address.\",\n"
         "...).\n"
         "Exit status: neutral 1, pass 2, fail 3, softfail 4, none 5, "
         "temperror 6,\n"
@@ -556,11 +614,19 @@ static int apply_option(struct options *o, const struct opt_def *def,
   case OPT_JSON:
     o->json = 1;
     break;
+  case OPT_AUTH_RESULTS:
+    o->auth_results = 1;
+    break;
+  case OPT_TRACE:
+    o->trace = 1;
+    break;
+  case OPT_RECORD:
+    o->record = value;
+    break;
   case OPT_CONCURRENCY:
     if (parse_ranged("--concurrency", value, 1, CONCURRENCY_MAX,
                      &o->concurrency) != 0)
       return -1;
-    o->concurrency_given = 1;
     break;
   case OPT_TIMEOUT:
     if (parse_ranged("--timeout", value, 1, TIMEOUT_MAX_MS, &o->timeout_ms) !=
@@ -620,6 +686,12 @@ static int check_option_set(const struct options *o) {
     return -1;
   }
   if (o->file != NULL) {
+    if (o->record != NULL) {
+      fputs(PROG ": --record applies to one check, not to -file (use "
+                 "-override DOMAIN=RECORD; try --help)\n",
+            stderr);
+      return -1;
+    }
     if (o->ip != NULL || o->sender != NULL || o->helo != NULL) {
       fputs(PROG ": -file cannot be combined with -ip, -sender or -helo "
                  "(try --help)\n",
@@ -729,6 +801,14 @@ enum job_error {
 /* Fields of a batch line that contain a NUL byte. */
 enum { NUL_IP = 1, NUL_SENDER = 2, NUL_HELO = 4 };
 
+/* A growing text buffer (a check's trace until it is printed); after an
+ * allocation failure it keeps what it has and drops the rest. */
+struct tbuf {
+  char *p;
+  size_t len, cap;
+  int truncated;
+};
+
 struct job {
   struct runner *run;
   enum job_state state;
@@ -746,6 +826,8 @@ struct job {
   mdspf_check *chk;
   long t_start; /* monotonic ms at mdspf_check_start */
   long elapsed_ms;
+  struct tbuf trace; /* --trace: text lines, or JSON event objects */
+  struct tbuf debug; /* -debug: lines for stderr */
 };
 
 /* Line reader over a file descriptor: bounded buffer, lines of any
@@ -761,11 +843,14 @@ struct reader {
   size_t start, end;
 };
 
-/* The resolver: a zone (--zone) or the c-ares backend. */
+/* The resolver: a zone (--zone) or the c-ares backend, and over it the
+ * what-if overlay when --record or -override publishes records. */
 struct backend {
   mdspf_zone *zone;
   mdspf_cares *cares;
-  char *servers; /* joined --server list, kept while the backend lives */
+  char *servers;      /* joined --server list, kept while the backend lives */
+  mdspf_zone *whatif; /* the what-if records (NULL: none) */
+  mdspf_overlay *overlay; /* whatif over zone / cares */
   int ready;
 };
 
@@ -855,28 +940,193 @@ static long progress_cap(const struct runner *r, long t) {
 }
 
 /* ======================================================================
- * Trace hook (-debug)
+ * Trace hook (-debug, --trace)
  * ==================================================================== */
 
-/* ud is the job whose check is being traced (batch mode: its input line
- * number starts each debug line). */
+static void tb_put(struct tbuf *b, const char *s, size_t n) {
+  if (b->truncated)
+    return;
+  if (n > b->cap - b->len) {
+    size_t ncap = b->cap ? b->cap : 1024;
+    while (ncap - b->len < n) {
+      if (ncap > SIZE_MAX / 2) {
+        b->truncated = 1;
+        return;
+      }
+      ncap *= 2;
+    }
+    char *np = realloc(b->p, ncap);
+    if (np == NULL) {
+      b->truncated = 1;
+      return;
+    }
+    b->p = np;
+    b->cap = ncap;
+  }
+  memcpy(b->p + b->len, s, n);
+  b->len += n;
+}
+
+static void tb_puts(struct tbuf *b, const char *s) { tb_put(b, s, strlen(s)); }
+
+static void tb_putc(struct tbuf *b, char c) { tb_put(b, &c, 1); }
+
+static void tb_putu(struct tbuf *b, unsigned long v) {
+  char num[24];
+  int n = snprintf(num, sizeof num, "%lu", v);
+  if (n > 0)
+    tb_put(b, num, (size_t)n);
+}
+
+/* Printable ASCII only, like put_safe. */
+static void tb_put_safe(struct tbuf *b, const char *s) {
+  for (; *s != '\0'; s++)
+    tb_putc(b, (char)safe_char((unsigned char)*s));
+}
+
+/* A JSON string, escaped as json_str_n does. */
+static void tb_json_str(struct tbuf *b, const char *s) {
+  static const char hex[] = "0123456789abcdef";
+  tb_putc(b, '"');
+  for (; *s != '\0'; s++) {
+    unsigned char c = (unsigned char)*s;
+    if (c == '"' || c == '\\') {
+      tb_putc(b, '\\');
+      tb_putc(b, (char)c);
+    } else if (c < 0x20 || c >= 0x7f) {
+      char e[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 0x0f]};
+      tb_put(b, e, sizeof e);
+    } else {
+      tb_putc(b, (char)c);
+    }
+  }
+  tb_putc(b, '"');
+}
+
+static void tb_free(struct tbuf *b) {
+  free(b->p);
+  memset(b, 0, sizeof *b);
+}
+
+static const char *event_type_name(int type) {
+  static const char *const names[] = {NULL,     "record",  "term",   "query",
+                                      "answer", "include", "return", "redirect",
+                                      "expand", "limit",   "result"};
+  if (type >= 1 && type <= MDSPF_EV_RESULT)
+    return names[type];
+  return "unknown";
+}
+
+/* One event as a JSON object, keys in a fixed order, only those that
+ * apply to its type: type, depth, domain, text, result, rrtype,
+ * dns_status, count, dns_terms, void_lookups. */
+static void event_json(struct tbuf *b, const mdspf_event *ev) {
+  int type = mdspf_event_type(ev);
+  int has_text = 0, has_result = 0, has_rr = 0, has_answer = 0;
+  switch (type) {
+  case MDSPF_EV_RECORD:
+  case MDSPF_EV_QUERY:
+  case MDSPF_EV_EXPAND:
+  case MDSPF_EV_LIMIT:
+    has_text = 1;
+    has_rr = type == MDSPF_EV_QUERY;
+    break;
+  case MDSPF_EV_ANSWER:
+    has_text = has_rr = has_answer = 1;
+    break;
+  case MDSPF_EV_TERM:
+  case MDSPF_EV_RESULT:
+    has_text = has_result = 1;
+    break;
+  case MDSPF_EV_RETURN:
+    has_result = 1;
+    break;
+  default: /* include, redirect: the domain is the target */
+    break;
+  }
+  tb_puts(b, "{\"type\":");
+  tb_json_str(b, event_type_name(type));
+  tb_puts(b, ",\"depth\":");
+  int depth = mdspf_event_depth(ev);
+  tb_putu(b, depth > 0 ? (unsigned long)depth : 0UL);
+  tb_puts(b, ",\"domain\":");
+  tb_json_str(b, mdspf_event_domain(ev));
+  if (has_text) {
+    tb_puts(b, ",\"text\":");
+    tb_json_str(b, mdspf_event_text(ev));
+  }
+  if (has_result) {
+    int res = mdspf_event_result(ev);
+    tb_puts(b, ",\"result\":");
+    if (res < 0) /* a term that did not match */
+      tb_puts(b, "null");
+    else
+      tb_json_str(b, mdspf_result_str(res));
+  }
+  if (has_rr) {
+    tb_puts(b, ",\"rrtype\":");
+    tb_json_str(b, mdspf_dns_type_str(mdspf_event_rrtype(ev)));
+  }
+  if (has_answer) {
+    tb_puts(b, ",\"dns_status\":");
+    tb_json_str(b, mdspf_dns_status_str(mdspf_event_dns_status(ev)));
+    tb_puts(b, ",\"count\":");
+    tb_putu(b, mdspf_event_count(ev));
+  }
+  tb_puts(b, ",\"dns_terms\":");
+  tb_putu(b, mdspf_event_dns_terms(ev));
+  tb_puts(b, ",\"void_lookups\":");
+  tb_putu(b, mdspf_event_void_lookups(ev));
+  tb_putc(b, '}');
+}
+
+/* The hook of every traced check: ud is the job the check was created
+ * for (the hook is installed just before mdspf_check_new, and each check
+ * keeps the one it was created with), so concurrent checks never mix;
+ * mdspf_event_check confirms it.  Events go into the job's buffers and
+ * are printed with its result (print_job). */
 static void trace_event(void *ud, const mdspf_event *ev) {
   struct job *j = ud;
-  FILE *out = stderr;
+  const struct options *o = j->run->o;
   char small[512];
   char *line = small;
   char *big = NULL;
   size_t needed = 0;
 
-  progress_clear(j->run);
+  if (mdspf_event_check(ev) != j->chk)
+    return; /* cannot happen: not this job's check */
+
+  if (o->trace && o->json) {
+    /* built apart and appended whole, so that even a buffer cut short
+     * by a failed allocation holds complete objects */
+    struct tbuf e;
+    memset(&e, 0, sizeof e);
+    if (j->trace.len > 0)
+      tb_putc(&e, ',');
+    event_json(&e, ev);
+    if (e.truncated)
+      j->trace.truncated = 1;
+    else
+      tb_put(&j->trace, e.p, e.len);
+    tb_free(&e);
+  }
+  if (o->debug <= 0 && !(o->trace && !o->json))
+    return;
+
   int rc = mdspf_event_format(ev, small, sizeof small, &needed);
   if (rc == MDSPF_E_LIMIT && needed < SIZE_MAX) {
     big = malloc(needed + 1);
     if (big != NULL &&
         mdspf_event_format(ev, big, needed + 1, NULL) == MDSPF_OK)
-      line = big; /* else: print the truncated prefix in small */
+      line = big; /* else: the truncated prefix in small */
   } else if (rc != MDSPF_OK) {
     line = NULL;
+  }
+  char fallback[64];
+  if (line == NULL) {
+    snprintf(fallback, sizeof fallback, "(event %d: %s)", mdspf_event_type(ev),
+             mdspf_strerror(rc));
+    line = fallback;
   }
 
   int depth = mdspf_event_depth(ev);
@@ -885,16 +1135,26 @@ static void trace_event(void *ud, const mdspf_event *ev) {
   if (depth > DEBUG_MAX_DEPTH)
     depth = DEBUG_MAX_DEPTH;
 
-  if (j->line > 0)
-    fprintf(out, "%lu: ", j->line);
-  fputs("debug: ", out);
-  for (int i = 0; i < depth; i++)
-    fputs("  ", out);
-  if (line != NULL)
-    put_safe(out, line);
-  else
-    fprintf(out, "(event %d: %s)", mdspf_event_type(ev), mdspf_strerror(rc));
-  putc('\n', out);
+  if (o->debug > 0) {
+    struct tbuf *b = &j->debug;
+    if (j->line > 0) {
+      tb_putu(b, j->line);
+      tb_puts(b, ": ");
+    }
+    tb_puts(b, "debug: ");
+    for (int i = 0; i < depth; i++)
+      tb_puts(b, "  ");
+    tb_put_safe(b, line);
+    tb_putc(b, '\n');
+  }
+  if (o->trace && !o->json) {
+    struct tbuf *b = &j->trace;
+    tb_puts(b, "  ");
+    for (int i = 0; i < depth; i++)
+      tb_puts(b, "  ");
+    tb_put_safe(b, line);
+    tb_putc(b, '\n');
+  }
   free(big);
 }
 
@@ -936,7 +1196,7 @@ static void explain_guess_error(const char *guess) {
   free(full);
 }
 
-/* -override / -fallback "DOMAIN=RECORD" */
+/* -fallback "DOMAIN=RECORD" */
 static int add_domain_record(mdspf_ctx *ctx, const char *opt,
                              const char *spec) {
   const char *eq = strchr(spec, '=');
@@ -950,9 +1210,7 @@ static int add_domain_record(mdspf_ctx *ctx, const char *opt,
   domain[dlen] = '\0';
   const char *record = eq + 1;
 
-  int rc = strcmp(opt, "-override") == 0
-               ? mdspf_ctx_add_override(ctx, domain, record)
-               : mdspf_ctx_add_fallback(ctx, domain, record);
+  int rc = mdspf_ctx_add_fallback(ctx, domain, record);
   if (rc == MDSPF_E_INVAL) {
     fprintf(stderr, PROG ": %s: invalid domain '", opt);
     put_echo(stderr, domain);
@@ -1023,9 +1281,7 @@ static int configure_ctx(mdspf_ctx *ctx, const struct options *o) {
     }
   }
 
-  for (size_t i = 0; i < o->overrides.n; i++)
-    if (add_domain_record(ctx, "-override", o->overrides.v[i]) != 0)
-      return -1;
+  /* -override goes to the what-if zone (whatif_overrides), not here */
   for (size_t i = 0; i < o->fallbacks.n; i++)
     if (add_domain_record(ctx, "-fallback", o->fallbacks.v[i]) != 0)
       return -1;
@@ -1203,7 +1459,8 @@ static void print_syntax_error(const struct job *j) {
   size_t off = 0, len = 0;
   if (mdspf_check_syntax_error(chk, &code, &off, &len) != MDSPF_OK)
     return;
-  const char *record = mdspf_check_record(chk);
+  size_t rlen = 0;
+  const char *record = mdspf_check_record(chk, &rlen);
   const char *domain = mdspf_check_domain(chk);
   err_head(j);
   fputs(mdspf_syntax_str(code), stderr);
@@ -1213,10 +1470,41 @@ static void print_syntax_error(const struct job *j) {
   }
   putc('\n', stderr);
   if (record != NULL)
-    show_span(stderr, record, strlen(record), off, len);
+    show_span(stderr, record, rlen, off, len);
 }
 
-/* The three result lines of a finished check. */
+/* A header field of a finished check (Received-SPF, or with auth != 0
+ * Authentication-Results) naming this host as id; malloc'd, NULL on
+ * failure (reported on stderr). */
+static char *header_field(const struct job *j, int auth, const char *id) {
+  char small[1024];
+  size_t needed = 0;
+  int rc =
+      auth ? mdspf_check_auth_results(j->chk, id, small, sizeof small, &needed)
+           : mdspf_check_received_spf(j->chk, id, small, sizeof small, &needed);
+  if (rc == MDSPF_OK)
+    return strdup(small);
+  if (rc == MDSPF_E_LIMIT && needed < SIZE_MAX) {
+    char *big = malloc(needed + 1);
+    if (big != NULL) {
+      rc = auth ? mdspf_check_auth_results(j->chk, id, big, needed + 1, NULL)
+                : mdspf_check_received_spf(j->chk, id, big, needed + 1, NULL);
+      if (rc == MDSPF_OK)
+        return big;
+      free(big);
+    } else {
+      rc = MDSPF_E_NOMEM;
+    }
+  }
+  err_head(j);
+  fprintf(stderr, "cannot format the %s header field: %s\n",
+          auth ? "Authentication-Results" : "Received-SPF", mdspf_strerror(rc));
+  return NULL;
+}
+
+/* The result lines of a finished check: result, explanation, comment,
+ * Received-SPF, and with --auth-results Authentication-Results (an empty
+ * line if a header field cannot be made, so the count stays fixed). */
 static void print_text_result(const struct runner *r, const struct job *j) {
   const mdspf_check *chk = j->chk;
   int result = mdspf_check_result(chk);
@@ -1229,6 +1517,16 @@ static void print_text_result(const struct runner *r, const struct job *j) {
     put_safe(stdout, mdspf_check_explanation(chk));
   putc('\n', stdout);
   print_comment(stdout, chk, r->receiver, ip);
+  char *h = header_field(j, 0, r->receiver);
+  put_safe(stdout, h);
+  putc('\n', stdout);
+  free(h);
+  if (r->o->auth_results) {
+    h = header_field(j, 1, r->receiver);
+    put_safe(stdout, h);
+    putc('\n', stdout);
+    free(h);
+  }
 }
 
 static const char *source_name(int source) {
@@ -1259,7 +1557,7 @@ static void json_open(const struct job *j, int *first) {
 }
 
 /* One JSON object for a finished check; the keys in a fixed order. */
-static void print_json_result(const struct job *j) {
+static void print_json_result(const struct runner *r, const struct job *j) {
   const mdspf_check *chk = j->chk;
   FILE *out = stdout;
   int first;
@@ -1295,6 +1593,23 @@ static void print_json_result(const struct job *j) {
   fprintf(out, "%u", mdspf_check_queries(chk));
   json_key(out, "elapsed_ms", &first);
   fprintf(out, "%ld", j->elapsed_ms);
+  char *h = header_field(j, 0, r->receiver);
+  json_key(out, "received_spf", &first);
+  json_str(out, h);
+  free(h);
+  if (r->o->auth_results) {
+    h = header_field(j, 1, r->receiver);
+    json_key(out, "auth_results", &first);
+    json_str(out, h);
+    free(h);
+  }
+  if (r->o->trace) {
+    json_key(out, "trace", &first);
+    putc('[', out);
+    if (j->trace.len > 0)
+      fwrite(j->trace.p, 1, j->trace.len, out);
+    putc(']', out);
+  }
   fputs("}\n", out);
 }
 
@@ -1403,10 +1718,23 @@ static void print_echo(const struct runner *r, const struct job *j) {
 }
 
 /* Print one finished job; returns its exit status (-1 for an echo). */
-static int print_job(const struct runner *r, const struct job *j) {
+static int print_job(struct runner *r, const struct job *j) {
   if (j->state == JOB_ECHO) {
     print_echo(r, j);
     return -1;
+  }
+  if (j->debug.len > 0) { /* -debug: the trace, just before the result */
+    progress_clear(r);
+    fflush(stdout);
+    fwrite(j->debug.p, 1, j->debug.len, stderr);
+    if (j->debug.truncated)
+      fputs("debug: (trace truncated: out of memory)\n", stderr);
+    fflush(stderr);
+  }
+  if (j->trace.len > 0 && !r->o->json) {
+    fwrite(j->trace.p, 1, j->trace.len, stdout);
+    if (j->trace.truncated)
+      fputs("  (trace truncated: out of memory)\n", stdout);
   }
   if (j->extra_fields) {
     err_head(j);
@@ -1420,7 +1748,7 @@ static int print_job(const struct runner *r, const struct job *j) {
   }
   int result = mdspf_check_result(j->chk);
   if (r->o->json)
-    print_json_result(j);
+    print_json_result(r, j);
   else
     print_text_result(r, j);
   if (result == MDSPF_PERMERROR)
@@ -1513,14 +1841,158 @@ static int open_cares(struct backend *b, const struct options *o) {
   return -1;
 }
 
+/* ======================================================================
+ * What-if records (--record, -override)
+ * ==================================================================== */
+
+/* The identity domain a check of (sender, helo) evaluates: the domain
+ * part of a non-empty sender (the whole sender without '@'), else the
+ * HELO name (NULL if none). */
+static const char *identity_domain(const char *sender, const char *helo) {
+  if (sender != NULL && sender[0] != '\0') {
+    const char *at = strrchr(sender, '@');
+    return at != NULL ? at + 1 : sender;
+  }
+  return helo;
+}
+
+/* Domain names a[0..an) and b[0..bn) equal, ignoring case and one
+ * trailing dot on either. */
+static int same_name(const char *a, size_t an, const char *b, size_t bn) {
+  if (an > 0 && a[an - 1] == '.')
+    an--;
+  if (bn > 0 && b[bn - 1] == '.')
+    bn--;
+  if (an != bn)
+    return 0;
+  for (size_t i = 0; i < an; i++) {
+    unsigned char ca = (unsigned char)a[i], cb = (unsigned char)b[i];
+    if (ca >= 'A' && ca <= 'Z')
+      ca = (unsigned char)(ca - 'A' + 'a');
+    if (cb >= 'A' && cb <= 'Z')
+      cb = (unsigned char)(cb - 'A' + 'a');
+    if (ca != cb)
+      return 0;
+  }
+  return 1;
+}
+
+/* A published what-if record that is not a valid SPF record: say so (it
+ * stays published, so the check shows what it would do for real). */
+static void warn_record(const char *opt, const char *domain,
+                        const char *record) {
+  size_t len = strlen(record);
+  mdspf_record *rec = NULL;
+  int code = 0;
+  size_t off = 0, elen = 0;
+  int rc =
+      mdspf_record_parse(record, len, NULL, NULL, &rec, &code, &off, &elen);
+  mdspf_record_free(rec);
+  if (rc == MDSPF_OK)
+    return;
+  fprintf(stderr, PROG ": warning: the %s for '",
+          strcmp(opt, "--record") == 0 ? "--record text" : "-override record");
+  put_echo(stderr, domain);
+  if (!mdspf_record_is_spf(record, len)) {
+    fputs("' does not start with \"v=spf1\": published as is, the domain "
+          "has no SPF record\n",
+          stderr);
+  } else if (rc == MDSPF_E_SYNTAX) {
+    fprintf(stderr, "' does not parse: %s (published as is: permerror)\n",
+            mdspf_syntax_str(code));
+    show_span(stderr, record, len, off, elen);
+  } else {
+    fprintf(stderr, "' cannot be parsed: %s\n", mdspf_strerror(rc));
+  }
+}
+
+/* Publish record as a TXT record of domain (one string: the zone is lax)
+ * in the what-if zone, created on first use; 0, or -1 after an error. */
+static int whatif_publish(struct backend *b, const char *opt,
+                          const char *domain, size_t dlen, const char *record) {
+  size_t len = strlen(record);
+  int rc;
+  if (len > MDSPF_MAX_RECORD) {
+    fprintf(stderr, PROG ": %s: the record is longer than %d octets\n", opt,
+            MDSPF_MAX_RECORD);
+    return -1;
+  }
+  if (b->whatif == NULL) {
+    rc = mdspf_zone_new(NULL, NULL, &b->whatif);
+    if (rc != MDSPF_OK) {
+      fprintf(stderr, PROG ": cannot create the what-if zone: %s\n",
+              mdspf_strerror(rc));
+      return -1;
+    }
+    mdspf_zone_set_flags(b->whatif, MDSPF_ZONE_LAX);
+  }
+  char *name = malloc(dlen + 1);
+  if (name == NULL) {
+    fputs(PROG ": out of memory\n", stderr);
+    return -1;
+  }
+  memcpy(name, domain, dlen);
+  name[dlen] = '\0';
+  const char *strings[1] = {record};
+  rc = mdspf_zone_add_txt(b->whatif, name, strings, &len, 1);
+  if (rc == MDSPF_OK) {
+    warn_record(opt, name, record);
+  } else if (rc == MDSPF_E_INVAL) {
+    fprintf(stderr, PROG ": %s: invalid domain '", opt);
+    put_echo(stderr, name);
+    fputs("'\n", stderr);
+  } else {
+    fprintf(stderr, PROG ": %s: %s\n", opt, mdspf_strerror(rc));
+  }
+  free(name);
+  return rc == MDSPF_OK ? 0 : -1;
+}
+
+/* -override DOMAIN=RECORD: each the TXT record of its domain; the last
+ * one for a domain counts, and --record wins for the checked domain.
+ * 0, or -1 after an error. */
+static int whatif_overrides(struct backend *b, const struct options *o) {
+  const char *idom =
+      o->record != NULL ? identity_domain(o->sender, o->helo) : NULL;
+  for (size_t i = 0; i < o->overrides.n; i++) {
+    const char *spec = o->overrides.v[i];
+    const char *eq = strchr(spec, '=');
+    size_t dlen = (size_t)(eq - spec);
+    int skip = idom != NULL && same_name(spec, dlen, idom, strlen(idom));
+    for (size_t k = i + 1; k < o->overrides.n && !skip; k++) {
+      const char *later = o->overrides.v[k];
+      skip = same_name(later, (size_t)(strchr(later, '=') - later), spec, dlen);
+    }
+    if (!skip && whatif_publish(b, "-override", spec, dlen, eq + 1) != 0)
+      return -1;
+  }
+  return 0;
+}
+
+/* --record: the TXT record of the checked domain; 0, or -1 after an
+ * error. */
+static int whatif_record(struct backend *b, const struct options *o) {
+  const char *domain = identity_domain(o->sender, o->helo);
+  if (domain == NULL || domain[0] == '\0') {
+    fputs(PROG ": --record: the check has no domain to publish the record "
+               "for\n",
+          stderr);
+    return -1;
+  }
+  return whatif_publish(b, "--record", domain, strlen(domain), o->record);
+}
+
 /* Create the resolver and hand it to the context; 0, or -1 after an
  * error.  In batch mode answers from a zone are deferred (first in,
  * first out), so that concurrent checks really interleave -- and with
  * --concurrency 1 too, so that every outcome, the query count included,
- * is the same whatever the concurrency. */
+ * is the same whatever the concurrency.  What-if records go in a zone
+ * laid over that resolver (inline answers: nothing to drive). */
 static int backend_open(struct runner *r) {
   struct backend *b = &r->be;
   const mdspf_resolver *res;
+  if (r->o->record != NULL && whatif_record(b, r->o) != 0)
+    return -1;
   if (r->o->zones.n > 0) {
     if (load_zones(b, r->o) != 0)
       return -1;
@@ -1532,7 +2004,17 @@ static int backend_open(struct runner *r) {
       return -1;
     res = mdspf_cares_resolver(b->cares);
   }
-  int rc = mdspf_ctx_set_resolver(r->ctx, res);
+  int rc;
+  if (b->whatif != NULL) {
+    rc = mdspf_overlay_new(NULL, NULL, b->whatif, res, &b->overlay);
+    if (rc != MDSPF_OK) {
+      fprintf(stderr, PROG ": cannot create the what-if overlay: %s\n",
+              mdspf_strerror(rc));
+      return -1;
+    }
+    res = mdspf_overlay_resolver(b->overlay);
+  }
+  rc = mdspf_ctx_set_resolver(r->ctx, res);
   if (rc != MDSPF_OK) {
     fprintf(stderr, PROG ": cannot use the resolver: %s\n", mdspf_strerror(rc));
     return -1;
@@ -1543,6 +2025,8 @@ static int backend_open(struct runner *r) {
 
 /* After the context (and with it every check) is gone. */
 static void backend_close(struct backend *b) {
+  mdspf_overlay_free(b->overlay); /* before what it lies over */
+  mdspf_zone_free(b->whatif);
   mdspf_cares_free(b->cares);
   mdspf_zone_free(b->zone);
   free(b->servers);
@@ -1701,6 +2185,8 @@ static void job_reset(struct job *j, struct runner *r, unsigned long line) {
 /* Printed (or abandoned): free what the job owns. */
 static void job_release(struct job *j) {
   mdspf_check_free(j->chk); /* cancels a running check */
+  tb_free(&j->trace);
+  tb_free(&j->debug);
   free(j->text);
   memset(j, 0, sizeof *j);
 }
@@ -1788,9 +2274,10 @@ static void on_check_done(mdspf_check *chk, void *user) {
  */
 static int job_start(struct runner *r, struct job *j) {
   int rc;
-  /* The trace hook applies to checks created later (spf.h); with -debug
-   * one check runs at a time (see run()), so every event is j's. */
-  if (r->o->debug > 0)
+  /* The trace hook applies to checks created later, each keeping the
+   * one it was created with (spf.h): installed with j just before j's
+   * check is created, it sees only j's events, however many run. */
+  if (r->o->debug > 0 || r->o->trace)
     (void)mdspf_ctx_set_trace(r->ctx, trace_event, j);
   rc = mdspf_check_new(r->ctx, &j->chk);
   if (rc != MDSPF_OK) {
@@ -2056,19 +2543,13 @@ static int run(const struct options *o) {
     fprintf(stderr, PROG ": cannot create context: %s\n", mdspf_strerror(rc));
     goto out;
   }
-  if (configure_ctx(r.ctx, o) != 0)
+  if (configure_ctx(r.ctx, o) != 0 || whatif_overrides(&r.be, o) != 0)
     goto out;
 
+  /* Traces (-debug, --trace) are kept per check and printed with its
+   * result, so they need no serialisation. */
   r.max_flight = o->file != NULL ? (size_t)o->concurrency : 1;
-  if (o->debug > 0 && r.max_flight > 1) {
-    /* The trace hook is per context in this library version, so the
-     * events of concurrent checks could not be told apart. */
-    if (o->concurrency_given)
-      fputs(PROG ": -debug: checks run one at a time\n", stderr);
-    r.max_flight = 1;
-  }
-  /* With -debug each result follows its trace directly. */
-  r.max_waiting = o->debug > 0 ? 0 : r.max_flight * WAITING_PER_SLOT;
+  r.max_waiting = r.max_flight * WAITING_PER_SLOT;
   r.cap = r.max_flight + r.max_waiting + 1;
   r.ring = calloc(r.cap, sizeof *r.ring);
   if (r.ring == NULL) {

@@ -1,7 +1,9 @@
 #!/bin/sh
 # Command-line behaviour of spfquery: results, exit codes (libspf2's),
-# option forms, error handling, batch mode (-file), --json, and -- when
-# the scripted DNS responder is given -- live DNS through --server.
+# option forms, error handling, batch mode (-file), --json, the header
+# lines (Received-SPF, --auth-results), traces (--trace, -debug), what-if
+# records (--record, -override) and -- when the scripted DNS responder is
+# given -- live DNS through --server.
 # usage: test_spfquery.sh SPFQUERY SRCDIR [DNSFAULT]
 q=$1
 src=$2
@@ -52,8 +54,11 @@ expect() {
 expect pass 2 'matched ip4:204\.244\.186\.184/32' -- \
   --zone "$zone" -ip 204.244.186.184 -sender me@bcoug.org
 lines=$(wc -l <"$tmp/out")
-[ "$lines" -eq 3 ] || { echo "FAIL pass: $lines output lines, want 3"; fails=$((fails + 1)); }
+[ "$lines" -eq 4 ] || { echo "FAIL pass: $lines output lines, want 4"; fails=$((fails + 1)); }
 [ "$(head -n1 "$tmp/out")" = pass ] || { echo "FAIL pass: first line"; fails=$((fails + 1)); }
+# line 4: the Received-SPF header field, as libspf2's spfquery prints it
+sed -n 4p "$tmp/out" | grep -Eq '^Received-SPF: pass \(spfquery: domain of me@bcoug\.org designates 204\.244\.186\.184 as permitted sender\) client-ip=204\.244\.186\.184; envelope-from="me@bcoug\.org"; receiver=spfquery; mechanism="ip4:204\.244\.186\.184/32"; identity=mailfrom$' ||
+  { echo "FAIL pass: line 4 is not the Received-SPF header"; sed -n 4p "$tmp/out" | sed 's/^/  | /'; fails=$((fails + 1)); }
 expect softfail 4 'matched ~all' -- \
   --zone "$zone" -ip 203.0.113.7 -sender me@bcoug.org
 expect form-eq 2 '^pass' -- --zone="$zone" -ip=204.244.186.184 -sender=me@bcoug.org
@@ -64,8 +69,10 @@ expect ipv6-mapped 2 '^pass' -- --zone "$zone" -ip ::ffff:204.244.186.184 -sende
 expect syntax-error 7 'incldue' -- --zone "$zone" -ip 192.0.2.1 -sender x@broken.bcoug.org
 grep -q '\^~' "$tmp/err" || { echo "FAIL syntax-error: no caret line"; fails=$((fails + 1)); }
 expect none 5 '^none' -- --zone "$zone" -ip 192.0.2.1 -sender x@nowhere.invalid
-expect override 3 '\[override\]' -- --zone "$zone" -ip 204.244.186.184 \
+expect override 3 '^fail$' -- --zone "$zone" -ip 204.244.186.184 \
   -sender me@bcoug.org -override 'bcoug.org=v=spf1 -all'
+# published through the what-if overlay: a DNS record, no "[override]"
+grep -q 'override' "$tmp/out" && bad override-source "result marked as an override"
 expect fallback 1 '\[fallback\]' -- --zone "$zone" -ip 192.0.2.1 \
   -sender x@nowhere.invalid -fallback 'nowhere.invalid=v=spf1 ?all'
 expect guess 2 '\[best guess\]' -- --zone "$zone" -ip 192.0.2.1 \
@@ -245,7 +252,7 @@ status badlines-status $? 2
 printf '%s\n' "Invalid envelope from address." "Invalid HELO domain." \
   "Invalid envelope from address." "Invalid HELO domain." \
   "Invalid IP address." "pass" >"$tmp/want"
-grep -v -e '^spfquery: ' -e '^$' "$tmp/b.out" >"$tmp/got"
+grep -v -e '^spfquery: ' -e '^$' -e '^Received-SPF: ' "$tmp/b.out" >"$tmp/got"
 same badlines-output "$tmp/want" "$tmp/got"
 for n in 1 2 3 4 5; do
   grep -q "^spfquery: line $n: " "$tmp/b.err" || bad badlines-stderr "no message for line $n"
@@ -272,7 +279,7 @@ printf '%s\n' pass "Invalid IP address." "Invalid envelope from address." \
   "Invalid IP address." "#?comment ??[31m" "Invalid input line." \
   "Invalid envelope from address." "Invalid input line." pass pass \
   "Invalid input line." >"$tmp/want"
-grep -v -e '^spfquery: ' -e '^$' "$tmp/b.out" >"$tmp/got"
+grep -v -e '^spfquery: ' -e '^$' -e '^Received-SPF: ' "$tmp/b.out" >"$tmp/got"
 same hostile-output "$tmp/want" "$tmp/got"
 grep -q '^spfquery: line 8: line longer than 4096 octets' "$tmp/b.err" ||
   bad hostile-long-line "no message for line 8"
@@ -308,7 +315,7 @@ fi
 grep -q '^2: debug: .*record bcoug\.org' "$tmp/b.err" || bad batch-debug "no trace"
 
 # ---- --json ----------------------------------------------------------------------
-keys_result=line,ip,sender,helo,identity,domain,result,explanation,mechanism,matched_domain,source,problem,dns_terms,void_lookups,queries,elapsed_ms
+keys_result=line,ip,sender,helo,identity,domain,result,explanation,mechanism,matched_domain,source,problem,dns_terms,void_lookups,queries,elapsed_ms,received_spf
 keys_error=line,error
 keys_comment=line,comment
 
@@ -324,8 +331,11 @@ json_check() {
     return
   fi
   while IFS= read -r j_line; do
-    j_keys=$(printf '%s\n' "$j_line" | grep -o '"[a-z_]*":' | tr -d '":' |
-      tr '\n' ',' | sed 's/,$//')
+    # the members of the trace's event objects are checked apart
+    j_keys=$(printf '%s\n' "$j_line" | sed 's/,"trace":\[.*\]}$/,"trace":}/' |
+      grep -o '"[a-z_]*":' | tr -d '":' | tr '\n' ',' | sed 's/,$//')
+    j_keys=${j_keys%,trace}
+    j_keys=${j_keys%,auth_results}
     case $j_keys in
     "$keys_result" | "${keys_result#line,}" | "$keys_error" | error | "$keys_comment") ;;
     *)
@@ -355,7 +365,7 @@ n=$(wc -l <"$tmp/j1.out")
 sed 's/,"elapsed_ms":[0-9]*//' "$tmp/j1.out" >"$tmp/j1.cmp"
 sed 's/,"elapsed_ms":[0-9]*//' "$tmp/j64.out" >"$tmp/j64.cmp"
 same json-batch-order "$tmp/j1.cmp" "$tmp/j64.cmp"
-grep -q '^{"line":2,"ip":"204.244.186.184","sender":"me@bcoug.org","helo":null,"identity":"mailfrom","domain":"bcoug.org","result":"pass","explanation":null,"mechanism":"ip4:204.244.186.184/32","matched_domain":"bcoug.org","source":"dns","problem":null,"dns_terms":7,"void_lookups":0,"queries":[0-9]*,"elapsed_ms":[0-9]*}$' "$tmp/j1.out" ||
+grep -q '^{"line":2,"ip":"204.244.186.184","sender":"me@bcoug.org","helo":null,"identity":"mailfrom","domain":"bcoug.org","result":"pass","explanation":null,"mechanism":"ip4:204.244.186.184/32","matched_domain":"bcoug.org","source":"dns","problem":null,"dns_terms":7,"void_lookups":0,"queries":[0-9]*,"elapsed_ms":[0-9]*,"received_spf":"Received-SPF: pass (spfquery: domain of me@bcoug.org designates 204.244.186.184 as permitted sender) client-ip=204.244.186.184; envelope-from=\\"me@bcoug.org\\"; receiver=spfquery; mechanism=\\"ip4:204.244.186.184/32\\"; identity=mailfrom"}$' "$tmp/j1.out" ||
   bad json-pass-object "unexpected object for line 2"
 grep -q '^{"line":6,.*"sender":"","helo":"mail.bcoug.org","identity":"helo",' "$tmp/j1.out" ||
   bad json-null-sender "null sender not shown as \"\" with identity helo"
@@ -389,7 +399,288 @@ status json-single-bad-status $? 255
 grep -q '^{"error":"invalid sender' "$tmp/b.out" || bad json-single-bad "no error object"
 "$q" --zone "$zone" --json -ip 204.244.186.184 -sender me@bcoug.org \
   -override 'bcoug.org=v=spf1 -all' >"$tmp/b.out" 2>/dev/null
-grep -q '"source":"override"' "$tmp/b.out" || bad json-source "no source override"
+grep -q '"source":"dns",.*"queries":1,' "$tmp/b.out" ||
+  bad json-source "an -override record is not looked up like a published one"
+
+# ---- header lines: Received-SPF, --auth-results -----------------------------------
+expect auth-results 2 '^Authentication-Results: spfquery; spf=pass ' -- --zone "$zone" \
+  -ip 204.244.186.184 -sender me@bcoug.org --auth-results
+n=$(wc -l <"$tmp/out")
+[ "$n" -eq 5 ] || bad auth-results-lines "$n lines, want 5"
+sed -n 5p "$tmp/out" | grep -q '^Authentication-Results: spfquery; spf=pass .*smtp\.mailfrom=me@bcoug\.org$' ||
+  bad auth-results-line5 "line 5 is not the Authentication-Results header"
+expect auth-results-name 3 '' -- --zone "$zone" -name mx.example.net \
+  -ip 192.0.2.99 -sender me@strict.bcoug.org --auth-results
+sed -n 4p "$tmp/out" | grep -q '^Received-SPF: fail (mx\.example\.net: .*receiver=mx\.example\.net;' ||
+  bad received-spf-name "-name is not the receiver of Received-SPF"
+sed -n 5p "$tmp/out" | grep -q '^Authentication-Results: mx\.example\.net; spf=fail ' ||
+  bad auth-results-name "-name is not the authserv-id"
+expect received-spf-helo 2 '' -- --zone "$zone" -ip 198.51.100.25 -sender '' -helo mail.bcoug.org
+sed -n 4p "$tmp/out" | grep -q '^Received-SPF: pass .*identity=helo' ||
+  bad received-spf-helo "no identity=helo"
+# a hostile sender cannot add a header line: still 4 lines
+expect received-spf-hostile 7 '' -- --zone "$zone" -ip 192.0.2.1 \
+  -sender 'a"b\c;x=y@broken.bcoug.org'
+n=$(wc -l <"$tmp/out")
+[ "$n" -eq 4 ] || bad received-spf-hostile-lines "$n lines, want 4"
+"$q" --zone "$zone" -ip 204.244.186.184 -sender me@bcoug.org --json --auth-results >"$tmp/b.out" 2>&1
+status json-auth-results-status $? 2
+json_check json-auth-results "$tmp/b.out"
+grep -q ',"elapsed_ms":[0-9]*,"received_spf":"Received-SPF: pass .*","auth_results":"Authentication-Results: spfquery; spf=pass [^"]*"}$' "$tmp/b.out" ||
+  bad json-auth-results "no received_spf and auth_results at the end"
+"$q" --zone "$zone" -file "$tmp/batch" --auth-results --concurrency 8 >"$tmp/b.out" 2>/dev/null
+n=$(grep -c '^Received-SPF: ' "$tmp/b.out")
+m=$(grep -c '^Authentication-Results: ' "$tmp/b.out")
+if [ "$n" -ne 130 ] || [ "$m" -ne 130 ]; then
+  bad batch-auth-results "$n Received-SPF and $m Authentication-Results lines, want 130"
+fi
+
+# ---- --trace --------------------------------------------------------------------------
+expect trace 4 '' -- --zone "$zone" -ip 203.0.113.7 -sender me@bcoug.org --trace
+cp "$tmp/out" "$tmp/trace.out"
+[ -s "$tmp/err" ] && bad trace-stderr "--trace wrote to stderr"
+"$q" --zone "$zone" -ip 203.0.113.7 -sender me@bcoug.org >"$tmp/plain.out" 2>/dev/null
+# the trace lines come first, each starting with two spaces; then the
+# same four lines as without --trace
+grep -v '^  ' "$tmp/trace.out" >"$tmp/got"
+same trace-result-lines "$tmp/plain.out" "$tmp/got"
+n=$(grep -c '^  ' "$tmp/trace.out")
+head -n "$n" "$tmp/trace.out" | grep -v '^  ' | grep -q . && bad trace-first "trace lines after result lines"
+for pat in '^  query TXT bcoug\.org$' '^  record bcoug\.org: v=spf1 ' '^    include _spf\.google\.com$' \
+  '^      record _netblocks\.google\.com: ' '^    return from servers\.mcsv\.net: neutral$' \
+  '^  term ~all -> match, softfail \[dns terms 7, void 0\]$' '^  result softfail \(~all\)'; do
+  grep -Eq "$pat" "$tmp/trace.out" || bad trace-content "no line /$pat/"
+done
+# -debug: the same events on stderr, stdout unchanged
+"$q" --zone "$zone" -ip 203.0.113.7 -sender me@bcoug.org -debug >"$tmp/b.out" 2>"$tmp/b.err"
+same debug-stdout "$tmp/plain.out" "$tmp/b.out"
+sed -n 's/^  //p' "$tmp/trace.out" >"$tmp/t1"
+sed -n 's/^debug: //p' "$tmp/b.err" >"$tmp/t2"
+same debug-equals-trace "$tmp/t1" "$tmp/t2"
+# JSON: a "trace" array of event objects, members in a fixed order
+"$q" --zone "$zone" -ip 203.0.113.7 -sender me@bcoug.org --trace --json --auth-results >"$tmp/tj.out" 2>&1
+status json-trace-status $? 4
+json_check json-trace "$tmp/tj.out"
+
+# trace_json_check NAME FILE: every result object ends with a "trace"
+# list of events, each with the members its type has, in the fixed
+# order; the last event is the result, the first record event the
+# checked domain's.  The event types seen go to stderr.
+trace_json_check() {
+  command -v python3 >/dev/null 2>&1 || {
+    echo "skip $1: no python3"
+    return
+  }
+  python3 - "$2" <<'PY' || {
+import json, sys
+order = ["type", "depth", "domain", "text", "result", "rrtype",
+         "dns_status", "count", "dns_terms", "void_lookups"]
+per_type = {
+    "record": ["text"], "term": ["text", "result"], "query": ["text", "rrtype"],
+    "answer": ["text", "rrtype", "dns_status", "count"], "include": [],
+    "return": ["result"], "redirect": [], "expand": ["text"],
+    "limit": ["text"], "result": ["text", "result"],
+}
+seen = set()
+for line in open(sys.argv[1], encoding="ascii"):
+    obj = json.loads(line)
+    if "result" not in obj:
+        assert "trace" not in obj, obj
+        continue
+    assert list(obj)[-1] == "trace", list(obj)
+    tr = obj["trace"]
+    assert isinstance(tr, list) and tr, obj
+    for ev in tr:
+        t = ev["type"]
+        assert t in per_type, ev
+        want = [k for k in order if k in ["type", "depth", "domain",
+                "dns_terms", "void_lookups"] + per_type[t]]
+        assert list(ev) == want, (list(ev), want)
+        assert isinstance(ev["depth"], int) and ev["depth"] >= 0
+        seen.add(t)
+    assert tr[-1]["type"] == "result" and tr[-1]["result"] == obj["result"], tr[-1]
+    assert tr[-1]["dns_terms"] == obj["dns_terms"], tr[-1]
+    recs = [e for e in tr if e["type"] == "record"]
+    if recs:
+        assert recs[0]["domain"] == obj["domain"], (recs[0], obj["domain"])
+print(" ".join(sorted(seen)), file=sys.stderr)
+PY
+    bad "$1" "unexpected trace objects"
+    return
+  }
+  echo "ok $1"
+}
+trace_json_check json-trace-events "$tmp/tj.out" 2>"$tmp/types"
+for t in record term query answer include return result; do
+  grep -qw "$t" "$tmp/types" || bad json-trace-types "no $t event"
+done
+"$q" --zone "$zone" -ip 192.0.2.1 -sender me@bcoug.org -max-lookup 2 --trace --json >"$tmp/b.out" 2>/dev/null
+grep -q '{"type":"limit","depth":[0-9]*,"domain":"[^"]*","text":"[^"]*","dns_terms":' "$tmp/b.out" ||
+  bad json-trace-limit "no limit event"
+"$q" --zone "$zone" -ip 192.0.2.99 -sender joe@plain.bcoug.org --trace --json \
+  --record 'v=spf1 exists:%{l}.%{ir}._spf.%{d} -all' >"$tmp/b.out" 2>/dev/null
+grep -q '{"type":"expand","depth":0,"domain":"plain.bcoug.org","text":"%{l}.%{ir}._spf.%{d} -> joe.99.2.0.192._spf.plain.bcoug.org",' "$tmp/b.out" ||
+  bad json-trace-expand "no expand event"
+
+# Batch: each check's trace is printed with its result, never mixed with
+# another check's, whatever the concurrency (at 1 the checks run one
+# after the other, so equal outputs mean nothing interleaves at 8 or 64).
+"$q" --zone "$zone" -file "$tmp/batch" --trace --concurrency 1 >"$tmp/tb1.out" 2>/dev/null
+status batch-trace-status $? "$want"
+for n in 8 64; do
+  "$q" --zone "$zone" -file "$tmp/batch" --trace --concurrency "$n" >"$tmp/b.out" 2>/dev/null
+  same "batch-trace-c$n" "$tmp/tb1.out" "$tmp/b.out"
+done
+grep -v '^  ' "$tmp/tb1.out" >"$tmp/got"
+same batch-trace-results "$tmp/singles.out" "$tmp/got"
+# every trace ends with its check's result, followed by that result word
+awk '/^  result / { r = $2; next } /^  / { next }
+     r != "" { if ($0 != r) { print "line " NR ": " $0 " after trace result " r; bad = 1 } r = ""; next }
+     END { exit bad }' "$tmp/tb1.out" || bad batch-trace-blocks "a trace is not followed by its result"
+n=$(grep -c '^  result ' "$tmp/tb1.out")
+[ "$n" -eq 130 ] || bad batch-trace-count "$n traces, want 130"
+"$q" --zone "$zone" -file "$tmp/batch" --trace --json --concurrency 1 >"$tmp/tj1.out" 2>/dev/null
+"$q" --zone "$zone" -file "$tmp/batch" --trace --json --concurrency 8 >"$tmp/tj8.out" 2>/dev/null
+json_check json-batch-trace "$tmp/tj8.out"
+trace_json_check json-batch-trace-events "$tmp/tj8.out" 2>/dev/null
+sed 's/,"elapsed_ms":[0-9]*//' "$tmp/tj1.out" >"$tmp/tj1.cmp"
+sed 's/,"elapsed_ms":[0-9]*//' "$tmp/tj8.out" >"$tmp/tj8.cmp"
+same json-batch-trace-c8 "$tmp/tj1.cmp" "$tmp/tj8.cmp"
+# -debug in batch mode runs concurrently too: the same stderr
+"$q" --zone "$zone" -file "$tmp/batch" -debug --concurrency 1 >"$tmp/b1.out" 2>"$tmp/d1.err"
+"$q" --zone "$zone" -file "$tmp/batch" -debug --concurrency 8 >"$tmp/b8.out" 2>"$tmp/d8.err"
+same batch-debug-c8-stderr "$tmp/d1.err" "$tmp/d8.err"
+same batch-debug-c8-stdout "$tmp/b1.out" "$tmp/b8.out"
+grep -q '^2: debug: record bcoug\.org: ' "$tmp/d8.err" || bad batch-debug-c8 "no line-numbered trace"
+
+# ---- what-if: --record ------------------------------------------------------------------
+# plain.bcoug.org exists (an A record) but publishes no SPF record.
+expect record-none 5 '^none$' -- --zone "$zone" -ip 192.0.2.5 -sender x@plain.bcoug.org
+expect record-pass 2 '^pass$' -- --zone "$zone" -ip 192.0.2.5 -sender x@plain.bcoug.org \
+  --record 'v=spf1 ip4:192.0.2.0/24 -all'
+expect record-fail 3 '^fail$' -- --zone "$zone" -ip 198.51.100.99 -sender x@plain.bcoug.org \
+  --record 'v=spf1 ip4:192.0.2.0/24 -all'
+expect record-a 2 'matched a\)' -- --zone "$zone" -ip 198.51.100.10 -sender x@plain.bcoug.org \
+  --record 'v=spf1 a -all'
+expect record-replaces 3 '^fail$' -- --zone "$zone" -ip 204.244.186.184 -sender me@bcoug.org \
+  --record 'v=spf1 -all'
+expect record-permerror 7 '^permerror$' -- --zone "$zone" -ip 192.0.2.5 -sender x@plain.bcoug.org \
+  --record 'v=spf1 ip4:192.0.2.0/24 incldue:x -all'
+grep -q "^spfquery: warning: the --record text for 'plain.bcoug.org' does not parse" "$tmp/err" ||
+  bad record-permerror-warning "no warning"
+n=$(grep -c '^ *^~~~~~~~~$' "$tmp/err")
+[ "$n" -eq 2 ] || bad record-permerror-caret "$n caret lines, want 2 (warning and result)"
+expect record-not-spf 5 '^none$' -- --zone "$zone" -ip 192.0.2.5 -sender x@plain.bcoug.org \
+  --record 'hello'
+grep -q 'warning: .*does not start with "v=spf1"' "$tmp/err" || bad record-not-spf-warning "no warning"
+expect record-helo 2 'identity=helo' -- --zone "$zone" -ip 192.0.2.5 -sender '' \
+  -helo plain.bcoug.org --record 'v=spf1 ip4:192.0.2.5 -all'
+expect record-wins 2 '^pass$' -- --zone "$zone" -ip 192.0.2.5 -sender x@plain.bcoug.org \
+  -override 'PLAIN.bcoug.org.=v=spf1 -all' --record 'v=spf1 +all'
+expect record-with-file 255 'not to -file' -- --zone "$zone" -file "$tmp/batch" --record 'v=spf1 -all'
+expect record-no-domain 255 'no domain' -- --zone "$zone" -ip 192.0.2.5 -sender 'x@' --record 'v=spf1 -all'
+expect record-missing-value 255 'needs a value' -- --zone "$zone" -ip 192.0.2.5 -sender x@plain.bcoug.org --record
+long=$(awk 'BEGIN { s = "v=spf1"; for (i = 0; i < 40; i++) s = s " ip4:192.0." i ".0/24"; print s " -all" }')
+expect record-long 2 '^pass$' -- --zone "$zone" -ip 192.0.39.7 -sender x@plain.bcoug.org --record "$long"
+
+# The same record published in a zone file: the same lines, the same JSON
+# (counters and queries included), the same trace.
+# zone_txt TEXT: TEXT as master-file character-strings of <= 200 octets.
+zone_txt() {
+  printf '%s' "$1" | awk '{ s = $0; out = ""; while (length(s) > 0) {
+    out = out " \"" substr(s, 1, 200) "\""; s = substr(s, 201) } print out }'
+}
+printf '%s\n' \
+  '192.0.2.5|x@plain.bcoug.org|v=spf1 ip4:192.0.2.0/24 -all' \
+  '198.51.100.99|x@plain.bcoug.org|v=spf1 ip4:192.0.2.0/24 -all' \
+  '198.51.100.10|x@plain.bcoug.org|v=spf1 a mx -all' \
+  '198.51.100.25|x@plain.bcoug.org|v=spf1 mx:bcoug.org -all' \
+  '198.18.1.1|x@plain.bcoug.org|v=spf1 include:_spf.google.com -all' \
+  '192.0.2.1|x@plain.bcoug.org|v=spf1 include:_spf.google.com include:servers.mcsv.net ~all' \
+  '192.0.2.1|x@plain.bcoug.org|v=spf1 redirect=strict.bcoug.org' \
+  '192.0.2.1|x@plain.bcoug.org|v=spf1 include:broken.bcoug.org -all' \
+  '192.0.2.1|x@plain.bcoug.org|v=spf1 include:loop.bcoug.org -all' \
+  '192.0.2.1|x@plain.bcoug.org|v=spf1 include:dangling.bcoug.org -all' \
+  '192.0.2.1|x@plain.bcoug.org|v=spf1 a:nx1.bcoug.org a:nx2.bcoug.org a:nx3.bcoug.org -all' \
+  '192.0.2.1|x@plain.bcoug.org|v=spf1 exists:%{ir}.%{l}._spf.%{d} -all exp=why.strict.bcoug.org' \
+  '198.51.100.25|x@plain.bcoug.org|v=spf1 ptr:bcoug.org -all' \
+  '192.0.2.1|x@plain.bcoug.org|v=spf1 mx incldue:x -all' \
+  '192.0.2.1|x@plain.bcoug.org|not an SPF record' \
+  '192.0.2.1||v=spf1 a -all' \
+  "192.0.39.7|x@plain.bcoug.org|$long" >"$tmp/whatif.cases"
+i=0
+while IFS='|' read -r r_ip r_sender r_record; do
+  i=$((i + 1))
+  printf 'plain.bcoug.org. IN TXT %s\n' "$(zone_txt "$r_record")" >"$tmp/pub.zone"
+  set -- -ip "$r_ip" -sender "$r_sender"
+  [ -z "$r_sender" ] && set -- "$@" -helo plain.bcoug.org
+  for fmt in text json trace; do
+    case $fmt in
+    text) extra=--auth-results ;;
+    json) extra=--json ;;
+    trace) extra=--trace ;;
+    esac
+    "$q" --zone "$zone" "$@" --record "$r_record" "$extra" 2>/dev/null |
+      sed 's/,"elapsed_ms":[0-9]*//' >"$tmp/w.out"
+    "$q" --zone "$zone" --zone "$tmp/pub.zone" "$@" "$extra" 2>/dev/null |
+      sed 's/,"elapsed_ms":[0-9]*//' >"$tmp/p.out"
+    if [ ! -s "$tmp/p.out" ]; then
+      bad "record-equals-published-$i-$fmt" "no output for '$r_record'"
+    elif ! cmp -s "$tmp/p.out" "$tmp/w.out"; then
+      bad "record-equals-published-$i-$fmt" "--record '$r_record' differs from publishing it"
+      diff "$tmp/p.out" "$tmp/w.out" | head -n 10 | sed 's/^/  | /'
+    fi
+  done
+done <"$tmp/whatif.cases"
+echo "ok record-equals-published ($i records, text, JSON and trace)"
+
+# ---- what-if: -override through the overlay ---------------------------------------------
+# Published for real: demo.zone with bcoug.org's SPF record replaced.
+grep -v '^@       IN  TXT  "v=spf1 a mx include:_spf.google.com' "$zone" >"$tmp/demo-nospf.zone"
+n=$(($(wc -l <"$zone") - $(wc -l <"$tmp/demo-nospf.zone")))
+[ "$n" -eq 1 ] || bad override-fixture "bcoug.org's SPF record not removed from the copy"
+for rec in 'v=spf1 mx -all' 'v=spf1 a mx include:_spf.google.com ~all' \
+  'v=spf1 include:servers.mcsv.net redirect=strict.bcoug.org' 'v=spf1 ptr -all'; do
+  printf 'bcoug.org. IN TXT "%s"\n' "$rec" >"$tmp/pub.zone"
+  for ip in 198.51.100.25 198.19.192.9 203.0.113.7; do
+    "$q" --zone "$zone" --json -ip "$ip" -sender me@bcoug.org \
+      -override "bcoug.org=$rec" 2>/dev/null | sed 's/,"elapsed_ms":[0-9]*//' >"$tmp/w.out"
+    "$q" --zone "$tmp/demo-nospf.zone" --zone "$tmp/pub.zone" --json -ip "$ip" -sender me@bcoug.org \
+      2>/dev/null | sed 's/,"elapsed_ms":[0-9]*//' >"$tmp/p.out"
+    if ! grep -q '"queries":' "$tmp/p.out"; then
+      bad override-equals-published "no result for 'bcoug.org=$rec' -ip $ip"
+    elif ! cmp -s "$tmp/w.out" "$tmp/p.out"; then
+      bad override-equals-published "-override 'bcoug.org=$rec' -ip $ip differs from publishing it"
+      diff "$tmp/p.out" "$tmp/w.out" | sed 's/^/  | /'
+    fi
+  done
+done
+echo "ok override-equals-published"
+# on an include target, in batch mode; the last one for a domain counts
+printf '_spf.google.com. IN TXT "v=spf1 ip4:203.0.113.0/24 -all"\n' >"$tmp/pub.zone"
+# (the record spans three lines in parentheses)
+awk 'skip { if (/\)/) skip = 0; next } /^_spf[ \t]/ { if (!/\)/) skip = 1; next } { print }' \
+  "$zone" >"$tmp/demo-nogoogle.zone"
+grep -q '_netblocks3' "$tmp/demo-nogoogle.zone" || bad override-fixture2 "a TXT record too many removed"
+grep -q 'include:_netblocks3' "$tmp/demo-nogoogle.zone" && bad override-fixture2 "_spf.google.com not removed"
+"$q" --zone "$zone" -file "$tmp/batch" --json --concurrency 8 \
+  -override '_spf.google.com=v=spf1 -all' -override '_SPF.google.com.=v=spf1 ip4:203.0.113.0/24 -all' \
+  2>/dev/null | sed 's/,"elapsed_ms":[0-9]*//' >"$tmp/w.out"
+"$q" --zone "$tmp/demo-nogoogle.zone" --zone "$tmp/pub.zone" -file "$tmp/batch" --json --concurrency 8 \
+  2>/dev/null | sed 's/,"elapsed_ms":[0-9]*//' >"$tmp/p.out"
+same override-batch-include "$tmp/p.out" "$tmp/w.out"
+n=$(grep -c '"queries":' "$tmp/w.out")
+[ "$n" -eq 130 ] || bad override-batch-include-count "$n results, want 130"
+grep -q '"ip":"203.0.113.7","sender":"me@bcoug.org",.*"result":"pass","explanation":null,"mechanism":"include:_spf.google.com"' "$tmp/w.out" ||
+  bad override-batch-include-pass "the override of the include target is not used"
+expect override-bad-record 7 '^permerror$' -- --zone "$zone" -ip 192.0.2.1 -sender me@bcoug.org \
+  -override 'bcoug.org=v=spf1 moo -all'
+grep -q "warning: the -override record for 'bcoug.org' does not parse" "$tmp/err" ||
+  bad override-bad-record-warning "no warning"
+expect override-bad-domain 255 'invalid domain' -- --zone "$zone" -ip 192.0.2.1 -sender me@bcoug.org \
+  -override 'a..b=v=spf1 -all'
+expect override-multi 2 '^pass$' -- --zone "$zone" -ip 192.0.2.1 -sender me@bcoug.org \
+  -override 'bcoug.org=v=spf1 include:x.example -all' -override 'x.example=v=spf1 +all'
 
 # ---- live DNS through the scripted responder -------------------------------------
 now_ms() {
@@ -437,6 +728,17 @@ else
     fi
     expect live-json 2 '"source":"dns"' -- --server "$srv" --json -ip 192.0.2.1 -sender x@ok.test
     expect live-tcp 2 '^pass' -- --server "$srv" -ip 192.0.2.1 -sender x@tc.test
+    # what-if records over live DNS: the overlay lies over the c-ares backend
+    expect live-record 2 '^pass' -- --server "$srv" -ip 192.0.2.2 -sender x@ok.test \
+      --record 'v=spf1 ip4:192.0.2.2 -all'
+    expect live-override-include 2 'matched include:ok\.test' -- --server "$srv" -ip 192.0.2.1 \
+      -sender x@servfail.test -override 'servfail.test=v=spf1 include:ok.test -all'
+    # a query cancelled below the overlay when the budget ends
+    t0=$(now_ms)
+    expect live-override-drop 6 '^temperror' -- --server "$srv" --timeout 300 -ip 192.0.2.1 \
+      -sender x@ok.test -override 'ok.test=v=spf1 a:drop.test -all' --trace
+    t1=$(now_ms)
+    [ $((t1 - t0)) -lt 1500 ] || bad live-override-drop-time "took $((t1 - t0)) ms with --timeout 300"
     # The responder closes TCP connections that pile up huge answers; a
     # write to such a connection must not kill spfquery with SIGPIPE
     # (which does not ignore the signal): every check ends in a result.
