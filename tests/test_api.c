@@ -86,7 +86,7 @@ static void test_api_null_arguments(void **state) {
   assert_int_equal(mdspf_check_reason(chk), MDSPF_E_STATE);
   assert_null(mdspf_check_mechanism(chk));
   assert_null(mdspf_check_domain(chk));
-  assert_null(mdspf_check_record(chk));
+  assert_null(mdspf_check_record(chk, NULL));
   assert_null(mdspf_check_problem(chk));
   assert_null(mdspf_check_identity_domain(chk));
   assert_null(mdspf_check_client_ip(chk));
@@ -405,8 +405,9 @@ static void test_api_syntax_error_outcome(void **state) {
   assert_int_equal(code, MDSPF_SYN_UNKNOWN_MECH);
   assert_int_equal(off, 12);
   assert_int_equal(len, 21);
-  assert_string_equal(mdspf_check_record(chk),
+  assert_string_equal(mdspf_check_record(chk, &len),
                       "v=spf1 a mx incldue:x.example.com ~all");
+  assert_int_equal(len, 38);
   assert_string_equal(mdspf_check_domain(chk), "b.example.com");
   /* the whole check failed before any mechanism ran */
   assert_int_equal(mdspf_check_dns_terms(chk), 0);
