@@ -2,9 +2,13 @@
 # build.sh -- build, demo and test libmaildrop-spf.
 #
 #   ./build.sh           configure and build into build/ (programs in build/bin)
-#   ./build.sh demo      build, then show SPF checks against the bundled zone
-#   ./build.sh test      build with -Werror and run every test, then again
-#                        under AddressSanitizer + UndefinedBehaviorSanitizer
+#   ./build.sh demo      build, then show SPF checks, the linter and a what-if
+#                        check against the bundled zone
+#   ./build.sh test      build with -Werror and run every test (DNS servers on
+#                        loopback included), under valgrind, again under
+#                        ASan + UBSan, and the thread test under TSan
+#   ./build.sh fuzz [S]  libFuzzer targets (clang) in build-fuzz/, S seconds
+#                        each (default 60)
 #   ./build.sh clean     remove the build trees
 #
 # Missing Debian packages are installed first (apt-get update only when
@@ -18,7 +22,7 @@ BUILD=$ROOT/build
 ASAN_BUILD=$ROOT/build-asan
 
 PACKAGES=(cmake make gcc pkg-config libc-ares-dev libcmocka-dev libyaml-dev
-  libevent-dev nsd)
+  libevent-dev nsd valgrind libtsan2)
 
 say() { printf '\n== %s\n' "$*"; }
 
@@ -79,11 +83,31 @@ cmd_demo() {
     >/dev/null | sed 's/^debug: /  /' || true
   say "a record with a typo: permerror, with the position of the error"
   "$q" --zone "$zone" -ip 203.0.113.7 -sender me@broken.bcoug.org || true
+  say "spf-lint bcoug.org: every term explained, the include tree, the lookups"
+  rc=0
+  "$BUILD/bin/spf-lint" --zone "$zone" bcoug.org || rc=$?
+  echo "(exit status $rc: 0 = no warnings or errors)"
+  say "what if: the same check under a record not yet published"
+  echo "  spfquery --record 'v=spf1 mx ip4:203.0.113.0/24 -all' -ip 203.0.113.7"
+  rc=0
+  "$q" --zone "$zone" --record 'v=spf1 mx ip4:203.0.113.0/24 -all' \
+    -ip 203.0.113.7 -sender me@bcoug.org || rc=$?
+  echo "(exit status $rc: 2 = pass, where the published record gives softfail)"
 }
 
 run_ctest() {
   local dir=$1
   (cd "$dir" && ctest --output-on-failure -j "$JOBS" --timeout 300)
+}
+
+# ThreadSanitizer build (gcc -fsanitize=thread) of only what the thread
+# test needs: the static library and test_threads, into build-tsan/.
+TSAN_BUILD=$ROOT/build-tsan
+build_tsan() {
+  cmake -S "$ROOT" -B "$TSAN_BUILD" -DCMAKE_BUILD_TYPE=Debug \
+    -DMDSPF_WERROR=ON "-DCMAKE_C_FLAGS=-fsanitize=thread -g -O1" \
+    -DCMAKE_EXE_LINKER_FLAGS=-fsanitize=thread >/dev/null
+  cmake --build "$TSAN_BUILD" -j "$JOBS" --target test_threads
 }
 
 cmd_test() {
@@ -92,6 +116,8 @@ cmd_test() {
   configure_and_build "$BUILD" -DMDSPF_WERROR=ON
   say "tests"
   run_ctest "$BUILD"
+  say "tests under valgrind memcheck"
+  bash "$ROOT/tests/run-valgrind.sh" "$BUILD/bin" "$ROOT"
   say "build with AddressSanitizer + UndefinedBehaviorSanitizer"
   configure_and_build "$ASAN_BUILD" -DMDSPF_WERROR=ON -DMDSPF_SANITIZE=ON \
     -DCMAKE_BUILD_TYPE=Debug
@@ -99,17 +125,75 @@ cmd_test() {
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1 \
     UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     run_ctest "$ASAN_BUILD"
+  say "build test_threads with ThreadSanitizer"
+  build_tsan
+  say "test_threads under ThreadSanitizer"
+  TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+    "$TSAN_BUILD/bin/test_threads"
   say "all tests passed"
+}
+
+# ./build.sh fuzz [SECONDS]: the libFuzzer targets (clang, ASan + UBSan,
+# library instrumented) in build-fuzz/, each run for SECONDS (default 60)
+# on its corpus and dictionary.  New inputs and crash artifacts go to a
+# temporary work directory, never into fuzz/corpus.  Fails on any crash.
+cmd_fuzz() {
+  local secs=${1:-60} dir=$ROOT/build-fuzz work t dict log rc failed=0
+  local flags="-fsanitize=fuzzer-no-link,address,undefined"
+  flags+=" -fno-sanitize-recover=all -fno-omit-frame-pointer"
+  case $secs in
+  '' | *[!0-9]*)
+    echo "build.sh fuzz: SECONDS must be a number" >&2
+    exit 2
+    ;;
+  esac
+  PACKAGES+=(clang libclang-rt-14-dev) # libclang-rt-14-dev: libFuzzer runtime
+  ensure_packages
+  say "building the fuzz targets into build-fuzz/ (clang, ASan + UBSan)"
+  CC=clang configure_and_build "$dir" -DMDSPF_ENABLE_FUZZING=ON \
+    -DMDSPF_ENABLE_TESTS=OFF -DCMAKE_C_FLAGS="$flags"
+  work=$(mktemp -d "${TMPDIR:-/tmp}/mdspf-fuzz.XXXXXX")
+  for t in fuzz_record fuzz_macro fuzz_zone fuzz_check fuzz_dns_answer; do
+    case $t in
+    fuzz_record | fuzz_macro) dict=spf ;;
+    fuzz_zone) dict=zone ;;
+    fuzz_check) dict=check ;;
+    *) dict=dns ;;
+    esac
+    mkdir -p "$work/$t/new"
+    log=$work/$t/log
+    say "$t: ${secs}s"
+    rc=0
+    # new inputs go to new/; fuzz/corpus/$t is only read
+    (cd "$work/$t" && UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+      "$dir/fuzz/$t" -max_total_time="$secs" -timeout=25 -rss_limit_mb=2560 \
+      -print_final_stats=1 -dict="$ROOT/fuzz/dict/$dict.dict" \
+      -artifact_prefix="$work/$t/" new "$ROOT/fuzz/corpus/$t") \
+      >"$log" 2>&1 || rc=$?
+    printf '%-16s %s execs, %s, new corpus %s files%s\n' "$t" \
+      "$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")" \
+      "$(grep -Eo 'cov: [0-9]+ ft: [0-9]+' "$log" | tail -n 1)" \
+      "$(ls "$work/$t/new" | wc -l)" \
+      "$([ $rc -eq 0 ] || echo ", CRASHED (rc $rc)")"
+    if [ $rc -ne 0 ]; then
+      failed=1
+      grep -E 'ERROR|invariant failed|SUMMARY|Test unit written' "$log" |
+        head -n 20 >&2 || true
+    fi
+  done
+  echo "logs, new inputs and artifacts: $work"
+  [ $failed -eq 0 ] || { echo "build.sh fuzz: a target crashed" >&2; exit 1; }
 }
 
 case "${1:-build}" in
 build) cmd_build ;;
 demo) cmd_demo ;;
 test) cmd_test ;;
-clean) rm -rf "$BUILD" "$ASAN_BUILD" ;;
--h | --help | help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//' ;;
+fuzz) cmd_fuzz "${2:-60}" ;;
+clean) rm -rf "$BUILD" "$ASAN_BUILD" "$TSAN_BUILD" "$ROOT/build-fuzz" ;;
+-h | --help | help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//' ;;
 *)
-  echo "usage: ./build.sh [build|demo|test|clean]" >&2
+  echo "usage: ./build.sh [build|demo|test|fuzz [SECONDS]|clean]" >&2
   exit 2
   ;;
 esac
