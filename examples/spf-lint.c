@@ -6,14 +6,18 @@
  * SPDX-License-Identifier: BSD-2-Clause
  *
  *   spf-lint [--server ADDR[:PORT]] [--zone FILE]... [--timeout MS]
- *            [--json] (DOMAIN | --record 'v=spf1 ...' [--domain DOMAIN])
+ *            [--ip ADDR] [--json]
+ *            (DOMAIN | --record 'v=spf1 ...' [--domain DOMAIN])
  *
  * Uses only the public API (maildrop-spf/spf.h, maildrop-spf/cares.h):
  * mdspf_lint_* does the work, this program prints it.  DNS is live (the
  * c-ares backend: the system configuration, or --server), or answered
  * from RFC 1035 master files (--zone).  --record lints a record before it
  * is published: with --domain as if published there (its includes are
- * followed through DNS), without it statically (no DNS at all).
+ * followed through DNS), without it statically (no DNS at all).  --ip
+ * names a connecting client: where the record uses ptr or %{p}, that
+ * client's PTR names are counted (more than 10: only the first 10 are
+ * used, so the result depends on their order).
  *
  * Exit status: 0 no warnings or errors (information is fine), 1
  * warnings, 2 errors -- and 2 for usage errors and anything that stops
@@ -62,6 +66,7 @@ struct options {
   struct strlist zones;
   struct strlist servers;
   long timeout_ms; /* 0: the library default */
+  const char *ip;  /* --ip: the connecting client, NULL if none */
   int json;
   int help;
   int version;
@@ -74,6 +79,7 @@ enum opt_id {
   OPT_JSON,
   OPT_RECORD,
   OPT_DOMAIN,
+  OPT_IP,
   OPT_HELP,
   OPT_VERSION
 };
@@ -88,8 +94,8 @@ static const struct opt_def opt_table[] = {
     {"server", OPT_SERVER, 1},   {"zone", OPT_ZONE, 1},
     {"timeout", OPT_TIMEOUT, 1}, {"json", OPT_JSON, 0},
     {"record", OPT_RECORD, 1},   {"domain", OPT_DOMAIN, 1},
-    {"help", OPT_HELP, 0},       {"h", OPT_HELP, 0},
-    {"version", OPT_VERSION, 0},
+    {"ip", OPT_IP, 1},           {"help", OPT_HELP, 0},
+    {"h", OPT_HELP, 0},          {"version", OPT_VERSION, 0},
 };
 
 static void usage(FILE *out) {
@@ -118,6 +124,12 @@ static void usage(FILE *out) {
         "                       (repeatable: the files form one zone)\n"
         "  --timeout MS         time for all the lookups (1..3600000, default "
         "20000)\n"
+        "  --ip ADDR            the connecting client (IPv4 or IPv6): where "
+        "the\n"
+        "                       record uses ptr or %{p}, report a client with "
+        "more\n"
+        "                       than 10 PTR names (only the first 10 are "
+        "used)\n"
         "  --json               one JSON document instead of text\n"
         "  --help               show this help and exit\n"
         "  --version            show the version and exit\n"
@@ -419,6 +431,9 @@ static int parse_options(int argc, char **argv, struct options *o) {
       o->domain = value;
       o->domain_opt = 1;
       break;
+    case OPT_IP:
+      o->ip = value; /* checked by the library in run() */
+      break;
     case OPT_HELP:
       o->help = 1;
       return 0;
@@ -436,6 +451,11 @@ static int parse_options(int argc, char **argv, struct options *o) {
     if (positional != NULL) {
       err_arg("unexpected argument", positional,
               " (with --record, give the domain with --domain)");
+      return -1;
+    }
+    if (o->ip != NULL && !o->domain_opt) {
+      fputs(PROG ": --ip needs DNS: give --domain with --record (try --help)\n",
+            stderr);
       return -1;
     }
   } else {
@@ -1091,13 +1111,18 @@ static int run(const struct options *o) {
     fputs(PROG ": invalid --timeout\n", stderr);
     goto out;
   }
-  if (use_dns && backend_open(&be, o, ctx) != 0)
-    goto out;
   rc = mdspf_lint_new(ctx, &l);
   if (rc != MDSPF_OK) {
     fprintf(stderr, PROG ": %s\n", mdspf_strerror(rc));
     goto out;
   }
+  /* before the backend: a bad address is a usage error, whatever DNS */
+  if (o->ip != NULL && mdspf_lint_set_client(l, o->ip) != MDSPF_OK) {
+    err_arg("invalid --ip", o->ip, " (expected an IPv4 or IPv6 address)");
+    goto out;
+  }
+  if (use_dns && backend_open(&be, o, ctx) != 0)
+    goto out;
   if (o->record != NULL)
     rc = mdspf_lint_record(l, o->domain, o->record, strlen(o->record),
                            (int)o->timeout_ms);

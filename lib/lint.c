@@ -34,12 +34,30 @@
  * not reported); "mx" when there is no MX record; "exists" when there is
  * no A record.  Each void target is a warning; more than the context's
  * void limit (2) is an error.  The address records of the MX hosts are
- * not looked up.  TOO_MANY_PTR is never reported: how many names a PTR
- * lookup gives depends on the client, which a linter does not have
- * (ptr itself is reported as deprecated).  Records of included domains
- * are not checked for a missing or neutral "all" (an include only looks
- * at "pass"), and their exp= is not looked up (RFC 7208 6.2: it is never
- * used); "+all" is an error anywhere.
+ * not looked up.  Records of included domains are not checked for a
+ * missing or neutral "all" (an include only looks at "pass"), and their
+ * exp= is not looked up (RFC 7208 6.2: it is never used); "+all" is an
+ * error anywhere.
+ *
+ * PTR names.  How many names the PTR lookup of a ptr mechanism or of
+ * %{p} gives depends on the connecting client, so TOO_MANY_PTR needs one
+ * (mdspf_lint_set_client; kept across runs, unlike everything else).
+ * With a client, a domain and a tree whose evaluated terms use PTR names
+ * -- a ptr mechanism before "all", or %{p} in the target of a mechanism
+ * before "all" or of an effective redirect= (exp= is left out: it only
+ * shapes the explanation, never the result) -- the client's reverse name
+ * is looked up once, in the target round, and more names than the
+ * context's PTR-name limit is a warning on the first such term in the
+ * order a receiver meets them (an include's terms before the including
+ * record's later terms, redirect= last).  Names are counted as the
+ * evaluator takes them (queryable ones only).  A failed PTR lookup is
+ * reported like any other failed lookup (DNS_ERROR on that term: the
+ * names could not be counted, although receivers take such a failure as
+ * no match rather than temperror) and nothing else; a PTR answer without
+ * names (NXDOMAIN, NODATA) is neither reported nor counted as a void
+ * lookup (receivers count it, but it says nothing about the record).
+ * Without a client (and outside static mode), the ptr-deprecated
+ * message of an evaluated ptr says that the names were not counted.
  *
  * Bounds.  Nodes: at most max(64, DNS-term limit + 2) -- more nodes than
  * limit + 1 means more include/redirect lookups than the limit, so a
@@ -47,13 +65,13 @@
  * Record text kept across the tree: LINT_TEXT_BUDGET octets (a record
  * that does not fit is not examined: DNS_ERROR).  Queries: one TXT per
  * node, one exp TXT per final node, one TXT for mdspf_lint_record's
- * answer-size estimate, and at most 2 x (limit + 1) for a/mx/exists
- * targets (beyond that the lookup count is over the limit anyway).  At
- * most LINT_INFLIGHT queries are outstanding at once (each answer is
- * capped at MDSPF_MAX_ANSWER_BYTES by the query object).  Diagnostics:
- * at most LINT_PER_CODE per code (the worst severity still counts every
- * one).  Duplicates and overlaps are looked for among the first
- * LINT_PAIR_MAX terms of a record.  Every query is completed, or
+ * answer-size estimate, at most 2 x (limit + 1) for a/mx/exists targets
+ * (beyond that the lookup count is over the limit anyway) and one PTR
+ * for the client.  At most LINT_INFLIGHT queries are outstanding at once
+ * (each answer is capped at MDSPF_MAX_ANSWER_BYTES by the query object).
+ * Diagnostics: at most LINT_PER_CODE per code (the worst severity still
+ * counts every one).  Duplicates and overlaps are looked for among the
+ * first LINT_PAIR_MAX terms of a record.  Every query is completed, or
  * cancelled, and freed before mdspf_lint_domain / mdspf_lint_record
  * return.
  *
@@ -82,8 +100,9 @@
 #define LINT_UDP_MAX 512
 #define LINT_STRING_MAX 255
 #define LINT_MSG_MAX 1024
-#define LINT_ECHO_MAX 120  /* longest piece of record text in a message */
-#define LINT_PAIR_MAX 1024 /* terms compared pairwise (duplicate, overlap) */
+#define LINT_ECHO_MAX 120   /* longest piece of record text in a message */
+#define LINT_PAIR_MAX 1024  /* terms compared pairwise (duplicate, overlap) */
+#define LINT_IP_TEXT_MAX 63 /* longest client address text accepted */
 
 /* What a lookup is for. */
 enum {
@@ -93,7 +112,8 @@ enum {
   P_AAAA,
   P_MX,     /* "mx" target */
   P_EXISTS, /* "exists" target */
-  P_EXP     /* exp= target */
+  P_EXP,    /* exp= target */
+  P_PTR     /* the client's PTR names (first term that uses them) */
 };
 
 enum { E_NEW = 0, E_SENT = 1, E_OVER = 2 };
@@ -133,6 +153,10 @@ typedef struct ldiag {
 struct mdspf_lint {
   mdspf_ctx *ctx;
   mdspf__allocator alloc;
+  /* settings: kept across runs */
+  int client_family; /* 4 or 6; 0: no client */
+  uint8_t client_ip[16];
+  char client_text[46]; /* canonical text, for messages */
   /* results */
   lnode *nodes;
   size_t nnodes, max_nodes;
@@ -415,6 +439,34 @@ void mdspf_lint_free(mdspf_lint *l) {
   }
 }
 
+int mdspf_lint_set_client(mdspf_lint *l, const char *ip) {
+  uint8_t a[16];
+  int fam;
+  size_t n;
+  if (!l) {
+    return MDSPF_E_INVAL;
+  }
+  if (l->running) {
+    return MDSPF_E_STATE;
+  }
+  if (!ip) {
+    l->client_family = 0;
+    return MDSPF_OK;
+  }
+  n = strnlen(ip, LINT_IP_TEXT_MAX + 1);
+  if (n > LINT_IP_TEXT_MAX || !mdspf__ip_parse(ip, n, 1, &fam, a)) {
+    return MDSPF_E_INVAL; /* the previous setting stays */
+  }
+  l->client_family = fam;
+  memcpy(l->client_ip, a, sizeof l->client_ip);
+  if (fam == 4) {
+    mdspf__ip4_format(a, l->client_text);
+  } else {
+    mdspf__ip6_format(a, l->client_text);
+  }
+  return MDSPF_OK;
+}
+
 /* New node; the caller has checked the node cap. */
 static size_t new_node(mdspf_lint *l, size_t parent, int via, int term,
                        const char *domain) {
@@ -692,6 +744,10 @@ static void static_checks(mdspf_lint *l, size_t n) {
       m_term(&m, rec, i);
       m_s(&m, ": slow, unreliable and deprecated (RFC 7208 5.5); list the "
               "senders with ip4, ip6, a or mx");
+      if (!l->client_family && !l->is_static &&
+          (nd->all_idx < 0 || i < (size_t)nd->all_idx)) {
+        m_s(&m, " (PTR names not counted without a client address)");
+      }
       term_diag(l, MDSPF_SEV_WARNING, MDSPF_LINT_PTR_DEPRECATED, n, i, &m);
       break;
     case MDSPF_TERM_IP4:
@@ -1139,6 +1195,28 @@ static size_t handle_target(mdspf_lint *l, size_t k) {
     return used;
   }
   switch (e->purpose) {
+  case P_PTR: {
+    long max = limit_of(l, MDSPF_LIMIT_PTR_NAMES);
+    if (st == MDSPF_DNS_OK) {
+      while (mdspf__dnsq_next(e->q, &pos, &rr)) {
+        /* as the evaluator takes them: queryable names only */
+        if (rr.kind == MDSPF__RR_NAME &&
+            mdspf__name_queryable((const char *)rr.data, rr.len)) {
+          count++;
+        }
+      }
+    }
+    if (count > (size_t)max) {
+      m_s(&m, l->client_text);
+      m_s(&m, " has ");
+      m_u(&m, (unsigned long)count);
+      m_s(&m, " PTR names; only the first ");
+      m_u(&m, (unsigned long)max);
+      m_s(&m, " are used, so the result depends on their order");
+      term_diag(l, MDSPF_SEV_WARNING, MDSPF_LINT_TOO_MANY_PTR, n, i, &m);
+    }
+    return used;
+  }
   case P_A:
   case P_EXISTS:
   case P_MX:
@@ -1218,8 +1296,82 @@ static void preorder(const mdspf_lint *l, size_t *order, size_t *stack) {
   }
 }
 
+/* 1 if term t of a record needs the client's PTR names when it runs: a
+ * ptr mechanism, or %{p} in a target (the caller passes only terms that
+ * run). */
+static int uses_ptr(const mdspf__term *t) {
+  switch (t->kind) {
+  case MDSPF_TERM_PTR:
+    return 1;
+  case MDSPF_TERM_A:
+  case MDSPF_TERM_MX:
+  case MDSPF_TERM_EXISTS:
+  case MDSPF_TERM_INCLUDE:
+  case MDSPF_TERM_REDIRECT:
+    return (t->flags & MDSPF__TF_NEEDS_P) != 0;
+  default:
+    return 0;
+  }
+}
+
+/* The node (creation index) that include/redirect term i of node n
+ * leads to, or 0 when it was not followed. */
+static size_t child_of(const mdspf_lint *l, size_t n, size_t i) {
+  size_t c;
+  for (c = 1; c < l->nnodes; c++) {
+    if (l->nodes[c].parent == n && l->nodes[c].term == (int)i) {
+      return c;
+    }
+  }
+  return 0;
+}
+
+/* The first term in the subtree of node n that uses PTR names, in the
+ * order a receiver evaluates them: the mechanisms before "all" in order,
+ * an include's subtree at the include, then an effective redirect= and
+ * its subtree.  Returns 1 and fills *node, *term.  Recursion depth is at
+ * most the node count (children are created after their parent). */
+static int first_ptr_user(const mdspf_lint *l, size_t n, size_t *node,
+                          size_t *term) {
+  const lnode *nd = &l->nodes[n];
+  const mdspf_record *rec = nd->rec;
+  size_t i, end, c;
+  if (!rec) {
+    return 0;
+  }
+  end = nd->all_idx >= 0 ? (size_t)nd->all_idx : rec->nterms;
+  for (i = 0; i < end; i++) {
+    const mdspf__term *t = &rec->terms[i];
+    if (t->kind > MDSPF_TERM_EXISTS) {
+      continue; /* modifiers: redirect= below, the rest never looks up */
+    }
+    if (uses_ptr(t)) {
+      *node = n;
+      *term = i;
+      return 1;
+    }
+    if (t->kind == MDSPF_TERM_INCLUDE && (c = child_of(l, n, i)) != 0 &&
+        first_ptr_user(l, c, node, term)) {
+      return 1;
+    }
+  }
+  if (nd->all_idx < 0 && rec->redirect >= 0) {
+    i = (size_t)rec->redirect;
+    if (uses_ptr(&rec->terms[i])) {
+      *node = n;
+      *term = i;
+      return 1;
+    }
+    if ((c = child_of(l, n, i)) != 0) {
+      return first_ptr_user(l, c, node, term);
+    }
+  }
+  return 0;
+}
+
 /* Queue the lookups of the a, mx, exists and exp targets, tree in
- * pre-order, terms in order. */
+ * pre-order, terms in order, then the client's PTR names if the tree
+ * uses them. */
 static void queue_targets(mdspf_lint *l) {
   size_t *order = l->scratch, *stack = l->scratch + l->max_nodes, k, i;
   preorder(l, order, stack);
@@ -1264,6 +1416,14 @@ static void queue_targets(mdspf_lint *l) {
       } else {
         add_lookup(l, P_EXISTS, MDSPF_DNS_A, n, i, dom);
       }
+    }
+  }
+  if (l->client_family) {
+    size_t pn, pt;
+    if (first_ptr_user(l, 0, &pn, &pt)) {
+      char rev[74];
+      mdspf__reverse_name(l->client_family, l->client_ip, rev);
+      add_lookup(l, P_PTR, MDSPF_DNS_PTR, pn, pt, rev);
     }
   }
 }
@@ -1395,7 +1555,7 @@ static int run(mdspf_lint *l, const char *domain, const char *txt, size_t len,
   limit = (size_t)limit_of(l, MDSPF_LIMIT_DNS_TERMS);
   l->max_nodes = limit + 2 > LINT_MIN_NODES ? limit + 2 : LINT_MIN_NODES;
   l->target_budget = (unsigned)(2 * (limit + 1));
-  l->qs_cap = 2 * l->max_nodes + 1 + l->target_budget;
+  l->qs_cap = 2 * l->max_nodes + 1 + l->target_budget + 1; /* + PTR */
   l->nodes = mdspf__alloc_array(&l->alloc, l->max_nodes, sizeof *l->nodes);
   l->scratch =
       mdspf__alloc_array(&l->alloc, 2 * l->max_nodes, sizeof *l->scratch);

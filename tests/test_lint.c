@@ -4,8 +4,8 @@
  * domain of tests/lint-zones/lint.zone and absent from its good twin,
  * exact lookup counts on trees, exact descriptions, inline versus
  * deferred answers, time-outs, resolvers without wait() or refusing
- * queries, static mode without DNS, bounds on hostile trees, and
- * allocation failure at every step.
+ * queries, static mode without DNS, the PTR names of a client, bounds
+ * on hostile trees, and allocation failure at every step.
  * SPDX-License-Identifier: BSD-2-Clause
  */
 #include <setjmp.h>
@@ -183,7 +183,8 @@ static const absent ABSENT[] = {
     {"void2.lint.test", MDSPF_LINT_VOID_LOOKUPS, MDSPF_SEV_ERROR},
     {"void0.lint.test", MDSPF_LINT_VOID_LOOKUPS, -1},
     {"mx10lint.lint.test", MDSPF_LINT_TOO_MANY_MX, -1},
-    {"ptr.lint.test", MDSPF_LINT_TOO_MANY_PTR, -1}, /* never: needs a client */
+    {"ptr.lint.test", MDSPF_LINT_TOO_MANY_PTR, -1}, /* needs a client */
+    {"pptr.lint.test", MDSPF_LINT_TOO_MANY_PTR, -1},
     {"minusall.lint.test", MDSPF_LINT_PASS_ALL, -1},
     {"softall.lint.test", MDSPF_LINT_NEUTRAL_ALL, -1},
     {"incneutral.lint.test", MDSPF_LINT_NEUTRAL_ALL, -1},
@@ -778,11 +779,16 @@ typedef struct nowait {
   mdspf_zone *z;
   const mdspf_resolver *zr;
   int refuse;
+  mdspf_lint *poke; /* mdspf_lint_set_client on it from query() */
+  int poke_rc;
 } nowait;
 
 static int nw_query(void *impl, mdspf_dns_query *q, const char *name,
                     int rrtype, void **token) {
   nowait *w = impl;
+  if (w->poke) {
+    w->poke_rc = mdspf_lint_set_client(w->poke, "192.0.2.11");
+  }
   if (w->refuse) {
     return 1;
   }
@@ -802,6 +808,7 @@ static void test_lint_resolver_limits(void **state) {
   mdspf_lint *l = NULL;
   long k;
   (void)state;
+  memset(&w, 0, sizeof w);
   w.z = z;
   w.zr = mdspf_zone_resolver(z);
   w.refuse = 0;
@@ -833,8 +840,290 @@ static void test_lint_resolver_limits(void **state) {
   assert_string_equal(mdspf_lint_diag_message(l, (size_t)k),
                       "good.lint.test: the TXT lookup failed: the resolver "
                       "refused the query");
+  /* the client cannot change during a lint */
+  w.refuse = 0;
+  w.poke = l;
+  w.poke_rc = -1;
+  assert_int_equal(mdspf_lint_domain(l, "ptr.lint.test", 1000), MDSPF_OK);
+  assert_int_equal(w.poke_rc, MDSPF_E_STATE);
+  assert_true(find(l, MDSPF_LINT_TOO_MANY_PTR, -1) < 0);
+  w.poke = NULL;
   mdspf_lint_free(l);
   mdspf_ctx_free(ctx);
+  mdspf_zone_free(z);
+}
+
+/* ---- PTR names of a client ----------------------------------------------- */
+
+/* Exactly one diagnostic with code, and it is the one described. */
+static void expect_one(const mdspf_lint *l, int code, int sev, size_t node,
+                       size_t off, size_t len, const char *message) {
+  size_t i, n = 0, o = 99, ln = 99;
+  long k = find(l, code, -1);
+  for (i = 0; i < mdspf_lint_ndiags(l); i++) {
+    n += mdspf_lint_diag_code(l, i) == code;
+  }
+  if (k < 0 || n != 1) {
+    print_error("want one %s, have %zu\n", mdspf_lint_code_str(code), n);
+    dump(l);
+    fail();
+  }
+  assert_int_equal(mdspf_lint_diag_severity(l, (size_t)k), sev);
+  assert_int_equal(mdspf_lint_diag_node(l, (size_t)k), node);
+  assert_int_equal(mdspf_lint_diag_span(l, (size_t)k, &o, &ln), MDSPF_OK);
+  if (o != off || ln != len) {
+    print_error("%s: span %zu+%zu, want %zu+%zu\n", mdspf_lint_code_str(code),
+                o, ln, off, len);
+    fail();
+  }
+  if (message) {
+    assert_string_equal(mdspf_lint_diag_message(l, (size_t)k), message);
+  }
+}
+
+static void expect_no(const mdspf_lint *l, int code) {
+  if (find(l, code, -1) >= 0) {
+    print_error("unexpected %s\n", mdspf_lint_code_str(code));
+    dump(l);
+    fail();
+  }
+}
+
+static const char PTR_DEPRECATED_MSG[] =
+    "ptr:lint.test: slow, unreliable and deprecated (RFC 7208 5.5); list the "
+    "senders with ip4, ip6, a or mx";
+static const char PTR11_MSG[] =
+    "ptr:lint.test: 192.0.2.11 has 11 PTR names; only the first 10 are used, "
+    "so the result depends on their order";
+
+static void test_lint_ptr_names(void **state) {
+  mdspf_zone *z = zone_file(LINT_ZONE);
+  rig r = rig_new(z);
+  char want[512];
+  unsigned long q0;
+  size_t i;
+  int m;
+  long k;
+  (void)state;
+
+  /* no client: nothing counted, no PTR lookup, and the ptr-deprecated
+   * message of a ptr that runs says so */
+  q0 = mdspf_zone_queries(z);
+  lint_ok(r.l, "ptr.lint.test");
+  expect_no(r.l, MDSPF_LINT_TOO_MANY_PTR);
+  assert_int_equal(mdspf_zone_queries(z) - q0, 1);
+  snprintf(want, sizeof want, "%s%s", PTR_DEPRECATED_MSG,
+           " (PTR names not counted without a client address)");
+  expect_one(r.l, MDSPF_LINT_PTR_DEPRECATED, MDSPF_SEV_WARNING, 0, 7, 13, want);
+  lint_ok(r.l, "ptrafter.lint.test"); /* never runs: nothing to count */
+  k = find(r.l, MDSPF_LINT_PTR_DEPRECATED, -1);
+  assert_true(k >= 0);
+  assert_null(strstr(mdspf_lint_diag_message(r.l, (size_t)k), "not counted"));
+
+  /* 11 names: only the first 10 are used */
+  assert_int_equal(mdspf_lint_set_client(r.l, "192.0.2.11"), MDSPF_OK);
+  q0 = mdspf_zone_queries(z);
+  lint_ok(r.l, "ptr.lint.test");
+  expect_one(r.l, MDSPF_LINT_TOO_MANY_PTR, MDSPF_SEV_WARNING, 0, 7, 13,
+             PTR11_MSG);
+  expect_one(r.l, MDSPF_LINT_PTR_DEPRECATED, MDSPF_SEV_WARNING, 0, 7, 13,
+             PTR_DEPRECATED_MSG);
+  assert_int_equal(mdspf_zone_queries(z) - q0, 2); /* TXT, PTR */
+  assert_int_equal(mdspf_lint_worst(r.l), MDSPF_SEV_WARNING);
+  assert_int_equal(mdspf_lint_lookups(r.l), 1);
+  assert_int_equal(mdspf_lint_void_lookups(r.l), 0);
+  /* the client stays for later runs; a tree without ptr or %{p} asks
+   * no PTR */
+  q0 = mdspf_zone_queries(z);
+  lint_ok(r.l, "minusall.lint.test");
+  assert_int_equal(mdspf_zone_queries(z) - q0, 1);
+  assert_int_equal(mdspf_lint_ndiags(r.l), 0);
+
+  /* 10 names: fine; none at all (NXDOMAIN): fine, not a void lookup */
+  assert_int_equal(mdspf_lint_set_client(r.l, "192.0.2.10"), MDSPF_OK);
+  lint_ok(r.l, "ptr.lint.test");
+  expect_no(r.l, MDSPF_LINT_TOO_MANY_PTR);
+  expect_one(r.l, MDSPF_LINT_PTR_DEPRECATED, MDSPF_SEV_WARNING, 0, 7, 13,
+             PTR_DEPRECATED_MSG);
+  assert_int_equal(mdspf_lint_set_client(r.l, "192.0.2.99"), MDSPF_OK);
+  lint_ok(r.l, "ptr.lint.test");
+  expect_no(r.l, MDSPF_LINT_TOO_MANY_PTR);
+  expect_no(r.l, MDSPF_LINT_DNS_ERROR);
+  assert_int_equal(mdspf_lint_void_lookups(r.l), 0);
+
+  /* NULL clears */
+  assert_int_equal(mdspf_lint_set_client(r.l, NULL), MDSPF_OK);
+  q0 = mdspf_zone_queries(z);
+  lint_ok(r.l, "pptr.lint.test");
+  expect_no(r.l, MDSPF_LINT_TOO_MANY_PTR);
+  assert_int_equal(mdspf_zone_queries(z) - q0, 1);
+
+  /* %{p} in exists */
+  assert_int_equal(mdspf_lint_set_client(r.l, "192.0.2.11"), MDSPF_OK);
+  lint_ok(r.l, "pptr.lint.test");
+  expect_one(r.l, MDSPF_LINT_TOO_MANY_PTR, MDSPF_SEV_WARNING, 0, 7, 24,
+             "exists:%{p}.ok.lint.test: 192.0.2.11 has 11 PTR names; only "
+             "the first 10 are used, so the result depends on their order");
+  assert_true(find(r.l, MDSPF_LINT_MACRO_TARGET, MDSPF_SEV_INFO) >= 0);
+
+  /* ptr inside an include: on the include's node */
+  lint_ok(r.l, "incptr.lint.test");
+  assert_int_equal(mdspf_lint_nnodes(r.l), 2);
+  assert_string_equal(mdspf_lint_node_domain(r.l, 1), "ptr.lint.test");
+  expect_one(r.l, MDSPF_LINT_TOO_MANY_PTR, MDSPF_SEV_WARNING, 1, 7, 13,
+             PTR11_MSG);
+  /* once, on the first ptr a receiver meets: the include's, evaluated
+   * at the include, before the record's own later ptr */
+  lint_ok(r.l, "ptrorder.lint.test");
+  expect_one(r.l, MDSPF_LINT_TOO_MANY_PTR, MDSPF_SEV_WARNING, 1, 7, 13,
+             PTR11_MSG);
+  /* a ptr after all never runs */
+  lint_ok(r.l, "ptrafter.lint.test");
+  expect_no(r.l, MDSPF_LINT_TOO_MANY_PTR);
+
+  /* IPv6, and IPv4-mapped IPv6 as IPv4 */
+  assert_int_equal(mdspf_lint_set_client(r.l, "2001:DB8::11"), MDSPF_OK);
+  lint_ok(r.l, "ptr.lint.test");
+  expect_one(r.l, MDSPF_LINT_TOO_MANY_PTR, MDSPF_SEV_WARNING, 0, 7, 13,
+             "ptr:lint.test: 2001:db8::11 has 11 PTR names; only the first "
+             "10 are used, so the result depends on their order");
+  assert_int_equal(mdspf_lint_set_client(r.l, "::ffff:192.0.2.11"), MDSPF_OK);
+  lint_ok(r.l, "ptr.lint.test");
+  expect_one(r.l, MDSPF_LINT_TOO_MANY_PTR, MDSPF_SEV_WARNING, 0, 7, 13,
+             PTR11_MSG);
+
+  /* the limit is the context's */
+  assert_int_equal(mdspf_ctx_set_limit(r.ctx, MDSPF_LIMIT_PTR_NAMES, 11),
+                   MDSPF_OK);
+  lint_ok(r.l, "ptr.lint.test");
+  expect_no(r.l, MDSPF_LINT_TOO_MANY_PTR);
+  assert_int_equal(mdspf_ctx_set_limit(r.ctx, MDSPF_LIMIT_PTR_NAMES, 5),
+                   MDSPF_OK);
+  assert_int_equal(mdspf_lint_set_client(r.l, "192.0.2.10"), MDSPF_OK);
+  lint_ok(r.l, "ptr.lint.test");
+  expect_one(r.l, MDSPF_LINT_TOO_MANY_PTR, MDSPF_SEV_WARNING, 0, 7, 13,
+             "ptr:lint.test: 192.0.2.10 has 10 PTR names; only the first 5 "
+             "are used, so the result depends on their order");
+  assert_int_equal(mdspf_ctx_set_limit(r.ctx, MDSPF_LIMIT_PTR_NAMES, 10),
+                   MDSPF_OK);
+  assert_int_equal(mdspf_lint_set_client(r.l, "192.0.2.11"), MDSPF_OK);
+
+  /* mdspf_lint_record: %{p} in an effective redirect= counts, in exp=
+   * not (it only shapes the explanation); static mode asks nothing */
+  {
+    static const char redir[] =
+        "v=spf1 ip4:192.0.2.0/24 redirect=%{p}._spf.lint.test";
+    static const char ignored[] = "v=spf1 -all redirect=%{p}._spf.lint.test";
+    static const char exp[] = "v=spf1 -all exp=%{p}.why.lint.test";
+    static const char bare[] = "v=spf1 ptr -all";
+    assert_int_equal(
+        mdspf_lint_record(r.l, "good.lint.test", redir, strlen(redir), 0),
+        MDSPF_OK);
+    expect_one(r.l, MDSPF_LINT_TOO_MANY_PTR, MDSPF_SEV_WARNING, 0, 24, 28,
+               NULL);
+    assert_int_equal(
+        mdspf_lint_record(r.l, "good.lint.test", ignored, strlen(ignored), 0),
+        MDSPF_OK);
+    expect_no(r.l, MDSPF_LINT_TOO_MANY_PTR);
+    assert_int_equal(
+        mdspf_lint_record(r.l, "good.lint.test", exp, strlen(exp), 0),
+        MDSPF_OK);
+    expect_no(r.l, MDSPF_LINT_TOO_MANY_PTR);
+    q0 = mdspf_zone_queries(z);
+    assert_int_equal(mdspf_lint_record(r.l, NULL, bare, strlen(bare), 0),
+                     MDSPF_OK);
+    assert_int_equal(mdspf_zone_queries(z), q0);
+    expect_no(r.l, MDSPF_LINT_TOO_MANY_PTR);
+    expect_one(r.l, MDSPF_LINT_PTR_DEPRECATED, MDSPF_SEV_WARNING, 0, 7, 3,
+               "ptr: slow, unreliable and deprecated (RFC 7208 5.5); list "
+               "the senders with ip4, ip6, a or mx");
+    /* as published: the example of the issue */
+    assert_int_equal(
+        mdspf_lint_record(r.l, "good.lint.test", bare, strlen(bare), 0),
+        MDSPF_OK);
+    expect_one(r.l, MDSPF_LINT_TOO_MANY_PTR, MDSPF_SEV_WARNING, 0, 7, 3,
+               "ptr: 192.0.2.11 has 11 PTR names; only the first 10 are "
+               "used, so the result depends on their order");
+  }
+
+  /* a failed PTR lookup: the usual DNS_ERROR on the term, nothing else */
+  assert_int_equal(mdspf_zone_set_fault(z, "11.2.0.192.in-addr.arpa",
+                                        MDSPF_DNS_PTR, MDSPF_ZONE_SERVFAIL),
+                   MDSPF_OK);
+  lint_ok(r.l, "ptr.lint.test");
+  expect_no(r.l, MDSPF_LINT_TOO_MANY_PTR);
+  expect_one(r.l, MDSPF_LINT_DNS_ERROR, MDSPF_SEV_ERROR, 0, 7, 13,
+             "ptr:lint.test: the PTR lookup of 11.2.0.192.in-addr.arpa "
+             "failed: temporary failure (SERVFAIL)");
+  assert_int_equal(mdspf_zone_set_fault(z, "11.2.0.192.in-addr.arpa",
+                                        MDSPF_DNS_PTR, MDSPF_ZONE_NOFAULT),
+                   MDSPF_OK);
+
+  /* every delivery mode gives the same */
+  {
+    static const char *const names[] = {"ptr.lint.test", "pptr.lint.test",
+                                        "incptr.lint.test",
+                                        "ptrorder.lint.test"};
+    for (i = 0; i < sizeof names / sizeof names[0]; i++) {
+      char *first = NULL;
+      for (m = 0; m < NMODES; m++) {
+        char *s;
+        assert_int_equal(mdspf_zone_set_delivery(z, MODES[m]), MDSPF_OK);
+        lint_ok(r.l, names[i]);
+        assert_int_equal(mdspf_zone_pending(z), 0);
+        assert_true(find(r.l, MDSPF_LINT_TOO_MANY_PTR, -1) >= 0);
+        s = snapshot(r.l);
+        if (!first) {
+          first = s;
+          continue;
+        }
+        if (strcmp(first, s) != 0) {
+          print_error("%s: mode %d differs:\n%s--- vs inline ---\n%s", names[i],
+                      MODES[m], s, first);
+          fail();
+        }
+        free(s);
+      }
+      free(first);
+    }
+    assert_int_equal(mdspf_zone_set_delivery(z, MDSPF_ZONE_INLINE), MDSPF_OK);
+  }
+
+  /* malformed addresses: MDSPF_E_INVAL, the client stays */
+  {
+    char longer[200];
+    static const char *const bad[] = {
+        "",
+        "192.0.2.300",
+        "192.0.2",
+        "192.0.2.1.",
+        " 192.0.2.1",
+        "192.0.2.1 ",
+        "192.00.2.1",
+        "2001:db8::g",
+        "2001:db8:::1",
+        "[2001:db8::1]",
+        "fe80::1%eth0",
+        "example.com",
+        "192.0.2.1/32",
+    };
+    memset(longer, '0', sizeof longer - 1);
+    longer[sizeof longer - 1] = '\0';
+    memcpy(longer, "::", 2);
+    for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+      if (mdspf_lint_set_client(r.l, bad[i]) != MDSPF_E_INVAL) {
+        print_error("'%s' accepted\n", bad[i]);
+        fail();
+      }
+    }
+    assert_int_equal(mdspf_lint_set_client(r.l, longer), MDSPF_E_INVAL);
+    assert_int_equal(mdspf_lint_set_client(NULL, "192.0.2.1"), MDSPF_E_INVAL);
+    assert_int_equal(mdspf_lint_set_client(NULL, NULL), MDSPF_E_INVAL);
+    lint_ok(r.l, "ptr.lint.test");
+    expect_one(r.l, MDSPF_LINT_TOO_MANY_PTR, MDSPF_SEV_WARNING, 0, 7, 13,
+               PTR11_MSG);
+  }
+  rig_free(&r);
   mdspf_zone_free(z);
 }
 
@@ -1016,19 +1305,33 @@ static const char OOM_ZONE[] =
     "b TXT \"v=spf1 include:a.t.test include:d.t.test ?all\"\n"
     "c TXT \"v=spf1 a:m.t.test -all\"\n"
     "m A 192.0.2.2\n"
-    "d TXT \"v=spf1 +all\"\n";
+    "d TXT \"v=spf1 +all\"\n"
+    "11.2.0.192.in-addr.arpa. PTR h1.t.test.\n"
+    "11.2.0.192.in-addr.arpa. PTR h2.t.test.\n";
 
-static void test_lint_oom_every_allocation(void **state) {
+/* The client for the OOM runs, and how many PTR names it gets. */
+static void oom_client(mdspf_ctx *ctx, mdspf_lint *l, int with_client) {
+  if (with_client) {
+    assert_int_equal(mdspf_ctx_set_limit(ctx, MDSPF_LIMIT_PTR_NAMES, 1),
+                     MDSPF_OK);
+    assert_int_equal(mdspf_lint_set_client(l, "192.0.2.11"), MDSPF_OK);
+  }
+}
+
+/* Fail allocation n = 1, 2, ... of a lint of a.t.test until it runs
+ * through: NOMEM and nothing left, or exactly the full result. */
+static void oom_every_allocation(int with_client) {
   mdspf_zone *z = zone_text(OOM_ZONE);
   int m;
   char *want = NULL;
-  (void)state;
   {
     rig r = rig_new(z);
+    oom_client(r.ctx, r.l, with_client);
     lint_ok(r.l, "a.t.test");
     want = snapshot(r.l);
     assert_true(mdspf_lint_nnodes(r.l) >= 5);
     assert_true(mdspf_lint_ndiags(r.l) >= 6);
+    assert_true((find(r.l, MDSPF_LINT_TOO_MANY_PTR, -1) >= 0) == with_client);
     rig_free(&r);
   }
   for (m = 0; m < NMODES; m++) {
@@ -1051,6 +1354,7 @@ static void test_lint_oom_every_allocation(void **state) {
       (void)mdspf_ctx_set_resolver(ctx, mdspf_zone_resolver(z));
       rc = mdspf_lint_new(ctx, &l);
       if (rc == MDSPF_OK) {
+        oom_client(ctx, l, with_client);
         rc = mdspf_lint_domain(l, "a.t.test", 2000);
         if (rc == MDSPF_OK) {
           char *got = snapshot(l);
@@ -1082,6 +1386,12 @@ static void test_lint_oom_every_allocation(void **state) {
   mdspf_zone_free(z);
 }
 
+static void test_lint_oom_every_allocation(void **state) {
+  (void)state;
+  oom_every_allocation(0);
+  oom_every_allocation(1); /* with the client's PTR lookup */
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_lint_every_code),
@@ -1093,6 +1403,7 @@ int main(void) {
       cmocka_unit_test(test_lint_dns_errors),
       cmocka_unit_test(test_lint_timeout),
       cmocka_unit_test(test_lint_resolver_limits),
+      cmocka_unit_test(test_lint_ptr_names),
       cmocka_unit_test(test_lint_bounds),
       cmocka_unit_test(test_lint_api_edges),
       cmocka_unit_test(test_lint_oom_every_allocation),

@@ -2,7 +2,8 @@
 # Command-line behaviour of spf-lint: exit codes (0 clean, 1 warnings,
 # 2 errors and usage errors), the term table and tree for the demo domain
 # bcoug.org, caret lines under syntax errors, --record (static and as if
-# published), --json validity, and usage errors.  Offline: --zone only.
+# published), --ip (the PTR names of a client), --json validity, and
+# usage errors.  Offline: --zone only.
 # usage: test_spflint.sh SPF-LINT SRCDIR
 # SPDX-License-Identifier: BSD-2-Clause
 lint=$1
@@ -141,6 +142,30 @@ expect record-as-published-ok 0 'Record for bcoug\.org \(as if published\)' -- \
 long=$(printf 'v=spf1 %0250d -all' 0 | tr 0 ' ')
 expect record-long 2 'several strings of at most 255 octets' -- --record "$long"
 
+# ---- --ip: the PTR names of a client --------------------------------------------
+# lint.zone: 192.0.2.11 and 2001:db8::11 have 11 PTR names, 192.0.2.10 has 10
+too_many='^warning: ptr:lint\.test: 192\.0\.2\.11 has 11 PTR names; only the first 10 are used, so the result depends on their order \[too-many-ptr\]$'
+expect ip-too-many-ptr 1 "$too_many" -- --zone "$zone" --ip 192.0.2.11 ptr.lint.test
+grep -Fxq '           ^~~~~~~~~~~~~' "$tmp/out" ||
+  bad ip-too-many-ptr "no caret under ptr:lint.test"
+grep -q 'not counted' "$tmp/out" &&
+  bad ip-too-many-ptr "still says the PTR names were not counted"
+expect ip-ten-names 1 'ptr-deprecated' -- --zone "$zone" --ip 192.0.2.10 ptr.lint.test
+grep -q 'too-many-ptr' "$tmp/out" && bad ip-ten-names "10 names reported"
+expect ip-none 1 '\(PTR names not counted without a client address\) \[ptr-deprecated\]$' -- \
+  --zone "$zone" ptr.lint.test
+grep -q 'too-many-ptr' "$tmp/out" && bad ip-none "reported without --ip"
+expect ip-include 1 "$too_many" -- --zone "$zone" -ip=192.0.2.11 incptr.lint.test
+expect ip-macro-p 1 '^warning: exists:%\{p\}\.ok\.lint\.test: 192\.0\.2\.11 has 11 PTR names' -- \
+  --zone "$zone" --ip 192.0.2.11 pptr.lint.test
+expect ip-mapped 1 "$too_many" -- --zone "$zone" --ip ::ffff:192.0.2.11 ptr.lint.test
+expect ip-v6 1 '^warning: ptr:lint\.test: 2001:db8::11 has 11 PTR names' -- \
+  --zone "$zone" --ip 2001:DB8::11 ptr.lint.test
+expect ip-record 1 '^warning: ptr: 192\.0\.2\.11 has 11 PTR names' -- \
+  --zone "$zone" --ip 192.0.2.11 --record 'v=spf1 ptr -all' --domain good.lint.test
+expect ip-json 1 '"code": "too-many-ptr", "node": 1, "offset": 7, "length": 13' -- \
+  --zone "$zone" --ip 192.0.2.11 --json incptr.lint.test
+
 # ---- JSON -------------------------------------------------------------------------
 expect json 0 '"domain": "bcoug.org"' -- --zone "$demo" --json bcoug.org
 cp "$tmp/out" "$tmp/demo.json"
@@ -224,6 +249,10 @@ usage_error zone-and-server --zone "$zone" --server 127.0.0.1 a.example
 usage_error json-with-value --json=yes a.example
 usage_error invalid-domain --zone "$zone" 'not a domain'
 usage_error missing-zone --zone "$tmp/no-such.zone" a.example
+usage_error bad-ip --zone "$zone" --ip 192.0.2.300 ptr.lint.test
+usage_error bad-ip-name --ip mail.example.com a.example
+usage_error bad-ip-missing-zone --ip 192.0.2 --zone "$tmp/no-such.zone" a.example
+usage_error ip-static --ip 192.0.2.11 --record 'v=spf1 ptr -all'
 
 expect help 0 '^Usage: spf-lint' -- --help
 expect version 0 '^spf-lint \(libmaildrop-spf\) [0-9]+\.[0-9]+\.[0-9]+$' -- --version

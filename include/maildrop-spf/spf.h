@@ -837,6 +837,19 @@ MDSPF_API int mdspf_lint_domain(mdspf_lint *l, const char *domain,
                                 int timeout_ms);
 MDSPF_API int mdspf_lint_record(mdspf_lint *l, const char *domain,
                                 const char *txt, size_t len, int timeout_ms);
+/**
+ * Connecting client for the lints that follow (kept until changed): IPv4
+ * or IPv6 text, IPv4-mapped IPv6 treated as IPv4; NULL clears it.  How
+ * many PTR names a ptr mechanism or %{p} sees depends on the client:
+ * with one, when a term that runs anywhere in the tree uses them, the
+ * client's PTR names are looked up once (not in static mode) and more
+ * than the context's MDSPF_LIMIT_PTR_NAMES are reported as
+ * MDSPF_LINT_TOO_MANY_PTR on the first such term a receiver meets; a
+ * failed PTR lookup is an MDSPF_LINT_DNS_ERROR there instead.
+ * MDSPF_E_INVAL for a malformed address (the previous client stays),
+ * MDSPF_E_STATE during a lint.
+ */
+MDSPF_API int mdspf_lint_set_client(mdspf_lint *l, const char *ip);
 
 /** Highest severity found, -1 when there are no diagnostics. */
 MDSPF_API int mdspf_lint_worst(const mdspf_lint *l);
