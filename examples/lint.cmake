@@ -4,7 +4,8 @@
 # files).  Included from examples/CMakeLists.txt.
 if(TARGET maildrop-spf-cares)
   add_executable(spf-lint spf-lint.c)
-  target_link_libraries(spf-lint PRIVATE maildrop-spf maildrop-spf-cares)
+  target_link_libraries(spf-lint PRIVATE mdspf_toolutil maildrop-spf
+                                         maildrop-spf-cares)
   mdspf_warnings(spf-lint)
   install(TARGETS spf-lint RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 endif()

@@ -26,6 +26,8 @@
 #include <maildrop-spf/cares.h>
 #include <maildrop-spf/spf.h>
 
+#include "toolutil.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
@@ -38,9 +40,6 @@
 #define EXIT_ERRORS 2
 #define EXIT_USAGE 2
 
-#define ECHO_MAX 200     /* longest user text echoed in an error */
-#define SPAN_WIDTH 120   /* widest record excerpt above a caret line */
-#define SPAN_LEFT 40     /* context kept left of the error when cut */
 #define VALUE_COL_MAX 40 /* the Value column grows up to this width */
 #define TREE_COL 44      /* where the lookup counts of the tree start */
 #define TIMEOUT_MAX_MS 3600000
@@ -144,28 +143,8 @@ static void usage(FILE *out) {
 }
 
 /* ======================================================================
- * Safe output
+ * Output helpers (untrusted text: put_safe, toolutil.h)
  * ==================================================================== */
-
-/* One column per byte: printable ASCII as is, anything else '?'. */
-static void put_safe_n(FILE *out, const char *s, size_t n) {
-  for (size_t i = 0; i < n; i++) {
-    unsigned char c = (unsigned char)s[i];
-    putc((c >= 0x20 && c < 0x7f) ? (int)c : '?', out);
-  }
-}
-
-static void put_safe(FILE *out, const char *s) {
-  if (s != NULL)
-    put_safe_n(out, s, strlen(s));
-}
-
-static void put_echo(FILE *out, const char *s) {
-  size_t n = strlen(s);
-  put_safe_n(out, s, n > ECHO_MAX ? ECHO_MAX : n);
-  if (n > ECHO_MAX)
-    fputs("...", out);
-}
 
 static void pad(FILE *out, size_t n) {
   while (n-- > 0)
@@ -179,70 +158,9 @@ static void err_arg(const char *what, const char *arg, const char *tail) {
   fprintf(stderr, "'%s\n", tail);
 }
 
-/* Text with a caret line under [off, off+len), like spfquery:
- *
- *     v=spf1 a mx incldue:_spf.example.com ~all
- *                 ^~~~~~~~~~~~~~~~~~~~~~~~
- */
-static void show_span(FILE *out, const char *indent, const char *text,
-                      size_t off, size_t len) {
-  size_t tlen = strlen(text);
-  if (off > tlen)
-    off = tlen;
-  if (len > tlen - off)
-    len = tlen - off;
-  size_t start = 0, end = tlen;
-  if (tlen > SPAN_WIDTH) {
-    start = off > SPAN_LEFT ? off - SPAN_LEFT : 0;
-    end = start + SPAN_WIDTH < tlen ? start + SPAN_WIDTH : tlen;
-  }
-  size_t mark_end = off + len < end ? off + len : end;
-  fputs(indent, out);
-  if (start > 0)
-    fputs("...", out);
-  put_safe_n(out, text + start, end - start);
-  if (end < tlen)
-    fputs("...", out);
-  putc('\n', out);
-  fputs(indent, out);
-  if (start > 0)
-    fputs("   ", out);
-  pad(out, off - start);
-  putc('^', out);
-  for (size_t i = off + 1; i < mark_end; i++)
-    putc('~', out);
-  putc('\n', out);
-}
-
 /* ======================================================================
  * JSON (RFC 8259), plain ASCII, as spfquery writes it
  * ==================================================================== */
-
-static void json_str_n(FILE *out, const char *s, size_t n) {
-  static const char hex[] = "0123456789abcdef";
-  putc('"', out);
-  for (size_t i = 0; i < n; i++) {
-    unsigned char c = (unsigned char)s[i];
-    if (c == '"' || c == '\\') {
-      putc('\\', out);
-      putc(c, out);
-    } else if (c < 0x20 || c >= 0x7f) {
-      fputs("\\u00", out);
-      putc(hex[c >> 4], out);
-      putc(hex[c & 0x0f], out);
-    } else {
-      putc(c, out);
-    }
-  }
-  putc('"', out);
-}
-
-static void json_str(FILE *out, const char *s) {
-  if (s == NULL)
-    fputs("null", out);
-  else
-    json_str_n(out, s, strlen(s));
-}
 
 /* ,"key": (no comma before the first member) */
 static void json_key(FILE *out, const char *key, int *first) {
@@ -257,87 +175,6 @@ static void json_key(FILE *out, const char *key, int *first) {
 /* ======================================================================
  * Option parsing
  * ==================================================================== */
-
-static int parse_long(const char *s, long *out) {
-  if (*s == '\0')
-    return -1;
-  for (const char *p = s; *p != '\0'; p++)
-    if (*p < '0' || *p > '9')
-      return -1;
-  errno = 0;
-  char *end = NULL;
-  long v = strtol(s, &end, 10);
-  if (errno != 0 || end == NULL || *end != '\0')
-    return -1;
-  *out = v;
-  return 0;
-}
-
-static int valid_port(const char *p, size_t n) {
-  unsigned long v = 0;
-  if (n == 0 || n > 5)
-    return 0;
-  for (size_t i = 0; i < n; i++) {
-    if (p[i] < '0' || p[i] > '9')
-      return 0;
-    v = v * 10 + (unsigned long)(p[i] - '0');
-  }
-  return v >= 1 && v <= 65535;
-}
-
-/* "192.0.2.53", "192.0.2.53:5353", "2001:db8::53", "[2001:db8::53]:53" */
-static int valid_server(const char *s, size_t n) {
-  char host[INET6_ADDRSTRLEN + 1];
-  unsigned char addr[16];
-  const char *h = s, *port = NULL;
-  size_t hlen = n, plen = 0;
-  int family = AF_INET;
-  if (n > 0 && s[0] == '[') {
-    const char *rb = memchr(s, ']', n);
-    if (rb == NULL)
-      return 0;
-    h = s + 1;
-    hlen = (size_t)(rb - h);
-    size_t rest = n - (size_t)(rb + 1 - s);
-    if (rest > 0) {
-      if (rb[1] != ':')
-        return 0;
-      port = rb + 2;
-      plen = rest - 1;
-    }
-    family = AF_INET6;
-  } else {
-    const char *colon = memchr(s, ':', n);
-    if (colon != NULL &&
-        memchr(colon + 1, ':', n - (size_t)(colon + 1 - s)) != NULL) {
-      family = AF_INET6;
-    } else if (colon != NULL) {
-      hlen = (size_t)(colon - s);
-      port = colon + 1;
-      plen = n - hlen - 1;
-    }
-  }
-  if (hlen == 0 || hlen >= sizeof host)
-    return 0;
-  memcpy(host, h, hlen);
-  host[hlen] = '\0';
-  if (inet_pton(family, host, addr) != 1)
-    return 0;
-  return port == NULL || valid_port(port, plen);
-}
-
-static int valid_server_list(const char *list) {
-  const char *p = list;
-  for (;;) {
-    const char *comma = strchr(p, ',');
-    size_t n = comma != NULL ? (size_t)(comma - p) : strlen(p);
-    if (!valid_server(p, n))
-      return 0;
-    if (comma == NULL)
-      return 1;
-    p = comma + 1;
-  }
-}
 
 static void options_free(struct options *o) {
   free(o->zones.v);
@@ -815,7 +652,7 @@ static void print_records(FILE *out, const mdspf_lint *l,
     if (r == NULL && sd >= 0) {
       size_t off = 0, len = 0;
       mdspf_lint_diag_span(l, (size_t)sd, &off, &len);
-      show_span(out, "  ", text, off, len);
+      show_span(out, "  ", text, strlen(text), off, len);
       fputs("  (syntax error: the record is not used; receivers return "
             "permerror)\n",
             out);
@@ -945,7 +782,7 @@ static void print_diags(FILE *out, const mdspf_lint *l) {
       const char *text = mdspf_lint_node_text(l, mdspf_lint_diag_node(l, i));
       mdspf_lint_diag_span(l, i, &off, &len);
       if (text != NULL && len > 0)
-        show_span(out, "    ", text, off, len);
+        show_span(out, "    ", text, strlen(text), off, len);
     }
   }
   fprintf(out, "%zu error%s, %zu warning%s, %zu note%s\n", counts[2],

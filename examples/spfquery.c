@@ -46,6 +46,8 @@
 #include <maildrop-spf/cares.h>
 #include <maildrop-spf/spf.h>
 
+#include "toolutil.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -63,11 +65,8 @@
 #define EXIT_USAGE 255
 
 /* Longest piece of user-supplied text echoed in an error message. */
-#define ECHO_MAX 200
 /* Widest record excerpt shown above a caret line. */
-#define SPAN_WIDTH 120
 /* Context kept to the left of the error when the excerpt is cut. */
-#define SPAN_LEFT 40
 /* Deepest indentation of debug lines (2 spaces per level). */
 #define DEBUG_MAX_DEPTH 32
 #ifndef PATH_MAX /* optional in POSIX */
@@ -322,36 +321,8 @@ static void usage(FILE *out) {
 }
 
 /* ======================================================================
- * Safe output of untrusted text
+ * Error messages (untrusted text goes through put_safe, toolutil.h)
  * ==================================================================== */
-
-/* One display column per byte: printable ASCII as is, anything else
- * (control characters, DEL, non-ASCII) as '?', so that no input can
- * split an output line, drive the terminal or misalign a caret. */
-static int safe_char(unsigned char c) {
-  return (c >= 0x20 && c < 0x7f) ? (int)c : '?';
-}
-
-static void put_safe_n(FILE *out, const char *s, size_t n) {
-  for (size_t i = 0; i < n; i++)
-    putc(safe_char((unsigned char)s[i]), out);
-}
-
-static void put_safe(FILE *out, const char *s) {
-  if (s != NULL)
-    put_safe_n(out, s, strlen(s));
-}
-
-/* Echo user input in an error message: sanitised and cut at ECHO_MAX. */
-static void put_echo(FILE *out, const char *s) {
-  size_t n = strlen(s);
-  if (n > ECHO_MAX) {
-    put_safe_n(out, s, ECHO_MAX);
-    fputs("...", out);
-  } else {
-    put_safe_n(out, s, n);
-  }
-}
 
 /* "spfquery: <what> '<arg>'<tail>\n" */
 static void err_arg(const char *what, const char *arg, const char *tail) {
@@ -370,79 +341,9 @@ static void err_opt(const char *arg, size_t len, const char *tail) {
   fprintf(stderr, "' %s\n", tail);
 }
 
-/*
- * Show text with a caret line under [off, off+len), compiler style:
- *
- *     v=spf1 a mx incldue:_spf.example.com ~all
- *                 ^~~~~~~~~~~~~~~~~~~~~~~~
- *
- * Long texts are cut to a window around the error, marked with "...".
- */
-static void show_span(FILE *out, const char *text, size_t tlen, size_t off,
-                      size_t len) {
-  if (off > tlen)
-    off = tlen;
-  if (len > tlen - off)
-    len = tlen - off;
-
-  size_t start = 0, end = tlen;
-  if (tlen > SPAN_WIDTH) {
-    start = off > SPAN_LEFT ? off - SPAN_LEFT : 0;
-    end = start + SPAN_WIDTH < tlen ? start + SPAN_WIDTH : tlen;
-  }
-  size_t mark_end = off + len < end ? off + len : end;
-
-  fputs("    ", out);
-  if (start > 0)
-    fputs("...", out);
-  put_safe_n(out, text + start, end - start);
-  if (end < tlen)
-    fputs("...", out);
-  putc('\n', out);
-
-  fputs("    ", out);
-  if (start > 0)
-    fputs("   ", out);
-  for (size_t i = start; i < off; i++)
-    putc(' ', out);
-  putc('^', out);
-  for (size_t i = off + 1; i < mark_end; i++)
-    putc('~', out);
-  putc('\n', out);
-}
-
 /* ======================================================================
  * JSON output (RFC 8259), always plain ASCII
  * ==================================================================== */
-
-/* A string: '"' and '\\' escaped, control characters, DEL and every
- * non-ASCII byte as \u00XX (bytes are not assumed to be UTF-8). */
-static void json_str_n(FILE *out, const char *s, size_t n) {
-  static const char hex[] = "0123456789abcdef";
-  putc('"', out);
-  for (size_t i = 0; i < n; i++) {
-    unsigned char c = (unsigned char)s[i];
-    if (c == '"' || c == '\\') {
-      putc('\\', out);
-      putc(c, out);
-    } else if (c < 0x20 || c >= 0x7f) {
-      fputs("\\u00", out);
-      putc(hex[c >> 4], out);
-      putc(hex[c & 0x0f], out);
-    } else {
-      putc(c, out);
-    }
-  }
-  putc('"', out);
-}
-
-/* A string, or null for NULL. */
-static void json_str(FILE *out, const char *s) {
-  if (s == NULL)
-    fputs("null", out);
-  else
-    json_str_n(out, s, strlen(s));
-}
 
 /* The next member's name: ,"key": (no comma before the first). */
 static void json_key(FILE *out, const char *key, int *first) {
@@ -467,22 +368,6 @@ static const struct opt_def *find_option(const char *name, size_t len) {
   return NULL;
 }
 
-/* Strict decimal: digits only, no sign, no blanks, fits in a long. */
-static int parse_long(const char *s, long *out) {
-  if (*s == '\0')
-    return -1;
-  for (const char *p = s; *p != '\0'; p++)
-    if (*p < '0' || *p > '9')
-      return -1;
-  errno = 0;
-  char *end = NULL;
-  long v = strtol(s, &end, 10);
-  if (errno != 0 || end == NULL || *end != '\0')
-    return -1;
-  *out = v;
-  return 0;
-}
-
 /* Decimal in [lo, hi] into *out; -1 after an error naming the option. */
 static int parse_ranged(const char *opt, const char *value, long lo, long hi,
                         long *out) {
@@ -497,76 +382,6 @@ static int parse_ranged(const char *opt, const char *value, long lo, long hi,
   }
   *out = v;
   return 0;
-}
-
-/* A port: 1..65535, decimal digits only. */
-static int valid_port(const char *p, size_t n) {
-  unsigned long v = 0;
-  if (n == 0 || n > 5)
-    return 0;
-  for (size_t i = 0; i < n; i++) {
-    if (p[i] < '0' || p[i] > '9')
-      return 0;
-    v = v * 10 + (unsigned long)(p[i] - '0');
-  }
-  return v >= 1 && v <= 65535;
-}
-
-/* One server: "192.0.2.53", "192.0.2.53:5353", "2001:db8::53", "::1",
- * "[2001:db8::53]" or "[2001:db8::53]:5353". */
-static int valid_server(const char *s, size_t n) {
-  char host[INET6_ADDRSTRLEN + 1];
-  unsigned char addr[16];
-  const char *h = s, *port = NULL;
-  size_t hlen = n, plen = 0;
-  int family = AF_INET;
-
-  if (n > 0 && s[0] == '[') {
-    const char *rb = memchr(s, ']', n);
-    if (rb == NULL)
-      return 0;
-    h = s + 1;
-    hlen = (size_t)(rb - h);
-    size_t rest = n - (size_t)(rb + 1 - s);
-    if (rest > 0) {
-      if (rb[1] != ':')
-        return 0;
-      port = rb + 2;
-      plen = rest - 1;
-    }
-    family = AF_INET6;
-  } else {
-    const char *colon = memchr(s, ':', n);
-    if (colon != NULL &&
-        memchr(colon + 1, ':', n - (size_t)(colon + 1 - s)) != NULL) {
-      family = AF_INET6; /* bare IPv6: no port */
-    } else if (colon != NULL) {
-      hlen = (size_t)(colon - s);
-      port = colon + 1;
-      plen = n - hlen - 1;
-    }
-  }
-  if (hlen == 0 || hlen >= sizeof host)
-    return 0;
-  memcpy(host, h, hlen);
-  host[hlen] = '\0';
-  if (inet_pton(family, host, addr) != 1)
-    return 0;
-  return port == NULL || valid_port(port, plen);
-}
-
-/* A --server value: one or more comma-separated servers. */
-static int valid_server_list(const char *list) {
-  const char *p = list;
-  for (;;) {
-    const char *comma = strchr(p, ',');
-    size_t n = comma != NULL ? (size_t)(comma - p) : strlen(p);
-    if (!valid_server(p, n))
-      return 0;
-    if (comma == NULL)
-      return 1;
-    p = comma + 1;
-  }
 }
 
 static void options_free(struct options *o) {
@@ -981,7 +796,7 @@ static void tb_putu(struct tbuf *b, unsigned long v) {
 /* Printable ASCII only, like put_safe. */
 static void tb_put_safe(struct tbuf *b, const char *s) {
   for (; *s != '\0'; s++)
-    tb_putc(b, (char)safe_char((unsigned char)*s));
+    tb_putc(b, (*s >= 0x20 && *s < 0x7f) ? *s : '?');
 }
 
 /* A JSON string, escaped as json_str_n does. */
@@ -1175,7 +990,7 @@ static void explain_record_error(const char *record) {
   if (rc != MDSPF_E_SYNTAX)
     return;
   fprintf(stderr, PROG ": %s\n", mdspf_syntax_str(code));
-  show_span(stderr, record, len, off, elen);
+  show_span(stderr, "    ", record, len, off, elen);
 }
 
 /* -guess: the library adds a missing "v=spf1 " itself; do the same for
@@ -1253,7 +1068,7 @@ static int configure_ctx(mdspf_ctx *ctx, const struct options *o) {
     if (rc == MDSPF_E_SYNTAX) {
       fputs(PROG ": invalid -local policy\n", stderr);
       size_t len = strlen(o->local);
-      show_span(stderr, o->local, len, off, off < len ? 1 : 0);
+      show_span(stderr, "    ", o->local, len, off, off < len ? 1 : 0);
       return -1;
     }
     if (rc != MDSPF_OK) {
@@ -1470,7 +1285,7 @@ static void print_syntax_error(const struct job *j) {
   }
   putc('\n', stderr);
   if (record != NULL)
-    show_span(stderr, record, rlen, off, len);
+    show_span(stderr, "    ", record, rlen, off, len);
 }
 
 /* A header field of a finished check (Received-SPF, or with auth != 0
@@ -1710,9 +1525,12 @@ static void print_echo(const struct runner *r, const struct job *j) {
     json_str_n(stdout, j->text, j->text_len);
     fputs("}\n", stdout);
   } else {
-    for (size_t i = 0; i < j->text_len; i++) /* tabs kept, as written */
-      putc(j->text[i] == '\t' ? '\t' : safe_char((unsigned char)j->text[i]),
-           stdout);
+    for (size_t i = 0; i < j->text_len; i++) { /* tabs kept, as written */
+      if (j->text[i] == '\t')
+        putc('\t', stdout);
+      else
+        put_safe_n(stdout, j->text + i, 1);
+    }
     putc('\n', stdout);
   }
 }
@@ -1900,7 +1718,7 @@ static void warn_record(const char *opt, const char *domain,
   } else if (rc == MDSPF_E_SYNTAX) {
     fprintf(stderr, "' does not parse: %s (published as is: permerror)\n",
             mdspf_syntax_str(code));
-    show_span(stderr, record, len, off, elen);
+    show_span(stderr, "    ", record, len, off, elen);
   } else {
     fprintf(stderr, "' cannot be parsed: %s\n", mdspf_strerror(rc));
   }
