@@ -18,6 +18,8 @@
 
 #include <maildrop-spf/spf.h>
 
+#include "test_alloc.h"
+
 static const int MODES[] = {MDSPF_ZONE_INLINE, MDSPF_ZONE_DEFERRED_FIFO,
                             MDSPF_ZONE_DEFERRED_LIFO};
 #define NMODES 3
@@ -1055,27 +1057,6 @@ static void test_trace_events(void **state) {
 
 /* ---- out of memory ---------------------------------------------------------- */
 
-typedef struct failing {
-  long fail_at, calls;
-  long live;
-} failing;
-
-static void *fail_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
-  failing *f = ud;
-  if (nsize == 0) {
-    f->live -= (long)osize;
-    free(ptr);
-    return NULL;
-  }
-  if (++f->calls == f->fail_at) {
-    return NULL;
-  }
-  ptr = realloc(ptr, nsize);
-  if (ptr) {
-    f->live += (long)nsize - (long)osize;
-  }
-  return ptr;
-}
 
 static void test_eval_oom_every_allocation(void **state) {
   mdspf_zone *z = zone_of(
@@ -1094,13 +1075,13 @@ static void test_eval_oom_every_allocation(void **state) {
     int done = 0;
     assert_int_equal(mdspf_zone_set_delivery(z, MODES[m]), MDSPF_OK);
     for (n = 1; !done && n < 10000; n++) {
-      failing f;
+      test_alloc f;
       mdspf_ctx *ctx = NULL;
       mdspf_check *chk = NULL;
       int rc;
       memset(&f, 0, sizeof f);
       f.fail_at = n;
-      rc = mdspf_ctx_new(fail_alloc, &f, &ctx);
+      rc = mdspf_ctx_new(test_alloc_fn, &f, &ctx);
       if (rc != MDSPF_OK) {
         assert_int_equal(rc, MDSPF_E_NOMEM);
         assert_int_equal(f.live, 0);

@@ -22,6 +22,8 @@
 
 #include <maildrop-spf/spf.h>
 
+#include "test_alloc.h"
+
 #define LINT_ZONE MDSPF_SOURCE_DIR "/tests/lint-zones/lint.zone"
 #define DEMO_ZONE MDSPF_SOURCE_DIR "/examples/zones/demo.zone"
 
@@ -1272,27 +1274,6 @@ static void test_lint_api_edges(void **state) {
 
 /* ---- out of memory ------------------------------------------------------- */
 
-typedef struct failing {
-  long fail_at, calls;
-  long live;
-} failing;
-
-static void *fail_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
-  failing *f = ud;
-  if (nsize == 0) {
-    f->live -= (long)osize;
-    free(ptr);
-    return NULL;
-  }
-  if (++f->calls == f->fail_at) {
-    return NULL;
-  }
-  ptr = realloc(ptr, nsize);
-  if (ptr) {
-    f->live += (long)nsize - (long)osize;
-  }
-  return ptr;
-}
 
 /* A tree with every kind of lookup and diagnostic. */
 static const char OOM_ZONE[] =
@@ -1339,13 +1320,13 @@ static void oom_every_allocation(int with_client) {
     int done = 0;
     assert_int_equal(mdspf_zone_set_delivery(z, MODES[m]), MDSPF_OK);
     for (n = 1; !done && n < 20000; n++) {
-      failing f;
+      test_alloc f;
       mdspf_ctx *ctx = NULL;
       mdspf_lint *l = NULL;
       int rc;
       memset(&f, 0, sizeof f);
       f.fail_at = n;
-      rc = mdspf_ctx_new(fail_alloc, &f, &ctx);
+      rc = mdspf_ctx_new(test_alloc_fn, &f, &ctx);
       if (rc != MDSPF_OK) {
         assert_int_equal(rc, MDSPF_E_NOMEM);
         assert_int_equal(f.live, 0);

@@ -18,6 +18,7 @@
 /* clang-format on */
 
 #include "internal.h"
+#include "test_alloc.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,27 +31,6 @@ static const int MODES[] = {MDSPF_ZONE_INLINE, MDSPF_ZONE_DEFERRED_FIFO,
 /* ---- allocation accounting ------------------------------------------------
  */
 
-typedef struct counting {
-  long fail_at, calls;
-  long live;
-} counting;
-
-static void *count_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
-  counting *c = ud;
-  if (nsize == 0) {
-    c->live -= (long)osize;
-    free(ptr);
-    return NULL;
-  }
-  if (++c->calls == c->fail_at) {
-    return NULL;
-  }
-  ptr = realloc(ptr, nsize);
-  if (ptr) {
-    c->live += (long)nsize - (long)osize;
-  }
-  return ptr;
-}
 
 /* ---- the world --------------------------------------------------------- */
 
@@ -309,7 +289,7 @@ static void test_overlay_new(void **state) {
   mdspf_resolver bad = *mdspf_zone_resolver(below);
   mdspf_resolver nowait = {MDSPF_RESOLVER_V1, below, nowait_query,
                            nowait_cancel, NULL};
-  counting c;
+  test_alloc c;
   const mdspf_resolver *r;
   outcome res;
   (void)state;
@@ -331,14 +311,14 @@ static void test_overlay_new(void **state) {
   memset(&c, 0, sizeof c);
   c.fail_at = 1;
   assert_int_equal(
-      mdspf_overlay_new(count_alloc, &c, top, mdspf_zone_resolver(below), &o),
+      mdspf_overlay_new(test_alloc_fn, &c, top, mdspf_zone_resolver(below), &o),
       MDSPF_E_NOMEM);
   assert_null(o);
   assert_int_equal(c.live, 0);
   /* a normal one */
   memset(&c, 0, sizeof c);
   assert_int_equal(
-      mdspf_overlay_new(count_alloc, &c, top, mdspf_zone_resolver(below), &o),
+      mdspf_overlay_new(test_alloc_fn, &c, top, mdspf_zone_resolver(below), &o),
       MDSPF_OK);
   r = mdspf_overlay_resolver(o);
   assert_non_null(r);
@@ -600,7 +580,7 @@ static void test_overlay_raw_cancel_and_free(void **state) {
   void *t1, *t2, *t3;
   int rc, t, b;
   mdspf_dns_query *q1, *q2, *q3;
-  counting c;
+  test_alloc c;
   (void)state;
   assert_int_equal(
       mdspf_zone_set_fault(top, "hang.top.example", 0, MDSPF_ZONE_HANG),
@@ -613,7 +593,7 @@ static void test_overlay_raw_cancel_and_free(void **state) {
       assert_int_equal(mdspf_zone_set_delivery(top, MODES[t]), MDSPF_OK);
       assert_int_equal(mdspf_zone_set_delivery(below, MODES[b]), MDSPF_OK);
       memset(&c, 0, sizeof c);
-      assert_int_equal(mdspf_overlay_new(count_alloc, &c, top,
+      assert_int_equal(mdspf_overlay_new(test_alloc_fn, &c, top,
                                          mdspf_zone_resolver(below), &o),
                        MDSPF_OK);
       r = mdspf_overlay_resolver(o);
@@ -656,7 +636,7 @@ static void test_overlay_raw_cancel_and_free(void **state) {
       }
       /* free with queries out at both sides: cancelled there */
       memset(&c, 0, sizeof c);
-      assert_int_equal(mdspf_overlay_new(count_alloc, &c, top,
+      assert_int_equal(mdspf_overlay_new(test_alloc_fn, &c, top,
                                          mdspf_zone_resolver(below), &o),
                        MDSPF_OK);
       r = mdspf_overlay_resolver(o);
@@ -694,11 +674,11 @@ static void test_overlay_free_inside_callback(void **state) {
       void *t1, *t2;
       int rc;
       mdspf_dns_query *q1, *q2;
-      counting c;
+      test_alloc c;
       memset(&c, 0, sizeof c);
       assert_int_equal(mdspf_zone_set_delivery(top, MODES[t]), MDSPF_OK);
       assert_int_equal(mdspf_zone_set_delivery(below, MODES[b]), MDSPF_OK);
-      assert_int_equal(mdspf_overlay_new(count_alloc, &c, top,
+      assert_int_equal(mdspf_overlay_new(test_alloc_fn, &c, top,
                                          mdspf_zone_resolver(below), &o),
                        MDSPF_OK);
       r = mdspf_overlay_resolver(o);
@@ -716,7 +696,7 @@ static void test_overlay_free_inside_callback(void **state) {
       mdspf__dnsq_free(q2);
       /* also when the host drives a zone directly (not inside wait) */
       memset(&c, 0, sizeof c);
-      assert_int_equal(mdspf_overlay_new(count_alloc, &c, top,
+      assert_int_equal(mdspf_overlay_new(test_alloc_fn, &c, top,
                                          mdspf_zone_resolver(below), &o),
                        MDSPF_OK);
       r = mdspf_overlay_resolver(o);
@@ -765,11 +745,11 @@ static void test_overlay_refusing_below(void **state) {
   mdspf_resolver refuse = {MDSPF_RESOLVER_V1, NULL, refuse_query, refuse_cancel,
                            refuse_wait};
   mdspf_overlay *o;
-  counting c;
+  test_alloc c;
   outcome res;
   (void)state;
   memset(&c, 0, sizeof c);
-  assert_int_equal(mdspf_overlay_new(count_alloc, &c, top, &refuse, &o),
+  assert_int_equal(mdspf_overlay_new(test_alloc_fn, &c, top, &refuse, &o),
                    MDSPF_OK);
   res = run_on(mdspf_overlay_resolver(o), "192.0.2.30", "x@" WHATIF, NULL);
   assert_int_equal(res.result, MDSPF_TEMPERROR);
@@ -817,12 +797,12 @@ static void test_overlay_async_all_modes(void **state) {
       mdspf_ctx *ctx;
       mdspf_check *c1, *c2, *c3;
       cbstate s;
-      counting c;
+      test_alloc c;
       memset(&c, 0, sizeof c);
       memset(&s, 0, sizeof s);
       assert_int_equal(mdspf_zone_set_delivery(top, MODES[t]), MDSPF_OK);
       assert_int_equal(mdspf_zone_set_delivery(below, MODES[b]), MDSPF_OK);
-      assert_int_equal(mdspf_overlay_new(count_alloc, &c, top,
+      assert_int_equal(mdspf_overlay_new(test_alloc_fn, &c, top,
                                          mdspf_zone_resolver(below), &o),
                        MDSPF_OK);
       assert_int_equal(mdspf_ctx_new(NULL, NULL, &ctx), MDSPF_OK);
@@ -877,16 +857,16 @@ static void test_overlay_cancel_checks(void **state) {
           mdspf_ctx *ctx;
           mdspf_check *chk;
           cbstate s;
-          counting c, cc;
+          test_alloc c, cc;
           memset(&c, 0, sizeof c);
           memset(&cc, 0, sizeof cc);
           memset(&s, 0, sizeof s);
           assert_int_equal(mdspf_zone_set_delivery(top, MODES[t]), MDSPF_OK);
           assert_int_equal(mdspf_zone_set_delivery(below, MODES[b]), MDSPF_OK);
-          assert_int_equal(mdspf_overlay_new(count_alloc, &c, top,
+          assert_int_equal(mdspf_overlay_new(test_alloc_fn, &c, top,
                                              mdspf_zone_resolver(below), &o),
                            MDSPF_OK);
-          assert_int_equal(mdspf_ctx_new(count_alloc, &cc, &ctx), MDSPF_OK);
+          assert_int_equal(mdspf_ctx_new(test_alloc_fn, &cc, &ctx), MDSPF_OK);
           assert_int_equal(
               mdspf_ctx_set_resolver(ctx, mdspf_overlay_resolver(o)), MDSPF_OK);
           chk = start_check(ctx, "192.0.2.1", "x@" WHATIF, &s);
@@ -979,13 +959,13 @@ static void test_overlay_oom(void **state) {
     assert_int_equal(mdspf_zone_set_delivery(below, MODES[NMODES - 1 - m]),
                      MDSPF_OK);
     for (n = 2; !done && n < 1000; n++) {
-      counting c;
+      test_alloc c;
       mdspf_overlay *o = NULL;
       mdspf_ctx *ctx;
       mdspf_check *chk;
       memset(&c, 0, sizeof c);
       c.fail_at = n;
-      assert_int_equal(mdspf_overlay_new(count_alloc, &c, top,
+      assert_int_equal(mdspf_overlay_new(test_alloc_fn, &c, top,
                                          mdspf_zone_resolver(below), &o),
                        MDSPF_OK);
       assert_int_equal(mdspf_ctx_new(NULL, NULL, &ctx), MDSPF_OK);

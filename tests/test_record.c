@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "test_alloc.h"
 
 static mdspf_record *parse_ok(const char *txt) {
   mdspf_record *rec = NULL;
@@ -403,44 +404,21 @@ static void test_record_format(void **state) {
   mdspf_record_free(rec);
 }
 
-/* Allocator that fails the n-th call; counts live bytes. */
-typedef struct failing {
-  long fail_at, calls;
-  size_t live;
-} failing;
-
-static void *fail_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
-  failing *f = ud;
-  if (nsize == 0) {
-    f->live -= osize;
-    free(ptr);
-    return NULL;
-  }
-  if (++f->calls == f->fail_at) {
-    return NULL;
-  }
-  ptr = realloc(ptr, nsize);
-  if (ptr) {
-    f->live += nsize - osize;
-  }
-  return ptr;
-}
-
 static void test_record_oom(void **state) {
   static const char txt[] = "v=spf1 a mx include:x.example.com -all";
-  failing f;
+  test_alloc f;
   mdspf_record *rec = NULL;
   (void)state;
   memset(&f, 0, sizeof f);
   f.fail_at = 1;
-  assert_int_equal(mdspf_record_parse(txt, strlen(txt), fail_alloc, &f, &rec,
+  assert_int_equal(mdspf_record_parse(txt, strlen(txt), test_alloc_fn, &f, &rec,
                                       NULL, NULL, NULL),
                    MDSPF_E_NOMEM);
   assert_null(rec);
   assert_int_equal(f.live, 0);
   f.fail_at = 0;
   f.calls = 0;
-  assert_int_equal(mdspf_record_parse(txt, strlen(txt), fail_alloc, &f, &rec,
+  assert_int_equal(mdspf_record_parse(txt, strlen(txt), test_alloc_fn, &f, &rec,
                                       NULL, NULL, NULL),
                    MDSPF_OK);
   /* exactly one allocation per record */
