@@ -60,8 +60,10 @@
 #define LINE_BUF 4096
 /* Checks started per loop iteration at most (see refill()). */
 #define START_BURST 32
-/* Result counters: mdspf_result values 0..6, then input errors. */
+/* Result counters: index 0 counts input errors, 1..7 the mdspf_result
+ * values (MDSPF_NEUTRAL .. MDSPF_PERMERROR). */
 #define NRESULTS 7
+#define ERRSLOT 0
 
 /* ======================================================================
  * State
@@ -119,7 +121,7 @@ static void report_error(struct app *app, unsigned long line,
                          const char *why) {
   fprintf(stderr, PROG ": %s:%lu: %s\n", app->in_name, line, why);
   report(app, line, "error", NULL);
-  app->counts[NRESULTS]++;
+  app->counts[ERRSLOT]++;
 }
 
 /* ======================================================================
@@ -144,7 +146,7 @@ static void on_check_done(mdspf_check *chk, void *user) {
   int result = mdspf_check_result(chk);
 
   report(app, s->line, mdspf_result_str(result), mdspf_check_mechanism(chk));
-  if (result >= 0 && result < NRESULTS) {
+  if (result >= MDSPF_NEUTRAL && result <= NRESULTS) {
     app->counts[result]++;
   }
   mdspf_check_free(chk); /* the getters' strings die here: used above */
@@ -478,12 +480,12 @@ static long now_ms(void) {
 
 static void print_summary(const struct app *app, long ms) {
   static const char *const names[NRESULTS + 1] = {
-    "none", "neutral", "pass", "fail", "softfail", "temperror",
-    "permerror", "error"};
+    "error", "neutral", "pass", "fail", "softfail", "none", "temperror",
+    "permerror"};
   /* the order people read them in */
   static const int order[NRESULTS + 1] = {
     MDSPF_PASS,      MDSPF_FAIL,      MDSPF_SOFTFAIL, MDSPF_NEUTRAL,
-    MDSPF_NONE,      MDSPF_TEMPERROR, MDSPF_PERMERROR, NRESULTS};
+    MDSPF_NONE,      MDSPF_TEMPERROR, MDSPF_PERMERROR, ERRSLOT};
   double rate = ms > 0 ? (double)app->processed * 1000.0 / (double)ms
                        : (double)app->processed * 1000.0;
   int i;

@@ -880,7 +880,7 @@ static void event_json(struct tbuf *b, const mdspf_event *ev) {
   }
   if (has_rr) {
     tb_puts(b, ",\"rrtype\":");
-    tb_json_str(b, mdspf_dns_type_str(mdspf_event_rrtype(ev)));
+    tb_json_str(b, mdspf_rr_type_str(mdspf_event_rrtype(ev)));
   }
   if (has_answer) {
     tb_puts(b, ",\"dns_status\":");
@@ -929,7 +929,7 @@ static void trace_event(void *ud, const mdspf_event *ev) {
     return;
 
   int rc = mdspf_event_format(ev, small, sizeof small, &needed);
-  if (rc == MDSPF_E_LIMIT && needed < SIZE_MAX) {
+  if (rc == MDSPF_E_BUFFER && needed < SIZE_MAX) {
     big = malloc(needed + 1);
     if (big != NULL &&
         mdspf_event_format(ev, big, needed + 1, NULL) == MDSPF_OK)
@@ -1299,7 +1299,7 @@ static char *header_field(const struct job *j, int auth, const char *id) {
            : mdspf_check_received_spf(j->chk, id, small, sizeof small, &needed);
   if (rc == MDSPF_OK)
     return strdup(small);
-  if (rc == MDSPF_E_LIMIT && needed < SIZE_MAX) {
+  if (rc == MDSPF_E_BUFFER && needed < SIZE_MAX) {
     char *big = malloc(needed + 1);
     if (big != NULL) {
       rc = auth ? mdspf_check_auth_results(j->chk, id, big, needed + 1, NULL)

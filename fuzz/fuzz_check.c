@@ -127,11 +127,11 @@ static void on_event(void *ud, const mdspf_event *ev) {
   if (type == MDSPF_EV_RESULT) {
     int r = mdspf_event_result(ev);
     t->results++;
-    FUZZ_CHECK(r >= MDSPF_NONE && r <= MDSPF_PERMERROR);
+    FUZZ_CHECK(r >= MDSPF_NEUTRAL && r <= MDSPF_PERMERROR);
   }
   rc = mdspf_event_format(ev, buf, t->bufsz, &need);
   FUZZ_CHECK(memchr(buf, '\0', t->bufsz) != NULL);
-  FUZZ_CHECK(rc == (need < t->bufsz ? MDSPF_OK : MDSPF_E_LIMIT));
+  FUZZ_CHECK(rc == (need < t->bufsz ? MDSPF_OK : MDSPF_E_BUFFER));
   FUZZ_CHECK(strlen(buf) == (need < t->bufsz ? need : t->bufsz - 1));
   free(buf);
 }
@@ -148,7 +148,7 @@ static char *header(const mdspf_check *chk, header_fn fn, const char *host,
   size_t need = 0, need2 = 0, i, fl = strlen(field);
   char *buf, *part;
   int rc = fn(chk, host, NULL, 0, &need);
-  FUZZ_CHECK(rc == MDSPF_E_LIMIT);
+  FUZZ_CHECK(rc == MDSPF_E_BUFFER);
   buf = malloc(need + 1);
   FUZZ_CHECK(buf != NULL);
   FUZZ_CHECK(fn(chk, host, buf, need + 1, &need2) == MDSPF_OK);
@@ -161,7 +161,7 @@ static char *header(const mdspf_check *chk, header_fn fn, const char *host,
   FUZZ_CHECK(part != NULL);
   rc = fn(chk, host, part, shortsz, &need2);
   FUZZ_CHECK(need2 == need);
-  FUZZ_CHECK(rc == (need < shortsz ? MDSPF_OK : MDSPF_E_LIMIT));
+  FUZZ_CHECK(rc == (need < shortsz ? MDSPF_OK : MDSPF_E_BUFFER));
   FUZZ_CHECK(strnlen(part, shortsz) < shortsz);
   FUZZ_CHECK(strncmp(part, buf, shortsz - 1) == 0);
   free(part);
@@ -172,9 +172,9 @@ static int type_of(const char *s, size_t n) {
   static const struct {
     const char *name;
     int type;
-  } T[] = {{"A", MDSPF_DNS_A},     {"AAAA", MDSPF_DNS_AAAA},
-           {"MX", MDSPF_DNS_MX},   {"TXT", MDSPF_DNS_TXT},
-           {"PTR", MDSPF_DNS_PTR}, {"CNAME", MDSPF_DNS_CNAME}};
+  } T[] = {{"A", MDSPF_RR_A},     {"AAAA", MDSPF_RR_AAAA},
+           {"MX", MDSPF_RR_MX},   {"TXT", MDSPF_RR_TXT},
+           {"PTR", MDSPF_RR_PTR}, {"CNAME", MDSPF_RR_CNAME}};
   size_t i;
   int v = 0;
   for (i = 0; i < sizeof T / sizeof T[0]; i++) {
@@ -356,8 +356,8 @@ static void run_check(const spec *sp, int delivery, int oom, int timeout_ms,
               "Authentication-Results: ", 1 + sp->fail_at % 7));
 
   /* consistency of one outcome */
-  FUZZ_CHECK(o->result >= MDSPF_NONE && o->result <= MDSPF_PERMERROR);
-  FUZZ_CHECK(o->reason >= MDSPF_OK && o->reason <= MDSPF_E_NOTSUP);
+  FUZZ_CHECK(o->result >= MDSPF_NEUTRAL && o->result <= MDSPF_PERMERROR);
+  FUZZ_CHECK(o->reason <= MDSPF_OK && o->reason >= MDSPF_E_BUFFER);
   FUZZ_CHECK(o->source >= MDSPF_SRC_NONE && o->source <= MDSPF_SRC_LOCAL);
   FUZZ_CHECK(o->identity == MDSPF_ID_MAILFROM || o->identity == MDSPF_ID_HELO);
   FUZZ_CHECK(o->identity == MDSPF_ID_HELO || !(sp->flags & 4u));

@@ -69,21 +69,21 @@ static void on_done(mdspf_dns_query *q, void *ud) {
   while (mdspf__dnsq_next(q, &pos, &rr)) {
     n++;
     switch (q->rrtype) {
-    case MDSPF_DNS_A:
-      FUZZ_CHECK(rr.kind == MDSPF__RR_ADDR && rr.family == 4 && rr.len == 4);
+    case MDSPF_RR_A:
+      FUZZ_CHECK(rr.kind == MDSPF__RK_ADDR && rr.family == 4 && rr.len == 4);
       break;
-    case MDSPF_DNS_AAAA:
-      FUZZ_CHECK(rr.kind == MDSPF__RR_ADDR && rr.family == 6 && rr.len == 16);
+    case MDSPF_RR_AAAA:
+      FUZZ_CHECK(rr.kind == MDSPF__RK_ADDR && rr.family == 6 && rr.len == 16);
       break;
-    case MDSPF_DNS_MX:
-    case MDSPF_DNS_PTR:
-      FUZZ_CHECK(rr.kind == MDSPF__RR_NAME);
-      FUZZ_CHECK(q->rrtype == MDSPF_DNS_MX || rr.pref == 0);
+    case MDSPF_RR_MX:
+    case MDSPF_RR_PTR:
+      FUZZ_CHECK(rr.kind == MDSPF__RK_NAME);
+      FUZZ_CHECK(q->rrtype == MDSPF_RR_MX || rr.pref == 0);
       FUZZ_CHECK(rr.pref <= 0xffff);
       check_name(rr.data, rr.len);
       break;
-    case MDSPF_DNS_TXT:
-      FUZZ_CHECK(rr.kind == MDSPF__RR_TXT);
+    case MDSPF_RR_TXT:
+      FUZZ_CHECK(rr.kind == MDSPF__RK_TXT);
       FUZZ_CHECK(rr.len <= MDSPF_MAX_ANSWER_BYTES);
       break;
     default:
@@ -127,8 +127,8 @@ static int feed(int rrtype, int ares_status, const uint8_t *buf, size_t len,
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-  static const int types[] = {MDSPF_DNS_A, MDSPF_DNS_AAAA, MDSPF_DNS_MX,
-                              MDSPF_DNS_TXT, MDSPF_DNS_PTR};
+  static const int types[] = {MDSPF_RR_A, MDSPF_RR_AAAA, MDSPF_RR_MX,
+                              MDSPF_RR_TXT, MDSPF_RR_PTR};
   static const int errors[] = {
       ARES_ENODATA,  ARES_ENOTFOUND,    ARES_ESERVFAIL,  ARES_EREFUSED,
       ARES_ETIMEOUT, ARES_ECONNREFUSED, ARES_ECANCELLED, ARES_EDESTRUCTION,
@@ -152,9 +152,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   }
   /* a type the backend never asks for, and no reply at all */
   {
-    int st = feed(MDSPF_DNS_CNAME, ARES_SUCCESS, data, size, 0);
+    int st = feed(MDSPF_RR_CNAME, ARES_SUCCESS, data, size, 0);
     FUZZ_CHECK(size < 12 || (data[3] & 0x0f) != 0 || st == MDSPF_DNS_ERROR);
   }
-  FUZZ_CHECK(feed(MDSPF_DNS_TXT, ARES_SUCCESS, NULL, 0, 0) == MDSPF_DNS_ERROR);
+  FUZZ_CHECK(feed(MDSPF_RR_TXT, ARES_SUCCESS, NULL, 0, 0) == MDSPF_DNS_ERROR);
   return 0;
 }

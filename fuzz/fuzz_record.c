@@ -9,7 +9,7 @@
  *   - mdspf_record_format is canonical: parsing its output gives a record
  *     with identical terms, and formatting that gives the same text;
  *   - formatting into a short buffer gives a NUL-terminated prefix and
- *     MDSPF_E_LIMIT exactly when the text does not fit;
+ *     MDSPF_E_BUFFER exactly when the text does not fit;
  *   - every allocation is returned (the checking allocator).
  */
 #include "fuzz_common.h"
@@ -146,7 +146,7 @@ static char *format(const mdspf_record *rec, size_t *outlen) {
   size_t need = 0, need2 = 0;
   char *buf;
   int rc = mdspf_record_format(rec, NULL, 0, &need);
-  FUZZ_CHECK(rc == MDSPF_E_LIMIT || (rc == MDSPF_OK && need == 0));
+  FUZZ_CHECK(rc == MDSPF_E_BUFFER || (rc == MDSPF_OK && need == 0));
   buf = malloc(need + 1);
   FUZZ_CHECK(buf != NULL);
   rc = mdspf_record_format(rec, buf, need + 1, &need2);
@@ -156,7 +156,7 @@ static char *format(const mdspf_record *rec, size_t *outlen) {
   return buf;
 }
 
-/* Short buffers: NUL-terminated prefix, E_LIMIT iff it did not fit. */
+/* Short buffers: NUL-terminated prefix, E_BUFFER iff it did not fit. */
 static void format_short(const mdspf_record *rec, const char *full, size_t flen,
                          size_t bufsz) {
   char *buf = malloc(bufsz);
@@ -165,7 +165,7 @@ static void format_short(const mdspf_record *rec, const char *full, size_t flen,
   FUZZ_CHECK(buf != NULL);
   rc = mdspf_record_format(rec, buf, bufsz, &need);
   FUZZ_CHECK(need == flen);
-  FUZZ_CHECK(rc == (flen < bufsz ? MDSPF_OK : MDSPF_E_LIMIT));
+  FUZZ_CHECK(rc == (flen < bufsz ? MDSPF_OK : MDSPF_E_BUFFER));
   got = strnlen(buf, bufsz);
   FUZZ_CHECK(got < bufsz);
   FUZZ_CHECK(got == (flen < bufsz ? flen : bufsz - 1));

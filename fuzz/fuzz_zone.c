@@ -57,20 +57,20 @@ static void on_done(mdspf_dns_query *q, void *ud) {
   while (mdspf__dnsq_next(q, &pos, &rr)) {
     n++;
     switch (q->rrtype) {
-    case MDSPF_DNS_A:
-      FUZZ_CHECK(rr.kind == MDSPF__RR_ADDR && rr.family == 4 && rr.len == 4);
+    case MDSPF_RR_A:
+      FUZZ_CHECK(rr.kind == MDSPF__RK_ADDR && rr.family == 4 && rr.len == 4);
       break;
-    case MDSPF_DNS_AAAA:
-      FUZZ_CHECK(rr.kind == MDSPF__RR_ADDR && rr.family == 6 && rr.len == 16);
+    case MDSPF_RR_AAAA:
+      FUZZ_CHECK(rr.kind == MDSPF__RK_ADDR && rr.family == 6 && rr.len == 16);
       break;
-    case MDSPF_DNS_MX:
-    case MDSPF_DNS_PTR:
-      FUZZ_CHECK(rr.kind == MDSPF__RR_NAME && rr.len <= MDSPF__MAX_NAME);
+    case MDSPF_RR_MX:
+    case MDSPF_RR_PTR:
+      FUZZ_CHECK(rr.kind == MDSPF__RK_NAME && rr.len <= MDSPF__MAX_NAME);
       FUZZ_CHECK(rr.len == 0 || rr.data[rr.len - 1] != '.');
-      FUZZ_CHECK(q->rrtype == MDSPF_DNS_MX || rr.pref == 0);
+      FUZZ_CHECK(q->rrtype == MDSPF_RR_MX || rr.pref == 0);
       break;
-    case MDSPF_DNS_TXT:
-      FUZZ_CHECK(rr.kind == MDSPF__RR_TXT && rr.len <= MDSPF_MAX_ANSWER_BYTES);
+    case MDSPF_RR_TXT:
+      FUZZ_CHECK(rr.kind == MDSPF__RK_TXT && rr.len <= MDSPF_MAX_ANSWER_BYTES);
       break;
     default:
       FUZZ_CHECK(0); /* CNAME answers carry no records */
@@ -84,8 +84,8 @@ static void on_done(mdspf_dns_query *q, void *ud) {
  * the CNAME-type query (-1 if it could not be asked). */
 static int ask(const mdspf_resolver *res, const mdspf__allocator *al,
                const char *name, size_t n) {
-  static const int types[] = {MDSPF_DNS_A,   MDSPF_DNS_AAAA, MDSPF_DNS_MX,
-                              MDSPF_DNS_TXT, MDSPF_DNS_PTR,  MDSPF_DNS_CNAME};
+  static const int types[] = {MDSPF_RR_A,   MDSPF_RR_AAAA, MDSPF_RR_MX,
+                              MDSPF_RR_TXT, MDSPF_RR_PTR,  MDSPF_RR_CNAME};
   size_t k;
   int cname_status = -1;
   for (k = 0; k < sizeof types / sizeof types[0]; k++) {
@@ -102,7 +102,7 @@ static int ask(const mdspf_resolver *res, const mdspf__allocator *al,
       /* inline delivery, no faults in a loaded zone: answered already */
       FUZZ_CHECK(a.calls == 1);
       FUZZ_CHECK(token == NULL);
-      if (types[k] == MDSPF_DNS_CNAME) {
+      if (types[k] == MDSPF_RR_CNAME) {
         cname_status = a.status;
       }
     } else {

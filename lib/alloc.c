@@ -176,12 +176,16 @@ const char *mdspf_strerror(int status) {
     return "more than one SPF record";
   case MDSPF_E_NOTSUP:
     return "not supported";
+  case MDSPF_E_BUFFER:
+    return "buffer too small";
   }
   return "unknown status";
 }
 
 const char *mdspf_result_str(int result) {
   switch ((mdspf_result)result) {
+  case MDSPF_NO_RESULT:
+    return "no result";
   case MDSPF_NONE:
     return "none";
   case MDSPF_NEUTRAL:
@@ -282,19 +286,19 @@ const char *mdspf_dns_status_str(int status) {
   return "unknown";
 }
 
-const char *mdspf_dns_type_str(int rrtype) {
+const char *mdspf_rr_type_str(int rrtype) {
   switch (rrtype) {
-  case MDSPF_DNS_A:
+  case MDSPF_RR_A:
     return "A";
-  case MDSPF_DNS_CNAME:
+  case MDSPF_RR_CNAME:
     return "CNAME";
-  case MDSPF_DNS_PTR:
+  case MDSPF_RR_PTR:
     return "PTR";
-  case MDSPF_DNS_MX:
+  case MDSPF_RR_MX:
     return "MX";
-  case MDSPF_DNS_TXT:
+  case MDSPF_RR_TXT:
     return "TXT";
-  case MDSPF_DNS_AAAA:
+  case MDSPF_RR_AAAA:
     return "AAAA";
   default:
     return "?";

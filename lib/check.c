@@ -96,7 +96,7 @@ void mdspf__check_stopped(mdspf_check *chk) {
   }
 }
 
-int mdspf_ctx_set_timer(mdspf_ctx *ctx, mdspf_timer_fn fn, void *loop_ud) {
+mdspf_status mdspf_ctx_set_timer(mdspf_ctx *ctx, mdspf_timer_fn fn, void *loop_ud) {
   if (!ctx) {
     return MDSPF_E_INVAL;
   }
@@ -185,7 +185,7 @@ void mdspf__check_notify(mdspf_check *chk) {
 
 /* ---- contexts --------------------------------------------------------------- */
 
-int mdspf_ctx_new(mdspf_alloc_fn alloc, void *alloc_ud, mdspf_ctx **out) {
+mdspf_status mdspf_ctx_new(mdspf_alloc_fn alloc, void *alloc_ud, mdspf_ctx **out) {
   mdspf__allocator a;
   mdspf_ctx *ctx;
   if (!out) {
@@ -270,7 +270,7 @@ static int ctx_busy(const mdspf_ctx *ctx) {
   return 0;
 }
 
-int mdspf_ctx_set_resolver(mdspf_ctx *ctx, const mdspf_resolver *r) {
+mdspf_status mdspf_ctx_set_resolver(mdspf_ctx *ctx, const mdspf_resolver *r) {
   if (!ctx || !r) {
     return MDSPF_E_INVAL;
   }
@@ -285,7 +285,7 @@ int mdspf_ctx_set_resolver(mdspf_ctx *ctx, const mdspf_resolver *r) {
   return MDSPF_OK;
 }
 
-int mdspf_ctx_set_limit(mdspf_ctx *ctx, int which, long value) {
+mdspf_status mdspf_ctx_set_limit(mdspf_ctx *ctx, int which, long value) {
   if (!ctx || which < 1 || which >= MDSPF__NLIMITS) {
     return MDSPF_E_INVAL;
   }
@@ -320,7 +320,7 @@ static int set_string(mdspf_ctx *ctx, char **slot, const char *s) {
   return MDSPF_OK;
 }
 
-int mdspf_ctx_set_receiver(mdspf_ctx *ctx, const char *name) {
+mdspf_status mdspf_ctx_set_receiver(mdspf_ctx *ctx, const char *name) {
   size_t i, n;
   if (!ctx) {
     return MDSPF_E_INVAL;
@@ -340,7 +340,7 @@ int mdspf_ctx_set_receiver(mdspf_ctx *ctx, const char *name) {
   return set_string(ctx, &ctx->receiver, name);
 }
 
-int mdspf_ctx_set_default_explanation(mdspf_ctx *ctx, const char *text) {
+mdspf_status mdspf_ctx_set_default_explanation(mdspf_ctx *ctx, const char *text) {
   if (!ctx) {
     return MDSPF_E_INVAL;
   }
@@ -381,7 +381,7 @@ static int parse_with_prefix(mdspf_ctx *ctx, const char *body, int add,
   return rc;
 }
 
-int mdspf_ctx_set_local_policy(mdspf_ctx *ctx, const char *mechs,
+mdspf_status mdspf_ctx_set_local_policy(mdspf_ctx *ctx, const char *mechs,
                                size_t *err_off) {
   mdspf_record *rec = NULL;
   size_t i;
@@ -409,7 +409,7 @@ int mdspf_ctx_set_local_policy(mdspf_ctx *ctx, const char *mechs,
   return MDSPF_OK;
 }
 
-int mdspf_ctx_set_best_guess(mdspf_ctx *ctx, const char *record) {
+mdspf_status mdspf_ctx_set_best_guess(mdspf_ctx *ctx, const char *record) {
   mdspf_record *rec = NULL;
   int rc;
   if (!ctx) {
@@ -499,17 +499,17 @@ static int add_ovr(mdspf_ctx *ctx, const char *domain, const char *record,
   return set_ovr(ctx, domain, rec, 1, kind);
 }
 
-int mdspf_ctx_add_override(mdspf_ctx *ctx, const char *domain,
+mdspf_status mdspf_ctx_add_override(mdspf_ctx *ctx, const char *domain,
                            const char *record) {
   return add_ovr(ctx, domain, record, MDSPF_SRC_OVERRIDE);
 }
 
-int mdspf_ctx_add_fallback(mdspf_ctx *ctx, const char *domain,
+mdspf_status mdspf_ctx_add_fallback(mdspf_ctx *ctx, const char *domain,
                            const char *record) {
   return add_ovr(ctx, domain, record, MDSPF_SRC_FALLBACK);
 }
 
-int mdspf_ctx_add_override_record(mdspf_ctx *ctx, const char *domain,
+mdspf_status mdspf_ctx_add_override_record(mdspf_ctx *ctx, const char *domain,
                                   const mdspf_record *rec) {
   if (!ctx || !domain) {
     return MDSPF_E_INVAL;
@@ -517,7 +517,7 @@ int mdspf_ctx_add_override_record(mdspf_ctx *ctx, const char *domain,
   return set_ovr(ctx, domain, rec, 0, MDSPF_SRC_OVERRIDE);
 }
 
-int mdspf_ctx_set_trace(mdspf_ctx *ctx, mdspf_trace_fn fn, void *ud) {
+mdspf_status mdspf_ctx_set_trace(mdspf_ctx *ctx, mdspf_trace_fn fn, void *ud) {
   if (!ctx) {
     return MDSPF_E_INVAL;
   }
@@ -528,7 +528,7 @@ int mdspf_ctx_set_trace(mdspf_ctx *ctx, mdspf_trace_fn fn, void *ud) {
 
 /* ---- checks -------------------------------------------------------------------- */
 
-int mdspf_check_new(mdspf_ctx *ctx, mdspf_check **out) {
+mdspf_status mdspf_check_new(mdspf_ctx *ctx, mdspf_check **out) {
   mdspf_check *chk;
   if (!out) {
     return MDSPF_E_INVAL;
@@ -555,7 +555,7 @@ int mdspf_check_new(mdspf_ctx *ctx, mdspf_check **out) {
   return MDSPF_OK;
 }
 
-int mdspf_check_set_ip(mdspf_check *chk, const char *ip) {
+mdspf_status mdspf_check_set_ip(mdspf_check *chk, const char *ip) {
   uint8_t a[16];
   int fam;
   if (!chk || !ip || chk->state != MDSPF__CS_NEW) {
@@ -570,7 +570,7 @@ int mdspf_check_set_ip(mdspf_check *chk, const char *ip) {
   return MDSPF_OK;
 }
 
-int mdspf_check_set_ip_bin(mdspf_check *chk, int family, const void *addr) {
+mdspf_status mdspf_check_set_ip_bin(mdspf_check *chk, int family, const void *addr) {
   static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
   if (!chk || !addr || (family != 4 && family != 6)) {
     return MDSPF_E_INVAL;
@@ -620,15 +620,15 @@ static int set_input(mdspf_check *chk, char **slot, const char *s) {
   return MDSPF_OK;
 }
 
-int mdspf_check_set_sender(mdspf_check *chk, const char *mailfrom) {
+mdspf_status mdspf_check_set_sender(mdspf_check *chk, const char *mailfrom) {
   return set_input(chk, &chk->sender, mailfrom && *mailfrom ? mailfrom : NULL);
 }
 
-int mdspf_check_set_helo(mdspf_check *chk, const char *helo) {
+mdspf_status mdspf_check_set_helo(mdspf_check *chk, const char *helo) {
   return set_input(chk, &chk->helo, helo && *helo ? helo : NULL);
 }
 
-int mdspf_check_set_identity(mdspf_check *chk, int identity) {
+mdspf_status mdspf_check_set_identity(mdspf_check *chk, int identity) {
   if (!chk || (identity != MDSPF_ID_MAILFROM && identity != MDSPF_ID_HELO)) {
     return MDSPF_E_INVAL;
   }
@@ -639,7 +639,7 @@ int mdspf_check_set_identity(mdspf_check *chk, int identity) {
   return MDSPF_OK;
 }
 
-int mdspf_check_start(mdspf_check *chk, mdspf_check_cb cb, void *user) {
+mdspf_status mdspf_check_start(mdspf_check *chk, mdspf_check_cb cb, void *user) {
   mdspf_ctx *ctx;
   if (!chk) {
     return MDSPF_E_INVAL;
@@ -718,7 +718,7 @@ void mdspf_check_free(mdspf_check *chk) {
   check_destroy(chk);
 }
 
-int mdspf_check_run(mdspf_check *chk, int timeout_ms) {
+mdspf_status mdspf_check_run(mdspf_check *chk, int timeout_ms) {
   mdspf_ctx *ctx;
   long deadline;
   int rc = MDSPF_OK;
@@ -788,10 +788,10 @@ static int finished(const mdspf_check *chk) {
                  chk->state == MDSPF__CS_CANCELLED);
 }
 
-int mdspf_check_result(const mdspf_check *chk) {
-  return finished(chk) ? chk->result : MDSPF_TEMPERROR;
+mdspf_result mdspf_check_result(const mdspf_check *chk) {
+  return finished(chk) ? (mdspf_result)chk->result : MDSPF_NO_RESULT;
 }
-int mdspf_check_reason(const mdspf_check *chk) {
+mdspf_status mdspf_check_reason(const mdspf_check *chk) {
   return chk ? chk->reason : MDSPF_E_INVAL;
 }
 const char *mdspf_check_problem(const mdspf_check *chk) {
@@ -813,7 +813,7 @@ const char *mdspf_check_record(const mdspf_check *chk, size_t *len) {
   }
   return r;
 }
-int mdspf_check_syntax_error(const mdspf_check *chk, int *code, size_t *off,
+mdspf_status mdspf_check_syntax_error(const mdspf_check *chk, int *code, size_t *off,
                              size_t *len) {
   if (!finished(chk) || !chk->has_syn) {
     return MDSPF_E_STATE;

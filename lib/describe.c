@@ -163,7 +163,7 @@ static void put_ip6(out *o, const mdspf__term *t) {
   }
 }
 
-int mdspf_record_term_describe(const mdspf_record *rec, size_t i, char *buf,
+mdspf_status mdspf_record_term_describe(const mdspf_record *rec, size_t i, char *buf,
                                size_t bufsz, size_t *needed) {
   const mdspf__term *t;
   char dummy[1];
@@ -242,5 +242,5 @@ int mdspf_record_term_describe(const mdspf_record *rec, size_t i, char *buf,
   if (needed) {
     *needed = o.total;
   }
-  return o.sb.overflow ? MDSPF_E_LIMIT : MDSPF_OK;
+  return o.sb.overflow ? MDSPF_E_BUFFER : MDSPF_OK;
 }

@@ -87,10 +87,10 @@ static void put_record(mdspf_dns_query *q, int kind, const void *d1,
 }
 
 void mdspf_dns_add_txt(mdspf_dns_query *q, const char *txt, size_t len) {
-  if (!q || q->rrtype != MDSPF_DNS_TXT || (!txt && len)) {
+  if (!q || q->rrtype != MDSPF_RR_TXT || (!txt && len)) {
     return;
   }
-  put_record(q, MDSPF__RR_TXT, txt, len, NULL, 0);
+  put_record(q, MDSPF__RK_TXT, txt, len, NULL, 0);
 }
 
 void mdspf_dns_add_addr(mdspf_dns_query *q, int family, const void *addr) {
@@ -98,12 +98,12 @@ void mdspf_dns_add_addr(mdspf_dns_query *q, int family, const void *addr) {
   if (!q || !addr) {
     return;
   }
-  if (family == 4 && q->rrtype == MDSPF_DNS_A) {
+  if (family == 4 && q->rrtype == MDSPF_RR_A) {
     f = 4;
-    put_record(q, MDSPF__RR_ADDR, &f, 1, addr, 4);
-  } else if (family == 6 && q->rrtype == MDSPF_DNS_AAAA) {
+    put_record(q, MDSPF__RK_ADDR, &f, 1, addr, 4);
+  } else if (family == 6 && q->rrtype == MDSPF_RR_AAAA) {
     f = 6;
-    put_record(q, MDSPF__RR_ADDR, &f, 1, addr, 16);
+    put_record(q, MDSPF__RK_ADDR, &f, 1, addr, 16);
   }
 }
 
@@ -111,7 +111,7 @@ void mdspf_dns_add_name(mdspf_dns_query *q, const char *name,
                         unsigned pref) {
   size_t n;
   uint8_t p[2];
-  if (!q || !name || (q->rrtype != MDSPF_DNS_MX && q->rrtype != MDSPF_DNS_PTR)) {
+  if (!q || !name || (q->rrtype != MDSPF_RR_MX && q->rrtype != MDSPF_RR_PTR)) {
     return;
   }
   n = strnlen(name, MDSPF__MAX_NAME + 2);
@@ -126,7 +126,7 @@ void mdspf_dns_add_name(mdspf_dns_query *q, const char *name,
   }
   p[0] = (uint8_t)(pref >> 8);
   p[1] = (uint8_t)(pref & 0xff);
-  put_record(q, MDSPF__RR_NAME, p, 2, name, n);
+  put_record(q, MDSPF__RK_NAME, p, 2, name, n);
 }
 
 void mdspf_dns_done(mdspf_dns_query *q, int dns_status, int rcode) {
@@ -177,11 +177,11 @@ int mdspf__dnsq_next(const mdspf_dns_query *q, size_t *pos, mdspf__rr *rr) {
   rr->kind = d[0];
   rr->data = d + HDR;
   rr->len = len;
-  if (rr->kind == MDSPF__RR_ADDR && len >= 1) {
+  if (rr->kind == MDSPF__RK_ADDR && len >= 1) {
     rr->family = d[HDR];
     rr->data = d + HDR + 1;
     rr->len = len - 1;
-  } else if (rr->kind == MDSPF__RR_NAME && len >= 2) {
+  } else if (rr->kind == MDSPF__RK_NAME && len >= 2) {
     rr->pref = ((unsigned)d[HDR] << 8) | d[HDR + 1];
     rr->data = d + HDR + 2;
     rr->len = len - 2;

@@ -357,7 +357,7 @@ static void dns_error(mdspf_check *chk, const mdspf_dns_query *q) {
   mdspf__sbuf_puts(&sb, mdspf_dns_status_str(q->status));
   mdspf__sbuf_puts(&sb, q->too_big ? " (answer too large)" : "");
   mdspf__sbuf_puts(&sb, " looking up ");
-  mdspf__sbuf_puts(&sb, mdspf_dns_type_str(q->rrtype));
+  mdspf__sbuf_puts(&sb, mdspf_rr_type_str(q->rrtype));
   mdspf__sbuf_putc(&sb, ' ');
   mdspf__sbuf_puts(&sb, q->name);
   finish(chk, MDSPF_TEMPERROR, MDSPF_E_DNS, msg);
@@ -388,7 +388,7 @@ static int ptr_list(mdspf_check *chk) {
   if (pc->state == 0) {
     char rev[74];
     mdspf__reverse_name(chk->family, chk->ip, rev);
-    pc->q = issue(chk, rev, MDSPF_DNS_PTR, 0);
+    pc->q = issue(chk, rev, MDSPF_RR_PTR, 0);
     if (!pc->q) {
       return ST_STOP;
     }
@@ -414,7 +414,7 @@ static int ptr_list(mdspf_check *chk) {
     }
     /* only the first `max` names are used (RFC 7208 4.6.4) */
     while (pc->n < max && mdspf__dnsq_next(pc->q, &pos, &rr)) {
-      if (rr.kind == MDSPF__RR_NAME &&
+      if (rr.kind == MDSPF__RK_NAME &&
           mdspf__name_queryable((const char *)rr.data, rr.len)) {
         memcpy(pc->names[pc->n], rr.data, rr.len);
         pc->names[pc->n][rr.len] = '\0';
@@ -443,7 +443,7 @@ static int ptr_collect(mdspf_check *chk) {
       }
       /* a DNS error skips the name (RFC 7208 5.5) */
       while (!ok && mdspf__dnsq_next(pc->vq[i], &pos, &rr)) {
-        if (rr.kind == MDSPF__RR_ADDR && rr.family == chk->family &&
+        if (rr.kind == MDSPF__RK_ADDR && rr.family == chk->family &&
             memcmp(rr.data, chk->ip, chk->family == 4 ? 4 : 16) == 0) {
           ok = 1;
         }
@@ -458,7 +458,7 @@ static int ptr_collect(mdspf_check *chk) {
 static int ptr_validate(mdspf_check *chk, unsigned i) {
   mdspf__ptrcache *pc = &chk->ptr;
   pc->vq[i] = issue(chk, pc->names[i],
-                    chk->family == 4 ? MDSPF_DNS_A : MDSPF_DNS_AAAA, i);
+                    chk->family == 4 ? MDSPF_RR_A : MDSPF_RR_AAAA, i);
   if (!pc->vq[i]) {
     return ST_STOP;
   }
@@ -572,7 +572,7 @@ static int addr_match(const mdspf_check *chk, const mdspf_dns_query *q,
     bits = t->cidr6 >= 0 ? (unsigned)t->cidr6 : 128u;
   }
   while (mdspf__dnsq_next(q, &pos, &rr)) {
-    if (rr.kind == MDSPF__RR_ADDR && rr.family == chk->family &&
+    if (rr.kind == MDSPF__RK_ADDR && rr.family == chk->family &&
         mdspf__prefix_match(rr.data, chk->ip, bits)) {
       return 1;
     }
@@ -606,8 +606,8 @@ static int mech_a_exists(mdspf_check *chk, mdspf__frame *f,
   }
   if (!op->q) {
     int type = (t->kind == MDSPF_TERM_EXISTS || chk->family == 4)
-                   ? MDSPF_DNS_A
-                   : MDSPF_DNS_AAAA;
+                   ? MDSPF_RR_A
+                   : MDSPF_RR_AAAA;
     op->q = issue(chk, op->target, type, 0);
     return op->q ? M_WAIT : M_STOP;
   }
@@ -638,7 +638,7 @@ static int mech_mx(mdspf_check *chk, mdspf__frame *f, const mdspf_record *rec,
     return M_NOMATCH;
   }
   if (!op->q && !op->mx_started) {
-    op->q = issue(chk, op->target, MDSPF_DNS_MX, 0);
+    op->q = issue(chk, op->target, MDSPF_RR_MX, 0);
     return op->q ? M_WAIT : M_STOP;
   }
   if (!op->mx_started) {
@@ -659,7 +659,7 @@ static int mech_mx(mdspf_check *chk, mdspf__frame *f, const mdspf_record *rec,
     while (mdspf__dnsq_next(op->q, &pos, &rr)) {
       unsigned k, j;
       int dup = 0;
-      if (rr.kind != MDSPF__RR_NAME || rr.len == 0) {
+      if (rr.kind != MDSPF__RK_NAME || rr.len == 0) {
         continue; /* null MX ("MX 0 .") names no host */
       }
       if (++total > max) {
@@ -690,7 +690,7 @@ static int mech_mx(mdspf_check *chk, mdspf__frame *f, const mdspf_record *rec,
     op->mx_started = 1;
     for (i = 0; i < op->mx_n; i++) {
       op->mx_q[i] = issue(chk, op->mx_names[i],
-                          chk->family == 4 ? MDSPF_DNS_A : MDSPF_DNS_AAAA, i);
+                          chk->family == 4 ? MDSPF_RR_A : MDSPF_RR_AAAA, i);
       if (!op->mx_q[i]) {
         return M_STOP;
       }
@@ -898,7 +898,7 @@ static int step_fetch(mdspf_check *chk, mdspf__frame *f) {
     if (!mdspf__domain_fqdn_ok(f->domain, strlen(f->domain))) {
       return frame_none(chk, f, "not a valid domain name: ");
     }
-    f->fq = issue(chk, f->domain, MDSPF_DNS_TXT, 0);
+    f->fq = issue(chk, f->domain, MDSPF_RR_TXT, 0);
     return f->fq ? ST_WAIT : ST_STOP;
   }
   q = f->fq;
@@ -918,7 +918,7 @@ static int step_fetch(mdspf_check *chk, mdspf__frame *f) {
   }
   memset(&spf, 0, sizeof spf);
   while (mdspf__dnsq_next(q, &pos, &rr)) {
-    if (rr.kind == MDSPF__RR_TXT &&
+    if (rr.kind == MDSPF__RK_TXT &&
         mdspf_record_is_spf((const char *)rr.data, rr.len)) {
       if (nspf++ == 0) {
         spf = rr;
@@ -1163,7 +1163,7 @@ static int step_exp(mdspf_check *chk) {
       }
       /* not a DNS-querying term: neither the term nor the void limit
        * applies (RFC 7208 4.6.4) */
-      chk->exp_q = issue(chk, chk->op.target, MDSPF_DNS_TXT, 0);
+      chk->exp_q = issue(chk, chk->op.target, MDSPF_RR_TXT, 0);
       if (!chk->exp_q) {
         return ST_STOP;
       }
@@ -1183,7 +1183,7 @@ static int step_exp(mdspf_check *chk) {
       }
       if (chk->exp_q->status == MDSPF_DNS_OK && chk->exp_q->nrr == 1 &&
           mdspf__dnsq_next(chk->exp_q, &pos, &rr) &&
-          rr.kind == MDSPF__RR_TXT && rr.len <= 4096 &&
+          rr.kind == MDSPF__RK_TXT && rr.len <= 4096 &&
           printable_ascii(rr.data, rr.len) &&
           mdspf__macro_scan((const char *)rr.data, rr.len, MDSPF__MS_EXPLAIN,
                             NULL, NULL, NULL, NULL) == MDSPF_SYN_OK) {

@@ -248,7 +248,7 @@ static int header_end(const hout *o, size_t *needed) {
   if (needed) {
     *needed = o->total;
   }
-  return o->sb.overflow ? MDSPF_E_LIMIT : MDSPF_OK;
+  return o->sb.overflow ? MDSPF_E_BUFFER : MDSPF_OK;
 }
 
 /* The host name for the comment / receiver= / authserv-id. */
@@ -300,7 +300,7 @@ static const char *problem_text(const mdspf_check *chk) {
 
 static const char *result_word(const mdspf_check *chk) {
   /* the engine only stores valid results; never print "invalid" */
-  if (chk->result < MDSPF_NONE || chk->result > MDSPF_PERMERROR) {
+  if (chk->result < MDSPF_NEUTRAL || chk->result > MDSPF_PERMERROR) {
     return "temperror";
   }
   return mdspf_result_str(chk->result);
@@ -396,7 +396,7 @@ static void put_short_comment(hout *o, const mdspf_check *chk) {
 
 /* ---- public ------------------------------------------------------------- */
 
-int mdspf_check_received_spf(const mdspf_check *chk, const char *receiver,
+mdspf_status mdspf_check_received_spf(const mdspf_check *chk, const char *receiver,
                              char *buf, size_t bufsz, size_t *needed) {
   hout o;
   char dummy[1];
@@ -446,7 +446,7 @@ int mdspf_check_received_spf(const mdspf_check *chk, const char *receiver,
   return header_end(&o, needed);
 }
 
-int mdspf_check_auth_results(const mdspf_check *chk, const char *authserv_id,
+mdspf_status mdspf_check_auth_results(const mdspf_check *chk, const char *authserv_id,
                              char *buf, size_t bufsz, size_t *needed) {
   hout o;
   char dummy[1];

@@ -129,7 +129,7 @@ enum {
   MDSPF__Q_DONE = 2     /* mdspf_dns_done was called */
 };
 
-enum { MDSPF__RR_TXT = 1, MDSPF__RR_ADDR = 2, MDSPF__RR_NAME = 3 };
+enum { MDSPF__RK_TXT = 1, MDSPF__RK_ADDR = 2, MDSPF__RK_NAME = 3 };
 
 /* One answer record, as stored in a query (see mdspf__dnsq_next). */
 typedef struct mdspf__rr {

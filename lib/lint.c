@@ -412,7 +412,7 @@ static void reset(mdspf_lint *l) {
   l->target_queries = l->target_budget = 0;
 }
 
-int mdspf_lint_new(mdspf_ctx *ctx, mdspf_lint **out) {
+mdspf_status mdspf_lint_new(mdspf_ctx *ctx, mdspf_lint **out) {
   mdspf_lint *l;
   if (out) {
     *out = NULL;
@@ -439,7 +439,7 @@ void mdspf_lint_free(mdspf_lint *l) {
   }
 }
 
-int mdspf_lint_set_client(mdspf_lint *l, const char *ip) {
+mdspf_status mdspf_lint_set_client(mdspf_lint *l, const char *ip) {
   uint8_t a[16];
   int fam;
   size_t n;
@@ -975,7 +975,7 @@ static void follow(mdspf_lint *l, size_t n, size_t i) {
   }
   child = new_node(l, n, t->kind, (int)i, dom);
   l->nodes[child].final_ = l->nodes[n].final_ && t->kind == MDSPF_TERM_REDIRECT;
-  add_lookup(l, P_NODE, MDSPF_DNS_TXT, child, 0, dom);
+  add_lookup(l, P_NODE, MDSPF_RR_TXT, child, 0, dom);
 }
 
 /* Count node n's own lookups, report request-dependent targets and
@@ -1084,7 +1084,7 @@ static void handle_node(mdspf_lint *l, const lq *e) {
   memset(&spf, 0, sizeof spf);
   if (st == MDSPF_DNS_OK) {
     while (mdspf__dnsq_next(e->q, &pos, &rr)) {
-      if (rr.kind != MDSPF__RR_TXT) {
+      if (rr.kind != MDSPF__RK_TXT) {
         continue;
       }
       ntxt++;
@@ -1151,7 +1151,7 @@ static void handle_udp(mdspf_lint *l, const lq *e) {
     add_diag(l, MDSPF_SEV_ERROR, MDSPF_LINT_DNS_ERROR, 0, 0, 0, &m);
   } else if (st == MDSPF_DNS_OK) {
     while (mdspf__dnsq_next(e->q, &pos, &rr)) {
-      if (rr.kind == MDSPF__RR_TXT &&
+      if (rr.kind == MDSPF__RK_TXT &&
           !mdspf_record_is_spf((const char *)rr.data, rr.len)) {
         rr_total += txt_rr_size(rr.len);
       }
@@ -1186,7 +1186,7 @@ static size_t handle_target(mdspf_lint *l, size_t k) {
   }
   if (is_failed(st)) {
     m_s(&m, "the ");
-    m_s(&m, mdspf_dns_type_str(e->rrtype));
+    m_s(&m, mdspf_rr_type_str(e->rrtype));
     m_s(&m, " lookup of ");
     m_safes(&m, e->name);
     m_s(&m, " failed: ");
@@ -1200,7 +1200,7 @@ static size_t handle_target(mdspf_lint *l, size_t k) {
     if (st == MDSPF_DNS_OK) {
       while (mdspf__dnsq_next(e->q, &pos, &rr)) {
         /* as the evaluator takes them: queryable names only */
-        if (rr.kind == MDSPF__RR_NAME &&
+        if (rr.kind == MDSPF__RK_NAME &&
             mdspf__name_queryable((const char *)rr.data, rr.len)) {
           count++;
         }
@@ -1238,7 +1238,7 @@ static size_t handle_target(mdspf_lint *l, size_t k) {
     if (e->purpose == P_MX) {
       long max = limit_of(l, MDSPF_LIMIT_MX_NAMES);
       while (mdspf__dnsq_next(e->q, &pos, &rr)) {
-        if (rr.kind == MDSPF__RR_NAME && rr.len > 0) {
+        if (rr.kind == MDSPF__RK_NAME && rr.len > 0) {
           count++;
         }
       }
@@ -1256,7 +1256,7 @@ static size_t handle_target(mdspf_lint *l, size_t k) {
   default: /* P_EXP */
     if (st == MDSPF_DNS_OK) {
       while (mdspf__dnsq_next(e->q, &pos, &rr)) {
-        if (rr.kind == MDSPF__RR_TXT) {
+        if (rr.kind == MDSPF__RK_TXT) {
           count++;
         }
       }
@@ -1392,7 +1392,7 @@ static void queue_targets(mdspf_lint *l) {
       if (t->kind == MDSPF_TERM_EXP) {
         if (nd->final_ && term_target(l, n, t, dom, &letters, &invalid) &&
             !invalid) {
-          add_lookup(l, P_EXP, MDSPF_DNS_TXT, n, i, dom);
+          add_lookup(l, P_EXP, MDSPF_RR_TXT, n, i, dom);
         }
         continue;
       }
@@ -1409,12 +1409,12 @@ static void queue_targets(mdspf_lint *l) {
       }
       l->target_queries += need;
       if (t->kind == MDSPF_TERM_A) {
-        add_lookup(l, P_A, MDSPF_DNS_A, n, i, dom);
-        add_lookup(l, P_AAAA, MDSPF_DNS_AAAA, n, i, dom);
+        add_lookup(l, P_A, MDSPF_RR_A, n, i, dom);
+        add_lookup(l, P_AAAA, MDSPF_RR_AAAA, n, i, dom);
       } else if (t->kind == MDSPF_TERM_MX) {
-        add_lookup(l, P_MX, MDSPF_DNS_MX, n, i, dom);
+        add_lookup(l, P_MX, MDSPF_RR_MX, n, i, dom);
       } else {
-        add_lookup(l, P_EXISTS, MDSPF_DNS_A, n, i, dom);
+        add_lookup(l, P_EXISTS, MDSPF_RR_A, n, i, dom);
       }
     }
   }
@@ -1423,7 +1423,7 @@ static void queue_targets(mdspf_lint *l) {
     if (first_ptr_user(l, 0, &pn, &pt)) {
       char rev[74];
       mdspf__reverse_name(l->client_family, l->client_ip, rev);
-      add_lookup(l, P_PTR, MDSPF_DNS_PTR, pn, pt, rev);
+      add_lookup(l, P_PTR, MDSPF_RR_PTR, pn, pt, rev);
     }
   }
 }
@@ -1586,14 +1586,14 @@ static int run(mdspf_lint *l, const char *domain, const char *txt, size_t len,
                  len - LINT_STRING_MAX, &m);
       }
       if (domain) {
-        add_lookup(l, P_UDP, MDSPF_DNS_TXT, 0, 0, dom);
+        add_lookup(l, P_UDP, MDSPF_RR_TXT, 0, 0, dom);
       } else {
         udp_check(l, 0, txt_rr_size(len));
       }
       process_text(l, 0);
     }
   } else {
-    add_lookup(l, P_NODE, MDSPF_DNS_TXT, 0, 0, dom);
+    add_lookup(l, P_NODE, MDSPF_RR_TXT, 0, 0, dom);
   }
 
   /* the tree, level by level */
@@ -1633,14 +1633,14 @@ static int run(mdspf_lint *l, const char *domain, const char *txt, size_t len,
   return rc;
 }
 
-int mdspf_lint_domain(mdspf_lint *l, const char *domain, int timeout_ms) {
+mdspf_status mdspf_lint_domain(mdspf_lint *l, const char *domain, int timeout_ms) {
   if (!domain) {
     return MDSPF_E_INVAL;
   }
   return run(l, domain, NULL, 0, timeout_ms);
 }
 
-int mdspf_lint_record(mdspf_lint *l, const char *domain, const char *txt,
+mdspf_status mdspf_lint_record(mdspf_lint *l, const char *domain, const char *txt,
                       size_t len, int timeout_ms) {
   if (!txt) {
     return MDSPF_E_INVAL;
@@ -1684,7 +1684,7 @@ size_t mdspf_lint_diag_node(const mdspf_lint *l, size_t i) {
   return d ? d->node : 0;
 }
 
-int mdspf_lint_diag_span(const mdspf_lint *l, size_t i, size_t *off,
+mdspf_status mdspf_lint_diag_span(const mdspf_lint *l, size_t i, size_t *off,
                          size_t *len) {
   const ldiag *d = diag_at(l, i);
   if (!d) {

@@ -92,7 +92,7 @@ static int ov_query(void *impl, mdspf_dns_query *q, const char *name,
 static void ov_cancel(void *impl, void *token);
 static int ov_wait(void *impl, int timeout_ms);
 
-int mdspf_overlay_new(mdspf_alloc_fn alloc, void *alloc_ud, mdspf_zone *top,
+mdspf_status mdspf_overlay_new(mdspf_alloc_fn alloc, void *alloc_ud, mdspf_zone *top,
                       const mdspf_resolver *below, mdspf_overlay **out) {
   mdspf__allocator a;
   mdspf_overlay *o;
@@ -209,13 +209,13 @@ static void on_inner_done(mdspf_dns_query *inner, void *ud) {
   mdspf__rr rr;
   while (mdspf__dnsq_next(inner, &pos, &rr)) {
     switch (rr.kind) {
-    case MDSPF__RR_TXT:
+    case MDSPF__RK_TXT:
       mdspf_dns_add_txt(outer, (const char *)rr.data, rr.len);
       break;
-    case MDSPF__RR_ADDR:
+    case MDSPF__RK_ADDR:
       mdspf_dns_add_addr(outer, rr.family, rr.data);
       break;
-    case MDSPF__RR_NAME: {
+    case MDSPF__RK_NAME: {
       char name[MDSPF__MAX_NAME + 2];
       if (rr.len < sizeof name) {
         memcpy(name, rr.data, rr.len);

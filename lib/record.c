@@ -352,7 +352,7 @@ static int parse_term(const char *t, size_t tl, size_t o, mdspf__term *term,
   }
 }
 
-int mdspf_record_parse(const char *txt, size_t len, mdspf_alloc_fn alloc,
+mdspf_status mdspf_record_parse(const char *txt, size_t len, mdspf_alloc_fn alloc,
                        void *alloc_ud, mdspf_record **out, int *err_code,
                        size_t *err_off, size_t *err_len) {
   mdspf__allocator a;
@@ -535,7 +535,7 @@ int mdspf_record_term_addr(const mdspf_record *rec, size_t i,
   return 0;
 }
 
-int mdspf_record_term_span(const mdspf_record *rec, size_t i, size_t *off,
+mdspf_status mdspf_record_term_span(const mdspf_record *rec, size_t i, size_t *off,
                            size_t *len) {
   const mdspf__term *t = term_at(rec, i);
   if (!t) {
@@ -555,7 +555,7 @@ int mdspf_record_term_has_macros(const mdspf_record *rec, size_t i) {
   return (t && (t->flags & MDSPF__TF_MACROS)) ? 1 : 0;
 }
 
-int mdspf_record_format(const mdspf_record *rec, char *buf, size_t bufsz,
+mdspf_status mdspf_record_format(const mdspf_record *rec, char *buf, size_t bufsz,
                         size_t *needed) {
   mdspf__sbuf sb;
   char dummy[1];
@@ -616,5 +616,5 @@ int mdspf_record_format(const mdspf_record *rec, char *buf, size_t bufsz,
   if (needed) {
     *needed = total;
   }
-  return sb.overflow ? MDSPF_E_LIMIT : MDSPF_OK;
+  return sb.overflow ? MDSPF_E_BUFFER : MDSPF_OK;
 }

@@ -70,7 +70,7 @@ static void put_safe(mdspf__sbuf *sb, const char *s) {
   }
 }
 
-int mdspf_event_format(const mdspf_event *ev, char *buf, size_t bufsz,
+mdspf_status mdspf_event_format(const mdspf_event *ev, char *buf, size_t bufsz,
                        size_t *needed) {
   char big[4096];
   mdspf__sbuf sb;
@@ -97,13 +97,13 @@ int mdspf_event_format(const mdspf_event *ev, char *buf, size_t bufsz,
     break;
   case MDSPF_EV_QUERY:
     mdspf__sbuf_puts(&sb, "query ");
-    mdspf__sbuf_puts(&sb, mdspf_dns_type_str(ev->rrtype));
+    mdspf__sbuf_puts(&sb, mdspf_rr_type_str(ev->rrtype));
     mdspf__sbuf_putc(&sb, ' ');
     put_safe(&sb, ev->text);
     break;
   case MDSPF_EV_ANSWER:
     mdspf__sbuf_puts(&sb, "answer ");
-    mdspf__sbuf_puts(&sb, mdspf_dns_type_str(ev->rrtype));
+    mdspf__sbuf_puts(&sb, mdspf_rr_type_str(ev->rrtype));
     mdspf__sbuf_putc(&sb, ' ');
     put_safe(&sb, ev->text);
     mdspf__sbuf_puts(&sb, ": ");
@@ -163,7 +163,7 @@ int mdspf_event_format(const mdspf_event *ev, char *buf, size_t bufsz,
     mdspf__sbuf out;
     mdspf__sbuf_init(&out, buf, bufsz);
     mdspf__sbuf_put(&out, sb.buf, sb.len);
-    return out.overflow ? MDSPF_E_LIMIT : MDSPF_OK;
+    return out.overflow ? MDSPF_E_BUFFER : MDSPF_OK;
   }
-  return sb.len ? MDSPF_E_LIMIT : MDSPF_OK;
+  return sb.len ? MDSPF_E_BUFFER : MDSPF_OK;
 }

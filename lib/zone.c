@@ -54,7 +54,7 @@ enum { NODE_ENT = 1u };
 typedef struct zone_rr {
   struct zone_rr *next;
   size_t size; /* bytes allocated for this struct */
-  int type;    /* MDSPF_DNS_A, _AAAA, _MX, _PTR, _TXT */
+  int type;    /* MDSPF_RR_A, _AAAA, _MX, _PTR, _TXT */
   unsigned pref;
   size_t len;  /* data octets (TXT: all strings concatenated) */
   size_t nstr; /* TXT: number of character-strings */
@@ -314,7 +314,7 @@ static int zone_query(void *impl, mdspf_dns_query *q, const char *name,
 static void zone_cancel(void *impl, void *token);
 static int zone_wait(void *impl, int timeout_ms);
 
-int mdspf_zone_new(mdspf_alloc_fn alloc, void *alloc_ud, mdspf_zone **out) {
+mdspf_status mdspf_zone_new(mdspf_alloc_fn alloc, void *alloc_ud, mdspf_zone **out) {
   mdspf__allocator a;
   mdspf_zone *z;
   if (!out) {
@@ -478,16 +478,16 @@ int mdspf__zone_put(mdspf_zone *z, const char *owner, size_t ownerlen,
     return MDSPF_E_INVAL;
   }
   switch (rrtype) {
-  case MDSPF_DNS_A:
-  case MDSPF_DNS_AAAA:
-    if (len != (rrtype == MDSPF_DNS_A ? 4u : 16u)) {
+  case MDSPF_RR_A:
+  case MDSPF_RR_AAAA:
+    if (len != (rrtype == MDSPF_RR_A ? 4u : 16u)) {
       return MDSPF_E_INVAL;
     }
     break;
-  case MDSPF_DNS_MX:
-  case MDSPF_DNS_PTR: {
+  case MDSPF_RR_MX:
+  case MDSPF_RR_PTR: {
     const char *s = data;
-    if (rrtype == MDSPF_DNS_MX && (len == 0 || (len == 1 && s[0] == '.'))) {
+    if (rrtype == MDSPF_RR_MX && (len == 0 || (len == 1 && s[0] == '.'))) {
       len = 0; /* null MX (RFC 7505) */
     } else if (!mdspf__name_queryable(s, len)) {
       return MDSPF_E_INVAL;
@@ -497,14 +497,14 @@ int mdspf__zone_put(mdspf_zone *z, const char *owner, size_t ownerlen,
     if (pref > 0xffff) {
       return MDSPF_E_INVAL;
     }
-    if (rrtype == MDSPF_DNS_PTR) {
+    if (rrtype == MDSPF_RR_PTR) {
       pref = 0;
     }
     break;
   }
-  case MDSPF_DNS_CNAME:
+  case MDSPF_RR_CNAME:
     return put_cname(z, key, kn, data, len);
-  case MDSPF_DNS_TXT: {
+  case MDSPF_RR_TXT: {
     size_t i, total = 0;
     if (len > MDSPF__ZONE_MAX_TXT || nstr > ZONE_MAX_TXT_STRINGS ||
         (nstr && !lens)) {
@@ -524,7 +524,7 @@ int mdspf__zone_put(mdspf_zone *z, const char *owner, size_t ownerlen,
   default:
     return MDSPF_E_INVAL;
   }
-  if (rrtype != MDSPF_DNS_TXT) {
+  if (rrtype != MDSPF_RR_TXT) {
     nstr = 0;
   }
   rr = rr_new(z, rrtype, pref, len, nstr);
@@ -560,7 +560,7 @@ int mdspf__zone_touch(mdspf_zone *z, const char *owner, size_t ownerlen) {
   return MDSPF_OK;
 }
 
-int mdspf_zone_add(mdspf_zone *z, const char *name, int rrtype,
+mdspf_status mdspf_zone_add(mdspf_zone *z, const char *name, int rrtype,
                    const char *rdata) {
   int rc;
   if (!z || !name || !rdata) {
@@ -570,12 +570,12 @@ int mdspf_zone_add(mdspf_zone *z, const char *name, int rrtype,
     return MDSPF_E_INVAL;
   }
   switch (rrtype) {
-  case MDSPF_DNS_A:
-  case MDSPF_DNS_AAAA:
-  case MDSPF_DNS_MX:
-  case MDSPF_DNS_TXT:
-  case MDSPF_DNS_PTR:
-  case MDSPF_DNS_CNAME:
+  case MDSPF_RR_A:
+  case MDSPF_RR_AAAA:
+  case MDSPF_RR_MX:
+  case MDSPF_RR_TXT:
+  case MDSPF_RR_PTR:
+  case MDSPF_RR_CNAME:
     break;
   default:
     return MDSPF_E_INVAL;
@@ -588,7 +588,7 @@ int mdspf_zone_add(mdspf_zone *z, const char *name, int rrtype,
 /* MDSPF_E_INVAL: bad name, strings/lens NULL with n > 0, a string over
  * 255 octets without MDSPF_ZONE_LAX, more than 65536 strings or more than
  * MDSPF__ZONE_MAX_TXT octets in all. */
-int mdspf_zone_add_txt(mdspf_zone *z, const char *name,
+mdspf_status mdspf_zone_add_txt(mdspf_zone *z, const char *name,
                        const char *const *strings, const size_t *lens,
                        size_t n) {
   char key[MDSPF__MAX_NAME + 1];
@@ -609,7 +609,7 @@ int mdspf_zone_add_txt(mdspf_zone *z, const char *name,
     }
     total += lens[i];
   }
-  rr = rr_new(z, MDSPF_DNS_TXT, 0, total, n);
+  rr = rr_new(z, MDSPF_RR_TXT, 0, total, n);
   if (!rr) {
     return MDSPF_E_NOMEM;
   }
@@ -626,7 +626,7 @@ int mdspf_zone_add_txt(mdspf_zone *z, const char *name,
   return rr_attach(z, key, kn, rr);
 }
 
-int mdspf_zone_set_fault(mdspf_zone *z, const char *name, int rrtype,
+mdspf_status mdspf_zone_set_fault(mdspf_zone *z, const char *name, int rrtype,
                          int fault) {
   char key[MDSPF__MAX_NAME + 1];
   size_t kn;
@@ -754,17 +754,17 @@ static size_t add_records(const zone_node *nd, mdspf_dns_query *q, int rrtype) {
       continue;
     }
     switch (rr->type) {
-    case MDSPF_DNS_A:
+    case MDSPF_RR_A:
       mdspf_dns_add_addr(q, 4, rr->data);
       break;
-    case MDSPF_DNS_AAAA:
+    case MDSPF_RR_AAAA:
       mdspf_dns_add_addr(q, 6, rr->data);
       break;
-    case MDSPF_DNS_MX:
-    case MDSPF_DNS_PTR:
+    case MDSPF_RR_MX:
+    case MDSPF_RR_PTR:
       mdspf_dns_add_name(q, (const char *)rr->data, rr->pref);
       break;
-    case MDSPF_DNS_TXT:
+    case MDSPF_RR_TXT:
       mdspf_dns_add_txt(q, (const char *)rr->data, rr->len);
       break;
     default:
@@ -797,12 +797,12 @@ static int compute_answer(const mdspf_zone *z, mdspf_dns_query *q,
     default:
       break;
     }
-    if (nd && rrtype != MDSPF_DNS_CNAME && add_records(nd, q, rrtype) > 0) {
+    if (nd && rrtype != MDSPF_RR_CNAME && add_records(nd, q, rrtype) > 0) {
       *status = MDSPF_DNS_OK;
       *rcode = 0;
       return ANSWER_DONE;
     }
-    if (nd && nd->cname && rrtype != MDSPF_DNS_CNAME) {
+    if (nd && nd->cname && rrtype != MDSPF_RR_CNAME) {
       if (hops >= ZONE_MAX_CNAME) {
         *status = MDSPF_DNS_TEMPFAIL; /* chain too long or a loop */
         *rcode = 2;
@@ -956,7 +956,7 @@ static int zone_wait(void *impl, int timeout_ms) {
   return 0;
 }
 
-int mdspf_zone_set_delivery(mdspf_zone *z, int mode) {
+mdspf_status mdspf_zone_set_delivery(mdspf_zone *z, int mode) {
   if (!z || mode < MDSPF_ZONE_INLINE || mode > MDSPF_ZONE_DEFERRED_LIFO) {
     return MDSPF_E_INVAL;
   }

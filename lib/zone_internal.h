@@ -14,7 +14,7 @@
 
 /* Returned by mdspf__zone_put when owner already has a CNAME with a
  * different target (a name holds at most one CNAME). */
-#define MDSPF__ZONE_CNAME_CONFLICT (-1)
+#define MDSPF__ZONE_CNAME_CONFLICT 1 /* statuses are 0 or negative */
 
 /* Longest TXT record (all character-strings together) the zone stores:
  * a longer one could never be served (MDSPF_MAX_ANSWER_BYTES). */

@@ -477,9 +477,9 @@ static int type_code(const zparser *p, const ztok *t) {
   static const struct {
     const char *name;
     int code;
-  } types[] = {{"A", MDSPF_DNS_A},     {"AAAA", MDSPF_DNS_AAAA},
-               {"MX", MDSPF_DNS_MX},   {"TXT", MDSPF_DNS_TXT},
-               {"PTR", MDSPF_DNS_PTR}, {"CNAME", MDSPF_DNS_CNAME},
+  } types[] = {{"A", MDSPF_RR_A},     {"AAAA", MDSPF_RR_AAAA},
+               {"MX", MDSPF_RR_MX},   {"TXT", MDSPF_RR_TXT},
+               {"PTR", MDSPF_RR_PTR}, {"CNAME", MDSPF_RR_CNAME},
                {"SOA", ZF_SOA},        {"NS", ZF_NS},
                {"SPF", ZF_SPF}};
   size_t i;
@@ -659,7 +659,7 @@ static int rdata_txt(zparser *p, const char *owner, size_t ownerlen, int type,
   for (k = 0; k < nr; k++) {
     lens[k] = r[k].len;
   }
-  rc = store(p, tt->line, owner, ownerlen, MDSPF_DNS_TXT, tok_data(p, &r[0]),
+  rc = store(p, tt->line, owner, ownerlen, MDSPF_RR_TXT, tok_data(p, &r[0]),
              total, 0, lens, nr);
   mdspf__free(p->a, lens, nr * sizeof *lens);
   return rc;
@@ -677,7 +677,7 @@ static int rdata(zparser *p, const char *owner, size_t ownerlen, int type,
   unsigned long v;
   size_t k;
   switch (type) {
-  case MDSPF_DNS_A:
+  case MDSPF_RR_A:
     if (nr == 0) {
       return fail(p, tt->line, "missing IPv4 address");
     }
@@ -688,7 +688,7 @@ static int rdata(zparser *p, const char *owner, size_t ownerlen, int type,
       return -1;
     }
     return store(p, r->line, owner, ownerlen, type, addr, 4, 0, NULL, 0);
-  case MDSPF_DNS_AAAA:
+  case MDSPF_RR_AAAA:
     if (nr == 0) {
       return fail(p, tt->line, "missing IPv6 address");
     }
@@ -699,7 +699,7 @@ static int rdata(zparser *p, const char *owner, size_t ownerlen, int type,
       return -1;
     }
     return store(p, r->line, owner, ownerlen, type, addr, 16, 0, NULL, 0);
-  case MDSPF_DNS_MX:
+  case MDSPF_RR_MX:
     if (nr == 0) {
       return fail(p, tt->line, "missing MX preference");
     }
@@ -715,10 +715,10 @@ static int rdata(zparser *p, const char *owner, size_t ownerlen, int type,
     }
     return store(p, r[1].line, owner, ownerlen, type, name, namelen,
                  (unsigned)v, NULL, 0);
-  case MDSPF_DNS_PTR:
-  case MDSPF_DNS_CNAME:
+  case MDSPF_RR_PTR:
+  case MDSPF_RR_CNAME:
   case ZF_NS: {
-    const char *what = type == MDSPF_DNS_PTR ? "missing PTR target name"
+    const char *what = type == MDSPF_RR_PTR ? "missing PTR target name"
                        : type == ZF_NS       ? "missing NS name"
                                              : "missing CNAME target name";
     if (nr == 0) {
@@ -733,7 +733,7 @@ static int rdata(zparser *p, const char *owner, size_t ownerlen, int type,
     }
     return store(p, r->line, owner, ownerlen, type, name, namelen, 0, NULL, 0);
   }
-  case MDSPF_DNS_TXT:
+  case MDSPF_RR_TXT:
   case ZF_SPF:
     return rdata_txt(p, owner, ownerlen, type, tt, r, nr);
   case ZF_SOA:
@@ -894,7 +894,7 @@ int mdspf__zone_add_rdata(mdspf_zone *z, const char *owner, size_t ownerlen,
   return rc;
 }
 
-int mdspf_zone_load(mdspf_zone *z, const char *text, size_t len,
+mdspf_status mdspf_zone_load(mdspf_zone *z, const char *text, size_t len,
                     const char *origin, const char *filename, char *err,
                     size_t errsz) {
   zparser p;
@@ -951,7 +951,7 @@ static void put_errno(mdspf__sbuf *sb, int e) {
 #endif
 }
 
-int mdspf_zone_load_file(mdspf_zone *z, const char *path, const char *origin,
+mdspf_status mdspf_zone_load_file(mdspf_zone *z, const char *path, const char *origin,
                          char *err, size_t errsz) {
   mdspf__sbuf sb;
   const mdspf__allocator *a;

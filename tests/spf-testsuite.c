@@ -303,9 +303,9 @@ static const struct {
   const char *name;
   int rrtype;
 } etypes[] = {
-    {"A", MDSPF_DNS_A},         {"AAAA", MDSPF_DNS_AAAA},
-    {"MX", MDSPF_DNS_MX},       {"PTR", MDSPF_DNS_PTR},
-    {"CNAME", MDSPF_DNS_CNAME}, {"TXT", MDSPF_DNS_TXT},
+    {"A", MDSPF_RR_A},         {"AAAA", MDSPF_RR_AAAA},
+    {"MX", MDSPF_RR_MX},       {"PTR", MDSPF_RR_PTR},
+    {"CNAME", MDSPF_RR_CNAME}, {"TXT", MDSPF_RR_TXT},
     {"SPF", 99},
 };
 #define NETYPES (sizeof etypes / sizeof etypes[0])
@@ -1177,7 +1177,7 @@ static void trace_hook(void *ud, const mdspf_event *ev) {
   rc = mdspf_event_format(ev, small, sizeof small, &need);
   if (rc == MDSPF_OK) {
     sb_put(&tr->b, small, strnlen(small, sizeof small));
-  } else if (rc == MDSPF_E_LIMIT && need < TRACE_MAX_BYTES) {
+  } else if (rc == MDSPF_E_BUFFER && need < TRACE_MAX_BYTES) {
     char *big = xrealloc(NULL, need + 1);
     if (mdspf_event_format(ev, big, need + 1, NULL) == MDSPF_OK)
       sb_put(&tr->b, big, strnlen(big, need + 1));

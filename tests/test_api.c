@@ -24,18 +24,24 @@ static void test_api_strings(void **state) {
   assert_int_equal(mdspf_version(), MDSPF_VERSION_NUM);
   assert_string_equal(mdspf_version_str(), MDSPF_VERSION_STR);
   /* every known code has its own text; unknown codes still get one */
-  for (i = MDSPF_OK; i <= MDSPF_E_NOTSUP; i++) {
-    for (j = MDSPF_OK; j < i; j++) {
+  for (i = MDSPF_E_BUFFER; i <= MDSPF_OK; i++) {
+    for (j = MDSPF_E_BUFFER; j < i; j++) {
       assert_string_not_equal(mdspf_strerror(i), mdspf_strerror(j));
     }
   }
-  assert_string_equal(mdspf_strerror(-1), "unknown status");
-  assert_string_equal(mdspf_strerror(1000), "unknown status");
-  for (i = MDSPF_NONE; i <= MDSPF_PERMERROR; i++) {
+  assert_string_equal(mdspf_strerror(1), "unknown status");
+  assert_string_equal(mdspf_strerror(-1000), "unknown status");
+  /* statuses and results never share a value but 0 */
+  for (i = MDSPF_E_BUFFER; i < MDSPF_OK; i++) {
+    assert_true(i < MDSPF_NEUTRAL);
+  }
+  assert_string_equal(mdspf_result_str(MDSPF_NO_RESULT), "no result");
+  for (i = MDSPF_NEUTRAL; i <= MDSPF_PERMERROR; i++) {
     assert_string_not_equal(mdspf_result_str(i), "invalid");
   }
   assert_string_equal(mdspf_result_str(MDSPF_SOFTFAIL), "softfail");
-  assert_string_equal(mdspf_result_str(7), "invalid");
+  assert_string_equal(mdspf_result_str(8), "invalid");
+  assert_string_equal(mdspf_result_str(-1), "invalid");
   for (i = MDSPF_SYN_OK; i <= MDSPF_SYN_TOO_MANY_TERMS; i++) {
     assert_string_not_equal(mdspf_syntax_str(i), "unknown syntax error");
   }
@@ -49,9 +55,9 @@ static void test_api_strings(void **state) {
     assert_string_not_equal(mdspf_dns_status_str(i), "unknown");
   }
   assert_string_equal(mdspf_dns_status_str(9), "unknown");
-  assert_string_equal(mdspf_dns_type_str(MDSPF_DNS_AAAA), "AAAA");
-  assert_string_equal(mdspf_dns_type_str(MDSPF_DNS_PTR), "PTR");
-  assert_string_equal(mdspf_dns_type_str(99), "?");
+  assert_string_equal(mdspf_rr_type_str(MDSPF_RR_AAAA), "AAAA");
+  assert_string_equal(mdspf_rr_type_str(MDSPF_RR_PTR), "PTR");
+  assert_string_equal(mdspf_rr_type_str(99), "?");
 }
 
 static void test_api_null_arguments(void **state) {
@@ -70,7 +76,7 @@ static void test_api_null_arguments(void **state) {
   mdspf_check_cancel(NULL);
   mdspf_check_free(NULL);
   mdspf_ctx_free(NULL);
-  assert_int_equal(mdspf_check_result(NULL), MDSPF_TEMPERROR);
+  assert_int_equal(mdspf_check_result(NULL), MDSPF_NO_RESULT);
   assert_null(mdspf_check_explanation(NULL));
   assert_int_equal(mdspf_check_done(NULL), 0);
   assert_int_equal(mdspf_ctx_new(NULL, NULL, &ctx), MDSPF_OK);
@@ -82,7 +88,7 @@ static void test_api_null_arguments(void **state) {
   assert_int_equal(mdspf_check_set_ip_bin(chk, 4, NULL), MDSPF_E_INVAL);
   assert_int_equal(mdspf_check_set_identity(chk, 7), MDSPF_E_INVAL);
   /* getters before the check ran */
-  assert_int_equal(mdspf_check_result(chk), MDSPF_TEMPERROR);
+  assert_int_equal(mdspf_check_result(chk), MDSPF_NO_RESULT);
   assert_int_equal(mdspf_check_reason(chk), MDSPF_E_STATE);
   assert_null(mdspf_check_mechanism(chk));
   assert_null(mdspf_check_domain(chk));
@@ -135,7 +141,7 @@ static int script_query(void *impl, mdspf_dns_query *q, const char *name,
   s->queries++;
   assert_string_equal(mdspf_dns_query_name(q), name);
   assert_int_equal(mdspf_dns_query_type(q), rrtype);
-  if (rrtype == MDSPF_DNS_TXT && strcmp(name, "example.com") == 0) {
+  if (rrtype == MDSPF_RR_TXT && strcmp(name, "example.com") == 0) {
     mdspf_dns_add_txt(q, rec, sizeof rec - 1);
     mdspf_dns_add_addr(q, 4, a4); /* wrong type for TXT: ignored */
     mdspf_dns_done(q, MDSPF_DNS_OK, 0);

@@ -428,9 +428,9 @@ static void test_cares_free_inline(void **state) {
   c = backend(&ca);
   r = mdspf_cares_resolver(c);
   mdspf__allocator_init(&a, NULL, NULL);
-  q = mdspf__dnsq_new(&a, "x.onion", 7, MDSPF_DNS_TXT, free_on_done, c);
+  q = mdspf__dnsq_new(&a, "x.onion", 7, MDSPF_RR_TXT, free_on_done, c);
   assert_non_null(q);
-  assert_int_equal(r->query(r->impl, q, q->name, MDSPF_DNS_TXT, &token), 0);
+  assert_int_equal(r->query(r->impl, q, q->name, MDSPF_RR_TXT, &token), 0);
   assert_null(token);
   assert_int_equal(q->status, MDSPF_DNS_NXDOMAIN);
   mdspf__dnsq_free(q);
@@ -743,15 +743,15 @@ static void got_cb(mdspf_dns_query *q, void *ud) {
   g->rcode = q->rcode;
   g->nrr = q->nrr;
   while (mdspf__dnsq_next(q, &pos, &r) && i < 8) {
-    if (r.kind == MDSPF__RR_TXT) {
+    if (r.kind == MDSPF__RK_TXT) {
       size_t n = r.len < 299 ? r.len : 299;
       memcpy(g->txt[i], r.data, n);
       g->txt[i][n] = '\0';
       g->txtlen[i] = r.len;
-    } else if (r.kind == MDSPF__RR_ADDR) {
+    } else if (r.kind == MDSPF__RK_ADDR) {
       g->family[i] = r.family;
       memcpy(g->addr[i], r.data, r.len <= 16 ? r.len : 16);
-    } else if (r.kind == MDSPF__RR_NAME) {
+    } else if (r.kind == MDSPF__RK_NAME) {
       size_t n = r.len < 299 ? r.len : 299;
       memcpy(g->names[i], r.data, n);
       g->names[i][n] = '\0';
@@ -787,7 +787,7 @@ static void test_cares_answer_txt(void **state) {
   rr(&w, 16, "\x07v=spf1 \x0dip4:192.0.2.1\x05 -all", 1 + 7 + 1 + 13 + 1 + 5);
   rr(&w, 16, "\x05hello", 6);
   rr(&w, 16, "\x00", 1);
-  answer("example.com", MDSPF_DNS_TXT, ARES_SUCCESS, w.b, (int)w.len, &g);
+  answer("example.com", MDSPF_RR_TXT, ARES_SUCCESS, w.b, (int)w.len, &g);
   assert_int_equal(g.status, MDSPF_DNS_OK);
   assert_int_equal(g.rcode, 0);
   assert_int_equal(g.nrr, 3);
@@ -814,9 +814,9 @@ static void test_cares_answer_txt(void **state) {
       mdspf__rr r;
       mdspf__allocator_init(&a, count_alloc, &ca);
       memset(&g, 0, sizeof g);
-      q = mdspf__dnsq_new(&a, "long.example", 12, MDSPF_DNS_TXT, got_cb, &g);
+      q = mdspf__dnsq_new(&a, "long.example", 12, MDSPF_RR_TXT, got_cb, &g);
       q->state = MDSPF__Q_PENDING;
-      mdspf__cares_answer(q, MDSPF_DNS_TXT, ARES_SUCCESS, w.b, (int)w.len);
+      mdspf__cares_answer(q, MDSPF_RR_TXT, ARES_SUCCESS, w.b, (int)w.len);
       assert_int_equal(q->status, MDSPF_DNS_OK);
       assert_int_equal(q->nrr, 2);
       assert_true(mdspf__dnsq_next(q, &pos, &r));
@@ -835,7 +835,7 @@ static void test_cares_answer_txt(void **state) {
   /* only a CNAME: no data */
   reply(&w, "alias.example", 16, 0);
   rr(&w, 5, "\x03" "foo\x07" "example\x00", 13);
-  answer("alias.example", MDSPF_DNS_TXT, ARES_SUCCESS, w.b, (int)w.len, &g);
+  answer("alias.example", MDSPF_RR_TXT, ARES_SUCCESS, w.b, (int)w.len, &g);
   assert_int_equal(g.status, MDSPF_DNS_NODATA);
 }
 
@@ -850,7 +850,7 @@ static void test_cares_answer_types(void **state) {
   rr(&w, 1, a1, 4);
   rr(&w, 28, v6, 16); /* wrong type: ignored */
   rr(&w, 1, a2, 4);
-  answer("host.example", MDSPF_DNS_A, ARES_SUCCESS, w.b, (int)w.len, &g);
+  answer("host.example", MDSPF_RR_A, ARES_SUCCESS, w.b, (int)w.len, &g);
   assert_int_equal(g.status, MDSPF_DNS_OK);
   assert_int_equal(g.nrr, 2);
   assert_int_equal(g.family[0], 4);
@@ -859,7 +859,7 @@ static void test_cares_answer_types(void **state) {
 
   reply(&w, "host.example", 28, 0);
   rr(&w, 28, v6, 16);
-  answer("host.example", MDSPF_DNS_AAAA, ARES_SUCCESS, w.b, (int)w.len, &g);
+  answer("host.example", MDSPF_RR_AAAA, ARES_SUCCESS, w.b, (int)w.len, &g);
   assert_int_equal(g.status, MDSPF_DNS_OK);
   assert_int_equal(g.nrr, 1);
   assert_int_equal(g.family[0], 6);
@@ -868,13 +868,13 @@ static void test_cares_answer_types(void **state) {
   /* an AAAA reply that holds only an A record: nothing of the type */
   reply(&w, "host.example", 28, 0);
   rr(&w, 1, a1, 4);
-  answer("host.example", MDSPF_DNS_AAAA, ARES_SUCCESS, w.b, (int)w.len, &g);
+  answer("host.example", MDSPF_RR_AAAA, ARES_SUCCESS, w.b, (int)w.len, &g);
   assert_int_equal(g.status, MDSPF_DNS_NODATA);
 
   reply(&w, "example.com", 15, 0);
   rr(&w, 15, "\x00\x0a\x03mx1\x07" "example\x03" "com\x00", 2 + 17);
   rr(&w, 15, "\x00\x14\x03mx2\xc0\x0c", 2 + 6); /* compressed */
-  answer("example.com", MDSPF_DNS_MX, ARES_SUCCESS, w.b, (int)w.len, &g);
+  answer("example.com", MDSPF_RR_MX, ARES_SUCCESS, w.b, (int)w.len, &g);
   assert_int_equal(g.status, MDSPF_DNS_OK);
   assert_int_equal(g.nrr, 2);
   assert_string_equal(g.names[0], "mx1.example.com");
@@ -885,7 +885,7 @@ static void test_cares_answer_types(void **state) {
   /* null MX (RFC 7505): the root name */
   reply(&w, "nomail.example", 15, 0);
   rr(&w, 15, "\x00\x00\x00", 3);
-  answer("nomail.example", MDSPF_DNS_MX, ARES_SUCCESS, w.b, (int)w.len, &g);
+  answer("nomail.example", MDSPF_RR_MX, ARES_SUCCESS, w.b, (int)w.len, &g);
   assert_int_equal(g.status, MDSPF_DNS_OK);
   assert_int_equal(g.nrr, 1);
   assert_string_equal(g.names[0], "");
@@ -893,7 +893,7 @@ static void test_cares_answer_types(void **state) {
   reply(&w, "1.2.0.192.in-addr.arpa", 12, 0);
   rr(&w, 12, "\x02ok\x07" "example\x00", 12);
   rr(&w, 12, "\x03two\x07" "example\x00", 13);
-  answer("1.2.0.192.in-addr.arpa", MDSPF_DNS_PTR, ARES_SUCCESS, w.b,
+  answer("1.2.0.192.in-addr.arpa", MDSPF_RR_PTR, ARES_SUCCESS, w.b,
          (int)w.len, &g);
   assert_int_equal(g.status, MDSPF_DNS_OK);
   assert_int_equal(g.nrr, 2);
@@ -932,24 +932,24 @@ static void test_cares_answer_status(void **state) {
   size_t i;
   (void)state;
   for (i = 0; i < sizeof map / sizeof *map; i++) {
-    answer("x.example", MDSPF_DNS_TXT, map[i].ares, NULL, 0, &g);
+    answer("x.example", MDSPF_RR_TXT, map[i].ares, NULL, 0, &g);
     if (g.status != map[i].status || g.rcode != map[i].rcode) {
       fail_msg("ares status %d: got %d/%d", map[i].ares, g.status, g.rcode);
     }
   }
   /* with a reply, the RCODE comes from its header */
   reply(&w, "x.example", 16, 3);
-  answer("x.example", MDSPF_DNS_TXT, ARES_ENOTFOUND, w.b, (int)w.len, &g);
+  answer("x.example", MDSPF_RR_TXT, ARES_ENOTFOUND, w.b, (int)w.len, &g);
   assert_int_equal(g.status, MDSPF_DNS_NXDOMAIN);
   assert_int_equal(g.rcode, 3);
   /* a "success" whose header carries an error RCODE follows the RCODE */
   reply(&w, "x.example", 16, 2);
   rr(&w, 16, "\x01x", 2);
-  answer("x.example", MDSPF_DNS_TXT, ARES_SUCCESS, w.b, (int)w.len, &g);
+  answer("x.example", MDSPF_RR_TXT, ARES_SUCCESS, w.b, (int)w.len, &g);
   assert_int_equal(g.status, MDSPF_DNS_TEMPFAIL);
   assert_int_equal(g.rcode, 2);
   /* NULL q is a no-op */
-  mdspf__cares_answer(NULL, MDSPF_DNS_TXT, ARES_SUCCESS, w.b, (int)w.len);
+  mdspf__cares_answer(NULL, MDSPF_RR_TXT, ARES_SUCCESS, w.b, (int)w.len);
 }
 
 /* Allocation failures while an answer is turned into records: a valid
@@ -962,11 +962,11 @@ static void test_cares_answer_oom(void **state) {
     const char *rdata;
     size_t len;
   } rrs[] = {
-      {MDSPF_DNS_A, (const char *)a1, 4},
-      {MDSPF_DNS_AAAA, "0123456789abcdef", 16},
-      {MDSPF_DNS_TXT, "\x05hello\x03you", 10},
-      {MDSPF_DNS_MX, "\x00\x0a\x02mx\x00", 6},
-      {MDSPF_DNS_PTR, "\x02ok\x00", 4},
+      {MDSPF_RR_A, (const char *)a1, 4},
+      {MDSPF_RR_AAAA, "0123456789abcdef", 16},
+      {MDSPF_RR_TXT, "\x05hello\x03you", 10},
+      {MDSPF_RR_MX, "\x00\x0a\x02mx\x00", 6},
+      {MDSPF_RR_PTR, "\x02ok\x00", 4},
   };
   size_t i;
   (void)state;
@@ -1001,8 +1001,8 @@ static void test_cares_answer_oom(void **state) {
 
 static void test_cares_answer_bad(void **state) {
   static wbuf w;
-  static const int types[] = {MDSPF_DNS_A, MDSPF_DNS_AAAA, MDSPF_DNS_MX,
-                              MDSPF_DNS_TXT, MDSPF_DNS_PTR};
+  static const int types[] = {MDSPF_RR_A, MDSPF_RR_AAAA, MDSPF_RR_MX,
+                              MDSPF_RR_TXT, MDSPF_RR_PTR};
   got g;
   size_t t;
   uint32_t seed = 12345;
@@ -1219,11 +1219,11 @@ static void test_cares_huge_direct(void **state) {
   unsigned k = 0;
   (void)state;
   c = backend(&ca);
-  q = query_direct(c, "huge.test", MDSPF_DNS_TXT, &d);
+  q = query_direct(c, "huge.test", MDSPF_RR_TXT, &d);
   assert_int_equal(d.status, MDSPF_DNS_OK);
   assert_int_equal(q->nrr, 8);
   while (mdspf__dnsq_next(q, &pos, &r)) {
-    assert_int_equal(r.kind, MDSPF__RR_TXT);
+    assert_int_equal(r.kind, MDSPF__RK_TXT);
     total += r.len;
     if (k == 0) {
       static const char tail[] = " ip4:192.0.2.1 -all";
@@ -1247,7 +1247,7 @@ static void test_cares_huge_direct(void **state) {
   mdspf__dnsq_free(q);
 
   /* the other types through the vtable */
-  q = query_direct(c, "ok.test", MDSPF_DNS_MX, &d);
+  q = query_direct(c, "ok.test", MDSPF_RR_MX, &d);
   assert_int_equal(d.status, MDSPF_DNS_OK);
   pos = 0;
   assert_true(mdspf__dnsq_next(q, &pos, &r));
@@ -1255,51 +1255,51 @@ static void test_cares_huge_direct(void **state) {
   assert_int_equal(r.len, strlen("ok-mx.test"));
   assert_memory_equal(r.data, "ok-mx.test", r.len);
   mdspf__dnsq_free(q);
-  q = query_direct(c, "ok.test", MDSPF_DNS_AAAA, &d);
+  q = query_direct(c, "ok.test", MDSPF_RR_AAAA, &d);
   assert_int_equal(d.status, MDSPF_DNS_OK);
   mdspf__dnsq_free(q);
-  q = query_direct(c, "1.2.0.192.ok.test", MDSPF_DNS_PTR, &d);
+  q = query_direct(c, "1.2.0.192.ok.test", MDSPF_RR_PTR, &d);
   assert_int_equal(d.status, MDSPF_DNS_NXDOMAIN); /* first label "1" */
   assert_int_equal(d.rcode, 3);
   mdspf__dnsq_free(q);
-  q = query_direct(c, "ok.test", MDSPF_DNS_PTR, &d);
+  q = query_direct(c, "ok.test", MDSPF_RR_PTR, &d);
   assert_int_equal(d.status, MDSPF_DNS_OK);
   pos = 0;
   assert_true(mdspf__dnsq_next(q, &pos, &r));
   assert_memory_equal(r.data, "ok.example", r.len);
   mdspf__dnsq_free(q);
-  q = query_direct(c, "nodata.test", MDSPF_DNS_A, &d);
+  q = query_direct(c, "nodata.test", MDSPF_RR_A, &d);
   assert_int_equal(d.status, MDSPF_DNS_NODATA);
   assert_int_equal(d.rcode, 0);
   mdspf__dnsq_free(q);
   /* c-ares 1.18 retries SERVFAIL, REFUSED and NOTIMP elsewhere and then
    * reports ARES_ECONNREFUSED without the reply (later versions keep the
    * RCODE): TEMPFAIL either way, the RCODE when known */
-  q = query_direct(c, "servfail.test", MDSPF_DNS_A, &d);
+  q = query_direct(c, "servfail.test", MDSPF_RR_A, &d);
   assert_int_equal(d.status, MDSPF_DNS_TEMPFAIL);
   assert_true(d.rcode == 2 || d.rcode == -1);
   mdspf__dnsq_free(q);
-  q = query_direct(c, "refused.test", MDSPF_DNS_TXT, &d);
+  q = query_direct(c, "refused.test", MDSPF_RR_TXT, &d);
   assert_int_equal(d.status, MDSPF_DNS_TEMPFAIL);
   assert_true(d.rcode == 5 || d.rcode == -1);
   mdspf__dnsq_free(q);
-  q = query_direct(c, "notimp.test", MDSPF_DNS_A, &d);
+  q = query_direct(c, "notimp.test", MDSPF_RR_A, &d);
   assert_true((d.status == MDSPF_DNS_ERROR && d.rcode == 4) ||
               (d.status == MDSPF_DNS_TEMPFAIL && d.rcode == -1));
   mdspf__dnsq_free(q);
-  q = query_direct(c, "formerr.test", MDSPF_DNS_A, &d);
+  q = query_direct(c, "formerr.test", MDSPF_RR_A, &d);
   assert_int_equal(d.status, MDSPF_DNS_ERROR);
   assert_int_equal(d.rcode, 1);
   mdspf__dnsq_free(q);
-  q = query_direct(c, "trunc.test", MDSPF_DNS_TXT, &d);
+  q = query_direct(c, "trunc.test", MDSPF_RR_TXT, &d);
   assert_int_equal(d.status, MDSPF_DNS_ERROR);
   mdspf__dnsq_free(q);
-  q = query_direct(c, "drop.test", MDSPF_DNS_TXT, &d);
+  q = query_direct(c, "drop.test", MDSPF_RR_TXT, &d);
   assert_int_equal(d.status, MDSPF_DNS_TEMPFAIL);
   assert_int_equal(d.rcode, -1);
   mdspf__dnsq_free(q);
   /* RFC 7686: c-ares answers .onion itself, inside query() */
-  q = query_direct(c, "x.onion", MDSPF_DNS_A, &d);
+  q = query_direct(c, "x.onion", MDSPF_RR_A, &d);
   assert_int_equal(d.status, MDSPF_DNS_NXDOMAIN);
   mdspf__dnsq_free(q);
   /* a type the backend does not do is refused without a completion */
@@ -1335,7 +1335,7 @@ static void test_cares_name_escaping(void **state) {
     direct d;
     size_t pos = 0;
     mdspf__rr r;
-    mdspf_dns_query *q = query_direct(c, names[i], MDSPF_DNS_TXT, &d);
+    mdspf_dns_query *q = query_direct(c, names[i], MDSPF_RR_TXT, &d);
     if (d.status != MDSPF_DNS_OK) {
       fail_msg("%s: status %d", names[i], d.status);
     }

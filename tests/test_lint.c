@@ -627,11 +627,11 @@ static void test_describe_every_kind(void **state) {
   /* buffer handling as mdspf_record_format */
   assert_int_equal(
       mdspf_record_term_describe(rec, 1, small, sizeof small, &need),
-      MDSPF_E_LIMIT);
+      MDSPF_E_BUFFER);
   assert_int_equal(need, strlen(want[1]));
   assert_int_equal(strlen(small), sizeof small - 1);
   assert_int_equal(mdspf_record_term_describe(rec, 1, NULL, 0, &need),
-                   MDSPF_E_LIMIT);
+                   MDSPF_E_BUFFER);
   assert_int_equal(need, strlen(want[1]));
   assert_int_equal(mdspf_record_term_describe(rec, i, buf, sizeof buf, NULL),
                    MDSPF_E_INVAL);
@@ -679,7 +679,7 @@ static void test_lint_dns_errors(void **state) {
 
   /* the include's TXT: SERVFAIL, on the include term of node 0 */
   assert_int_equal(
-      mdspf_zone_set_fault(z, "b.t.test", MDSPF_DNS_TXT, MDSPF_ZONE_SERVFAIL),
+      mdspf_zone_set_fault(z, "b.t.test", MDSPF_RR_TXT, MDSPF_ZONE_SERVFAIL),
       MDSPF_OK);
   lint_ok(r.l, "a.t.test");
   k = find(r.l, MDSPF_LINT_DNS_ERROR, MDSPF_SEV_ERROR);
@@ -693,12 +693,12 @@ static void test_lint_dns_errors(void **state) {
                       "temporary failure (SERVFAIL)");
   assert_int_equal(mdspf_lint_lookups(r.l), 2);
   assert_int_equal(
-      mdspf_zone_set_fault(z, "b.t.test", MDSPF_DNS_TXT, MDSPF_ZONE_NOFAULT),
+      mdspf_zone_set_fault(z, "b.t.test", MDSPF_RR_TXT, MDSPF_ZONE_NOFAULT),
       MDSPF_OK);
 
   /* the AAAA of an "a" target times out */
   assert_int_equal(
-      mdspf_zone_set_fault(z, "c.t.test", MDSPF_DNS_AAAA, MDSPF_ZONE_TIMEOUT),
+      mdspf_zone_set_fault(z, "c.t.test", MDSPF_RR_AAAA, MDSPF_ZONE_TIMEOUT),
       MDSPF_OK);
   lint_ok(r.l, "a.t.test");
   k = find(r.l, MDSPF_LINT_DNS_ERROR, MDSPF_SEV_ERROR);
@@ -707,12 +707,12 @@ static void test_lint_dns_errors(void **state) {
                       "a:c.t.test: the AAAA lookup of c.t.test failed: "
                       "temporary failure");
   assert_int_equal(
-      mdspf_zone_set_fault(z, "c.t.test", MDSPF_DNS_AAAA, MDSPF_ZONE_NOFAULT),
+      mdspf_zone_set_fault(z, "c.t.test", MDSPF_RR_AAAA, MDSPF_ZONE_NOFAULT),
       MDSPF_OK);
 
   /* the domain itself */
   assert_int_equal(
-      mdspf_zone_set_fault(z, "a.t.test", MDSPF_DNS_TXT, MDSPF_ZONE_SERVFAIL),
+      mdspf_zone_set_fault(z, "a.t.test", MDSPF_RR_TXT, MDSPF_ZONE_SERVFAIL),
       MDSPF_OK);
   lint_ok(r.l, "a.t.test");
   k = find(r.l, MDSPF_LINT_DNS_ERROR, MDSPF_SEV_ERROR);
@@ -737,7 +737,7 @@ static void test_lint_timeout(void **state) {
   int m;
   (void)state;
   assert_int_equal(
-      mdspf_zone_set_fault(z, "slow.t.test", MDSPF_DNS_TXT, MDSPF_ZONE_HANG),
+      mdspf_zone_set_fault(z, "slow.t.test", MDSPF_RR_TXT, MDSPF_ZONE_HANG),
       MDSPF_OK);
   for (m = 0; m < NMODES; m++) {
     long t0, el, k;
@@ -1050,7 +1050,7 @@ static void test_lint_ptr_names(void **state) {
 
   /* a failed PTR lookup: the usual DNS_ERROR on the term, nothing else */
   assert_int_equal(mdspf_zone_set_fault(z, "11.2.0.192.in-addr.arpa",
-                                        MDSPF_DNS_PTR, MDSPF_ZONE_SERVFAIL),
+                                        MDSPF_RR_PTR, MDSPF_ZONE_SERVFAIL),
                    MDSPF_OK);
   lint_ok(r.l, "ptr.lint.test");
   expect_no(r.l, MDSPF_LINT_TOO_MANY_PTR);
@@ -1058,7 +1058,7 @@ static void test_lint_ptr_names(void **state) {
              "ptr:lint.test: the PTR lookup of 11.2.0.192.in-addr.arpa "
              "failed: temporary failure (SERVFAIL)");
   assert_int_equal(mdspf_zone_set_fault(z, "11.2.0.192.in-addr.arpa",
-                                        MDSPF_DNS_PTR, MDSPF_ZONE_NOFAULT),
+                                        MDSPF_RR_PTR, MDSPF_ZONE_NOFAULT),
                    MDSPF_OK);
 
   /* every delivery mode gives the same */

@@ -91,7 +91,7 @@ static void add_txt(mdspf_zone *z, const char *name, const char *txt) {
 static mdspf_zone *world(void) {
   mdspf_zone *z = zone_of(WORLD);
   mdspf_zone_set_flags(z, MDSPF_ZONE_LAX);
-  assert_int_equal(mdspf_zone_set_fault(z, "temp.example.com", MDSPF_DNS_TXT,
+  assert_int_equal(mdspf_zone_set_fault(z, "temp.example.com", MDSPF_RR_TXT,
                                         MDSPF_ZONE_SERVFAIL),
                    MDSPF_OK);
   assert_int_equal(
@@ -207,53 +207,53 @@ static void test_zone_has(void **state) {
                           "x.y.z  MX 10 a\n"
                           "alias  CNAME a.example.com.\n");
   (void)state;
-  assert_int_equal(mdspf_zone_has(z, "a.example.com", MDSPF_DNS_A), 1);
-  assert_int_equal(mdspf_zone_has(z, "a.example.com", MDSPF_DNS_TXT), 1);
+  assert_int_equal(mdspf_zone_has(z, "a.example.com", MDSPF_RR_A), 1);
+  assert_int_equal(mdspf_zone_has(z, "a.example.com", MDSPF_RR_TXT), 1);
   assert_int_equal(mdspf_zone_has(z, "a.example.com", 0), 1);
-  assert_int_equal(mdspf_zone_has(z, "a.example.com", MDSPF_DNS_AAAA), 0);
-  assert_int_equal(mdspf_zone_has(z, "a.example.com", MDSPF_DNS_MX), 0);
+  assert_int_equal(mdspf_zone_has(z, "a.example.com", MDSPF_RR_AAAA), 0);
+  assert_int_equal(mdspf_zone_has(z, "a.example.com", MDSPF_RR_MX), 0);
   /* case-insensitive, one trailing dot ignored */
-  assert_int_equal(mdspf_zone_has(z, "A.Example.COM", MDSPF_DNS_TXT), 1);
-  assert_int_equal(mdspf_zone_has(z, "a.example.com.", MDSPF_DNS_TXT), 1);
+  assert_int_equal(mdspf_zone_has(z, "A.Example.COM", MDSPF_RR_TXT), 1);
+  assert_int_equal(mdspf_zone_has(z, "a.example.com.", MDSPF_RR_TXT), 1);
   assert_int_equal(mdspf_zone_has(z, "A.EXAMPLE.COM.", 0), 1);
-  assert_int_equal(mdspf_zone_has(z, "a.example.com..", MDSPF_DNS_TXT), 0);
+  assert_int_equal(mdspf_zone_has(z, "a.example.com..", MDSPF_RR_TXT), 0);
   /* empty non-terminals and missing names hold nothing */
   assert_int_equal(mdspf_zone_has(z, "y.z.example.com", 0), 0);
-  assert_int_equal(mdspf_zone_has(z, "z.example.com", MDSPF_DNS_MX), 0);
+  assert_int_equal(mdspf_zone_has(z, "z.example.com", MDSPF_RR_MX), 0);
   assert_int_equal(mdspf_zone_has(z, "example.com", 0), 0);
   assert_int_equal(mdspf_zone_has(z, "nowhere.example.com", 0), 0);
-  assert_int_equal(mdspf_zone_has(z, "x.y.z.example.com", MDSPF_DNS_MX), 1);
-  assert_int_equal(mdspf_zone_has(z, "x.y.z.example.com", MDSPF_DNS_A), 0);
+  assert_int_equal(mdspf_zone_has(z, "x.y.z.example.com", MDSPF_RR_MX), 1);
+  assert_int_equal(mdspf_zone_has(z, "x.y.z.example.com", MDSPF_RR_A), 0);
   /* a CNAME answers every type */
-  assert_int_equal(mdspf_zone_has(z, "alias.example.com", MDSPF_DNS_TXT), 1);
-  assert_int_equal(mdspf_zone_has(z, "alias.example.com", MDSPF_DNS_AAAA), 1);
-  assert_int_equal(mdspf_zone_has(z, "alias.example.com", MDSPF_DNS_CNAME), 1);
+  assert_int_equal(mdspf_zone_has(z, "alias.example.com", MDSPF_RR_TXT), 1);
+  assert_int_equal(mdspf_zone_has(z, "alias.example.com", MDSPF_RR_AAAA), 1);
+  assert_int_equal(mdspf_zone_has(z, "alias.example.com", MDSPF_RR_CNAME), 1);
   assert_int_equal(mdspf_zone_has(z, "alias.example.com", 0), 1);
   /* faults: for one type, or for every type */
-  assert_int_equal(mdspf_zone_set_fault(z, "f.example.com", MDSPF_DNS_TXT,
+  assert_int_equal(mdspf_zone_set_fault(z, "f.example.com", MDSPF_RR_TXT,
                                         MDSPF_ZONE_SERVFAIL),
                    MDSPF_OK);
-  assert_int_equal(mdspf_zone_has(z, "f.example.com", MDSPF_DNS_TXT), 1);
-  assert_int_equal(mdspf_zone_has(z, "f.example.com", MDSPF_DNS_A), 0);
+  assert_int_equal(mdspf_zone_has(z, "f.example.com", MDSPF_RR_TXT), 1);
+  assert_int_equal(mdspf_zone_has(z, "f.example.com", MDSPF_RR_A), 0);
   assert_int_equal(mdspf_zone_has(z, "F.example.com.", 0), 1);
   assert_int_equal(mdspf_zone_set_fault(z, "g.example.com", 0, MDSPF_ZONE_HANG),
                    MDSPF_OK);
-  assert_int_equal(mdspf_zone_has(z, "g.example.com", MDSPF_DNS_MX), 1);
-  assert_int_equal(mdspf_zone_has(z, "g.example.com", MDSPF_DNS_TXT), 1);
-  assert_int_equal(mdspf_zone_set_fault(z, "a.example.com", MDSPF_DNS_AAAA,
+  assert_int_equal(mdspf_zone_has(z, "g.example.com", MDSPF_RR_MX), 1);
+  assert_int_equal(mdspf_zone_has(z, "g.example.com", MDSPF_RR_TXT), 1);
+  assert_int_equal(mdspf_zone_set_fault(z, "a.example.com", MDSPF_RR_AAAA,
                                         MDSPF_ZONE_TIMEOUT),
                    MDSPF_OK);
-  assert_int_equal(mdspf_zone_has(z, "a.example.com", MDSPF_DNS_AAAA), 1);
+  assert_int_equal(mdspf_zone_has(z, "a.example.com", MDSPF_RR_AAAA), 1);
   /* a removed fault no longer counts */
-  assert_int_equal(mdspf_zone_set_fault(z, "f.example.com", MDSPF_DNS_TXT,
+  assert_int_equal(mdspf_zone_set_fault(z, "f.example.com", MDSPF_RR_TXT,
                                         MDSPF_ZONE_NOFAULT),
                    MDSPF_OK);
-  assert_int_equal(mdspf_zone_has(z, "f.example.com", MDSPF_DNS_TXT), 0);
+  assert_int_equal(mdspf_zone_has(z, "f.example.com", MDSPF_RR_TXT), 0);
   assert_int_equal(mdspf_zone_has(z, "f.example.com", 0), 0);
   /* an empty TXT record (no strings) is a record */
   assert_int_equal(mdspf_zone_add_txt(z, "e.example.com", NULL, NULL, 0),
                    MDSPF_OK);
-  assert_int_equal(mdspf_zone_has(z, "e.example.com", MDSPF_DNS_TXT), 1);
+  assert_int_equal(mdspf_zone_has(z, "e.example.com", MDSPF_RR_TXT), 1);
   /* bad arguments */
   assert_int_equal(mdspf_zone_has(NULL, "a.example.com", 0), 0);
   assert_int_equal(mdspf_zone_has(z, NULL, 0), 0);
@@ -373,13 +373,13 @@ static void on_answer(mdspf_dns_query *q, void *ud) {
     if (!out) {
       continue;
     }
-    if (rr.kind == MDSPF__RR_ADDR && rr.family == 4) {
+    if (rr.kind == MDSPF__RK_ADDR && rr.family == 4) {
       snprintf(out, 128, "A %u.%u.%u.%u", rr.data[0], rr.data[1], rr.data[2],
                rr.data[3]);
-    } else if (rr.kind == MDSPF__RR_ADDR) {
+    } else if (rr.kind == MDSPF__RK_ADDR) {
       snprintf(out, 128, "AAAA %02x%02x..%02x", rr.data[0], rr.data[1],
                rr.data[15]);
-    } else if (rr.kind == MDSPF__RR_NAME) {
+    } else if (rr.kind == MDSPF__RK_NAME) {
       snprintf(out, 128, "NAME %u %.*s", rr.pref, (int)rr.len,
                (const char *)rr.data);
     } else {
@@ -417,9 +417,9 @@ static void test_overlay_raw_answers(void **state) {
   mdspf_dns_query *q;
   (void)state;
   add_txt(top, WHATIF, "second string");
-  assert_int_equal(mdspf_zone_add(top, "mx.top.example", MDSPF_DNS_MX, "0 ."),
+  assert_int_equal(mdspf_zone_add(top, "mx.top.example", MDSPF_RR_MX, "0 ."),
                    MDSPF_OK);
-  assert_int_equal(mdspf_zone_add(top, "mx.top.example", MDSPF_DNS_MX,
+  assert_int_equal(mdspf_zone_add(top, "mx.top.example", MDSPF_RR_MX,
                                   "7 Host.Example.ORG."),
                    MDSPF_OK);
   assert_int_equal(
@@ -434,7 +434,7 @@ static void test_overlay_raw_answers(void **state) {
       assert_int_equal(mdspf_zone_set_delivery(below, MODES[b]), MDSPF_OK);
       /* TXT of whatif: from top, both records, in order */
       memset(&a, 0, sizeof a);
-      q = send_q(r, WHATIF, MDSPF_DNS_TXT, &a, &tok, &rc);
+      q = send_q(r, WHATIF, MDSPF_RR_TXT, &a, &tok, &rc);
       assert_int_equal(rc, 0);
       assert_int_equal(a.calls, t == 0 ? 1 : 0);
       assert_true(t == 0 ? tok == NULL : tok != NULL);
@@ -452,7 +452,7 @@ static void test_overlay_raw_answers(void **state) {
       assert_int_equal(mdspf_zone_queries(below), bq);
       /* MX of whatif: from below, both exchangers */
       memset(&a, 0, sizeof a);
-      q = send_q(r, "WHATIF.example.com", MDSPF_DNS_MX, &a, &tok, &rc);
+      q = send_q(r, "WHATIF.example.com", MDSPF_RR_MX, &a, &tok, &rc);
       assert_int_equal(rc, 0);
       while (a.calls == 0) {
         assert_int_equal(r->wait(r->impl, 100), 0);
@@ -465,7 +465,7 @@ static void test_overlay_raw_answers(void **state) {
       assert_int_equal(mdspf_zone_queries(below), bq + 1);
       /* null MX and names relayed as they are */
       memset(&a, 0, sizeof a);
-      q = send_q(r, "mx.top.example", MDSPF_DNS_MX, &a, &tok, &rc);
+      q = send_q(r, "mx.top.example", MDSPF_RR_MX, &a, &tok, &rc);
       while (a.calls == 0) {
         assert_int_equal(r->wait(r->impl, 100), 0);
       }
@@ -475,7 +475,7 @@ static void test_overlay_raw_answers(void **state) {
       mdspf__dnsq_free(q);
       /* A and AAAA from below */
       memset(&a, 0, sizeof a);
-      q = send_q(r, "mail.example.com", MDSPF_DNS_AAAA, &a, &tok, &rc);
+      q = send_q(r, "mail.example.com", MDSPF_RR_AAAA, &a, &tok, &rc);
       while (a.calls == 0) {
         assert_int_equal(r->wait(r->impl, 100), 0);
       }
@@ -484,7 +484,7 @@ static void test_overlay_raw_answers(void **state) {
       mdspf__dnsq_free(q);
       /* negative answers keep status and rcode */
       memset(&a, 0, sizeof a);
-      q = send_q(r, "nowhere.example.com", MDSPF_DNS_A, &a, &tok, &rc);
+      q = send_q(r, "nowhere.example.com", MDSPF_RR_A, &a, &tok, &rc);
       while (a.calls == 0) {
         assert_int_equal(r->wait(r->impl, 100), 0);
       }
@@ -493,7 +493,7 @@ static void test_overlay_raw_answers(void **state) {
       assert_int_equal(a.nrr, 0);
       mdspf__dnsq_free(q);
       memset(&a, 0, sizeof a);
-      q = send_q(r, "mx2.example.com", MDSPF_DNS_TXT, &a, &tok, &rc);
+      q = send_q(r, "mx2.example.com", MDSPF_RR_TXT, &a, &tok, &rc);
       while (a.calls == 0) {
         assert_int_equal(r->wait(r->impl, 100), 0);
       }
@@ -501,7 +501,7 @@ static void test_overlay_raw_answers(void **state) {
       assert_int_equal(a.rcode, 0);
       mdspf__dnsq_free(q);
       memset(&a, 0, sizeof a);
-      q = send_q(r, "temp.example.com", MDSPF_DNS_TXT, &a, &tok, &rc);
+      q = send_q(r, "temp.example.com", MDSPF_RR_TXT, &a, &tok, &rc);
       while (a.calls == 0) {
         assert_int_equal(r->wait(r->impl, 100), 0);
       }
@@ -509,7 +509,7 @@ static void test_overlay_raw_answers(void **state) {
       assert_int_equal(a.rcode, 2);
       mdspf__dnsq_free(q);
       memset(&a, 0, sizeof a);
-      q = send_q(r, "slow.example.com", MDSPF_DNS_A, &a, &tok, &rc);
+      q = send_q(r, "slow.example.com", MDSPF_RR_A, &a, &tok, &rc);
       while (a.calls == 0) {
         assert_int_equal(r->wait(r->impl, 100), 0);
       }
@@ -541,25 +541,25 @@ static void test_overlay_big_answers(void **state) {
   for (i = 0; i < MDSPF_MAX_ANSWER_RRS; i++) {
     snprintf(buf, sizeof buf, "10.%d.%d.%d", (i >> 16) & 255, (i >> 8) & 255,
              i & 255);
-    assert_int_equal(mdspf_zone_add(below, "fits.example", MDSPF_DNS_A, buf),
+    assert_int_equal(mdspf_zone_add(below, "fits.example", MDSPF_RR_A, buf),
                      MDSPF_OK);
-    assert_int_equal(mdspf_zone_add(below, "big.example", MDSPF_DNS_A, buf),
+    assert_int_equal(mdspf_zone_add(below, "big.example", MDSPF_RR_A, buf),
                      MDSPF_OK);
   }
   assert_int_equal(
-      mdspf_zone_add(below, "big.example", MDSPF_DNS_A, "192.0.2.1"), MDSPF_OK);
+      mdspf_zone_add(below, "big.example", MDSPF_RR_A, "192.0.2.1"), MDSPF_OK);
   assert_int_equal(
       mdspf_overlay_new(NULL, NULL, top, mdspf_zone_resolver(below), &o),
       MDSPF_OK);
   memset(&a, 0, sizeof a);
-  q = send_q(mdspf_overlay_resolver(o), "fits.example", MDSPF_DNS_A, &a, &tok,
+  q = send_q(mdspf_overlay_resolver(o), "fits.example", MDSPF_RR_A, &a, &tok,
              &rc);
   assert_int_equal(a.calls, 1);
   assert_int_equal(a.status, MDSPF_DNS_OK);
   assert_int_equal(a.nrr, MDSPF_MAX_ANSWER_RRS);
   mdspf__dnsq_free(q);
   memset(&a, 0, sizeof a);
-  q = send_q(mdspf_overlay_resolver(o), "big.example", MDSPF_DNS_A, &a, &tok,
+  q = send_q(mdspf_overlay_resolver(o), "big.example", MDSPF_RR_A, &a, &tok,
              &rc);
   assert_int_equal(a.calls, 1);
   assert_int_equal(a.status, MDSPF_DNS_ERROR);
@@ -601,13 +601,13 @@ static void test_overlay_raw_cancel_and_free(void **state) {
       memset(&a1, 0, sizeof a1);
       memset(&a2, 0, sizeof a2);
       memset(&a3, 0, sizeof a3);
-      q1 = send_q(r, "hang.top.example", MDSPF_DNS_TXT, &a1, &t1, &rc);
+      q1 = send_q(r, "hang.top.example", MDSPF_RR_TXT, &a1, &t1, &rc);
       assert_int_equal(rc, 0);
       assert_non_null(t1);
-      q2 = send_q(r, "hang.example.com", MDSPF_DNS_A, &a2, &t2, &rc);
+      q2 = send_q(r, "hang.example.com", MDSPF_RR_A, &a2, &t2, &rc);
       assert_int_equal(rc, 0);
       assert_non_null(t2);
-      q3 = send_q(r, WHATIF, MDSPF_DNS_A, &a3, &t3, &rc);
+      q3 = send_q(r, WHATIF, MDSPF_RR_A, &a3, &t3, &rc);
       assert_int_equal(rc, 0);
       assert_true(c.live > 0);
       if (b != 0) {
@@ -642,8 +642,8 @@ static void test_overlay_raw_cancel_and_free(void **state) {
       r = mdspf_overlay_resolver(o);
       memset(&a1, 0, sizeof a1);
       memset(&a2, 0, sizeof a2);
-      q1 = send_q(r, "hang.top.example", MDSPF_DNS_TXT, &a1, &t1, &rc);
-      q2 = send_q(r, "mail.example.com", MDSPF_DNS_A, &a2, &t2, &rc);
+      q1 = send_q(r, "hang.top.example", MDSPF_RR_TXT, &a1, &t1, &rc);
+      q2 = send_q(r, "mail.example.com", MDSPF_RR_A, &a2, &t2, &rc);
       mdspf_overlay_free(o);
       assert_int_equal(c.live, 0);
       assert_int_equal(mdspf_zone_pending(top), 0);
@@ -685,8 +685,8 @@ static void test_overlay_free_inside_callback(void **state) {
       memset(&a1, 0, sizeof a1);
       memset(&a2, 0, sizeof a2);
       a1.free_overlay = o;
-      q1 = send_q(r, WHATIF, MDSPF_DNS_TXT, &a1, &t1, &rc);
-      q2 = send_q(r, "mail.example.com", MDSPF_DNS_A, &a2, &t2, &rc);
+      q1 = send_q(r, WHATIF, MDSPF_RR_TXT, &a1, &t1, &rc);
+      q2 = send_q(r, "mail.example.com", MDSPF_RR_A, &a2, &t2, &rc);
       assert_int_equal(r->wait(r->impl, 10), 0); /* delivers top first */
       assert_int_equal(a1.calls, 1);
       assert_int_equal(a2.calls, 0);
@@ -703,8 +703,8 @@ static void test_overlay_free_inside_callback(void **state) {
       memset(&a1, 0, sizeof a1);
       memset(&a2, 0, sizeof a2);
       a2.free_overlay = o;
-      q1 = send_q(r, WHATIF, MDSPF_DNS_TXT, &a1, &t1, &rc);
-      q2 = send_q(r, "mail.example.com", MDSPF_DNS_A, &a2, &t2, &rc);
+      q1 = send_q(r, WHATIF, MDSPF_RR_TXT, &a1, &t1, &rc);
+      q2 = send_q(r, "mail.example.com", MDSPF_RR_A, &a2, &t2, &rc);
       assert_int_equal(mdspf_zone_process(below, 10), 1);
       assert_int_equal(a2.calls, 1);
       assert_int_equal(c.live, 0);
@@ -1142,12 +1142,12 @@ static void test_overlay_hides_below(void **state) {
   expect_same("hides below", &got, &want, 1);
   mdspf_overlay_free(o);
   /* faults in top win over records below */
-  assert_int_equal(mdspf_zone_set_fault(top, "inc.example.com", MDSPF_DNS_TXT,
+  assert_int_equal(mdspf_zone_set_fault(top, "inc.example.com", MDSPF_RR_TXT,
                                         MDSPF_ZONE_SERVFAIL),
                    MDSPF_OK);
   mdspf_zone_free(top);
   top = top_with(WHATIF, "v=spf1 include:inc.example.com -all");
-  assert_int_equal(mdspf_zone_set_fault(top, "inc.example.com", MDSPF_DNS_TXT,
+  assert_int_equal(mdspf_zone_set_fault(top, "inc.example.com", MDSPF_RR_TXT,
                                         MDSPF_ZONE_SERVFAIL),
                    MDSPF_OK);
   assert_int_equal(
@@ -1223,13 +1223,13 @@ static void test_overlay_new_name(void **state) {
     assert_true(got.result == MDSPF_FAIL || got.result == MDSPF_PERMERROR);
     /* raw: NODATA with rcode 0 for another type, NXDOMAIN for others */
     memset(&a, 0, sizeof a);
-    q = send_q(mdspf_overlay_resolver(o), "NEW.example.org.", MDSPF_DNS_AAAA,
+    q = send_q(mdspf_overlay_resolver(o), "NEW.example.org.", MDSPF_RR_AAAA,
                &a, &tok, &rc);
     assert_int_equal(a.status, MDSPF_DNS_NODATA);
     assert_int_equal(a.rcode, 0);
     mdspf__dnsq_free(q);
     memset(&a, 0, sizeof a);
-    q = send_q(mdspf_overlay_resolver(o), "other.example.org", MDSPF_DNS_A, &a,
+    q = send_q(mdspf_overlay_resolver(o), "other.example.org", MDSPF_RR_A, &a,
                &tok, &rc);
     assert_int_equal(a.status, MDSPF_DNS_NXDOMAIN);
     assert_int_equal(a.rcode, 3);

@@ -112,7 +112,7 @@ static void test_regress_huge_digit_transformers(void **state) {
             "v=spf1 exists:%{d4294967297r}.a.example.com "
             "exists:%{d99999999999999999999}.b.example.com -all");
   assert_int_equal(mdspf_zone_add(e->z, "com.example.d.a.example.com",
-                                  MDSPF_DNS_A, "127.0.0.2"),
+                                  MDSPF_RR_A, "127.0.0.2"),
                    MDSPF_OK);
   /* 4294967297 parts of a 3-part name: all of them, reversed */
   assert_int_equal(run(e, "192.0.2.1", "x@d.example.com", NULL, 0), MDSPF_PASS);
@@ -126,7 +126,7 @@ static void test_regress_ipv6_i(void **state) {
       mdspf_zone_add(e->z,
                      "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0."
                      "1.0.0.2.ip6.bl.example.com",
-                     MDSPF_DNS_A, "127.0.0.2"),
+                     MDSPF_RR_A, "127.0.0.2"),
       MDSPF_OK);
   assert_int_equal(run(e, "2001:db8::1", "x@six.example.com", NULL, 0),
                    MDSPF_PASS);

@@ -102,10 +102,10 @@ static void on_done(mdspf_dns_query *q, void *ud) {
   if (p->requery && p->child) {
     const mdspf_resolver *r = mdspf_zone_resolver(p->z);
     p->child_q = mdspf__dnsq_new(&g_libc, p->requery, strlen(p->requery),
-                                 MDSPF_DNS_A, on_done, p->child);
+                                 MDSPF_RR_A, on_done, p->child);
     assert_non_null(p->child_q);
     p->child_rc =
-        r->query(r->impl, p->child_q, p->requery, MDSPF_DNS_A, &p->child_token);
+        r->query(r->impl, p->child_q, p->requery, MDSPF_RR_A, &p->child_token);
     p->requery = NULL;
   }
   if (p->free_zone) {
@@ -150,7 +150,7 @@ static void format_answer(const mdspf_dns_query *q, char *out, size_t outsz) {
     size_t i;
     mdspf__sbuf_putc(&sb, '|');
     switch (rr.kind) {
-    case MDSPF__RR_ADDR: {
+    case MDSPF__RK_ADDR: {
       char txt[46];
       if (rr.family == 4) {
         mdspf__ip4_format(rr.data, txt);
@@ -160,8 +160,8 @@ static void format_answer(const mdspf_dns_query *q, char *out, size_t outsz) {
       mdspf__sbuf_puts(&sb, txt);
       break;
     }
-    case MDSPF__RR_NAME:
-      if (q->rrtype == MDSPF_DNS_MX) {
+    case MDSPF__RK_NAME:
+      if (q->rrtype == MDSPF_RR_MX) {
         mdspf__sbuf_putu(&sb, rr.pref);
         mdspf__sbuf_putc(&sb, ' ');
       }
@@ -235,7 +235,7 @@ static void test_zone_new_free(void **state) {
   assert_non_null(r->wait);
   assert_int_equal(mdspf_zone_pending(z), 0);
   assert_int_equal(mdspf_zone_queries(z), 0);
-  assert_int_equal(mdspf_zone_add(z, "a.example.com", MDSPF_DNS_A, "192.0.2.1"),
+  assert_int_equal(mdspf_zone_add(z, "a.example.com", MDSPF_RR_A, "192.0.2.1"),
                    MDSPF_OK);
   mdspf_zone_free(z);
   assert_int_equal(c.outstanding, 0);
@@ -254,47 +254,47 @@ static void test_zone_all_types(void **state) {
   (void)state;
   memset(&c, 0, sizeof c);
   assert_int_equal(mdspf_zone_new(count_alloc, &c, &z), MDSPF_OK);
-  assert_int_equal(mdspf_zone_add(z, "example.com", MDSPF_DNS_A, "192.0.2.1"),
+  assert_int_equal(mdspf_zone_add(z, "example.com", MDSPF_RR_A, "192.0.2.1"),
                    MDSPF_OK);
-  assert_int_equal(mdspf_zone_add(z, "example.com", MDSPF_DNS_A, " 192.0.2.2 "),
+  assert_int_equal(mdspf_zone_add(z, "example.com", MDSPF_RR_A, " 192.0.2.2 "),
                    MDSPF_OK);
   assert_int_equal(
-      mdspf_zone_add(z, "example.com", MDSPF_DNS_AAAA, "2001:DB8::1"),
+      mdspf_zone_add(z, "example.com", MDSPF_RR_AAAA, "2001:DB8::1"),
       MDSPF_OK);
   assert_int_equal(
-      mdspf_zone_add(z, "example.com", MDSPF_DNS_MX, "20 mx2.example.com."),
+      mdspf_zone_add(z, "example.com", MDSPF_RR_MX, "20 mx2.example.com."),
       MDSPF_OK);
   assert_int_equal(
-      mdspf_zone_add(z, "example.com", MDSPF_DNS_MX, "10 mx1.example.com"),
+      mdspf_zone_add(z, "example.com", MDSPF_RR_MX, "10 mx1.example.com"),
       MDSPF_OK);
-  assert_int_equal(mdspf_zone_add(z, "nullmx.example.com", MDSPF_DNS_MX, "0 ."),
+  assert_int_equal(mdspf_zone_add(z, "nullmx.example.com", MDSPF_RR_MX, "0 ."),
                    MDSPF_OK);
-  assert_int_equal(mdspf_zone_add(z, "1.2.0.192.in-addr.arpa", MDSPF_DNS_PTR,
+  assert_int_equal(mdspf_zone_add(z, "1.2.0.192.in-addr.arpa", MDSPF_RR_PTR,
                                   "Host.Example.com."),
                    MDSPF_OK);
   assert_int_equal(
-      mdspf_zone_add(z, "example.com", MDSPF_DNS_TXT, "\"v=spf1 \" \"-all\""),
+      mdspf_zone_add(z, "example.com", MDSPF_RR_TXT, "\"v=spf1 \" \"-all\""),
       MDSPF_OK);
   assert_int_equal(
-      mdspf_zone_add(z, "example.com", MDSPF_DNS_TXT, "single-word"), MDSPF_OK);
+      mdspf_zone_add(z, "example.com", MDSPF_RR_TXT, "single-word"), MDSPF_OK);
   assert_int_equal(
-      mdspf_zone_add(z, "alias.example.com", MDSPF_DNS_CNAME, "example.com."),
+      mdspf_zone_add(z, "alias.example.com", MDSPF_RR_CNAME, "example.com."),
       MDSPF_OK);
 
-  ASK(z, "example.com", MDSPF_DNS_A, "ok(0)|192.0.2.1|192.0.2.2");
-  ASK(z, "example.com", MDSPF_DNS_AAAA, "ok(0)|2001:db8::1");
+  ASK(z, "example.com", MDSPF_RR_A, "ok(0)|192.0.2.1|192.0.2.2");
+  ASK(z, "example.com", MDSPF_RR_AAAA, "ok(0)|2001:db8::1");
   /* insertion order, not preference order */
-  ASK(z, "example.com", MDSPF_DNS_MX,
+  ASK(z, "example.com", MDSPF_RR_MX,
       "ok(0)|20 mx2.example.com|10 mx1.example.com");
-  ASK(z, "nullmx.example.com", MDSPF_DNS_MX, "ok(0)|0 ");
-  ASK(z, "1.2.0.192.in-addr.arpa", MDSPF_DNS_PTR, "ok(0)|Host.Example.com");
-  ASK(z, "example.com", MDSPF_DNS_TXT, "ok(0)|v=spf1 -all|single-word");
-  ASK(z, "alias.example.com", MDSPF_DNS_A, "ok(0)|192.0.2.1|192.0.2.2");
-  ASK(z, "alias.example.com", MDSPF_DNS_TXT, "ok(0)|v=spf1 -all|single-word");
+  ASK(z, "nullmx.example.com", MDSPF_RR_MX, "ok(0)|0 ");
+  ASK(z, "1.2.0.192.in-addr.arpa", MDSPF_RR_PTR, "ok(0)|Host.Example.com");
+  ASK(z, "example.com", MDSPF_RR_TXT, "ok(0)|v=spf1 -all|single-word");
+  ASK(z, "alias.example.com", MDSPF_RR_A, "ok(0)|192.0.2.1|192.0.2.2");
+  ASK(z, "alias.example.com", MDSPF_RR_TXT, "ok(0)|v=spf1 -all|single-word");
   /* a CNAME query is never answered with the CNAME itself */
-  ASK(z, "alias.example.com", MDSPF_DNS_CNAME, "nodata(0)");
-  ASK(z, "example.com", MDSPF_DNS_PTR, "nodata(0)");
-  ASK(z, "1.2.0.192.in-addr.arpa", MDSPF_DNS_A, "nodata(0)");
+  ASK(z, "alias.example.com", MDSPF_RR_CNAME, "nodata(0)");
+  ASK(z, "example.com", MDSPF_RR_PTR, "nodata(0)");
+  ASK(z, "1.2.0.192.in-addr.arpa", MDSPF_RR_A, "nodata(0)");
   /* a type the zone never stores */
   ASK(z, "example.com", 99, "nodata(0)");
   assert_int_equal(mdspf_zone_queries(z), 12);
@@ -320,19 +320,19 @@ static void test_zone_txt_strings(void **state) {
   lens[2] = 0;
   assert_int_equal(mdspf_zone_add_txt(z, "multi.example.com", parts, lens, 3),
                    MDSPF_OK);
-  ASK(z, "multi.example.com", MDSPF_DNS_TXT, "ok(0)|v=spf1 a\\0b");
+  ASK(z, "multi.example.com", MDSPF_RR_TXT, "ok(0)|v=spf1 a\\0b");
 
   /* zero strings: one record of zero octets */
   assert_int_equal(mdspf_zone_add_txt(z, "empty.example.com", NULL, NULL, 0),
                    MDSPF_OK);
-  ASK(z, "empty.example.com", MDSPF_DNS_TXT, "ok(0)|");
+  ASK(z, "empty.example.com", MDSPF_RR_TXT, "ok(0)|");
   assert_int_equal(mdspf_zone_has_name(z, "empty.example.com"), 1);
 
   /* quoted rdata with escapes */
-  assert_int_equal(mdspf_zone_add(z, "esc.example.com", MDSPF_DNS_TXT,
+  assert_int_equal(mdspf_zone_add(z, "esc.example.com", MDSPF_RR_TXT,
                                   "\"a\\\"b\" \"\\059\\\\\" ( \"x\" )"),
                    MDSPF_OK);
-  ASK(z, "esc.example.com", MDSPF_DNS_TXT, "ok(0)|a\"b;\\92x");
+  ASK(z, "esc.example.com", MDSPF_RR_TXT, "ok(0)|a\"b;\\92x");
 
   /* 255 octets is fine, 256 needs MDSPF_ZONE_LAX */
   memset(big, 'x', sizeof big);
@@ -355,7 +355,7 @@ static void test_zone_txt_strings(void **state) {
     mdspf__rr rr;
     mdspf_dns_query *q;
     memset(&p, 0, sizeof p);
-    q = start_query(z, &g_libc, "big.example.com", MDSPF_DNS_TXT, &p, &tok,
+    q = start_query(z, &g_libc, "big.example.com", MDSPF_RR_TXT, &p, &tok,
                     &rc);
     assert_non_null(q);
     assert_int_equal(rc, 0);
@@ -385,10 +385,10 @@ static void test_zone_txt_strings(void **state) {
     char rd[300];
     memset(rd, 'y', 256);
     rd[256] = '\0';
-    assert_int_equal(mdspf_zone_add(z, "y.example.com", MDSPF_DNS_TXT, rd),
+    assert_int_equal(mdspf_zone_add(z, "y.example.com", MDSPF_RR_TXT, rd),
                      MDSPF_E_SYNTAX);
     mdspf_zone_set_flags(z, MDSPF_ZONE_LAX);
-    assert_int_equal(mdspf_zone_add(z, "y.example.com", MDSPF_DNS_TXT, rd),
+    assert_int_equal(mdspf_zone_add(z, "y.example.com", MDSPF_RR_TXT, rd),
                      MDSPF_OK);
   }
   assert_int_equal(mdspf_zone_has_name(z, "x.example.com"), 0);
@@ -402,93 +402,93 @@ static void test_zone_add_errors(void **state) {
   (void)state;
   assert_int_equal(mdspf_zone_new(NULL, NULL, &z), MDSPF_OK);
   /* bad names and types: MDSPF_E_INVAL */
-  assert_int_equal(mdspf_zone_add(z, "", MDSPF_DNS_A, "192.0.2.1"),
+  assert_int_equal(mdspf_zone_add(z, "", MDSPF_RR_A, "192.0.2.1"),
                    MDSPF_E_INVAL);
-  assert_int_equal(mdspf_zone_add(z, "a..b", MDSPF_DNS_A, "192.0.2.1"),
+  assert_int_equal(mdspf_zone_add(z, "a..b", MDSPF_RR_A, "192.0.2.1"),
                    MDSPF_E_INVAL);
-  assert_int_equal(mdspf_zone_add(z, ".", MDSPF_DNS_A, "192.0.2.1"),
+  assert_int_equal(mdspf_zone_add(z, ".", MDSPF_RR_A, "192.0.2.1"),
                    MDSPF_E_INVAL);
   assert_int_equal(
-      mdspf_zone_add(z, "a.example.com..", MDSPF_DNS_A, "192.0.2.1"),
+      mdspf_zone_add(z, "a.example.com..", MDSPF_RR_A, "192.0.2.1"),
       MDSPF_E_INVAL);
   memset(longname, 'a', sizeof longname);
   longname[sizeof longname - 1] = '\0';
-  assert_int_equal(mdspf_zone_add(z, longname, MDSPF_DNS_A, "192.0.2.1"),
+  assert_int_equal(mdspf_zone_add(z, longname, MDSPF_RR_A, "192.0.2.1"),
                    MDSPF_E_INVAL); /* label over 63 octets */
   for (k = 1; k < sizeof longname - 1; k += 2) {
     longname[k] = '.';
   }
-  assert_int_equal(mdspf_zone_add(z, longname, MDSPF_DNS_A, "192.0.2.1"),
+  assert_int_equal(mdspf_zone_add(z, longname, MDSPF_RR_A, "192.0.2.1"),
                    MDSPF_E_INVAL); /* name over 253 octets */
   longname[253] = '\0';
-  assert_int_equal(mdspf_zone_add(z, longname, MDSPF_DNS_A, "192.0.2.1"),
+  assert_int_equal(mdspf_zone_add(z, longname, MDSPF_RR_A, "192.0.2.1"),
                    MDSPF_OK);
   assert_int_equal(mdspf_zone_has_name(z, longname), 1);
   /* any octet but NUL may appear in a label */
   assert_int_equal(
-      mdspf_zone_add(z, "a b%c.example.com", MDSPF_DNS_A, "192.0.2.1"),
+      mdspf_zone_add(z, "a b%c.example.com", MDSPF_RR_A, "192.0.2.1"),
       MDSPF_OK);
-  ASK(z, "A B%C.example.com", MDSPF_DNS_A, "ok(0)|192.0.2.1");
+  ASK(z, "A B%C.example.com", MDSPF_RR_A, "ok(0)|192.0.2.1");
   assert_int_equal(mdspf_zone_add(z, "a.example.com", 33, "0 0 25 x."),
                    MDSPF_E_INVAL);
   assert_int_equal(mdspf_zone_add(z, "a.example.com", 99, "\"v=spf1\""),
                    MDSPF_E_INVAL);
-  assert_int_equal(mdspf_zone_add(z, "a.example.com", MDSPF_DNS_A, NULL),
+  assert_int_equal(mdspf_zone_add(z, "a.example.com", MDSPF_RR_A, NULL),
                    MDSPF_E_INVAL);
-  assert_int_equal(mdspf_zone_add(NULL, "a.example.com", MDSPF_DNS_A, "1"),
+  assert_int_equal(mdspf_zone_add(NULL, "a.example.com", MDSPF_RR_A, "1"),
                    MDSPF_E_INVAL);
-  assert_int_equal(mdspf_zone_add(z, NULL, MDSPF_DNS_A, "192.0.2.1"),
+  assert_int_equal(mdspf_zone_add(z, NULL, MDSPF_RR_A, "192.0.2.1"),
                    MDSPF_E_INVAL);
   /* bad rdata: MDSPF_E_SYNTAX */
-  assert_int_equal(mdspf_zone_add(z, "a.example.com", MDSPF_DNS_A, "1.2.3"),
+  assert_int_equal(mdspf_zone_add(z, "a.example.com", MDSPF_RR_A, "1.2.3"),
                    MDSPF_E_SYNTAX);
-  assert_int_equal(mdspf_zone_add(z, "a.example.com", MDSPF_DNS_A, ""),
-                   MDSPF_E_SYNTAX);
-  assert_int_equal(
-      mdspf_zone_add(z, "a.example.com", MDSPF_DNS_A, "192.0.2.1 192.0.2.2"),
-      MDSPF_E_SYNTAX);
-  assert_int_equal(
-      mdspf_zone_add(z, "a.example.com", MDSPF_DNS_AAAA, "192.0.2.1"),
-      MDSPF_E_SYNTAX);
-  assert_int_equal(
-      mdspf_zone_add(z, "a.example.com", MDSPF_DNS_MX, "mx.example.com"),
-      MDSPF_E_SYNTAX);
-  assert_int_equal(mdspf_zone_add(z, "a.example.com", MDSPF_DNS_MX, "10"),
+  assert_int_equal(mdspf_zone_add(z, "a.example.com", MDSPF_RR_A, ""),
                    MDSPF_E_SYNTAX);
   assert_int_equal(
-      mdspf_zone_add(z, "a.example.com", MDSPF_DNS_MX, "65536 mx.example."),
+      mdspf_zone_add(z, "a.example.com", MDSPF_RR_A, "192.0.2.1 192.0.2.2"),
       MDSPF_E_SYNTAX);
-  assert_int_equal(mdspf_zone_add(z, "a.example.com", MDSPF_DNS_PTR, "a..b"),
-                   MDSPF_E_SYNTAX);
-  assert_int_equal(mdspf_zone_add(z, "a.example.com", MDSPF_DNS_PTR, "@"),
-                   MDSPF_E_SYNTAX);
-  assert_int_equal(mdspf_zone_add(z, "a.example.com", MDSPF_DNS_CNAME, "."),
+  assert_int_equal(
+      mdspf_zone_add(z, "a.example.com", MDSPF_RR_AAAA, "192.0.2.1"),
+      MDSPF_E_SYNTAX);
+  assert_int_equal(
+      mdspf_zone_add(z, "a.example.com", MDSPF_RR_MX, "mx.example.com"),
+      MDSPF_E_SYNTAX);
+  assert_int_equal(mdspf_zone_add(z, "a.example.com", MDSPF_RR_MX, "10"),
                    MDSPF_E_SYNTAX);
   assert_int_equal(
-      mdspf_zone_add(z, "a.example.com", MDSPF_DNS_TXT, "\"unterminated"),
+      mdspf_zone_add(z, "a.example.com", MDSPF_RR_MX, "65536 mx.example."),
       MDSPF_E_SYNTAX);
-  assert_int_equal(mdspf_zone_add(z, "a.example.com", MDSPF_DNS_TXT, ""),
+  assert_int_equal(mdspf_zone_add(z, "a.example.com", MDSPF_RR_PTR, "a..b"),
                    MDSPF_E_SYNTAX);
-  assert_int_equal(mdspf_zone_add(z, "a.example.com", MDSPF_DNS_TXT, "a )"),
+  assert_int_equal(mdspf_zone_add(z, "a.example.com", MDSPF_RR_PTR, "@"),
+                   MDSPF_E_SYNTAX);
+  assert_int_equal(mdspf_zone_add(z, "a.example.com", MDSPF_RR_CNAME, "."),
+                   MDSPF_E_SYNTAX);
+  assert_int_equal(
+      mdspf_zone_add(z, "a.example.com", MDSPF_RR_TXT, "\"unterminated"),
+      MDSPF_E_SYNTAX);
+  assert_int_equal(mdspf_zone_add(z, "a.example.com", MDSPF_RR_TXT, ""),
+                   MDSPF_E_SYNTAX);
+  assert_int_equal(mdspf_zone_add(z, "a.example.com", MDSPF_RR_TXT, "a )"),
                    MDSPF_E_SYNTAX);
   /* newlines inside rdata are just blanks */
-  assert_int_equal(mdspf_zone_add(z, "a.example.com", MDSPF_DNS_TXT,
+  assert_int_equal(mdspf_zone_add(z, "a.example.com", MDSPF_RR_TXT,
                                   "\"one\"\n\"two\" ; comment"),
                    MDSPF_OK);
   /* a second CNAME: same target is fine, another one is refused */
   assert_int_equal(
-      mdspf_zone_add(z, "c.example.com", MDSPF_DNS_CNAME, "t1.example.com"),
+      mdspf_zone_add(z, "c.example.com", MDSPF_RR_CNAME, "t1.example.com"),
       MDSPF_OK);
   assert_int_equal(
-      mdspf_zone_add(z, "C.example.com.", MDSPF_DNS_CNAME, "T1.example.com."),
+      mdspf_zone_add(z, "C.example.com.", MDSPF_RR_CNAME, "T1.example.com."),
       MDSPF_OK);
   assert_int_equal(
-      mdspf_zone_add(z, "c.example.com", MDSPF_DNS_CNAME, "t2.example.com"),
+      mdspf_zone_add(z, "c.example.com", MDSPF_RR_CNAME, "t2.example.com"),
       MDSPF_E_INVAL);
   /* nothing half-added */
   assert_int_equal(mdspf_zone_has_name(z, "a.example.com"), 1);
-  ASK(z, "a.example.com", MDSPF_DNS_A, "nodata(0)");
-  ASK(z, "a.example.com", MDSPF_DNS_TXT, "ok(0)|onetwo");
+  ASK(z, "a.example.com", MDSPF_RR_A, "nodata(0)");
+  ASK(z, "a.example.com", MDSPF_RR_TXT, "ok(0)|onetwo");
   /* faults: bad arguments */
   assert_int_equal(mdspf_zone_set_fault(z, "x.example.com", 1, 4),
                    MDSPF_E_INVAL);
@@ -513,48 +513,48 @@ static void test_zone_cname_chain(void **state) {
   (void)state;
   assert_int_equal(mdspf_zone_new(NULL, NULL, &z), MDSPF_OK);
   assert_int_equal(
-      mdspf_zone_add(z, "a.example.com", MDSPF_DNS_CNAME, "b.example.com"),
+      mdspf_zone_add(z, "a.example.com", MDSPF_RR_CNAME, "b.example.com"),
       MDSPF_OK);
   assert_int_equal(
-      mdspf_zone_add(z, "b.example.com", MDSPF_DNS_CNAME, "c.example.com."),
+      mdspf_zone_add(z, "b.example.com", MDSPF_RR_CNAME, "c.example.com."),
       MDSPF_OK);
-  assert_int_equal(mdspf_zone_add(z, "c.example.com", MDSPF_DNS_A, "192.0.2.3"),
+  assert_int_equal(mdspf_zone_add(z, "c.example.com", MDSPF_RR_A, "192.0.2.3"),
                    MDSPF_OK);
   assert_int_equal(
-      mdspf_zone_add(z, "c.example.com", MDSPF_DNS_MX, "5 mx.example.com"),
+      mdspf_zone_add(z, "c.example.com", MDSPF_RR_MX, "5 mx.example.com"),
       MDSPF_OK);
-  ASK(z, "a.example.com", MDSPF_DNS_A, "ok(0)|192.0.2.3");
-  ASK(z, "a.example.com", MDSPF_DNS_MX, "ok(0)|5 mx.example.com");
-  ASK(z, "a.example.com", MDSPF_DNS_TXT, "nodata(0)");
+  ASK(z, "a.example.com", MDSPF_RR_A, "ok(0)|192.0.2.3");
+  ASK(z, "a.example.com", MDSPF_RR_MX, "ok(0)|5 mx.example.com");
+  ASK(z, "a.example.com", MDSPF_RR_TXT, "nodata(0)");
   /* records at the name itself win over its CNAME */
-  assert_int_equal(mdspf_zone_add(z, "b.example.com", MDSPF_DNS_A, "192.0.2.2"),
+  assert_int_equal(mdspf_zone_add(z, "b.example.com", MDSPF_RR_A, "192.0.2.2"),
                    MDSPF_OK);
-  ASK(z, "a.example.com", MDSPF_DNS_A, "ok(0)|192.0.2.2");
-  ASK(z, "a.example.com", MDSPF_DNS_MX, "ok(0)|5 mx.example.com");
+  ASK(z, "a.example.com", MDSPF_RR_A, "ok(0)|192.0.2.2");
+  ASK(z, "a.example.com", MDSPF_RR_MX, "ok(0)|5 mx.example.com");
   /* dangling target: the last name's status */
-  assert_int_equal(mdspf_zone_add(z, "d.example.com", MDSPF_DNS_CNAME,
+  assert_int_equal(mdspf_zone_add(z, "d.example.com", MDSPF_RR_CNAME,
                                   "nowhere.example.org"),
                    MDSPF_OK);
-  ASK(z, "d.example.com", MDSPF_DNS_A, "nxdomain(3)");
+  ASK(z, "d.example.com", MDSPF_RR_A, "nxdomain(3)");
   /* a fault at the target applies */
-  assert_int_equal(mdspf_zone_set_fault(z, "c.example.com", MDSPF_DNS_MX,
+  assert_int_equal(mdspf_zone_set_fault(z, "c.example.com", MDSPF_RR_MX,
                                         MDSPF_ZONE_SERVFAIL),
                    MDSPF_OK);
-  ASK(z, "a.example.com", MDSPF_DNS_MX, "tempfail(2)");
+  ASK(z, "a.example.com", MDSPF_RR_MX, "tempfail(2)");
 
   /* loops */
-  assert_int_equal(mdspf_zone_add(z, "loop1.example.com", MDSPF_DNS_CNAME,
+  assert_int_equal(mdspf_zone_add(z, "loop1.example.com", MDSPF_RR_CNAME,
                                   "loop2.example.com"),
                    MDSPF_OK);
-  assert_int_equal(mdspf_zone_add(z, "loop2.example.com", MDSPF_DNS_CNAME,
+  assert_int_equal(mdspf_zone_add(z, "loop2.example.com", MDSPF_RR_CNAME,
                                   "LOOP1.example.com."),
                    MDSPF_OK);
-  assert_int_equal(mdspf_zone_add(z, "self.example.com", MDSPF_DNS_CNAME,
+  assert_int_equal(mdspf_zone_add(z, "self.example.com", MDSPF_RR_CNAME,
                                   "self.example.com"),
                    MDSPF_OK);
-  ASK(z, "loop1.example.com", MDSPF_DNS_A, "tempfail(2)");
-  ASK(z, "self.example.com", MDSPF_DNS_TXT, "tempfail(2)");
-  ASK(z, "self.example.com", MDSPF_DNS_CNAME, "nodata(0)");
+  ASK(z, "loop1.example.com", MDSPF_RR_A, "tempfail(2)");
+  ASK(z, "self.example.com", MDSPF_RR_TXT, "tempfail(2)");
+  ASK(z, "self.example.com", MDSPF_RR_CNAME, "nodata(0)");
 
   mdspf_zone_free(z);
 
@@ -565,23 +565,23 @@ static void test_zone_cname_chain(void **state) {
     snprintf(name, sizeof name, "h%d.example.com", k);
     snprintf(target, sizeof target, "h%d.example.com", k + 1);
     if (k < 10) {
-      assert_int_equal(mdspf_zone_add(z, name, MDSPF_DNS_CNAME, target),
+      assert_int_equal(mdspf_zone_add(z, name, MDSPF_RR_CNAME, target),
                        MDSPF_OK);
     }
     snprintf(name, sizeof name, "g%d.example.com", k);
     snprintf(target, sizeof target, "g%d.example.com", k + 1);
-    assert_int_equal(mdspf_zone_add(z, name, MDSPF_DNS_CNAME, target),
+    assert_int_equal(mdspf_zone_add(z, name, MDSPF_RR_CNAME, target),
                      MDSPF_OK);
   }
   assert_int_equal(
-      mdspf_zone_add(z, "h10.example.com", MDSPF_DNS_A, "192.0.2.10"),
+      mdspf_zone_add(z, "h10.example.com", MDSPF_RR_A, "192.0.2.10"),
       MDSPF_OK);
   assert_int_equal(
-      mdspf_zone_add(z, "g11.example.com", MDSPF_DNS_A, "192.0.2.11"),
+      mdspf_zone_add(z, "g11.example.com", MDSPF_RR_A, "192.0.2.11"),
       MDSPF_OK);
-  ASK(z, "h0.example.com", MDSPF_DNS_A, "ok(0)|192.0.2.10");
-  ASK(z, "g1.example.com", MDSPF_DNS_A, "ok(0)|192.0.2.11");
-  ASK(z, "g0.example.com", MDSPF_DNS_A, "tempfail(2)");
+  ASK(z, "h0.example.com", MDSPF_RR_A, "ok(0)|192.0.2.10");
+  ASK(z, "g1.example.com", MDSPF_RR_A, "ok(0)|192.0.2.11");
+  ASK(z, "g0.example.com", MDSPF_RR_A, "tempfail(2)");
   mdspf_zone_free(z);
 }
 
@@ -590,17 +590,17 @@ static void test_zone_nodata_nxdomain(void **state) {
   (void)state;
   assert_int_equal(mdspf_zone_new(NULL, NULL, &z), MDSPF_OK);
   assert_int_equal(
-      mdspf_zone_add(z, "a.b.example.com", MDSPF_DNS_A, "192.0.2.1"), MDSPF_OK);
-  ASK(z, "a.b.example.com", MDSPF_DNS_A, "ok(0)|192.0.2.1");
-  ASK(z, "a.b.example.com", MDSPF_DNS_TXT, "nodata(0)");
+      mdspf_zone_add(z, "a.b.example.com", MDSPF_RR_A, "192.0.2.1"), MDSPF_OK);
+  ASK(z, "a.b.example.com", MDSPF_RR_A, "ok(0)|192.0.2.1");
+  ASK(z, "a.b.example.com", MDSPF_RR_TXT, "nodata(0)");
   /* empty non-terminals exist */
-  ASK(z, "b.example.com", MDSPF_DNS_A, "nodata(0)");
-  ASK(z, "example.com", MDSPF_DNS_TXT, "nodata(0)");
-  ASK(z, "com", MDSPF_DNS_MX, "nodata(0)");
+  ASK(z, "b.example.com", MDSPF_RR_A, "nodata(0)");
+  ASK(z, "example.com", MDSPF_RR_TXT, "nodata(0)");
+  ASK(z, "com", MDSPF_RR_MX, "nodata(0)");
   /* siblings and children do not */
-  ASK(z, "c.example.com", MDSPF_DNS_A, "nxdomain(3)");
-  ASK(z, "x.a.b.example.com", MDSPF_DNS_A, "nxdomain(3)");
-  ASK(z, "example.org", MDSPF_DNS_A, "nxdomain(3)");
+  ASK(z, "c.example.com", MDSPF_RR_A, "nxdomain(3)");
+  ASK(z, "x.a.b.example.com", MDSPF_RR_A, "nxdomain(3)");
+  ASK(z, "example.org", MDSPF_RR_A, "nxdomain(3)");
   /* has_name counts only names with records or faults */
   assert_int_equal(mdspf_zone_has_name(z, "a.b.example.com"), 1);
   assert_int_equal(mdspf_zone_has_name(z, "A.B.Example.COM."), 1);
@@ -616,15 +616,15 @@ static void test_zone_case_and_dots(void **state) {
   (void)state;
   assert_int_equal(mdspf_zone_new(NULL, NULL, &z), MDSPF_OK);
   assert_int_equal(
-      mdspf_zone_add(z, "Mixed.Example.COM.", MDSPF_DNS_A, "192.0.2.7"),
+      mdspf_zone_add(z, "Mixed.Example.COM.", MDSPF_RR_A, "192.0.2.7"),
       MDSPF_OK);
-  ASK(z, "mixed.example.com", MDSPF_DNS_A, "ok(0)|192.0.2.7");
-  ASK(z, "MIXED.EXAMPLE.COM.", MDSPF_DNS_A, "ok(0)|192.0.2.7");
-  ASK(z, "mIxEd.eXaMpLe.CoM", MDSPF_DNS_A, "ok(0)|192.0.2.7");
+  ASK(z, "mixed.example.com", MDSPF_RR_A, "ok(0)|192.0.2.7");
+  ASK(z, "MIXED.EXAMPLE.COM.", MDSPF_RR_A, "ok(0)|192.0.2.7");
+  ASK(z, "mIxEd.eXaMpLe.CoM", MDSPF_RR_A, "ok(0)|192.0.2.7");
   assert_int_equal(
       mdspf_zone_set_fault(z, "FAULT.example.com.", 0, MDSPF_ZONE_TIMEOUT),
       MDSPF_OK);
-  ASK(z, "fault.EXAMPLE.com", MDSPF_DNS_A, "tempfail(-1)");
+  ASK(z, "fault.EXAMPLE.com", MDSPF_RR_A, "tempfail(-1)");
   assert_int_equal(mdspf_zone_has_name(z, "fault.example.com"), 1);
   mdspf_zone_free(z);
 }
@@ -633,60 +633,60 @@ static void test_zone_faults(void **state) {
   mdspf_zone *z;
   (void)state;
   assert_int_equal(mdspf_zone_new(NULL, NULL, &z), MDSPF_OK);
-  assert_int_equal(mdspf_zone_add(z, "f.example.com", MDSPF_DNS_A, "192.0.2.1"),
+  assert_int_equal(mdspf_zone_add(z, "f.example.com", MDSPF_RR_A, "192.0.2.1"),
                    MDSPF_OK);
   assert_int_equal(
-      mdspf_zone_add(z, "f.example.com", MDSPF_DNS_TXT, "\"v=spf1 -all\""),
+      mdspf_zone_add(z, "f.example.com", MDSPF_RR_TXT, "\"v=spf1 -all\""),
       MDSPF_OK);
   /* per type */
-  assert_int_equal(mdspf_zone_set_fault(z, "f.example.com", MDSPF_DNS_TXT,
+  assert_int_equal(mdspf_zone_set_fault(z, "f.example.com", MDSPF_RR_TXT,
                                         MDSPF_ZONE_TIMEOUT),
                    MDSPF_OK);
-  ASK(z, "f.example.com", MDSPF_DNS_TXT, "tempfail(-1)");
-  ASK(z, "f.example.com", MDSPF_DNS_A, "ok(0)|192.0.2.1");
+  ASK(z, "f.example.com", MDSPF_RR_TXT, "tempfail(-1)");
+  ASK(z, "f.example.com", MDSPF_RR_A, "ok(0)|192.0.2.1");
   /* replacing a fault */
-  assert_int_equal(mdspf_zone_set_fault(z, "f.example.com", MDSPF_DNS_TXT,
+  assert_int_equal(mdspf_zone_set_fault(z, "f.example.com", MDSPF_RR_TXT,
                                         MDSPF_ZONE_SERVFAIL),
                    MDSPF_OK);
-  ASK(z, "f.example.com", MDSPF_DNS_TXT, "tempfail(2)");
+  ASK(z, "f.example.com", MDSPF_RR_TXT, "tempfail(2)");
   /* every type; the specific fault takes precedence */
   assert_int_equal(
       mdspf_zone_set_fault(z, "f.example.com", 0, MDSPF_ZONE_TIMEOUT),
       MDSPF_OK);
-  ASK(z, "f.example.com", MDSPF_DNS_A, "tempfail(-1)");
-  ASK(z, "f.example.com", MDSPF_DNS_MX, "tempfail(-1)");
-  ASK(z, "f.example.com", MDSPF_DNS_TXT, "tempfail(2)");
+  ASK(z, "f.example.com", MDSPF_RR_A, "tempfail(-1)");
+  ASK(z, "f.example.com", MDSPF_RR_MX, "tempfail(-1)");
+  ASK(z, "f.example.com", MDSPF_RR_TXT, "tempfail(2)");
   /* removal */
   assert_int_equal(
       mdspf_zone_set_fault(z, "f.example.com", 0, MDSPF_ZONE_NOFAULT),
       MDSPF_OK);
-  ASK(z, "f.example.com", MDSPF_DNS_A, "ok(0)|192.0.2.1");
-  assert_int_equal(mdspf_zone_set_fault(z, "f.example.com", MDSPF_DNS_TXT,
+  ASK(z, "f.example.com", MDSPF_RR_A, "ok(0)|192.0.2.1");
+  assert_int_equal(mdspf_zone_set_fault(z, "f.example.com", MDSPF_RR_TXT,
                                         MDSPF_ZONE_NOFAULT),
                    MDSPF_OK);
-  ASK(z, "f.example.com", MDSPF_DNS_TXT, "ok(0)|v=spf1 -all");
+  ASK(z, "f.example.com", MDSPF_RR_TXT, "ok(0)|v=spf1 -all");
   /* removing a fault that is not there is fine */
-  assert_int_equal(mdspf_zone_set_fault(z, "f.example.com", MDSPF_DNS_TXT,
+  assert_int_equal(mdspf_zone_set_fault(z, "f.example.com", MDSPF_RR_TXT,
                                         MDSPF_ZONE_NOFAULT),
                    MDSPF_OK);
   assert_int_equal(
       mdspf_zone_set_fault(z, "nothing.example.net", 0, MDSPF_ZONE_NOFAULT),
       MDSPF_OK);
-  ASK(z, "nothing.example.net", MDSPF_DNS_A, "nxdomain(3)");
+  ASK(z, "nothing.example.net", MDSPF_RR_A, "nxdomain(3)");
   /* a fault makes its name exist */
-  assert_int_equal(mdspf_zone_set_fault(z, "only.example.org", MDSPF_DNS_TXT,
+  assert_int_equal(mdspf_zone_set_fault(z, "only.example.org", MDSPF_RR_TXT,
                                         MDSPF_ZONE_SERVFAIL),
                    MDSPF_OK);
   assert_int_equal(mdspf_zone_has_name(z, "only.example.org"), 1);
-  ASK(z, "only.example.org", MDSPF_DNS_TXT, "tempfail(2)");
-  ASK(z, "only.example.org", MDSPF_DNS_A, "nodata(0)");
-  ASK(z, "example.org", MDSPF_DNS_A, "nodata(0)");
+  ASK(z, "only.example.org", MDSPF_RR_TXT, "tempfail(2)");
+  ASK(z, "only.example.org", MDSPF_RR_A, "nodata(0)");
+  ASK(z, "example.org", MDSPF_RR_A, "nodata(0)");
   /* ... until it is removed */
-  assert_int_equal(mdspf_zone_set_fault(z, "only.example.org", MDSPF_DNS_TXT,
+  assert_int_equal(mdspf_zone_set_fault(z, "only.example.org", MDSPF_RR_TXT,
                                         MDSPF_ZONE_NOFAULT),
                    MDSPF_OK);
   assert_int_equal(mdspf_zone_has_name(z, "only.example.org"), 0);
-  ASK(z, "only.example.org", MDSPF_DNS_A, "nxdomain(3)");
+  ASK(z, "only.example.org", MDSPF_RR_A, "nxdomain(3)");
   mdspf_zone_free(z);
 }
 
@@ -710,12 +710,12 @@ static void test_zone_hang_cancel(void **state) {
     assert_int_equal(
         mdspf_zone_set_fault(z, "hang.example.com", 0, MDSPF_ZONE_HANG),
         MDSPF_OK);
-    assert_int_equal(mdspf_zone_set_fault(z, "hang.example.com", MDSPF_DNS_MX,
+    assert_int_equal(mdspf_zone_set_fault(z, "hang.example.com", MDSPF_RR_MX,
                                           MDSPF_ZONE_HANG),
                      MDSPF_OK);
-    q1 = start_query(z, &g_libc, "hang.example.com", MDSPF_DNS_TXT, &p1, &t1,
+    q1 = start_query(z, &g_libc, "hang.example.com", MDSPF_RR_TXT, &p1, &t1,
                      &rc1);
-    q2 = start_query(z, &g_libc, "hang.example.com", MDSPF_DNS_MX, &p2, &t2,
+    q2 = start_query(z, &g_libc, "hang.example.com", MDSPF_RR_MX, &p2, &t2,
                      &rc2);
     assert_non_null(q1);
     assert_non_null(q2);
@@ -754,9 +754,9 @@ static void run_order(int mode, int order[3]) {
   for (k = 0; k < 3; k++) {
     memset(&p[k], 0, sizeof p[k]);
     p[k].clock = &clock;
-    assert_int_equal(mdspf_zone_add(z, names[k], MDSPF_DNS_A, "192.0.2.1"),
+    assert_int_equal(mdspf_zone_add(z, names[k], MDSPF_RR_A, "192.0.2.1"),
                      MDSPF_OK);
-    q[k] = start_query(z, &g_libc, names[k], MDSPF_DNS_A, &p[k], &tok[k], &rc);
+    q[k] = start_query(z, &g_libc, names[k], MDSPF_RR_A, &p[k], &tok[k], &rc);
     assert_non_null(q[k]);
     assert_int_equal(rc, 0);
     assert_non_null(tok[k]);
@@ -807,11 +807,11 @@ static void test_zone_deferred_answer_at_delivery(void **state) {
   assert_int_equal(mdspf_zone_set_delivery(z, MDSPF_ZONE_DEFERRED_FIFO),
                    MDSPF_OK);
   memset(&p, 0, sizeof p);
-  q = start_query(z, &g_libc, "late.example.com", MDSPF_DNS_TXT, &p, &tok, &rc);
+  q = start_query(z, &g_libc, "late.example.com", MDSPF_RR_TXT, &p, &tok, &rc);
   assert_int_equal(rc, 0);
   assert_int_equal(p.calls, 0);
   assert_int_equal(
-      mdspf_zone_add(z, "late.example.com", MDSPF_DNS_TXT, "\"added later\""),
+      mdspf_zone_add(z, "late.example.com", MDSPF_RR_TXT, "\"added later\""),
       MDSPF_OK);
   assert_int_equal(mdspf_zone_process(z, 1), 1);
   assert_int_equal(p.calls, 1);
@@ -824,7 +824,7 @@ static void test_zone_deferred_answer_at_delivery(void **state) {
       mdspf_zone_set_fault(z, "late.example.com", 0, MDSPF_ZONE_HANG),
       MDSPF_OK);
   memset(&p, 0, sizeof p);
-  q = start_query(z, &g_libc, "late.example.com", MDSPF_DNS_TXT, &p, &tok, &rc);
+  q = start_query(z, &g_libc, "late.example.com", MDSPF_RR_TXT, &p, &tok, &rc);
   assert_int_equal(rc, 0);
   assert_int_equal(mdspf_zone_pending(z), 1);
   assert_int_equal(mdspf_zone_process(z, 5), 0);
@@ -851,7 +851,7 @@ static void test_zone_cancel_pending(void **state) {
                    MDSPF_OK);
   for (k = 0; k < 3; k++) {
     memset(&p[k], 0, sizeof p[k]);
-    q[k] = start_query(z, &g_libc, "x.example.com", MDSPF_DNS_A, &p[k], &tok[k],
+    q[k] = start_query(z, &g_libc, "x.example.com", MDSPF_RR_A, &p[k], &tok[k],
                        &rc);
     assert_int_equal(rc, 0);
   }
@@ -886,7 +886,7 @@ static void test_zone_cancel_in_callback(void **state) {
     for (k = 0; k < 3; k++) {
       memset(&p[k], 0, sizeof p[k]);
       p[k].z = z;
-      q[k] = start_query(z, &g_libc, "x.example.com", MDSPF_DNS_A, &p[k],
+      q[k] = start_query(z, &g_libc, "x.example.com", MDSPF_RR_A, &p[k],
                          &tok[k], &rc);
       assert_int_equal(rc, 0);
     }
@@ -922,13 +922,13 @@ static void test_zone_callback_queries(void **state) {
     r = mdspf_zone_resolver(z);
     assert_int_equal(mdspf_zone_set_delivery(z, mode), MDSPF_OK);
     assert_int_equal(
-        mdspf_zone_add(z, "n.example.com", MDSPF_DNS_A, "192.0.2.9"), MDSPF_OK);
+        mdspf_zone_add(z, "n.example.com", MDSPF_RR_A, "192.0.2.9"), MDSPF_OK);
     memset(&p, 0, sizeof p);
     memset(&child, 0, sizeof child);
     p.z = z;
     p.requery = "n.example.com";
     p.child = &child;
-    q = start_query(z, &g_libc, "n.example.com", MDSPF_DNS_A, &p, &tok, &rc);
+    q = start_query(z, &g_libc, "n.example.com", MDSPF_RR_A, &p, &tok, &rc);
     assert_int_equal(rc, 0);
     /* the query queued by the callback waits for the next call */
     assert_int_equal(mdspf_zone_process(z, SIZE_MAX), 1);
@@ -953,7 +953,7 @@ static void test_zone_callback_queries(void **state) {
   p.z = z;
   p.requery = "n.example.com";
   p.child = &child;
-  q = start_query(z, &g_libc, "n.example.com", MDSPF_DNS_A, &p, &tok, &rc);
+  q = start_query(z, &g_libc, "n.example.com", MDSPF_RR_A, &p, &tok, &rc);
   assert_int_equal(rc, 0);
   assert_int_equal(p.calls, 1);
   assert_int_equal(child.calls, 1);
@@ -981,12 +981,12 @@ static void test_zone_free_pending(void **state) {
   assert_int_equal(
       mdspf_zone_set_fault(z, "hang.example.com", 0, MDSPF_ZONE_HANG),
       MDSPF_OK);
-  assert_int_equal(mdspf_zone_add(z, "a.example.com", MDSPF_DNS_A, "192.0.2.1"),
+  assert_int_equal(mdspf_zone_add(z, "a.example.com", MDSPF_RR_A, "192.0.2.1"),
                    MDSPF_OK);
   for (k = 0; k < 3; k++) {
     memset(&p[k], 0, sizeof p[k]);
     q[k] = start_query(z, &qa, k == 0 ? "hang.example.com" : "a.example.com",
-                       MDSPF_DNS_A, &p[k], &tok[k], &rc);
+                       MDSPF_RR_A, &p[k], &tok[k], &rc);
     assert_int_equal(rc, 0);
   }
   /* FIFO: the hang entry moves to the hung list (not counted), then one
@@ -1019,7 +1019,7 @@ static void test_zone_free_in_callback(void **state) {
   for (k = 0; k < 2; k++) {
     memset(&p[k], 0, sizeof p[k]);
     p[k].z = z;
-    q[k] = start_query(z, &g_libc, "x.example.com", MDSPF_DNS_A, &p[k], &tok[k],
+    q[k] = start_query(z, &g_libc, "x.example.com", MDSPF_RR_A, &p[k], &tok[k],
                        &rc);
     assert_int_equal(rc, 0);
   }
@@ -1036,7 +1036,7 @@ static void test_zone_free_in_callback(void **state) {
   memset(&p[0], 0, sizeof p[0]);
   p[0].z = z;
   p[0].free_zone = 1;
-  q[0] = start_query(z, &g_libc, "x.example.com", MDSPF_DNS_A, &p[0], &tok[0],
+  q[0] = start_query(z, &g_libc, "x.example.com", MDSPF_RR_A, &p[0], &tok[0],
                      &rc);
   assert_int_equal(rc, 0);
   assert_int_equal(p[0].calls, 1);
@@ -1063,7 +1063,7 @@ static void test_zone_wait(void **state) {
       mdspf_zone_set_fault(z, "slow.example.com", 0, MDSPF_ZONE_HANG),
       MDSPF_OK);
   memset(&p, 0, sizeof p);
-  q = start_query(z, &g_libc, "slow.example.com", MDSPF_DNS_A, &p, &tok, &rc);
+  q = start_query(z, &g_libc, "slow.example.com", MDSPF_RR_A, &p, &tok, &rc);
   assert_int_equal(rc, 0);
   /* only a hung query: wait() sleeps for the timeout */
   clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -1088,10 +1088,10 @@ static void test_zone_bad_query_name(void **state) {
   assert_int_equal(mdspf_zone_new(NULL, NULL, &z), MDSPF_OK);
   r = mdspf_zone_resolver(z);
   memset(&p, 0, sizeof p);
-  q = mdspf__dnsq_new(&g_libc, "ok.example.com", 14, MDSPF_DNS_A, on_done, &p);
+  q = mdspf__dnsq_new(&g_libc, "ok.example.com", 14, MDSPF_RR_A, on_done, &p);
   assert_non_null(q);
   /* a name no DNS question can carry is answered FORMERR at once */
-  assert_int_equal(r->query(r->impl, q, "bad..name", MDSPF_DNS_A, &tok), 0);
+  assert_int_equal(r->query(r->impl, q, "bad..name", MDSPF_RR_A, &tok), 0);
   assert_null(tok);
   assert_int_equal(p.calls, 1);
   assert_int_equal(p.status, MDSPF_DNS_ERROR);
@@ -1134,27 +1134,27 @@ static const char realistic_zone[] =
     "net TXT toplevel-relative-to-root\n";
 
 static void check_realistic(mdspf_zone *z) {
-  ASK(z, "example.com", MDSPF_DNS_MX,
+  ASK(z, "example.com", MDSPF_RR_MX,
       "ok(0)|10 mail.example.com|20 mail2.example.net");
-  ASK(z, "example.com", MDSPF_DNS_TXT, "ok(0)|v=spf1 mx -all");
-  ASK(z, "example.com", MDSPF_DNS_A, "ok(0)|192.0.2.1");
-  ASK(z, "example.com", MDSPF_DNS_AAAA, "nodata(0)");
-  ASK(z, "mail.example.com", MDSPF_DNS_A, "ok(0)|192.0.2.25|192.0.2.26");
-  ASK(z, "mail.example.com", MDSPF_DNS_AAAA, "ok(0)|2001:db8::25");
-  ASK(z, "www.example.com", MDSPF_DNS_A, "ok(0)|192.0.2.1");
-  ASK(z, "split.example.com", MDSPF_DNS_TXT,
+  ASK(z, "example.com", MDSPF_RR_TXT, "ok(0)|v=spf1 mx -all");
+  ASK(z, "example.com", MDSPF_RR_A, "ok(0)|192.0.2.1");
+  ASK(z, "example.com", MDSPF_RR_AAAA, "nodata(0)");
+  ASK(z, "mail.example.com", MDSPF_RR_A, "ok(0)|192.0.2.25|192.0.2.26");
+  ASK(z, "mail.example.com", MDSPF_RR_AAAA, "ok(0)|2001:db8::25");
+  ASK(z, "www.example.com", MDSPF_RR_A, "ok(0)|192.0.2.1");
+  ASK(z, "split.example.com", MDSPF_RR_TXT,
       "ok(0)|v=spf1 ip4:192.0.2.0/24 -all");
-  ASK(z, "esc.example.com", MDSPF_DNS_TXT,
+  ASK(z, "esc.example.com", MDSPF_RR_TXT,
       "ok(0)|a\"bc\\92d;\\0\\255plain word");
   /* SPF and NS are ignored, but their owners exist */
-  ASK(z, "legacy.example.com", MDSPF_DNS_TXT, "nodata(0)");
+  ASK(z, "legacy.example.com", MDSPF_RR_TXT, "nodata(0)");
   assert_int_equal(mdspf_zone_has_name(z, "legacy.example.com"), 0);
-  ASK(z, "1.2.0.192.in-addr.arpa", MDSPF_DNS_PTR, "ok(0)|mail.example.com");
-  ASK(z, "deep.er.sub.example.com", MDSPF_DNS_A, "ok(0)|203.0.113.5");
-  ASK(z, "er.sub.example.com", MDSPF_DNS_A, "nodata(0)");
-  ASK(z, "org", MDSPF_DNS_TXT, "ok(0)|top");
-  ASK(z, "net", MDSPF_DNS_TXT, "ok(0)|toplevel-relative-to-root");
-  ASK(z, "ns1.example.com", MDSPF_DNS_A, "nxdomain(3)");
+  ASK(z, "1.2.0.192.in-addr.arpa", MDSPF_RR_PTR, "ok(0)|mail.example.com");
+  ASK(z, "deep.er.sub.example.com", MDSPF_RR_A, "ok(0)|203.0.113.5");
+  ASK(z, "er.sub.example.com", MDSPF_RR_A, "nodata(0)");
+  ASK(z, "org", MDSPF_RR_TXT, "ok(0)|top");
+  ASK(z, "net", MDSPF_RR_TXT, "ok(0)|toplevel-relative-to-root");
+  ASK(z, "ns1.example.com", MDSPF_RR_A, "nxdomain(3)");
 }
 
 static void test_load_realistic(void **state) {
@@ -1191,9 +1191,9 @@ static void test_load_origin_param(void **state) {
   assert_int_equal(mdspf_zone_load(z, text, sizeof text - 1, "Example.NET.",
                                    NULL, err, sizeof err),
                    MDSPF_OK);
-  ASK(z, "www.example.net", MDSPF_DNS_A, "ok(0)|192.0.2.80");
-  ASK(z, "example.net", MDSPF_DNS_TXT, "ok(0)|apex");
-  ASK(z, "sp ace%x.example.net", MDSPF_DNS_TXT, "ok(0)|odd");
+  ASK(z, "www.example.net", MDSPF_RR_A, "ok(0)|192.0.2.80");
+  ASK(z, "example.net", MDSPF_RR_TXT, "ok(0)|apex");
+  ASK(z, "sp ace%x.example.net", MDSPF_RR_TXT, "ok(0)|odd");
   assert_int_equal(mdspf_zone_load(z, text, sizeof text - 1, "bad..origin",
                                    NULL, err, sizeof err),
                    MDSPF_E_INVAL);
@@ -1224,26 +1224,26 @@ static void test_load_file(void **state) {
                            err, sizeof err),
       MDSPF_OK);
   assert_string_equal(err, "");
-  ASK(z, "example.com", MDSPF_DNS_MX,
+  ASK(z, "example.com", MDSPF_RR_MX,
       "ok(0)|10 mail.example.com|20 mail2.example.net");
-  ASK(z, "example.com", MDSPF_DNS_TXT,
+  ASK(z, "example.com", MDSPF_RR_TXT,
       "ok(0)|v=spf1 a mx include:_spf.example.net -all");
-  ASK(z, "example.com", MDSPF_DNS_A, "ok(0)|192.0.2.10");
-  ASK(z, "example.com", MDSPF_DNS_AAAA, "ok(0)|2001:db8::10");
-  ASK(z, "ns1.example.com", MDSPF_DNS_A, "ok(0)|192.0.2.53");
-  ASK(z, "mail.example.com", MDSPF_DNS_A, "ok(0)|192.0.2.25|192.0.2.26");
-  ASK(z, "mail.example.com", MDSPF_DNS_AAAA, "ok(0)|2001:db8::25");
-  ASK(z, "alias.example.com", MDSPF_DNS_A, "ok(0)|192.0.2.10");
-  ASK(z, "long.example.com", MDSPF_DNS_TXT,
+  ASK(z, "example.com", MDSPF_RR_A, "ok(0)|192.0.2.10");
+  ASK(z, "example.com", MDSPF_RR_AAAA, "ok(0)|2001:db8::10");
+  ASK(z, "ns1.example.com", MDSPF_RR_A, "ok(0)|192.0.2.53");
+  ASK(z, "mail.example.com", MDSPF_RR_A, "ok(0)|192.0.2.25|192.0.2.26");
+  ASK(z, "mail.example.com", MDSPF_RR_AAAA, "ok(0)|2001:db8::25");
+  ASK(z, "alias.example.com", MDSPF_RR_A, "ok(0)|192.0.2.10");
+  ASK(z, "long.example.com", MDSPF_RR_TXT,
       "ok(0)|v=spf1 ip4:192.0.2.0/24 ip4:198.51.100.0/24 -all");
-  ASK(z, "esc.example.com", MDSPF_DNS_TXT,
+  ASK(z, "esc.example.com", MDSPF_RR_TXT,
       "ok(0)|semi;colonquote\"dback\\92slashABCunquoted");
-  ASK(z, "legacy.example.com", MDSPF_DNS_TXT, "nodata(0)");
-  ASK(z, "10.2.0.192.in-addr.arpa", MDSPF_DNS_PTR, "ok(0)|example.com");
-  ASK(z, "host.sub.example.com", MDSPF_DNS_A, "ok(0)|203.0.113.1");
-  ASK(z, "deep.er.sub.example.com", MDSPF_DNS_A, "ok(0)|203.0.113.2");
-  ASK(z, "er.sub.example.com", MDSPF_DNS_TXT, "nodata(0)");
-  ASK(z, "nope.example.com", MDSPF_DNS_TXT, "nxdomain(3)");
+  ASK(z, "legacy.example.com", MDSPF_RR_TXT, "nodata(0)");
+  ASK(z, "10.2.0.192.in-addr.arpa", MDSPF_RR_PTR, "ok(0)|example.com");
+  ASK(z, "host.sub.example.com", MDSPF_RR_A, "ok(0)|203.0.113.1");
+  ASK(z, "deep.er.sub.example.com", MDSPF_RR_A, "ok(0)|203.0.113.2");
+  ASK(z, "er.sub.example.com", MDSPF_RR_TXT, "nodata(0)");
+  ASK(z, "nope.example.com", MDSPF_RR_TXT, "nxdomain(3)");
 
   /* unreadable files */
   assert_int_equal(
@@ -1278,7 +1278,7 @@ static void test_load_file_errors(void **state) {
   snprintf(expect, sizeof expect, "%s:2: invalid IPv4 address '192.0.2'", path);
   assert_string_equal(err, expect);
   /* records before the error stay */
-  ASK(z, "ok.example.org", MDSPF_DNS_A, "ok(0)|192.0.2.1");
+  ASK(z, "ok.example.org", MDSPF_RR_A, "ok(0)|192.0.2.1");
   f = fopen(path, "wb");
   assert_non_null(f);
   fputs("ok A 192.0.2.1\n", f);
@@ -1583,7 +1583,7 @@ static void test_load_truncated(void **state) {
   assert_int_equal(
       mdspf_zone_load(z, text, sizeof text - 2, NULL, NULL, err, sizeof err),
       MDSPF_OK);
-  ASK(z, "b.example.com", MDSPF_DNS_TXT, "ok(0)|v=spf1 -all");
+  ASK(z, "b.example.com", MDSPF_RR_TXT, "ok(0)|v=spf1 -all");
   mdspf_zone_free(z);
 }
 
@@ -1628,12 +1628,12 @@ static void test_load_empty_strings(void **state) {
   assert_int_equal(
       mdspf_zone_load(z, text, sizeof text - 1, NULL, NULL, err, sizeof err),
       MDSPF_OK);
-  ASK(z, "e1.example.com", MDSPF_DNS_TXT, "ok(0)|");
-  ASK(z, "e2.example.com", MDSPF_DNS_TXT, "ok(0)|x");
-  ASK(z, "e3.example.com", MDSPF_DNS_TXT, "ok(0)|");
-  assert_int_equal(mdspf_zone_add(z, "e4.example.com", MDSPF_DNS_TXT, "\"\""),
+  ASK(z, "e1.example.com", MDSPF_RR_TXT, "ok(0)|");
+  ASK(z, "e2.example.com", MDSPF_RR_TXT, "ok(0)|x");
+  ASK(z, "e3.example.com", MDSPF_RR_TXT, "ok(0)|");
+  assert_int_equal(mdspf_zone_add(z, "e4.example.com", MDSPF_RR_TXT, "\"\""),
                    MDSPF_OK);
-  ASK(z, "e4.example.com", MDSPF_DNS_TXT, "ok(0)|");
+  ASK(z, "e4.example.com", MDSPF_RR_TXT, "ok(0)|");
   mdspf_zone_free(z);
 }
 
@@ -1709,7 +1709,7 @@ static int oom_workout(counting *c) {
     ok = 0;
   }
   if (mdspf_zone_add_txt(z, "t.example.org", parts, lens, 2) != MDSPF_OK ||
-      mdspf_zone_add(z, "c.example.org", MDSPF_DNS_CNAME, "t.example.org") !=
+      mdspf_zone_add(z, "c.example.org", MDSPF_RR_CNAME, "t.example.org") !=
           MDSPF_OK) {
     ok = 0;
   }
@@ -1728,7 +1728,7 @@ static int oom_workout(counting *c) {
     for (k = 0; k < 3; k++) {
       memset(&p[k], 0, sizeof p[k]);
       tok[k] = NULL;
-      q[k] = start_query(z, &qa, names[k], k == 0 ? MDSPF_DNS_TXT : MDSPF_DNS_A,
+      q[k] = start_query(z, &qa, names[k], k == 0 ? MDSPF_RR_TXT : MDSPF_RR_A,
                          &p[k], &tok[k], &rc);
       if (!q[k]) {
         ok = 0;

@@ -87,7 +87,7 @@ MDSPF_API void mdspf_cares_options_init(mdspf_cares_options *opt);
  * c-ares cannot initialise (e.g. no usable system configuration),
  * MDSPF_E_NOMEM.
  */
-MDSPF_API int mdspf_cares_new(const mdspf_cares_options *opt,
+MDSPF_API mdspf_status mdspf_cares_new(const mdspf_cares_options *opt,
                               mdspf_cares **out);
 /**
  * Free the backend.  Queries still in flight complete with
@@ -107,7 +107,7 @@ MDSPF_API void mdspf_cares_free(mdspf_cares *c);
  * hook is told about the open sockets.  MDSPF_E_STATE while queries are
  * outstanding or while the backend is delivering answers.
  */
-MDSPF_API int mdspf_cares_set_loop(mdspf_cares *c, mdspf_watch_fn watch,
+MDSPF_API mdspf_status mdspf_cares_set_loop(mdspf_cares *c, mdspf_watch_fn watch,
                                    mdspf_timer_fn timer, void *loop_ud);
 /** The resolver vtable for mdspf_ctx_set_resolver (lives with c). */
 MDSPF_API const mdspf_resolver *mdspf_cares_resolver(mdspf_cares *c);
@@ -135,7 +135,7 @@ MDSPF_API int mdspf_cares_getsock(mdspf_cares *c, int *fds, int *events,
  *  it).  Returns 0; MDSPF_E_STATE when called from inside a delivery
  *  callback; MDSPF_E_INVAL for NULL; MDSPF_E_NOMEM or MDSPF_E_IO (poll
  *  failed) on a local failure. */
-MDSPF_API int mdspf_cares_wait(mdspf_cares *c, int timeout_ms);
+MDSPF_API mdspf_status mdspf_cares_wait(mdspf_cares *c, int timeout_ms);
 /** Queries sent and not yet completed or cancelled. */
 MDSPF_API size_t mdspf_cares_pending(const mdspf_cares *c);
 

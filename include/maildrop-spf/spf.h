@@ -51,47 +51,59 @@ extern "C" {
  * ==================================================================== */
 
 /** Compile-time version: 0xMMmmpp (major, minor, patch). */
-#define MDSPF_VERSION_NUM 0x000100
-#define MDSPF_VERSION_STR "0.1.0"
+#define MDSPF_VERSION_NUM 0x000200
+#define MDSPF_VERSION_STR "0.2.0"
 
 /** Run-time version number in the MDSPF_VERSION_NUM format. */
 MDSPF_API unsigned mdspf_version(void);
 /** Run-time version string, static storage, never NULL. */
 MDSPF_API const char *mdspf_version_str(void);
 
-/** API status: "did the call work?".  Values are only ever appended. */
+/**
+ * API status: "did the call work?".  MDSPF_OK is 0 and every error is
+ * negative, so a status can never be mistaken for an mdspf_result (1..7):
+ * the two share only 0, which no finished check reports.  Values are
+ * only ever appended (the next error is -15).
+ */
 typedef enum mdspf_status {
   MDSPF_OK = 0,
-  MDSPF_E_NOMEM = 1,     /**< the allocator returned NULL */
-  MDSPF_E_INVAL = 2,     /**< bad argument (NULL, malformed IP, ...) */
-  MDSPF_E_SYNTAX = 3,    /**< malformed record, macro or zone text */
-  MDSPF_E_LIMIT = 4,     /**< an RFC 7208 4.6.4 or size limit was hit */
-  MDSPF_E_DNS = 5,       /**< DNS failure (timeout, SERVFAIL, garbage) */
-  MDSPF_E_TIMEOUT = 6,   /**< the time budget ran out */
-  MDSPF_E_CANCELLED = 7, /**< the operation was cancelled */
-  MDSPF_E_STATE = 8,     /**< call not allowed in the object's state */
-  MDSPF_E_RECURSIVE = 9, /**< blocking call made from inside a callback */
-  MDSPF_E_IO = 10,       /**< a file could not be read */
-  MDSPF_E_NORECORD = 11, /**< include/redirect target has no SPF record */
-  MDSPF_E_MULTIREC = 12, /**< more than one SPF record for a domain */
-  MDSPF_E_NOTSUP = 13    /**< not supported (e.g. resolver has no wait) */
+  MDSPF_E_NOMEM = -1,     /**< the allocator returned NULL */
+  MDSPF_E_INVAL = -2,     /**< bad argument (NULL, malformed IP, ...) */
+  MDSPF_E_SYNTAX = -3,    /**< malformed record, macro or zone text */
+  MDSPF_E_LIMIT = -4,     /**< an RFC 7208 4.6.4 or size limit was hit */
+  MDSPF_E_DNS = -5,       /**< DNS failure (timeout, SERVFAIL, garbage) */
+  MDSPF_E_TIMEOUT = -6,   /**< the time budget ran out */
+  MDSPF_E_CANCELLED = -7, /**< the operation was cancelled */
+  MDSPF_E_STATE = -8,     /**< call not allowed in the object's state */
+  MDSPF_E_RECURSIVE = -9, /**< call not allowed inside a callback */
+  MDSPF_E_IO = -10,       /**< a file could not be read */
+  MDSPF_E_NORECORD = -11, /**< include/redirect target has no SPF record */
+  MDSPF_E_MULTIREC = -12, /**< more than one SPF record for a domain */
+  MDSPF_E_NOTSUP = -13,   /**< not supported (e.g. resolver has no wait) */
+  MDSPF_E_BUFFER = -14    /**< the caller's buffer is too small */
 } mdspf_status;
 
 /** Text for an mdspf_status value; static storage, never NULL. */
 MDSPF_API const char *mdspf_strerror(int status);
 
-/** SPF result, RFC 7208 section 2.6.  Distinct from mdspf_status. */
+/**
+ * SPF result, RFC 7208 section 2.6, numbered as libspf2 and its
+ * spfquery's exit status number them.  0 is not a result: it is what
+ * mdspf_check_result() reports before the check has finished.
+ */
 typedef enum mdspf_result {
-  MDSPF_NONE = 0,
+  MDSPF_NO_RESULT = 0, /**< not finished yet */
   MDSPF_NEUTRAL = 1,
   MDSPF_PASS = 2,
   MDSPF_FAIL = 3,
   MDSPF_SOFTFAIL = 4,
-  MDSPF_TEMPERROR = 5,
-  MDSPF_PERMERROR = 6
+  MDSPF_NONE = 5,
+  MDSPF_TEMPERROR = 6,
+  MDSPF_PERMERROR = 7
 } mdspf_result;
 
-/** "pass", "fail", ...; "invalid" for unknown values; never NULL. */
+/** "pass", "fail", ...; "no result" for MDSPF_NO_RESULT, "invalid" for
+ *  unknown values; never NULL. */
 MDSPF_API const char *mdspf_result_str(int result);
 
 /**
@@ -150,7 +162,7 @@ MDSPF_API const char *mdspf_syntax_str(int code);
  * NULL).  Every macro-string is validated here, so a parsed record never
  * yields a macro syntax error later.  Thread-safe (no shared state).
  */
-MDSPF_API int mdspf_record_parse(const char *txt, size_t len,
+MDSPF_API mdspf_status mdspf_record_parse(const char *txt, size_t len,
                                  mdspf_alloc_fn alloc, void *alloc_ud,
                                  mdspf_record **out, int *err_code,
                                  size_t *err_off, size_t *err_len);
@@ -175,11 +187,11 @@ MDSPF_API size_t mdspf_record_nterms(const mdspf_record *rec);
  * Canonical text of the record ("v=spf1" + one space-separated term each,
  * lower-case names, no "+" qualifier, CIDR only when given).  Writes at
  * most bufsz bytes including the NUL; *needed (if non-NULL) gets the
- * length without NUL.  Returns MDSPF_E_LIMIT if buf was too small (it then
+ * length without NUL.  Returns MDSPF_E_BUFFER if buf was too small (it then
  * holds a truncated, NUL-terminated prefix when bufsz > 0).  Parsing the
  * output gives a record with identical terms.
  */
-MDSPF_API int mdspf_record_format(const mdspf_record *rec, char *buf,
+MDSPF_API mdspf_status mdspf_record_format(const mdspf_record *rec, char *buf,
                                   size_t bufsz, size_t *needed);
 
 /** Term kinds. */
@@ -229,7 +241,7 @@ MDSPF_API int mdspf_record_term_addr(const mdspf_record *rec, size_t i,
                                      unsigned char out[16]);
 /** Byte offset and length of term i in mdspf_record_text().  Returns
  *  MDSPF_E_INVAL when i is out of range. */
-MDSPF_API int mdspf_record_term_span(const mdspf_record *rec, size_t i,
+MDSPF_API mdspf_status mdspf_record_term_span(const mdspf_record *rec, size_t i,
                                      size_t *off, size_t *len);
 /** 1 when the term's value contains macros (its target depends on the
  *  request), else 0. */
@@ -242,12 +254,12 @@ MDSPF_API int mdspf_record_term_has_macros(const mdspf_record *rec,
 
 /** Query types used by SPF. */
 enum {
-  MDSPF_DNS_A = 1,
-  MDSPF_DNS_CNAME = 5,
-  MDSPF_DNS_PTR = 12,
-  MDSPF_DNS_MX = 15,
-  MDSPF_DNS_TXT = 16,
-  MDSPF_DNS_AAAA = 28
+  MDSPF_RR_A = 1,
+  MDSPF_RR_CNAME = 5,
+  MDSPF_RR_PTR = 12,
+  MDSPF_RR_MX = 15,
+  MDSPF_RR_TXT = 16,
+  MDSPF_RR_AAAA = 28
 };
 
 /** Outcome of one DNS query, as a backend reports it. */
@@ -263,7 +275,7 @@ typedef enum mdspf_dns_status {
 MDSPF_API const char *mdspf_dns_status_str(int status);
 /** "A", "AAAA", "MX", "TXT", "PTR" or "CNAME"; "?" for any other type;
  *  never NULL. */
-MDSPF_API const char *mdspf_dns_type_str(int rrtype);
+MDSPF_API const char *mdspf_rr_type_str(int rrtype);
 
 /** A pending DNS query; created and owned by the library. */
 typedef struct mdspf_dns_query mdspf_dns_query;
@@ -336,7 +348,7 @@ MDSPF_API int mdspf_dns_query_type(const mdspf_dns_query *q);
 typedef struct mdspf_zone mdspf_zone;
 
 /** Create an empty zone. */
-MDSPF_API int mdspf_zone_new(mdspf_alloc_fn alloc, void *alloc_ud,
+MDSPF_API mdspf_status mdspf_zone_new(mdspf_alloc_fn alloc, void *alloc_ud,
                              mdspf_zone **out);
 /** Free a zone and every deferred answer still queued (their queries are
  *  dropped without completion).  Do not free a zone while a check that
@@ -352,13 +364,13 @@ MDSPF_API void mdspf_zone_free(mdspf_zone *z);
  * absolute.  Returns MDSPF_E_SYNTAX for bad rdata, MDSPF_E_INVAL for a
  * bad name or unsupported type.
  */
-MDSPF_API int mdspf_zone_add(mdspf_zone *z, const char *name, int rrtype,
+MDSPF_API mdspf_status mdspf_zone_add(mdspf_zone *z, const char *name, int rrtype,
                              const char *rdata);
 /** Add one TXT record made of n character-strings (binary-safe; each at
  *  most 255 octets unless MDSPF_ZONE_LAX is set; n may be 0, and then
  *  strings and lens may be NULL).  MDSPF_E_INVAL for an over-long string,
  *  more than 65536 strings or 65536 octets, or a bad name. */
-MDSPF_API int mdspf_zone_add_txt(mdspf_zone *z, const char *name,
+MDSPF_API mdspf_status mdspf_zone_add_txt(mdspf_zone *z, const char *name,
                                  const char *const *strings,
                                  const size_t *lens, size_t n);
 
@@ -369,7 +381,7 @@ enum {
   MDSPF_ZONE_SERVFAIL = 2, /**< answers MDSPF_DNS_TEMPFAIL, rcode 2 */
   MDSPF_ZONE_HANG = 3      /**< never answers (until cancelled) */
 };
-MDSPF_API int mdspf_zone_set_fault(mdspf_zone *z, const char *name,
+MDSPF_API mdspf_status mdspf_zone_set_fault(mdspf_zone *z, const char *name,
                                    int rrtype, int fault);
 /** 1 if the zone holds name with a record, a CNAME or a fault, else 0
  *  (names that exist only as parents of other names, or hold only
@@ -397,13 +409,13 @@ MDSPF_API void mdspf_zone_set_flags(mdspf_zone *z, unsigned flags);
  * in the zone.  The text need not be NUL-terminated; NUL bytes in it
  * are an error.
  */
-MDSPF_API int mdspf_zone_load(mdspf_zone *z, const char *text, size_t len,
+MDSPF_API mdspf_status mdspf_zone_load(mdspf_zone *z, const char *text, size_t len,
                               const char *origin, const char *filename,
                               char *err, size_t errsz);
 /** mdspf_zone_load on a file's contents.  MDSPF_E_IO if the file cannot
  *  be read, MDSPF_E_LIMIT if it is over 16 MiB; either way "path:
  *  reason" is written into err. */
-MDSPF_API int mdspf_zone_load_file(mdspf_zone *z, const char *path,
+MDSPF_API mdspf_status mdspf_zone_load_file(mdspf_zone *z, const char *path,
                                    const char *origin, char *err,
                                    size_t errsz);
 
@@ -415,7 +427,7 @@ enum {
   MDSPF_ZONE_DEFERRED_FIFO = 1,
   MDSPF_ZONE_DEFERRED_LIFO = 2
 };
-MDSPF_API int mdspf_zone_set_delivery(mdspf_zone *z, int mode);
+MDSPF_API mdspf_status mdspf_zone_set_delivery(mdspf_zone *z, int mode);
 /** Deliver up to max deferred answers (callbacks run inside); returns
  *  how many were delivered. */
 MDSPF_API size_t mdspf_zone_process(mdspf_zone *z, size_t max);
@@ -434,7 +446,7 @@ typedef struct mdspf_ctx mdspf_ctx;
 typedef struct mdspf_check mdspf_check;
 
 /** Create a context.  It has no resolver until mdspf_ctx_set_resolver. */
-MDSPF_API int mdspf_ctx_new(mdspf_alloc_fn alloc, void *alloc_ud,
+MDSPF_API mdspf_status mdspf_ctx_new(mdspf_alloc_fn alloc, void *alloc_ud,
                             mdspf_ctx **out);
 /**
  * Free the context.  Checks still running are cancelled (no callback);
@@ -445,7 +457,7 @@ MDSPF_API int mdspf_ctx_new(mdspf_alloc_fn alloc, void *alloc_ud,
 MDSPF_API void mdspf_ctx_free(mdspf_ctx *ctx);
 /** Use resolver r (the struct is copied).  MDSPF_E_STATE while checks of
  *  this context are running; MDSPF_E_INVAL for an unknown version. */
-MDSPF_API int mdspf_ctx_set_resolver(mdspf_ctx *ctx, const mdspf_resolver *r);
+MDSPF_API mdspf_status mdspf_ctx_set_resolver(mdspf_ctx *ctx, const mdspf_resolver *r);
 
 /** Limits (RFC 7208 4.6.4 defaults in brackets). */
 enum {
@@ -457,14 +469,14 @@ enum {
 };
 /** Set a limit: DNS_TERMS 1..100, VOID_LOOKUPS 0..100, MX/PTR 1..100,
  *  TIMEOUT_MS 1..3600000; MDSPF_E_INVAL otherwise. */
-MDSPF_API int mdspf_ctx_set_limit(mdspf_ctx *ctx, int which, long value);
+MDSPF_API mdspf_status mdspf_ctx_set_limit(mdspf_ctx *ctx, int which, long value);
 /** Current value of a limit, -1 for an unknown one. */
 MDSPF_API long mdspf_ctx_get_limit(const mdspf_ctx *ctx, int which);
 
 /** Host name of this receiver, for %{r} (default "unknown").  Copied;
  *  NULL restores the default; "" or a name with spaces, control or
  *  non-ASCII octets, or longer than 253 octets: MDSPF_E_INVAL. */
-MDSPF_API int mdspf_ctx_set_receiver(mdspf_ctx *ctx, const char *name);
+MDSPF_API mdspf_status mdspf_ctx_set_receiver(mdspf_ctx *ctx, const char *name);
 /**
  * Explanation used for "fail" when the record has no usable exp=: an
  * explain-string with macros (RFC 7208 6.2).  NULL restores the built-in
@@ -472,7 +484,7 @@ MDSPF_API int mdspf_ctx_set_receiver(mdspf_ctx *ctx, const char *name);
  */
 #define MDSPF_DEFAULT_EXPLANATION                                            \
   "Please see http://www.open-spf.org/Why?id=%{S}&ip=%{C}&receiver=%{R}"
-MDSPF_API int mdspf_ctx_set_default_explanation(mdspf_ctx *ctx,
+MDSPF_API mdspf_status mdspf_ctx_set_default_explanation(mdspf_ctx *ctx,
                                                 const char *text);
 /**
  * Local policy (libspf2 "-local"): mechanisms such as "a:relay.example.net
@@ -484,7 +496,7 @@ MDSPF_API int mdspf_ctx_set_default_explanation(mdspf_ctx *ctx,
  * NULL or "" clears it.  MDSPF_E_SYNTAX (with *err_off if non-NULL) if it
  * does not parse or contains modifiers.
  */
-MDSPF_API int mdspf_ctx_set_local_policy(mdspf_ctx *ctx, const char *mechs,
+MDSPF_API mdspf_status mdspf_ctx_set_local_policy(mdspf_ctx *ctx, const char *mechs,
                                          size_t *err_off);
 /**
  * Best guess (libspf2/pyspf "-guess"): a record evaluated as the checked
@@ -492,7 +504,7 @@ MDSPF_API int mdspf_ctx_set_local_policy(mdspf_ctx *ctx, const char *mechs,
  * "none"); e.g. "v=spf1 a/24 mx/24 ptr".  A missing "v=spf1 " prefix is
  * added.  NULL clears it.  MDSPF_E_SYNTAX if it does not parse.
  */
-MDSPF_API int mdspf_ctx_set_best_guess(mdspf_ctx *ctx, const char *record);
+MDSPF_API mdspf_status mdspf_ctx_set_best_guess(mdspf_ctx *ctx, const char *record);
 /**
  * Override: use record as the SPF record of domain, at every level
  * (top, include, redirect), without looking at DNS.  Fallback: use it
@@ -500,9 +512,9 @@ MDSPF_API int mdspf_ctx_set_best_guess(mdspf_ctx *ctx, const char *record);
  * same domain replace earlier ones; record NULL removes the entry.
  * MDSPF_E_SYNTAX for a bad record, MDSPF_E_INVAL for a bad domain.
  */
-MDSPF_API int mdspf_ctx_add_override(mdspf_ctx *ctx, const char *domain,
+MDSPF_API mdspf_status mdspf_ctx_add_override(mdspf_ctx *ctx, const char *domain,
                                      const char *record);
-MDSPF_API int mdspf_ctx_add_fallback(mdspf_ctx *ctx, const char *domain,
+MDSPF_API mdspf_status mdspf_ctx_add_fallback(mdspf_ctx *ctx, const char *domain,
                                      const char *record);
 /**
  * Override with an already parsed record, which is NOT copied: rec must
@@ -511,7 +523,7 @@ MDSPF_API int mdspf_ctx_add_fallback(mdspf_ctx *ctx, const char *domain,
  * any number of threads at once (compile once, share everywhere).  rec
  * NULL removes the entry.
  */
-MDSPF_API int mdspf_ctx_add_override_record(mdspf_ctx *ctx,
+MDSPF_API mdspf_status mdspf_ctx_add_override_record(mdspf_ctx *ctx,
                                             const char *domain,
                                             const mdspf_record *rec);
 
@@ -534,7 +546,7 @@ typedef void (*mdspf_timer_fn)(void *loop_ud, long ms);
  * mdspf_ctx_process_timeouts() always reports the timer again, and
  * mdspf_ctx_free() reports -1 (disarm) if a timer was armed.
  */
-MDSPF_API int mdspf_ctx_set_timer(mdspf_ctx *ctx, mdspf_timer_fn fn,
+MDSPF_API mdspf_status mdspf_ctx_set_timer(mdspf_ctx *ctx, mdspf_timer_fn fn,
                                   void *loop_ud);
 /** Milliseconds until the earliest running check's budget ends (0 if it
  *  has already), -1 when no check is running. */
@@ -551,7 +563,7 @@ typedef struct mdspf_event mdspf_event;
 typedef void (*mdspf_trace_fn)(void *ud, const mdspf_event *ev);
 /** Install (fn != NULL) or remove a trace hook for checks created later
  *  (each check keeps the hook it was created with). */
-MDSPF_API int mdspf_ctx_set_trace(mdspf_ctx *ctx, mdspf_trace_fn fn,
+MDSPF_API mdspf_status mdspf_ctx_set_trace(mdspf_ctx *ctx, mdspf_trace_fn fn,
                                   void *ud);
 /** The check an event belongs to (to tell concurrent checks apart). */
 MDSPF_API const mdspf_check *mdspf_event_check(const mdspf_event *ev);
@@ -586,7 +598,7 @@ MDSPF_API unsigned mdspf_event_dns_terms(const mdspf_event *ev);
 MDSPF_API unsigned mdspf_event_void_lookups(const mdspf_event *ev);
 /** One readable line for the event (no newline), like mdspf_record_format
  *  for buffer handling. */
-MDSPF_API int mdspf_event_format(const mdspf_event *ev, char *buf,
+MDSPF_API mdspf_status mdspf_event_format(const mdspf_event *ev, char *buf,
                                  size_t bufsz, size_t *needed);
 
 /* ======================================================================
@@ -602,26 +614,26 @@ MDSPF_API int mdspf_event_format(const mdspf_event *ev, char *buf,
 typedef void (*mdspf_check_cb)(mdspf_check *chk, void *user);
 
 /** Create a check bound to ctx (which must outlive it). */
-MDSPF_API int mdspf_check_new(mdspf_ctx *ctx, mdspf_check **out);
+MDSPF_API mdspf_status mdspf_check_new(mdspf_ctx *ctx, mdspf_check **out);
 /** Client IP as text: IPv4 dotted quad or IPv6 (RFC 4291); IPv4-mapped
  *  IPv6 is treated as IPv4.  MDSPF_E_INVAL if malformed. */
-MDSPF_API int mdspf_check_set_ip(mdspf_check *chk, const char *ip);
+MDSPF_API mdspf_status mdspf_check_set_ip(mdspf_check *chk, const char *ip);
 /** Client IP in binary: family 4 (4 bytes) or 6 (16 bytes). */
-MDSPF_API int mdspf_check_set_ip_bin(mdspf_check *chk, int family,
+MDSPF_API mdspf_status mdspf_check_set_ip_bin(mdspf_check *chk, int family,
                                      const void *addr);
 /** MAIL FROM address (may be NULL or "" for the null reverse-path, which
  *  makes the check use the HELO identity).  MDSPF_E_INVAL if longer than
  *  1024 octets or containing control characters. */
-MDSPF_API int mdspf_check_set_sender(mdspf_check *chk, const char *mailfrom);
+MDSPF_API mdspf_status mdspf_check_set_sender(mdspf_check *chk, const char *mailfrom);
 /** HELO/EHLO name.  MDSPF_E_INVAL if longer than 1024 octets or
  *  containing control characters. */
-MDSPF_API int mdspf_check_set_helo(mdspf_check *chk, const char *helo);
+MDSPF_API mdspf_status mdspf_check_set_helo(mdspf_check *chk, const char *helo);
 /** Which identity to check (RFC 7208 2.3/2.4). */
 enum {
   MDSPF_ID_MAILFROM = 0, /**< MAIL FROM; HELO when the sender is empty */
   MDSPF_ID_HELO = 1      /**< the HELO identity */
 };
-MDSPF_API int mdspf_check_set_identity(mdspf_check *chk, int identity);
+MDSPF_API mdspf_status mdspf_check_set_identity(mdspf_check *chk, int identity);
 
 /**
  * Start the check.  Requires an IP and (sender or HELO).  Non-zero
@@ -630,7 +642,7 @@ MDSPF_API int mdspf_check_set_identity(mdspf_check *chk, int identity);
  * Zero: cb(chk, user) runs exactly once, possibly before this returns,
  * unless cancelled or freed first.
  */
-MDSPF_API int mdspf_check_start(mdspf_check *chk, mdspf_check_cb cb,
+MDSPF_API mdspf_status mdspf_check_start(mdspf_check *chk, mdspf_check_cb cb,
                                 void *user);
 /** Stop a running check: outstanding queries are cancelled and the
  *  callback will not run.  The outcome getters then report temperror
@@ -648,18 +660,18 @@ MDSPF_API void mdspf_check_free(mdspf_check *chk);
  * inside any callback of this context, MDSPF_E_NOTSUP when the resolver
  * has no wait() and an answer is outstanding, or a start error.
  */
-MDSPF_API int mdspf_check_run(mdspf_check *chk, int timeout_ms);
+MDSPF_API mdspf_status mdspf_check_run(mdspf_check *chk, int timeout_ms);
 /** 1 once the outcome is available, else 0. */
 MDSPF_API int mdspf_check_done(const mdspf_check *chk);
 
 /* ---- Outcome (valid once done, until mdspf_check_free) ------------- */
 
 /** mdspf_result; MDSPF_TEMPERROR if not done. */
-MDSPF_API int mdspf_check_result(const mdspf_check *chk);
+MDSPF_API mdspf_result mdspf_check_result(const mdspf_check *chk);
 /** Why: MDSPF_OK for a regular result, else the mdspf_status behind a
  *  none/permerror/temperror (E_SYNTAX, E_LIMIT, E_DNS, E_TIMEOUT,
  *  E_NORECORD, E_MULTIREC, E_CANCELLED, E_INVAL, E_NOMEM). */
-MDSPF_API int mdspf_check_reason(const mdspf_check *chk);
+MDSPF_API mdspf_status mdspf_check_reason(const mdspf_check *chk);
 /** One-line human description of an error or notable condition
  *  (e.g. "unknown mechanism in record of t1.example.com"); NULL if none. */
 MDSPF_API const char *mdspf_check_problem(const mdspf_check *chk);
@@ -679,7 +691,7 @@ MDSPF_API const char *mdspf_check_record(const mdspf_check *chk,
 /** For a syntax permerror: the mdspf_syntax code, byte offset and length
  *  of the error in mdspf_check_record(); returns MDSPF_E_STATE when the
  *  outcome is not a syntax error. */
-MDSPF_API int mdspf_check_syntax_error(const mdspf_check *chk, int *code,
+MDSPF_API mdspf_status mdspf_check_syntax_error(const mdspf_check *chk, int *code,
                                        size_t *off, size_t *len);
 /** The client IP as used for %{c}: dotted quad, or RFC 5952 IPv6 text
  *  (an IPv4-mapped address shows as IPv4); NULL before start. */
@@ -724,7 +736,7 @@ MDSPF_API unsigned mdspf_check_queries(const mdspf_check *chk);
  * with long senders it can exceed 998 octets, and every space the
  * library writes outside a quoted-string is a legal folding point.
  */
-MDSPF_API int mdspf_check_received_spf(const mdspf_check *chk,
+MDSPF_API mdspf_status mdspf_check_received_spf(const mdspf_check *chk,
                                        const char *receiver, char *buf,
                                        size_t bufsz, size_t *needed);
 /**
@@ -735,7 +747,7 @@ MDSPF_API int mdspf_check_received_spf(const mdspf_check *chk,
  * context's receiver, else "unknown").  Same escaping guarantees and
  * buffer handling as mdspf_check_received_spf.
  */
-MDSPF_API int mdspf_check_auth_results(const mdspf_check *chk,
+MDSPF_API mdspf_status mdspf_check_auth_results(const mdspf_check *chk,
                                        const char *authserv_id, char *buf,
                                        size_t bufsz, size_t *needed);
 
@@ -757,7 +769,7 @@ typedef struct mdspf_overlay mdspf_overlay;
  * gives once published for real.  MDSPF_E_INVAL for a bad resolver
  * version or missing query/cancel, MDSPF_E_NOMEM.
  */
-MDSPF_API int mdspf_overlay_new(mdspf_alloc_fn alloc, void *alloc_ud,
+MDSPF_API mdspf_status mdspf_overlay_new(mdspf_alloc_fn alloc, void *alloc_ud,
                                 mdspf_zone *top, const mdspf_resolver *below,
                                 mdspf_overlay **out);
 /** The overlay's resolver vtable (valid as long as the overlay). */
@@ -783,7 +795,7 @@ MDSPF_API int mdspf_zone_has(const mdspf_zone *z, const char *name,
  * mail exchangers of example.com, IPv4 /24".  Plain ASCII.  Buffer
  * handling as mdspf_record_format; MDSPF_E_INVAL if i is out of range.
  */
-MDSPF_API int mdspf_record_term_describe(const mdspf_record *rec, size_t i,
+MDSPF_API mdspf_status mdspf_record_term_describe(const mdspf_record *rec, size_t i,
                                          char *buf, size_t bufsz,
                                          size_t *needed);
 
@@ -831,11 +843,11 @@ MDSPF_API const char *mdspf_lint_code_str(int code);
  * targets of a/mx/exists (void lookups, MX set sizes) and the exp= target,
  * and block until done or timeout_ms (<= 0: the context's budget).
  */
-MDSPF_API int mdspf_lint_new(mdspf_ctx *ctx, mdspf_lint **out);
+MDSPF_API mdspf_status mdspf_lint_new(mdspf_ctx *ctx, mdspf_lint **out);
 MDSPF_API void mdspf_lint_free(mdspf_lint *l);
-MDSPF_API int mdspf_lint_domain(mdspf_lint *l, const char *domain,
+MDSPF_API mdspf_status mdspf_lint_domain(mdspf_lint *l, const char *domain,
                                 int timeout_ms);
-MDSPF_API int mdspf_lint_record(mdspf_lint *l, const char *domain,
+MDSPF_API mdspf_status mdspf_lint_record(mdspf_lint *l, const char *domain,
                                 const char *txt, size_t len, int timeout_ms);
 /**
  * Connecting client for the lints that follow (kept until changed): IPv4
@@ -849,7 +861,7 @@ MDSPF_API int mdspf_lint_record(mdspf_lint *l, const char *domain,
  * MDSPF_E_INVAL for a malformed address (the previous client stays),
  * MDSPF_E_STATE during a lint.
  */
-MDSPF_API int mdspf_lint_set_client(mdspf_lint *l, const char *ip);
+MDSPF_API mdspf_status mdspf_lint_set_client(mdspf_lint *l, const char *ip);
 
 /** Highest severity found, -1 when there are no diagnostics. */
 MDSPF_API int mdspf_lint_worst(const mdspf_lint *l);
@@ -868,7 +880,7 @@ MDSPF_API const char *mdspf_lint_diag_message(const mdspf_lint *l, size_t i);
 /** Node (see below) the diagnostic is about, and the byte span in that
  *  node's record text (off = len = 0 when it is about the whole node). */
 MDSPF_API size_t mdspf_lint_diag_node(const mdspf_lint *l, size_t i);
-MDSPF_API int mdspf_lint_diag_span(const mdspf_lint *l, size_t i,
+MDSPF_API mdspf_status mdspf_lint_diag_span(const mdspf_lint *l, size_t i,
                                    size_t *off, size_t *len);
 
 /* The include/redirect tree: node 0 is the linted record; each node has

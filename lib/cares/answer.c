@@ -340,19 +340,19 @@ void mdspf__cares_answer(mdspf_dns_query *q, int rrtype, int ares_status,
     return;
   }
   switch (rrtype) {
-  case MDSPF_DNS_A:
+  case MDSPF_RR_A:
     st = parse_a(q, abuf, alen);
     break;
-  case MDSPF_DNS_AAAA:
+  case MDSPF_RR_AAAA:
     st = parse_aaaa(q, abuf, alen);
     break;
-  case MDSPF_DNS_MX:
+  case MDSPF_RR_MX:
     st = parse_mx(q, abuf, alen);
     break;
-  case MDSPF_DNS_PTR:
+  case MDSPF_RR_PTR:
     st = parse_ptr(q, abuf, alen);
     break;
-  case MDSPF_DNS_TXT:
+  case MDSPF_RR_TXT:
     st = parse_txt(q, abuf, alen);
     break;
   default:

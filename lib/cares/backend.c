@@ -368,11 +368,11 @@ static void list_remove(token_list *l, cares_token *t) {
 
 static int ares_type(int rrtype) {
   switch (rrtype) {
-  case MDSPF_DNS_A:
-  case MDSPF_DNS_AAAA:
-  case MDSPF_DNS_MX:
-  case MDSPF_DNS_TXT:
-  case MDSPF_DNS_PTR:
+  case MDSPF_RR_A:
+  case MDSPF_RR_AAAA:
+  case MDSPF_RR_MX:
+  case MDSPF_RR_TXT:
+  case MDSPF_RR_PTR:
     return rrtype; /* the MDSPF_DNS_* values are the DNS type codes */
   default:
     return -1;
@@ -806,7 +806,7 @@ static int status_from_ares(int st) {
   return st == ARES_ENOMEM ? MDSPF_E_NOMEM : MDSPF_E_DNS;
 }
 
-int mdspf_cares_new(const mdspf_cares_options *opt, mdspf_cares **out) {
+mdspf_status mdspf_cares_new(const mdspf_cares_options *opt, mdspf_cares **out) {
   mdspf_cares_options o;
   struct ares_options ao;
   struct ares_addr_port_node *nodes = NULL;
@@ -981,7 +981,7 @@ void mdspf_cares_free(mdspf_cares *c) {
   destroy(c);
 }
 
-int mdspf_cares_set_loop(mdspf_cares *c, mdspf_watch_fn watch,
+mdspf_status mdspf_cares_set_loop(mdspf_cares *c, mdspf_watch_fn watch,
                          mdspf_timer_fn timer, void *loop_ud) {
   size_t i;
   if (!c) {
@@ -1111,7 +1111,7 @@ static long build_pollset(mdspf_cares *c) {
   return (long)n;
 }
 
-int mdspf_cares_wait(mdspf_cares *c, int timeout_ms) {
+mdspf_status mdspf_cares_wait(mdspf_cares *c, int timeout_ms) {
   long deadline;
   unsigned long delivered0;
   if (!c) {
