@@ -18,9 +18,9 @@
  */
 #include "fuzz_common.h"
 
-#include "internal.h"
+#include "core/dnsq.h"
 
-#include "cares_internal.h"
+#include "resolvers/cares/cares_internal.h"
 
 /* for the ARES_* status codes */
 #include <sys/select.h>
@@ -109,7 +109,7 @@ static int feed(int rrtype, int ares_status, const uint8_t *buf, size_t len,
   if (fail_at) {
     fa.fail_at = fa.nallocs + fail_at;
   }
-  mdspf__cares_answer(q, rrtype, ares_status, buf, (int)len);
+  mdspf__cares_answer(q, rrtype, ares_status, buf, (int)len, fuzz_alloc_fn, &fa);
   FUZZ_CHECK(s.calls == 1);
   if (!fa.nfailed && ares_status == ARES_SUCCESS) {
     /* no shortage: never the out-of-memory answer */

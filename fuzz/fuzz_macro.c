@@ -1,6 +1,6 @@
 /*
  * fuzz/fuzz_macro.c -- RFC 7208 section 7 macro validation and expansion
- * (lib/macro.c, the libspf2 CVE area) with fuzzed request values.
+ * (lib/core/macro.c, the libspf2 CVE area) with fuzzed request values.
  * SPDX-License-Identifier: BSD-2-Clause
  *
  * Input layout:
@@ -27,7 +27,9 @@
  */
 #include "fuzz_common.h"
 
-#include "internal.h"
+#include "core/macro.h"
+#include "core/addr.h"
+#include "util/strbuf.h"
 
 #define BIG_CAP 16384u
 

@@ -22,7 +22,7 @@
  */
 #include "fuzz_common.h"
 
-#include "internal.h"
+#include "core/dnsq.h"
 
 #define MAX_NAMES 8
 #define FILENAME "fuzz.zone"

@@ -22,9 +22,9 @@
 #include <cmocka.h>
 /* clang-format on */
 
-#include "internal.h"
+#include "core/dnsq.h"
 
-#include "cares/cares_internal.h"
+#include "resolvers/cares/cares_internal.h"
 
 #include <maildrop-spf/cares.h>
 
@@ -772,7 +772,7 @@ static void answer(const char *qname, int rrtype, int status,
   q = mdspf__dnsq_new(&a, qname, strlen(qname), rrtype, got_cb, g);
   assert_non_null(q);
   q->state = MDSPF__Q_PENDING;
-  mdspf__cares_answer(q, rrtype, status, buf, len);
+  mdspf__cares_answer(q, rrtype, status, buf, len, count_alloc, &ca);
   assert_int_equal(g->ncb, 1);
   mdspf__dnsq_free(q);
   assert_int_equal(ca.outstanding, 0);
@@ -816,7 +816,8 @@ static void test_cares_answer_txt(void **state) {
       memset(&g, 0, sizeof g);
       q = mdspf__dnsq_new(&a, "long.example", 12, MDSPF_RR_TXT, got_cb, &g);
       q->state = MDSPF__Q_PENDING;
-      mdspf__cares_answer(q, MDSPF_RR_TXT, ARES_SUCCESS, w.b, (int)w.len);
+      mdspf__cares_answer(q, MDSPF_RR_TXT, ARES_SUCCESS, w.b, (int)w.len,
+                          count_alloc, &ca);
       assert_int_equal(q->status, MDSPF_DNS_OK);
       assert_int_equal(q->nrr, 2);
       assert_true(mdspf__dnsq_next(q, &pos, &r));
@@ -949,7 +950,8 @@ static void test_cares_answer_status(void **state) {
   assert_int_equal(g.status, MDSPF_DNS_TEMPFAIL);
   assert_int_equal(g.rcode, 2);
   /* NULL q is a no-op */
-  mdspf__cares_answer(NULL, MDSPF_RR_TXT, ARES_SUCCESS, w.b, (int)w.len);
+  mdspf__cares_answer(NULL, MDSPF_RR_TXT, ARES_SUCCESS, w.b, (int)w.len, NULL,
+                      NULL);
 }
 
 /* Allocation failures while an answer is turned into records: a valid
@@ -984,7 +986,8 @@ static void test_cares_answer_oom(void **state) {
       q = mdspf__dnsq_new(&a, "x.example", 9, rrs[i].type, got_cb, &g);
       assert_non_null(q);
       ca.fail_at = ca.allocs + k;
-      mdspf__cares_answer(q, rrs[i].type, ARES_SUCCESS, w.b, (int)w.len);
+      mdspf__cares_answer(q, rrs[i].type, ARES_SUCCESS, w.b, (int)w.len,
+                          count_alloc, &ca);
       assert_int_equal(g.ncb, 1);
       if (ca.failed) {
         /* our buffer: TEMPFAIL; the builder's: ERROR */

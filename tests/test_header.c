@@ -20,7 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "core/engine.h"
 
 /* ======================================================================
  * Growable byte sink for unquoted values

@@ -1,6 +1,6 @@
 /*
- * tests/test_lint.c -- the record linter (lib/lint.c) and the term
- * descriptions (lib/describe.c): every diagnostic code triggered by one
+ * tests/test_lint.c -- the record linter (lib/admin/lint.c) and the term
+ * descriptions (lib/admin/describe.c): every diagnostic code triggered by one
  * domain of tests/lint-zones/lint.zone and absent from its good twin,
  * exact lookup counts on trees, exact descriptions, inline versus
  * deferred answers, time-outs, resolvers without wait() or refusing

@@ -12,7 +12,10 @@
 #include <string.h>
 #include <strings.h>
 
-#include "internal.h"
+#include "core/macro.h"
+#include "core/addr.h"
+#include "core/domain.h"
+#include "util/strbuf.h"
 
 /* The RFC 7208 7.4 example request. */
 static mdspf__macro_env rfc_env(void) {

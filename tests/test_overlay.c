@@ -1,5 +1,5 @@
 /*
- * tests/test_overlay.c -- the overlay resolver (lib/overlay.c) and
+ * tests/test_overlay.c -- the overlay resolver (lib/resolvers/overlay.c) and
  * mdspf_zone_has: routing, answers relayed unchanged, every combination
  * of inline and deferred delivery on both sides, cancel of queries owned
  * by either side, freeing (also inside callbacks), out of memory, and the
@@ -17,7 +17,7 @@
 #include <cmocka.h>
 /* clang-format on */
 
-#include "internal.h"
+#include "core/dnsq.h"
 #include "test_alloc.h"
 
 #include <stdio.h>

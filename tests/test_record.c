@@ -12,7 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "core/record.h"
+#include "core/macro.h"
+#include "util/strbuf.h"
 #include "test_alloc.h"
 
 static mdspf_record *parse_ok(const char *txt) {

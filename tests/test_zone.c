@@ -1,6 +1,6 @@
 /*
  * tests/test_zone.c -- unit tests for the in-memory zone resolver
- * (lib/zone.c) and the master-file loader (lib/zonefile.c).
+ * (lib/resolvers/zone.c) and the master-file loader (lib/resolvers/zonefile.c).
  * SPDX-License-Identifier: BSD-2-Clause
  *
  * The resolver is exercised directly through its vtable with query
@@ -16,7 +16,9 @@
 #include <cmocka.h>
 /* clang-format on */
 
-#include "internal.h"
+#include "core/dnsq.h"
+#include "core/addr.h"
+#include "util/strbuf.h"
 
 #include <stdio.h>
 #include <stdlib.h>

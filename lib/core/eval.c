@@ -1,5 +1,5 @@
 /*
- * lib/eval.c -- check_host() (RFC 7208 section 4) as a resumable state
+ * lib/core/eval.c -- check_host() (RFC 7208 section 4) as a resumable state
  * machine over the resolver interface.
  *
  * Every step function is restartable: it looks at what it already has
@@ -12,7 +12,11 @@
  * while results are still applied in record order.
  * SPDX-License-Identifier: BSD-2-Clause
  */
-#include "internal.h"
+#include "core/engine.h"
+#include "core/addr.h"
+#include "core/macro.h"
+#include "admin/trace.h"
+#include "util/strbuf.h"
 
 #include <string.h>
 #include <time.h>

@@ -1,5 +1,5 @@
 /*
- * lib/cares/answer.c -- one c-ares completion (status + raw reply) into
+ * lib/resolvers/cares/answer.c -- one c-ares completion (status + raw reply) into
  * the answer-builder calls of the resolver interface.
  *
  * The reply is parsed with the c-ares 1.18 parsers (ares_parse_*_reply),
@@ -8,8 +8,6 @@
  * SPDX-License-Identifier: BSD-2-Clause
  */
 #include "cares_internal.h"
-
-#include "internal.h"
 
 /* ares.h uses fd_set and struct timeval without including their headers
  * under a strict POSIX feature set */
@@ -20,6 +18,7 @@
 #include <netdb.h>
 
 #include <limits.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define DNS_HEADER_LEN 12
@@ -31,28 +30,39 @@
 #define MIN_RR_AAAA (2 + 10 + 16)
 
 /* Presentation names are at most 4 times the raw length (\DDD). */
-#define NAME_BUF (MDSPF__MAX_NAME + 2)
+#define MAX_NAME 253 /* presentation length without the trailing dot */
+#define NAME_BUF (MAX_NAME + 2)
 
-/* ---- memory from the query's allocator --------------------------------- */
+/* ---- memory ---------------------------------------------------------------- */
 
-/* The core's allocator helpers live in the core library, whose internal
- * symbols the shared libmaildrop-spf does not export; so the few
- * allocations here call the query's hook directly. */
-static void *q_alloc(const mdspf_dns_query *q, size_t n) {
+/* Temporary memory comes from the backend's allocator hook (NULL: libc).
+ * The backend is built against the public headers only, so it has its
+ * own small wrappers rather than the core's. */
+typedef struct mem {
+  mdspf_alloc_fn fn;
+  void *ud;
+} mem;
+
+static void *m_alloc(const mem *m, size_t n) {
   void *p;
-  if (n == 0 || !q->alloc.fn) {
+  if (n == 0) {
     return NULL;
   }
-  p = q->alloc.fn(q->alloc.ud, NULL, 0, n);
+  p = m->fn ? m->fn(m->ud, NULL, 0, n) : malloc(n);
   if (p) {
     memset(p, 0, n);
   }
   return p;
 }
 
-static void q_free(const mdspf_dns_query *q, void *p, size_t n) {
-  if (p && q->alloc.fn) {
-    (void)q->alloc.fn(q->alloc.ud, p, n, 0);
+static void m_free(const mem *m, void *p, size_t n) {
+  if (!p) {
+    return;
+  }
+  if (m->fn) {
+    (void)m->fn(m->ud, p, n, 0);
+  } else {
+    free(p);
   }
 }
 
@@ -108,7 +118,7 @@ int mdspf__cares_unescape_name(const char *in, char *out, size_t outsz) {
   if (o > 0 && label == 0) {
     o--; /* a trailing dot: c-ares strips it, but be lenient */
   }
-  if (o > MDSPF__MAX_NAME) {
+  if (o > MAX_NAME) {
     return -1;
   }
   out[o] = '\0';
@@ -135,9 +145,10 @@ static size_t rr_cap(int alen, size_t min_rr) {
   return cap;
 }
 
-static int parse_a(mdspf_dns_query *q, const unsigned char *abuf, int alen) {
+static int parse_a(mdspf_dns_query *q, const mem *mm,
+                   const unsigned char *abuf, int alen) {
   size_t cap = rr_cap(alen, MIN_RR_A), i;
-  struct ares_addrttl *tt = q_alloc(q, cap * sizeof *tt);
+  struct ares_addrttl *tt = m_alloc(mm, cap * sizeof *tt);
   int n = (int)cap, st;
   if (!tt) {
     return ARES_ENOMEM;
@@ -148,14 +159,14 @@ static int parse_a(mdspf_dns_query *q, const unsigned char *abuf, int alen) {
       mdspf_dns_add_addr(q, 4, &tt[i].ipaddr);
     }
   }
-  q_free(q, tt, cap * sizeof *tt);
+  m_free(mm, tt, cap * sizeof *tt);
   return st;
 }
 
-static int parse_aaaa(mdspf_dns_query *q, const unsigned char *abuf,
-                      int alen) {
+static int parse_aaaa(mdspf_dns_query *q, const mem *mm,
+                   const unsigned char *abuf, int alen) {
   size_t cap = rr_cap(alen, MIN_RR_AAAA), i;
-  struct ares_addr6ttl *tt = q_alloc(q, cap * sizeof *tt);
+  struct ares_addr6ttl *tt = m_alloc(mm, cap * sizeof *tt);
   int n = (int)cap, st;
   if (!tt) {
     return ARES_ENOMEM;
@@ -166,7 +177,7 @@ static int parse_aaaa(mdspf_dns_query *q, const unsigned char *abuf,
       mdspf_dns_add_addr(q, 6, &tt[i].ip6addr);
     }
   }
-  q_free(q, tt, cap * sizeof *tt);
+  m_free(mm, tt, cap * sizeof *tt);
   return st;
 }
 
@@ -212,8 +223,8 @@ static int parse_ptr(mdspf_dns_query *q, const unsigned char *abuf,
   return st;
 }
 
-static int parse_txt(mdspf_dns_query *q, const unsigned char *abuf,
-                     int alen) {
+static int parse_txt(mdspf_dns_query *q, const mem *mm,
+                   const unsigned char *abuf, int alen) {
   struct ares_txt_ext *txt = NULL, *t, *start;
   size_t maxrec = 0, cur = 0;
   char *buf;
@@ -240,7 +251,7 @@ static int parse_txt(mdspf_dns_query *q, const unsigned char *abuf,
       maxrec = cur;
     }
   }
-  buf = q_alloc(q, maxrec + 1);
+  buf = m_alloc(mm, maxrec + 1);
   if (!buf) {
     ares_free_data(txt);
     return ARES_ENOMEM;
@@ -261,7 +272,7 @@ static int parse_txt(mdspf_dns_query *q, const unsigned char *abuf,
     mdspf_dns_add_txt(q, buf, len);
     start = t;
   }
-  q_free(q, buf, maxrec + 1);
+  m_free(mm, buf, maxrec + 1);
   ares_free_data(txt);
   return ARES_SUCCESS;
 }
@@ -284,8 +295,12 @@ static int rcode_status(int rcode) {
 }
 
 void mdspf__cares_answer(mdspf_dns_query *q, int rrtype, int ares_status,
-                         const unsigned char *abuf, int alen) {
+                         const unsigned char *abuf, int alen,
+                         mdspf_alloc_fn alloc, void *alloc_ud) {
   int rcode = -1, st;
+  mem mm;
+  mm.fn = alloc;
+  mm.ud = alloc_ud;
   if (!q) {
     return;
   }
@@ -341,10 +356,10 @@ void mdspf__cares_answer(mdspf_dns_query *q, int rrtype, int ares_status,
   }
   switch (rrtype) {
   case MDSPF_RR_A:
-    st = parse_a(q, abuf, alen);
+    st = parse_a(q, &mm, abuf, alen);
     break;
   case MDSPF_RR_AAAA:
-    st = parse_aaaa(q, abuf, alen);
+    st = parse_aaaa(q, &mm, abuf, alen);
     break;
   case MDSPF_RR_MX:
     st = parse_mx(q, abuf, alen);
@@ -353,7 +368,7 @@ void mdspf__cares_answer(mdspf_dns_query *q, int rrtype, int ares_status,
     st = parse_ptr(q, abuf, alen);
     break;
   case MDSPF_RR_TXT:
-    st = parse_txt(q, abuf, alen);
+    st = parse_txt(q, &mm, abuf, alen);
     break;
   default:
     st = ARES_ENOTIMP;

@@ -1,5 +1,5 @@
 /*
- * lib/overlay.c -- the overlay resolver: (name, type) pairs that an
+ * lib/resolvers/overlay.c -- the overlay resolver: (name, type) pairs that an
  * in-memory zone ("top") holds are answered from it, every other query
  * goes to another resolver ("below").  What-if checks publish a record in
  * top and evaluate through the overlay over the real DNS.
@@ -58,7 +58,8 @@
  * overlay; mdspf_overlay_free inside one of the overlay's own calls is
  * postponed until the outermost call returns (as mdspf_zone_free is).
  */
-#include "internal.h"
+#include "core/dnsq.h"
+#include "core/domain.h"
 
 #include <string.h>
 

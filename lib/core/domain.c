@@ -1,9 +1,10 @@
 /*
- * lib/domain.c -- domain name checks used by initial processing, the
+ * lib/core/domain.c -- domain name checks used by initial processing, the
  * parser (toplabel) and the evaluator (queryable names, truncation).
  * SPDX-License-Identifier: BSD-2-Clause
  */
-#include "internal.h"
+#include "core/domain.h"
+#include "util/chars.h"
 
 #include <string.h>
 

@@ -1,5 +1,5 @@
 /*
- * lib/cares/cares_internal.h -- private declarations of the c-ares
+ * lib/resolvers/cares/cares_internal.h -- private declarations of the c-ares
  * backend, shared by backend.c, answer.c and the tests/fuzzers.
  * SPDX-License-Identifier: BSD-2-Clause
  *
@@ -21,10 +21,11 @@
  * e.g. after a timeout).  Nothing about the buffer is trusted: any length
  * and any bytes are handled (malformed replies give MDSPF_DNS_ERROR), so
  * the fuzzer calls this directly with raw input.  Temporary memory comes
- * from q's allocator.  q NULL is a no-op.
+ * from alloc (NULL: libc).  q NULL is a no-op.
  */
 void mdspf__cares_answer(mdspf_dns_query *q, int rrtype, int ares_status,
-                         const unsigned char *abuf, int alen);
+                         const unsigned char *abuf, int alen,
+                         mdspf_alloc_fn alloc, void *alloc_ud);
 
 /*
  * The presentation-form name c-ares returns for MX and PTR targets

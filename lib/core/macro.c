@@ -1,5 +1,5 @@
 /*
- * lib/macro.c -- RFC 7208 section 7 macro strings: validation and
+ * lib/core/macro.c -- RFC 7208 section 7 macro strings: validation and
  * expansion.
  *
  * This is where libspf2 had its CVEs (buffer arithmetic on computed
@@ -11,7 +11,9 @@
  * MAX_VALUE are cut, never overrun).
  * SPDX-License-Identifier: BSD-2-Clause
  */
-#include "internal.h"
+#include "core/macro.h"
+#include "util/chars.h"
+#include "util/strbuf.h"
 
 #include <string.h>
 

@@ -1,11 +1,11 @@
 /*
- * lib/dnsq.c -- DNS query objects and the answer builder calls backends
+ * lib/core/dnsq.c -- DNS query objects and the answer builder calls backends
  * use (mdspf_dns_add_* / mdspf_dns_done).  Answers are stored in one
  * growing buffer per query with hard caps, so a hostile answer costs at
  * most MDSPF_MAX_ANSWER_BYTES (+ small overhead) of memory.
  * SPDX-License-Identifier: BSD-2-Clause
  */
-#include "internal.h"
+#include "core/dnsq.h"
 
 #include <string.h>
 

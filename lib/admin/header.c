@@ -1,5 +1,5 @@
 /*
- * lib/header.c -- the verdict as a header field: Received-SPF (RFC 7208
+ * lib/admin/header.c -- the verdict as a header field: Received-SPF (RFC 7208
  * section 9.1) and Authentication-Results (RFC 8601).
  * SPDX-License-Identifier: BSD-2-Clause
  *
@@ -18,7 +18,7 @@
  * that must respect the 998-octet line limit (long senders or problem
  * texts can exceed it) may fold at any space by inserting CRLF before it.
  *
- * Output goes through mdspf__sbuf; the length is counted separately, so
+ * Output goes through mdspf__sbuf, which counts the full length, so
  * *needed is exact whatever the buffer size and there is no internal cap.
  *
  * Decisions where RFC 7208 9.1 leaves room:
@@ -34,29 +34,20 @@
  * - the comment names the identity: the MAIL FROM as given, or the HELO
  *   name for the HELO identity.
  */
-#include "internal.h"
+#include "core/engine.h"
+#include "core/addr.h"
+#include "util/chars.h"
+#include "util/strbuf.h"
 
 #include <string.h>
 
-/* ---- output: bounded buffer plus an exact length count ------------------ */
+/* ---- output: the bounded builder, which counts the full length --------- */
 
-typedef struct hout {
-  mdspf__sbuf sb;
-  size_t total; /* full length; saturates at SIZE_MAX */
-} hout;
+typedef mdspf__sbuf hout;
 
-static void out_put(hout *o, const char *s, size_t n) {
-  if (n > SIZE_MAX - o->total) {
-    o->total = SIZE_MAX;
-  } else {
-    o->total += n;
-  }
-  mdspf__sbuf_put(&o->sb, s, n);
-}
+static void out_puts(hout *o, const char *s) { mdspf__sbuf_puts(o, s); }
 
-static void out_puts(hout *o, const char *s) { out_put(o, s, strlen(s)); }
-
-static void out_putc(hout *o, char c) { out_put(o, &c, 1); }
+static void out_putc(hout *o, char c) { mdspf__sbuf_putc(o, c); }
 
 /* ---- character classes -------------------------------------------------- */
 
@@ -239,16 +230,12 @@ static int header_begin(const mdspf_check *chk, char **buf, size_t *bufsz,
     *buf = dummy;
     *bufsz = 1;
   }
-  mdspf__sbuf_init(&o->sb, *buf, *bufsz);
-  o->total = 0;
+  mdspf__sbuf_init(o, *buf, *bufsz);
   return MDSPF_OK;
 }
 
-static int header_end(const hout *o, size_t *needed) {
-  if (needed) {
-    *needed = o->total;
-  }
-  return o->sb.overflow ? MDSPF_E_BUFFER : MDSPF_OK;
+static mdspf_status header_end(const hout *o, size_t *needed) {
+  return mdspf__sbuf_finish(o, needed);
 }
 
 /* The host name for the comment / receiver= / authserv-id. */

@@ -1,10 +1,12 @@
 /*
- * lib/addr.c -- IPv4/IPv6 text parsing and formatting, prefix matching,
+ * lib/core/addr.c -- IPv4/IPv6 text parsing and formatting, prefix matching,
  * reverse names.  Own parsers (no inet_pton) so that the accepted syntax
  * is exactly RFC 7208's and independent of the C library.
  * SPDX-License-Identifier: BSD-2-Clause
  */
-#include "internal.h"
+#include "core/addr.h"
+#include "util/chars.h"
+#include "util/strbuf.h"
 
 #include <string.h>
 

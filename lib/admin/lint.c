@@ -1,5 +1,5 @@
 /*
- * lib/lint.c -- the record linter: what a mail administrator needs to
+ * lib/admin/lint.c -- the record linter: what a mail administrator needs to
  * know about an SPF record, found the way a receiver would find it.
  * SPDX-License-Identifier: BSD-2-Clause
  *
@@ -87,7 +87,11 @@
  * records count towards the answer; without a domain the question is
  * counted as the root name.
  */
-#include "internal.h"
+#include "core/engine.h"
+#include "core/addr.h"
+#include "core/macro.h"
+#include "util/chars.h"
+#include "util/strbuf.h"
 
 #include <limits.h>
 #include <string.h>

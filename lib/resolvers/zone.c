@@ -1,5 +1,5 @@
 /*
- * lib/zone.c -- the in-memory zone: a small authoritative data set plus a
+ * lib/resolvers/zone.c -- the in-memory zone: a small authoritative data set plus a
  * resolver backend (mdspf_resolver) that answers from it, inline or
  * deferred, with injectable faults.  Used by tests, demos, what-if checks
  * and fuzzing.  Master-file and rdata parsing live in zonefile.c.
@@ -36,7 +36,7 @@
 #define _POSIX_C_SOURCE 200809L
 #endif
 
-#include "zone_internal.h"
+#include "resolvers/zone.h"
 
 #include <errno.h>
 #include <string.h>

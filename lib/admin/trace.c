@@ -1,8 +1,9 @@
 /*
- * lib/trace.c -- evaluation trace events.
+ * lib/admin/trace.c -- evaluation trace events.
  * SPDX-License-Identifier: BSD-2-Clause
  */
-#include "internal.h"
+#include "admin/trace.h"
+#include "util/strbuf.h"
 
 #include <string.h>
 
@@ -72,12 +73,11 @@ static void put_safe(mdspf__sbuf *sb, const char *s) {
 
 mdspf_status mdspf_event_format(const mdspf_event *ev, char *buf, size_t bufsz,
                        size_t *needed) {
-  char big[4096];
   mdspf__sbuf sb;
   if (!ev || (!buf && bufsz)) {
     return MDSPF_E_INVAL;
   }
-  mdspf__sbuf_init(&sb, big, sizeof big);
+  mdspf__sbuf_init(&sb, buf, bufsz);
   switch (ev->type) {
   case MDSPF_EV_RECORD:
     mdspf__sbuf_puts(&sb, "record ");
@@ -156,14 +156,5 @@ mdspf_status mdspf_event_format(const mdspf_event *ev, char *buf, size_t bufsz,
     mdspf__sbuf_putu(&sb, ev->void_lookups);
     mdspf__sbuf_putc(&sb, ']');
   }
-  if (needed) {
-    *needed = sb.len;
-  }
-  if (bufsz) {
-    mdspf__sbuf out;
-    mdspf__sbuf_init(&out, buf, bufsz);
-    mdspf__sbuf_put(&out, sb.buf, sb.len);
-    return out.overflow ? MDSPF_E_BUFFER : MDSPF_OK;
-  }
-  return sb.len ? MDSPF_E_BUFFER : MDSPF_OK;
+  return mdspf__sbuf_finish(&sb, needed);
 }

@@ -1,11 +1,16 @@
 /*
- * lib/record.c -- SPF record parser (RFC 7208 sections 4.5, 4.6, 12) and
+ * lib/core/record.c -- SPF record parser (RFC 7208 sections 4.5, 4.6, 12) and
  * the immutable compiled record: one allocation holding the header, the
  * term array and a string pool (record text + NUL-terminated names and
  * values).  No allocation per term.
  * SPDX-License-Identifier: BSD-2-Clause
  */
-#include "internal.h"
+#include "core/record.h"
+#include "core/addr.h"
+#include "core/domain.h"
+#include "core/macro.h"
+#include "util/chars.h"
+#include "util/strbuf.h"
 
 #include <string.h>
 
@@ -555,66 +560,37 @@ int mdspf_record_term_has_macros(const mdspf_record *rec, size_t i) {
   return (t && (t->flags & MDSPF__TF_MACROS)) ? 1 : 0;
 }
 
-mdspf_status mdspf_record_format(const mdspf_record *rec, char *buf, size_t bufsz,
-                        size_t *needed) {
+mdspf_status mdspf_record_format(const mdspf_record *rec, char *buf,
+                                 size_t bufsz, size_t *needed) {
   mdspf__sbuf sb;
-  char dummy[1];
-  size_t i, total = 0;
+  size_t i;
   if (!rec || (!buf && bufsz)) {
     return MDSPF_E_INVAL;
   }
-  if (!buf) {
-    buf = dummy;
-    bufsz = sizeof dummy;
-  }
   mdspf__sbuf_init(&sb, buf, bufsz);
-  /* count the length separately so *needed is exact even on overflow */
-  for (i = 0; i <= rec->nterms; i++) {
-    char tmp[64];
-    mdspf__sbuf part;
-    const mdspf__term *t;
-    const char *name;
-    size_t k, nl;
-    if (i == 0) {
-      mdspf__sbuf_puts(&sb, "v=spf1");
-      total += 6;
-      continue;
-    }
-    t = &rec->terms[i - 1];
-    mdspf__sbuf_init(&part, tmp, sizeof tmp);
-    mdspf__sbuf_putc(&part, ' ');
+  mdspf__sbuf_puts(&sb, "v=spf1");
+  for (i = 0; i < rec->nterms; i++) {
+    const mdspf__term *t = &rec->terms[i];
+    const char *name = rec->pool + t->name;
+    mdspf__sbuf_putc(&sb, ' ');
     if (t->qual_char && t->qual_char != '+') {
-      mdspf__sbuf_putc(&part, (char)t->qual_char);
+      mdspf__sbuf_putc(&sb, (char)t->qual_char);
     }
-    mdspf__sbuf_put(&sb, part.buf, part.len);
-    total += part.len;
-    /* name, lower-cased */
-    name = rec->pool + t->name;
-    nl = strlen(name);
-    for (k = 0; k < nl; k++) {
-      mdspf__sbuf_putc(&sb, (char)mdspf__lower((unsigned char)name[k]));
+    for (; *name; name++) { /* lower-cased */
+      mdspf__sbuf_putc(&sb, (char)mdspf__lower((unsigned char)*name));
     }
-    total += nl;
     if (t->value != MDSPF__NO_STR) {
-      int modifier = t->kind >= MDSPF_TERM_REDIRECT;
-      mdspf__sbuf_putc(&sb, modifier ? '=' : ':');
+      mdspf__sbuf_putc(&sb, t->kind >= MDSPF_TERM_REDIRECT ? '=' : ':');
       mdspf__sbuf_put(&sb, rec->pool + t->value, t->value_len);
-      total += 1 + t->value_len;
     }
-    mdspf__sbuf_init(&part, tmp, sizeof tmp);
     if (t->cidr4 >= 0) {
-      mdspf__sbuf_putc(&part, '/');
-      mdspf__sbuf_putu(&part, (unsigned long)t->cidr4);
+      mdspf__sbuf_putc(&sb, '/');
+      mdspf__sbuf_putu(&sb, (unsigned long)t->cidr4);
     }
     if (t->cidr6 >= 0) {
-      mdspf__sbuf_puts(&part, t->kind == MDSPF_TERM_IP6 ? "/" : "//");
-      mdspf__sbuf_putu(&part, (unsigned long)t->cidr6);
+      mdspf__sbuf_puts(&sb, t->kind == MDSPF_TERM_IP6 ? "/" : "//");
+      mdspf__sbuf_putu(&sb, (unsigned long)t->cidr6);
     }
-    mdspf__sbuf_put(&sb, part.buf, part.len);
-    total += part.len;
   }
-  if (needed) {
-    *needed = total;
-  }
-  return sb.overflow ? MDSPF_E_BUFFER : MDSPF_OK;
+  return mdspf__sbuf_finish(&sb, needed);
 }

@@ -1,5 +1,5 @@
 /*
- * lib/cares/backend.c -- the c-ares 1.18 resolver backend: one channel per
+ * lib/resolvers/cares/backend.c -- the c-ares 1.18 resolver backend: one channel per
  * mdspf_cares, per-query tokens, socket and timer bookkeeping, and the
  * poll(2) driver behind mdspf_cares_wait().
  *
@@ -402,7 +402,7 @@ static void on_ares_done(void *arg, int status, int timeouts,
   if (q) {
     /* may run the engine and user callbacks: nothing above may be
      * touched afterwards but c */
-    mdspf__cares_answer(q, rrtype, status, abuf, alen);
+    mdspf__cares_answer(q, rrtype, status, abuf, alen, c->afn, c->aud);
   }
 }
 
@@ -945,7 +945,8 @@ static void destroy(mdspf_cares *c) {
     c_free(c, t, t->size);
     if (q) {
       c->pending--;
-      mdspf__cares_answer(q, rrtype, ARES_EDESTRUCTION, NULL, 0);
+      mdspf__cares_answer(q, rrtype, ARES_EDESTRUCTION, NULL, 0, c->afn,
+                          c->aud);
     }
   }
   while (c->sent.head) {

@@ -1,5 +1,5 @@
 /*
- * lib/zonefile.c -- RFC 1035 master files (mdspf_zone_load and
+ * lib/resolvers/zonefile.c -- RFC 1035 master files (mdspf_zone_load and
  * mdspf_zone_load_file) and the rdata parser shared with mdspf_zone_add.
  * SPDX-License-Identifier: BSD-2-Clause
  *
@@ -17,7 +17,8 @@
 #define _POSIX_C_SOURCE 200809L
 #endif
 
-#include "zone_internal.h"
+#include "resolvers/zone.h"
+#include "core/addr.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -1,25 +1,22 @@
 /*
- * lib/describe.c -- one readable line per record term, for people:
+ * lib/admin/describe.c -- one readable line per record term, for people:
  * "every address", "192.0.2.0 - 192.0.2.255 (256 addresses)", "addresses
  * the SPF record of _spf.example.com permits", ...  Pure text work on a
  * parsed record: no DNS, no allocation.
  * SPDX-License-Identifier: BSD-2-Clause
  */
-#include "internal.h"
+#include "core/record.h"
+#include "core/addr.h"
+#include "core/macro.h"
+#include "util/strbuf.h"
 
 #include <string.h>
 
-/* A bounded sink that also counts what did not fit, so *needed is exact
- * whatever the buffer size. */
-typedef struct out {
-  mdspf__sbuf sb;
-  size_t total;
-} out;
+/* The library's bounded builder: it counts what did not fit, so *needed
+ * is exact whatever the buffer size. */
+typedef mdspf__sbuf out;
 
-static void put(out *o, const char *s, size_t n) {
-  mdspf__sbuf_put(&o->sb, s, n);
-  o->total += n;
-}
+static void put(out *o, const char *s, size_t n) { mdspf__sbuf_put(o, s, n); }
 
 static void puts_(out *o, const char *s) { put(o, s, strlen(s)); }
 
@@ -176,8 +173,7 @@ mdspf_status mdspf_record_term_describe(const mdspf_record *rec, size_t i, char 
     bufsz = sizeof dummy;
   }
   t = &rec->terms[i];
-  mdspf__sbuf_init(&o.sb, buf, bufsz);
-  o.total = 0;
+  mdspf__sbuf_init(&o, buf, bufsz);
   switch (t->kind) {
   case MDSPF_TERM_ALL:
     puts_(&o, "every address");
@@ -239,8 +235,5 @@ mdspf_status mdspf_record_term_describe(const mdspf_record *rec, size_t i, char 
     puts_(&o, "unknown modifier, ignored");
     break;
   }
-  if (needed) {
-    *needed = o.total;
-  }
-  return o.sb.overflow ? MDSPF_E_BUFFER : MDSPF_OK;
+  return mdspf__sbuf_finish(&o, needed);
 }

@@ -1,5 +1,5 @@
 /*
- * lib/check.c -- contexts, check lifecycle, the completion queue and the
+ * lib/core/check.c -- contexts, check lifecycle, the completion queue and the
  * blocking wrapper.  The evaluation itself is in eval.c.
  *
  * Re-entrancy model: every entry point that can run user callbacks
@@ -11,7 +11,10 @@
  * safe.
  * SPDX-License-Identifier: BSD-2-Clause
  */
-#include "internal.h"
+#include "core/engine.h"
+#include "core/addr.h"
+#include "core/macro.h"
+#include "util/strbuf.h"
 
 #include <stdint.h>
 #include <string.h>

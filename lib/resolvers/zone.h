@@ -1,14 +1,18 @@
 /*
- * lib/zone_internal.h -- private interface between zone.c (the in-memory
+ * lib/resolvers/zone.h -- private interface between zone.c (the in-memory
  * zone and its resolver) and zonefile.c (master-file and rdata parsing).
  * SPDX-License-Identifier: BSD-2-Clause
  *
  * Nothing here is public API.
  */
-#ifndef MDSPF_ZONE_INTERNAL_H
-#define MDSPF_ZONE_INTERNAL_H
+#ifndef MDSPF_RESOLVERS_ZONE_H
+#define MDSPF_RESOLVERS_ZONE_H
 
-#include "internal.h"
+#include "core/dnsq.h"
+#include "core/domain.h"
+#include "util/alloc.h"
+#include "util/chars.h"
+#include "util/strbuf.h"
 
 #include <stddef.h>
 
@@ -55,4 +59,4 @@ int mdspf__zone_touch(mdspf_zone *z, const char *owner, size_t ownerlen);
 int mdspf__zone_add_rdata(mdspf_zone *z, const char *owner, size_t ownerlen,
                           int rrtype, const char *rdata, size_t len);
 
-#endif /* MDSPF_ZONE_INTERNAL_H */
+#endif /* MDSPF_RESOLVERS_ZONE_H */

@@ -1,0 +1,67 @@
+/*
+ * lib/core/dnsq.h -- DNS query objects: what a backend answers through the
+ * mdspf_dns_add_* / mdspf_dns_done builders, stored with hard caps.  Private.
+ * SPDX-License-Identifier: BSD-2-Clause
+ */
+#ifndef MDSPF_CORE_DNSQ_H
+#define MDSPF_CORE_DNSQ_H
+
+#include <maildrop-spf/spf.h>
+
+#include <stddef.h>
+#include <stdint.h>
+#include "util/alloc.h"
+#include "core/domain.h"
+
+/* ---- DNS query objects (dnsq.c) ---------------------------------------- */
+
+enum {
+  MDSPF__Q_NEW = 0,     /* created, not yet handed to a backend */
+  MDSPF__Q_PENDING = 1, /* the backend owns the answer */
+  MDSPF__Q_DONE = 2     /* mdspf_dns_done was called */
+};
+
+enum { MDSPF__RK_TXT = 1, MDSPF__RK_ADDR = 2, MDSPF__RK_NAME = 3 };
+
+/* One answer record, as stored in a query (see mdspf__dnsq_next). */
+typedef struct mdspf__rr {
+  int kind;            /* MDSPF__RR_* */
+  const uint8_t *data; /* TXT bytes, address (4/16), or name (no dot) */
+  size_t len;
+  int family;    /* ADDR: 4 or 6 */
+  unsigned pref; /* NAME: MX preference */
+} mdspf__rr;
+
+typedef void (*mdspf__dnsq_cb)(mdspf_dns_query *q, void *ud);
+
+struct mdspf_dns_query {
+  mdspf__allocator alloc;
+  mdspf__dnsq_cb on_done; /* called by mdspf_dns_done */
+  void *ud;
+  mdspf_dns_query *prev, *next; /* owner's list of live queries */
+  mdspf_dns_query *qnext;       /* owner's completion queue */
+  void *token;                  /* backend token for cancel() */
+  int rrtype;
+  int state;
+  int status; /* mdspf_dns_status once done */
+  int rcode;
+  unsigned nrr;
+  int too_big; /* answer exceeded the caps */
+  int nomem;   /* an add_* failed to allocate */
+  int queued;        /* in the context's completion queue */
+  unsigned tag;      /* owner data */
+  uint8_t *data;
+  size_t len, cap;
+  char name[MDSPF__MAX_NAME + 2];
+};
+
+/* Create a query for name (copied, normalised: no trailing dot) and type.
+ * Returns NULL on allocation failure or if name is not queryable. */
+mdspf_dns_query *mdspf__dnsq_new(const mdspf__allocator *a, const char *name,
+                                 size_t namelen, int rrtype,
+                                 mdspf__dnsq_cb on_done, void *ud);
+void mdspf__dnsq_free(mdspf_dns_query *q);
+/* Iterate records: *pos starts at 0; returns 1 and fills rr, or 0 at end. */
+int mdspf__dnsq_next(const mdspf_dns_query *q, size_t *pos, mdspf__rr *rr);
+
+#endif /* MDSPF_CORE_DNSQ_H */

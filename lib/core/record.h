@@ -1,0 +1,55 @@
+/*
+ * lib/core/record.h -- compiled records: one allocation per record, immutable,
+ * reference-counted.  Private.
+ * SPDX-License-Identifier: BSD-2-Clause
+ */
+#ifndef MDSPF_CORE_RECORD_H
+#define MDSPF_CORE_RECORD_H
+
+#include <maildrop-spf/spf.h>
+
+#include <stddef.h>
+#include <stdint.h>
+#include "util/alloc.h"
+
+/* ---- compiled records (record.c) ------------------------------------------ */
+
+enum {
+  MDSPF__TF_MACROS = 1, /* value contains macro-expands */
+  MDSPF__TF_NEEDS_P = 2 /* value uses %{p} */
+};
+
+#define MDSPF__NO_STR UINT32_MAX
+
+typedef struct mdspf__term {
+  uint8_t kind;      /* mdspf_term_kind */
+  uint8_t qual;      /* mdspf_result of a match (mechanisms) */
+  uint8_t qual_char; /* as written, 0 if none */
+  uint8_t flags;     /* MDSPF__TF_* */
+  int16_t cidr4;     /* -1: not given */
+  int16_t cidr6;
+  uint32_t off, len; /* span in the record text */
+  uint32_t name;     /* pool offset of the name as written */
+  uint32_t value;    /* pool offset of the value, MDSPF__NO_STR if none */
+  uint32_t value_len;
+  uint8_t addr[16]; /* ip4 (first 4 bytes) / ip6 */
+} mdspf__term;
+
+struct mdspf_record {
+  mdspf__allocator alloc;
+  size_t size; /* bytes of the single allocation */
+  uint32_t nterms;
+  uint32_t text_len;
+  int32_t redirect; /* term index or -1 */
+  int32_t exp;      /* term index or -1 */
+  mdspf__term *terms;
+  char *pool; /* text copy (NUL-terminated) first, then term strings */
+};
+
+/* Value string (NUL-terminated) of a term, "" if none. */
+static inline const char *mdspf__term_value(const mdspf_record *r,
+                                            const mdspf__term *t) {
+  return t->value == MDSPF__NO_STR ? "" : r->pool + t->value;
+}
+
+#endif /* MDSPF_CORE_RECORD_H */

@@ -1,0 +1,38 @@
+/*
+ * lib/util/alloc.h -- every allocation of the library goes through an
+ * allocator hook (mdspf_alloc_fn, lua_Alloc shape) and these
+ * overflow-checked wrappers.  Private.
+ * SPDX-License-Identifier: BSD-2-Clause
+ */
+#ifndef MDSPF_UTIL_ALLOC_H
+#define MDSPF_UTIL_ALLOC_H
+
+#include <maildrop-spf/spf.h>
+
+#include <stddef.h>
+
+typedef struct mdspf__allocator {
+  mdspf_alloc_fn fn; /* never NULL after mdspf__allocator_init */
+  void *ud;
+} mdspf__allocator;
+
+/* fn == NULL selects the libc allocator. */
+void mdspf__allocator_init(mdspf__allocator *a, mdspf_alloc_fn fn, void *ud);
+/* Zeroed block of n bytes (n > 0); NULL on failure. */
+void *mdspf__alloc(const mdspf__allocator *a, size_t n);
+/* Zeroed array of n elements of size sz, overflow-checked. */
+void *mdspf__alloc_array(const mdspf__allocator *a, size_t n, size_t sz);
+/* Resize; the new tail is NOT zeroed.  On failure returns NULL and the
+ * old block is untouched. */
+void *mdspf__realloc(const mdspf__allocator *a, void *p, size_t osize,
+                     size_t nsize);
+/* Free a block of exactly size bytes; p may be NULL. */
+void mdspf__free(const mdspf__allocator *a, void *p, size_t size);
+/* Copy n bytes of s plus a NUL; free with mdspf__strfree (or, when s may
+ * hold NUL bytes, mdspf__free with n + 1). */
+char *mdspf__strndup(const mdspf__allocator *a, const char *s, size_t n);
+char *mdspf__strdup(const mdspf__allocator *a, const char *s);
+/* Free a string from mdspf__strndup/strdup (size = strlen + 1). */
+void mdspf__strfree(const mdspf__allocator *a, char *s);
+
+#endif /* MDSPF_UTIL_ALLOC_H */

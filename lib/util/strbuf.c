@@ -1,0 +1,73 @@
+/*
+ * lib/util/strbuf.c -- the bounded string builder.
+ * SPDX-License-Identifier: BSD-2-Clause
+ */
+#include "util/strbuf.h"
+
+#include <stdint.h>
+#include <string.h>
+
+void mdspf__sbuf_init(mdspf__sbuf *sb, char *buf, size_t cap) {
+  sb->buf = buf;
+  sb->cap = buf ? cap : 0;
+  sb->len = 0;
+  sb->need = 0;
+  sb->overflow = 0;
+  if (sb->cap) {
+    buf[0] = '\0';
+  } else {
+    sb->overflow = 1; /* not even the NUL fits */
+  }
+}
+
+void mdspf__sbuf_put(mdspf__sbuf *sb, const char *s, size_t n) {
+  size_t room;
+  sb->need = n > SIZE_MAX - sb->need ? SIZE_MAX : sb->need + n;
+  if (sb->cap == 0) {
+    return;
+  }
+  room = sb->cap - 1 - sb->len;
+  if (n > room) {
+    n = room;
+    sb->overflow = 1;
+  }
+  if (n) {
+    memcpy(sb->buf + sb->len, s, n);
+    sb->len += n;
+  }
+  sb->buf[sb->len] = '\0';
+}
+
+void mdspf__sbuf_puts(mdspf__sbuf *sb, const char *s) {
+  mdspf__sbuf_put(sb, s, strlen(s));
+}
+
+void mdspf__sbuf_putc(mdspf__sbuf *sb, char c) { mdspf__sbuf_put(sb, &c, 1); }
+
+void mdspf__sbuf_putu(mdspf__sbuf *sb, unsigned long v) {
+  char tmp[24];
+  size_t i = sizeof tmp;
+  do {
+    tmp[--i] = (char)('0' + (v % 10));
+    v /= 10;
+  } while (v && i > 0);
+  mdspf__sbuf_put(sb, tmp + i, sizeof tmp - i);
+}
+
+void mdspf__sbuf_unput(mdspf__sbuf *sb, size_t n) {
+  if (n > sb->len) {
+    n = sb->len;
+  }
+  sb->len -= n;
+  sb->need -= n;
+  if (sb->cap) {
+    sb->buf[sb->len] = '\0';
+  }
+}
+
+mdspf_status mdspf__sbuf_finish(const mdspf__sbuf *sb, size_t *needed) {
+  if (needed) {
+    *needed = sb->need;
+  }
+  return sb->overflow ? MDSPF_E_BUFFER : MDSPF_OK;
+}
