@@ -258,6 +258,13 @@ static void test_bounds_memory_per_check(void **state) {
               j % 250);
         }
       }
+    } else {
+      /* one address per host: an MX set without any would be a void
+       * lookup, and five of them a permerror */
+      long h;
+      for (h = 0; h < 10; h++) {
+        add(&t, "h%ld-%ld.m%ld A 10.99.%ld.%ld\n", i, h, i, i, h);
+      }
     }
   }
   for (j = 0; j < 1000; j++) {

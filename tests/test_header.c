@@ -1177,8 +1177,13 @@ static void test_receiver_choice(void **state) {
   free(line);
   line = verify(chk, "", "unknown", "u@example.com", NULL);
   free(line);
+  /* the receiver is the one of the configuration the check ran with */
   assert_int_equal(mdspf_ctx_set_receiver(f->ctx, "mx.ctx.example"),
                    MDSPF_OK);
+  line = verify(chk, NULL, "unknown", "u@example.com", NULL);
+  free(line);
+  mdspf_check_free(chk);
+  chk = run_check(f->ctx, "192.0.2.1", "u@example.com", NULL, 0);
   line = verify(chk, NULL, "mx.ctx.example", "u@example.com", NULL);
   assert_non_null(strstr(line, "; receiver=mx.ctx.example;"));
   free(line);

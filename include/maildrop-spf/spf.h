@@ -167,7 +167,22 @@ MDSPF_API mdspf_status mdspf_record_parse(const char *txt, size_t len,
                                  mdspf_record **out, int *err_code,
                                  size_t *err_off, size_t *err_len);
 
-/** Free a record (NULL is fine).  Uses the allocator it was made with. */
+/**
+ * Records are reference-counted.  mdspf_record_parse() gives the caller
+ * one reference; mdspf_record_ref() takes another (returns rec, NULL for
+ * NULL) and mdspf_record_unref() drops one (NULL is fine): the record is
+ * freed, with the allocator it was made with, when the last reference
+ * goes.  Everything in the library that keeps a record (an override of a
+ * context, a running check, a configuration snapshot) holds its own
+ * reference, so the owner may drop its reference at any time.  The count
+ * is atomic: references may be taken and dropped in any thread, so the
+ * allocator of a record shared between threads must be usable from any
+ * of them.
+ */
+MDSPF_API mdspf_record *mdspf_record_ref(const mdspf_record *rec);
+MDSPF_API void mdspf_record_unref(const mdspf_record *rec);
+/** The same as mdspf_record_unref (the name from before records were
+ *  reference-counted). */
 MDSPF_API void mdspf_record_free(mdspf_record *rec);
 
 /**
@@ -834,21 +849,65 @@ enum {
 MDSPF_API const char *mdspf_lint_code_str(int code);
 
 /**
- * Create a linter that resolves through ctx's resolver and limits (the
- * context must outlive it).  Lint either a published domain
- * (mdspf_lint_domain) or a record text as if published for domain
- * (mdspf_lint_record; domain may be NULL for a purely static look).
- * Both follow include and redirect targets (without macros) recursively
- * through DNS, count the DNS-interactive lookups per subtree, look up the
- * targets of a/mx/exists (void lookups, MX set sizes) and the exp= target,
- * and block until done or timeout_ms (<= 0: the context's budget).
+ * Create a linter bound to ctx.  Each run takes the context's
+ * configuration as it is when the run starts (resolver, limits) and
+ * keeps it until the run ends, like a check.  A run lints either a
+ * published domain or a record text as if published for domain (domain
+ * may be NULL for a purely static look).  Both follow include and
+ * redirect targets (without macros) recursively through DNS, count the
+ * DNS-interactive lookups per subtree, look up the targets of a, mx
+ * (and the addresses of the MX hosts) and exists (void lookups, MX set
+ * sizes) and the exp= target, all within the time budget.  Which terms
+ * count, which are void and which are never reached is decided by the
+ * same table the evaluator uses.
+ *
+ * Like a check, a run is asynchronous (mdspf_lint_start_domain /
+ * mdspf_lint_start_record: the callback runs exactly once, possibly
+ * before the start call returns, unless the lint is cancelled or freed
+ * first) or blocking (mdspf_lint_domain / mdspf_lint_record: drive the
+ * resolver's wait() until done or timeout_ms, <= 0: the context's
+ * MDSPF_LIMIT_TIMEOUT_MS).  Lookups that did not answer within the budget
+ * are reported as MDSPF_LINT_DNS_ERROR diagnostics; the run itself then
+ * still succeeds.  A new run discards the results of the previous one.
+ *
+ * mdspf_lint_new: MDSPF_E_INVAL, MDSPF_E_NOMEM, MDSPF_E_STATE (context
+ * freed).  Start calls: MDSPF_E_INVAL (bad domain or arguments),
+ * MDSPF_E_STATE (a run is going on), MDSPF_E_NOTSUP (a domain to look up
+ * and no resolver), MDSPF_E_NOMEM.  The blocking calls additionally:
+ * MDSPF_E_RECURSIVE inside any callback of the context, MDSPF_E_NOTSUP
+ * when an answer is outstanding and the resolver has no wait(),
+ * MDSPF_E_NOMEM when the run ran out of memory, MDSPF_E_CANCELLED when
+ * the lint or its context was freed meanwhile.
+ *
+ * mdspf_lint_free: allowed anywhere, also inside any callback (the lint's
+ * own included): a running lint is cancelled, without its callback.  The
+ * handle stays valid after mdspf_ctx_free until it is freed.
  */
 MDSPF_API mdspf_status mdspf_lint_new(mdspf_ctx *ctx, mdspf_lint **out);
 MDSPF_API void mdspf_lint_free(mdspf_lint *l);
+/** Completion of an asynchronous run; the results are readable in it
+ *  and afterwards until the next run or mdspf_lint_free. */
+typedef void (*mdspf_lint_cb)(mdspf_lint *l, void *user);
+MDSPF_API mdspf_status mdspf_lint_start_domain(mdspf_lint *l,
+                                               const char *domain,
+                                               mdspf_lint_cb cb, void *user);
+MDSPF_API mdspf_status mdspf_lint_start_record(mdspf_lint *l,
+                                               const char *domain,
+                                               const char *txt, size_t len,
+                                               mdspf_lint_cb cb, void *user);
+/** Stop a running lint: no callback, no results.  Allowed anywhere. */
+MDSPF_API void mdspf_lint_cancel(mdspf_lint *l);
+/** 1 once a run has finished (its callback may still be pending). */
+MDSPF_API int mdspf_lint_done(const mdspf_lint *l);
+/** How the last run ended: MDSPF_OK (results complete), MDSPF_E_NOMEM,
+ *  MDSPF_E_NOTSUP, MDSPF_E_CANCELLED; MDSPF_E_STATE before the first run
+ *  or while one is going on. */
+MDSPF_API mdspf_status mdspf_lint_status(const mdspf_lint *l);
 MDSPF_API mdspf_status mdspf_lint_domain(mdspf_lint *l, const char *domain,
-                                int timeout_ms);
+                                         int timeout_ms);
 MDSPF_API mdspf_status mdspf_lint_record(mdspf_lint *l, const char *domain,
-                                const char *txt, size_t len, int timeout_ms);
+                                         const char *txt, size_t len,
+                                         int timeout_ms);
 /**
  * Connecting client for the lints that follow (kept until changed): IPv4
  * or IPv6 text, IPv4-mapped IPv6 treated as IPv4; NULL clears it.  How
@@ -859,7 +918,7 @@ MDSPF_API mdspf_status mdspf_lint_record(mdspf_lint *l, const char *domain,
  * MDSPF_LINT_TOO_MANY_PTR on the first such term a receiver meets; a
  * failed PTR lookup is an MDSPF_LINT_DNS_ERROR there instead.
  * MDSPF_E_INVAL for a malformed address (the previous client stays),
- * MDSPF_E_STATE during a lint.
+ * MDSPF_E_STATE while a run is going on.
  */
 MDSPF_API mdspf_status mdspf_lint_set_client(mdspf_lint *l, const char *ip);
 

@@ -243,8 +243,8 @@ static const char *host_name(const mdspf_check *chk, const char *given) {
   if (given && *given) {
     return given;
   }
-  if (chk->ctx && chk->ctx->receiver && *chk->ctx->receiver) {
-    return chk->ctx->receiver;
+  if (chk->cfg && chk->cfg->receiver && *chk->cfg->receiver) {
+    return chk->cfg->receiver;
   }
   return "unknown";
 }

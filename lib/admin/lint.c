@@ -87,9 +87,10 @@
  * records count towards the answer; without a domain the question is
  * counted as the root name.
  */
-#include "core/engine.h"
 #include "core/addr.h"
+#include "core/engine.h"
 #include "core/macro.h"
+#include "core/terms.h"
 #include "util/chars.h"
 #include "util/strbuf.h"
 
@@ -107,6 +108,7 @@
 #define LINT_ECHO_MAX 120   /* longest piece of record text in a message */
 #define LINT_PAIR_MAX 1024  /* terms compared pairwise (duplicate, overlap) */
 #define LINT_IP_TEXT_MAX 63 /* longest client address text accepted */
+#define LINT_HOST_BUDGET 64 /* address lookups of MX hosts per run */
 
 /* What a lookup is for. */
 enum {
@@ -117,8 +119,14 @@ enum {
   P_MX,     /* "mx" target */
   P_EXISTS, /* "exists" target */
   P_EXP,    /* exp= target */
-  P_PTR     /* the client's PTR names (first term that uses them) */
+  P_PTR,    /* the client's PTR names (first term that uses them) */
+  P_HOST_A, /* an MX host of an "mx" target: A (then its P_HOST_AAAA) */
+  P_HOST_AAAA
 };
+
+/* The rounds of a run: the include/redirect tree level by level, then
+ * the targets (and after them the MX hosts' addresses). */
+enum { PH_TREE = 1, PH_TARGETS = 2 };
 
 enum { E_NEW = 0, E_SENT = 1, E_OVER = 2 };
 
@@ -155,12 +163,23 @@ typedef struct ldiag {
 } ldiag;
 
 struct mdspf_lint {
+  mdspf__job job; /* first: the engine's handle */
   mdspf_ctx *ctx;
   mdspf__allocator alloc;
+  mdspf__config *cfg; /* the snapshot of the run; NULL between runs */
   /* settings: kept across runs */
   int client_family; /* 4 or 6; 0: no client */
   uint8_t client_ip[16];
   char client_text[46]; /* canonical text, for messages */
+  /* the run as a job */
+  int state; /* MDSPF__CS_* */
+  mdspf_lint_cb cb;
+  void *user;
+  int in_cb, in_run, free_req, notified;
+  mdspf_status status; /* of the finished run */
+  int phase;           /* PH_* */
+  size_t from, to;     /* the round being fetched: qs[from, to) */
+  size_t next;         /* the next of them to send */
   /* results */
   lnode *nodes;
   size_t nnodes, max_nodes;
@@ -174,22 +193,19 @@ struct mdspf_lint {
   size_t nqs, qs_cap;
   size_t *scratch; /* 2 * max_nodes: renumbering */
   size_t inflight;
-  long deadline;
   int timeout_ms;
   int is_static; /* mdspf_lint_record without a domain: no DNS */
   int truncated; /* a child was not created: node cap */
   int nomem;     /* an allocation failed: the run ends in E_NOMEM */
-  int notsup;    /* an answer was outstanding and there is no wait() */
-  int stopped;   /* time out or backend failure: no more queries */
-  int running;
+  int stopped;   /* 1 time out, 2 backend failure: no more queries */
   size_t text_total;
-  unsigned target_queries, target_budget;
+  unsigned target_queries, target_budget, host_queries;
 };
 
 /* ---- small helpers ------------------------------------------------------- */
 
 static long limit_of(const mdspf_lint *l, int which) {
-  return l->ctx->limits[which];
+  return l->cfg->limits[which];
 }
 
 static int is_failed(int st) {
@@ -363,13 +379,14 @@ static void m_fetch_prefix(msg *m, const mdspf_lint *l, size_t n) {
 
 /* ---- state --------------------------------------------------------------- */
 
+/* Cancel (at the backend) and free the queries [from, to). */
 static void free_queries(mdspf_lint *l, size_t from, size_t to) {
   size_t i;
   for (i = from; i < to && i < l->nqs; i++) {
     lq *e = &l->qs[i];
     if (e->q) {
       if (e->q->state == MDSPF__Q_PENDING) {
-        l->ctx->res.cancel(l->ctx->res.impl, e->q->token);
+        l->cfg->res.cancel(l->cfg->res.impl, e->q->token);
         if (l->inflight) {
           l->inflight--;
         }
@@ -380,10 +397,20 @@ static void free_queries(mdspf_lint *l, size_t from, size_t to) {
   }
 }
 
+/* Free the queries and the snapshot of a run that ended. */
+static void release_run(mdspf_lint *l) {
+  if (l->cfg) {
+    free_queries(l, 0, l->nqs);
+    mdspf__config_unref(l->cfg);
+    l->cfg = NULL;
+  }
+}
+
+/* Free the results of the last run. */
 static void reset(mdspf_lint *l) {
   size_t i;
   const mdspf__allocator *a = &l->alloc;
-  free_queries(l, 0, l->nqs);
+  release_run(l);
   for (i = 0; i < l->nnodes; i++) {
     lnode *nd = &l->nodes[i];
     if (nd->domain) {
@@ -392,7 +419,7 @@ static void reset(mdspf_lint *l) {
     if (nd->text) {
       mdspf__free(a, nd->text, nd->text_len + 1);
     }
-    mdspf_record_free(nd->rec);
+    mdspf_record_unref(nd->rec);
   }
   mdspf__free(a, l->nodes, l->max_nodes * sizeof *l->nodes);
   mdspf__free(a, l->scratch, 2 * l->max_nodes * sizeof *l->scratch);
@@ -411,10 +438,72 @@ static void reset(mdspf_lint *l) {
   l->inflight = 0;
   l->worst = -1;
   l->lookups = l->voids = 0;
-  l->is_static = l->truncated = l->nomem = l->notsup = l->stopped = 0;
+  l->is_static = l->truncated = l->nomem = l->stopped = 0;
   l->text_total = 0;
-  l->target_queries = l->target_budget = 0;
+  l->target_queries = l->target_budget = l->host_queries = 0;
 }
+
+static void lint_destroy(mdspf_lint *l) {
+  mdspf__allocator a = l->alloc;
+  reset(l);
+  mdspf__job_detach(&l->job); /* may destroy the context */
+  mdspf__free(&a, l, sizeof *l);
+}
+
+static void lint_advance(mdspf_lint *l);
+
+static void lint_step(mdspf__job *j) {
+  mdspf_lint *l = (mdspf_lint *)(void *)j;
+  if (l->state == MDSPF__CS_RUNNING) {
+    lint_advance(l);
+  }
+  if (l->state == MDSPF__CS_DONE && !l->notified) {
+    l->notified = 1;
+    if (l->cb) {
+      l->in_cb = 1;
+      MDSPF__CALLBACK(l->ctx, l->cb(l, l->user));
+      l->in_cb = 0;
+    }
+  }
+  if (l->state == MDSPF__CS_CANCELLED) {
+    reset(l); /* a cancelled run has no results */
+  } else if (l->state == MDSPF__CS_DONE) {
+    release_run(l);
+  }
+  if (l->free_req && !l->in_run && !l->in_cb) {
+    lint_destroy(l);
+  }
+}
+
+/* Stop a running lint without a callback; the drain frees what it has. */
+static void lint_cancel_mark(mdspf_lint *l, mdspf_status why) {
+  if (l->state != MDSPF__CS_RUNNING) {
+    return;
+  }
+  l->state = MDSPF__CS_CANCELLED;
+  l->status = why;
+  l->notified = 1;
+  mdspf__job_clear_deadline(&l->job);
+  mdspf__job_wake(&l->job);
+}
+
+/* The time ran out (1) or the resolver failed (2): what has not been
+ * answered is lost, what has not been sent is never sent, and the run
+ * finishes with what it has. */
+static void lint_stop(mdspf_lint *l, int why) {
+  if (l->state == MDSPF__CS_RUNNING && !l->stopped) {
+    l->stopped = why;
+    mdspf__job_wake(&l->job);
+  }
+}
+
+static void lint_expire(mdspf__job *j) { lint_stop((mdspf_lint *)(void *)j, 1); }
+
+static void lint_abort(mdspf__job *j) {
+  lint_cancel_mark((mdspf_lint *)(void *)j, MDSPF_E_CANCELLED);
+}
+
+static const mdspf__job_ops lint_ops = {lint_step, lint_expire, lint_abort};
 
 mdspf_status mdspf_lint_new(mdspf_ctx *ctx, mdspf_lint **out) {
   mdspf_lint *l;
@@ -424,6 +513,9 @@ mdspf_status mdspf_lint_new(mdspf_ctx *ctx, mdspf_lint **out) {
   if (!ctx || !out) {
     return MDSPF_E_INVAL;
   }
+  if (ctx->closed) {
+    return MDSPF_E_STATE;
+  }
   l = mdspf__alloc(&ctx->alloc, sizeof *l);
   if (!l) {
     return MDSPF_E_NOMEM;
@@ -431,16 +523,48 @@ mdspf_status mdspf_lint_new(mdspf_ctx *ctx, mdspf_lint **out) {
   l->ctx = ctx;
   l->alloc = ctx->alloc;
   l->worst = -1;
+  (void)mdspf__job_attach(ctx, &l->job, &lint_ops);
   *out = l;
   return MDSPF_OK;
 }
 
 void mdspf_lint_free(mdspf_lint *l) {
-  if (l) {
-    mdspf__allocator a = l->alloc;
-    reset(l);
-    mdspf__free(&a, l, sizeof *l);
+  mdspf_ctx *ctx;
+  if (!l || l->free_req) {
+    return;
   }
+  ctx = l->ctx;
+  mdspf__engine_enter(ctx);
+  lint_cancel_mark(l, MDSPF_E_CANCELLED);
+  l->free_req = 1;
+  l->notified = 1;
+  mdspf__job_wake(&l->job);
+  mdspf__engine_leave(ctx); /* l, and ctx, may be gone */
+}
+
+void mdspf_lint_cancel(mdspf_lint *l) {
+  mdspf_ctx *ctx;
+  if (!l || l->state != MDSPF__CS_RUNNING) {
+    return;
+  }
+  ctx = l->ctx;
+  mdspf__engine_enter(ctx);
+  lint_cancel_mark(l, MDSPF_E_CANCELLED);
+  mdspf__engine_leave(ctx);
+}
+
+int mdspf_lint_done(const mdspf_lint *l) {
+  return l && l->state == MDSPF__CS_DONE;
+}
+
+mdspf_status mdspf_lint_status(const mdspf_lint *l) {
+  if (!l) {
+    return MDSPF_E_INVAL;
+  }
+  if (l->state == MDSPF__CS_NEW || l->state == MDSPF__CS_RUNNING) {
+    return MDSPF_E_STATE;
+  }
+  return l->status;
 }
 
 mdspf_status mdspf_lint_set_client(mdspf_lint *l, const char *ip) {
@@ -450,7 +574,7 @@ mdspf_status mdspf_lint_set_client(mdspf_lint *l, const char *ip) {
   if (!l) {
     return MDSPF_E_INVAL;
   }
-  if (l->running) {
+  if (l->state == MDSPF__CS_RUNNING) {
     return MDSPF_E_STATE;
   }
   if (!ip) {
@@ -511,14 +635,18 @@ static void add_lookup(mdspf_lint *l, int purpose, int rrtype, size_t node,
 
 static void on_answer(mdspf_dns_query *q, void *ud) {
   mdspf_lint *l = ud;
+  mdspf_ctx *ctx = l->ctx;
   (void)q;
   if (l->inflight) {
-    l->inflight--; /* nothing else: the driver loop looks at the state */
+    l->inflight--;
   }
+  mdspf__engine_enter(ctx);
+  mdspf__job_wake(&l->job); /* the drain looks at the state */
+  mdspf__engine_leave(ctx);
 }
 
 static void issue(mdspf_lint *l, lq *e) {
-  mdspf_ctx *ctx = l->ctx;
+  const mdspf_resolver *res = &l->cfg->res;
   mdspf_dns_query *q;
   int rc;
   q = mdspf__dnsq_new(&l->alloc, e->name, strlen(e->name), e->rrtype, on_answer,
@@ -532,56 +660,24 @@ static void issue(mdspf_lint *l, lq *e) {
   e->q = q;
   q->state = MDSPF__Q_PENDING;
   l->inflight++;
-  rc = ctx->res.query(ctx->res.impl, q, q->name, e->rrtype, &q->token);
+  rc = res->query(res->impl, q, q->name, e->rrtype, &q->token);
   if (rc != 0 && q->state != MDSPF__Q_DONE) {
     e->refused = 1;
     mdspf_dns_done(q, MDSPF_DNS_TEMPFAIL, -1);
   }
 }
 
-/* Issue the lookups [from, to) and wait until all have answered, the
- * time is up, or the resolver cannot go on.  Whatever has not answered
- * then is cancelled (lost) or never sent (unasked). */
-static void drive(mdspf_lint *l, size_t from, size_t to) {
-  mdspf_ctx *ctx = l->ctx;
-  size_t next = from, i;
-  while (!l->stopped && !l->nomem && !l->notsup) {
-    long left;
-    int rc;
-    while (next < to && l->inflight < LINT_INFLIGHT && !l->nomem) {
-      issue(l, &l->qs[next++]);
-    }
-    if (l->nomem) {
-      break;
-    }
-    if (next >= to && l->inflight == 0) {
-      break;
-    }
-    if (l->inflight == 0) {
-      continue; /* room for more */
-    }
-    left = l->deadline - mdspf__now_ms();
-    if (left <= 0) {
-      l->stopped = 1; /* time out */
-      break;
-    }
-    if (!ctx->res.wait) {
-      l->notsup = 1;
-      break;
-    }
-    rc = ctx->res.wait(ctx->res.impl, left > INT_MAX ? INT_MAX : (int)left);
-    if (rc != 0) {
-      l->stopped = 2; /* backend failure */
-      break;
-    }
-  }
+/* The round [from, to) is over: whatever has not answered is cancelled
+ * (lost), whatever was not sent never will be (unasked). */
+static void settle(mdspf_lint *l, size_t from, size_t to) {
+  size_t i;
   for (i = from; i < to; i++) {
     lq *e = &l->qs[i];
     if (e->state == E_NEW) {
       e->state = E_SENT;
       e->unasked = 1;
     } else if (e->q && e->q->state == MDSPF__Q_PENDING) {
-      ctx->res.cancel(ctx->res.impl, e->q->token);
+      l->cfg->res.cancel(l->cfg->res.impl, e->q->token);
       mdspf__dnsq_free(e->q);
       e->q = NULL;
       e->lost = 1;
@@ -709,7 +805,7 @@ static void static_checks(mdspf_lint *l, size_t n) {
     const mdspf__term *t = &rec->terms[i];
     m_init(&m);
     if (nd->all_idx >= 0 && i > (size_t)nd->all_idx && !after_reported &&
-        t->kind <= MDSPF_TERM_EXISTS) {
+        mdspf__term_sem(t->kind)->mechanism) {
       after_reported = 1;
       m_term(&m, rec, i);
       m_s(&m, ": comes after all, so it is never evaluated");
@@ -986,37 +1082,39 @@ static void follow(mdspf_lint *l, size_t n, size_t i) {
  * follow its includes and redirect. */
 static void walk(mdspf_lint *l, size_t n) {
   const mdspf_record *rec = l->nodes[n].rec;
-  int all_idx = l->nodes[n].all_idx;
-  size_t i, end = all_idx >= 0 ? (size_t)all_idx : rec->nterms;
+  size_t i, reach = mdspf__record_reach(rec);
+  int redirect = mdspf__record_redirect(rec);
   unsigned own = 0;
-  for (i = 0; i < end; i++) {
+  /* what a receiver evaluates, as the evaluator does (core/terms.h):
+   * the mechanisms up to the first "all", then an effective redirect= */
+  for (i = 0; i < reach; i++) {
     const mdspf__term *t = &rec->terms[i];
+    const mdspf__term_info *s = mdspf__term_sem(t->kind);
     char dom[MDSPF__MAX_NAME + 1];
     unsigned letters;
     int invalid;
-    switch (t->kind) {
-    case MDSPF_TERM_INCLUDE:
-      own++;
+    if (!s->mechanism) {
+      continue; /* modifiers are not evaluated in place */
+    }
+    own += s->dns_term;
+    switch (s->lookup) {
+    case MDSPF__LK_RECORD:
       follow(l, n, i);
       break;
-    case MDSPF_TERM_A:
-    case MDSPF_TERM_MX:
-    case MDSPF_TERM_EXISTS:
-      own++;
+    case MDSPF__LK_ADDR:
+    case MDSPF__LK_A:
+    case MDSPF__LK_MX:
       if (!term_target(l, n, t, dom, &letters, &invalid) && letters) {
         macro_info(l, n, i, letters, 0);
       }
-      break;
-    case MDSPF_TERM_PTR:
-      own++;
       break;
     default:
       break;
     }
   }
-  if (all_idx < 0 && rec->redirect >= 0) {
-    own++;
-    follow(l, n, (size_t)rec->redirect);
+  if (redirect >= 0) {
+    own += mdspf__term_sem(MDSPF_TERM_REDIRECT)->dns_term;
+    follow(l, n, (size_t)redirect);
   }
   l->nodes[n].own = own;
 }
@@ -1164,6 +1262,84 @@ static void handle_udp(mdspf_lint *l, const lq *e) {
   udp_check(l, 0, rr_total);
 }
 
+/* The term (i of node n) matches nothing and is a void lookup; m holds
+ * "term: what is missing". */
+static void void_diag(mdspf_lint *l, size_t n, size_t i, msg *m) {
+  l->voids++;
+  m_s(m, ": the term matches nothing and is a void lookup (");
+  m_u(m, l->voids);
+  m_s(m, " so far; receivers allow ");
+  m_u(m, (unsigned long)limit_of(l, MDSPF_LIMIT_VOID_LOOKUPS));
+  m_s(m, ")");
+  term_diag(l, MDSPF_SEV_WARNING, MDSPF_LINT_VOID_LOOKUPS, n, i, m);
+}
+
+/* An mx term's MX answer e names hosts (within the limit): look up
+ * their addresses in the next round, since an MX set none of whose hosts
+ * has an address is a void lookup too (the term semantics of
+ * core/terms.h).  All hosts or none, within LINT_HOST_BUDGET; a term
+ * that does not fit is not judged. */
+static void queue_hosts(mdspf_lint *l, const lq *e, size_t hosts) {
+  size_t pos = 0;
+  mdspf__rr rr;
+  if (l->stopped || l->host_queries + 2 * hosts > LINT_HOST_BUDGET) {
+    return;
+  }
+  while (mdspf__dnsq_next(e->q, &pos, &rr)) {
+    char name[MDSPF__MAX_NAME + 1];
+    if (rr.kind != MDSPF__RK_NAME || rr.len == 0 ||
+        !mdspf__name_queryable((const char *)rr.data, rr.len) ||
+        mdspf__domain_norm(name, sizeof name, (const char *)rr.data,
+                           rr.len) == (size_t)-1) {
+      continue;
+    }
+    add_lookup(l, P_HOST_A, MDSPF_RR_A, e->node, e->term, name);
+    add_lookup(l, P_HOST_AAAA, MDSPF_RR_AAAA, e->node, e->term, name);
+    l->host_queries += 2;
+  }
+}
+
+/* The address lookups of the MX hosts of one mx term, from qs[k] on:
+ * a failed one is a DNS error, none with an address a void lookup.
+ * Returns how many entries it consumed. */
+static size_t handle_hosts(mdspf_lint *l, size_t k, size_t to) {
+  const lq *first = &l->qs[k], *failed = NULL;
+  size_t n = first->node, i = first->term, used = 0;
+  int any = 0;
+  msg m;
+  while (k + used < to) {
+    const lq *e = &l->qs[k + used];
+    int st;
+    if ((e->purpose != P_HOST_A && e->purpose != P_HOST_AAAA) ||
+        e->node != n || e->term != i) {
+      break;
+    }
+    st = lq_status(l, e);
+    if (is_failed(st) && !failed) {
+      failed = e;
+    } else if (st == MDSPF_DNS_OK) {
+      any = 1;
+    }
+    used++;
+  }
+  m_init(&m);
+  m_term(&m, l->nodes[n].rec, i);
+  m_s(&m, ": ");
+  if (failed) {
+    m_s(&m, "the ");
+    m_s(&m, mdspf_rr_type_str(failed->rrtype));
+    m_s(&m, " lookup of the MX host ");
+    m_safes(&m, failed->name);
+    m_s(&m, " failed: ");
+    m_why(&m, l, failed);
+    term_diag(l, MDSPF_SEV_ERROR, MDSPF_LINT_DNS_ERROR, n, i, &m);
+  } else if (!any) {
+    m_s(&m, "none of the MX hosts has an A or AAAA record");
+    void_diag(l, n, i, &m);
+  }
+  return used;
+}
+
 /* A target lookup (a, mx, exists, exp) answered.  Returns how many
  * entries it consumed (an "a" uses its A and AAAA entries). */
 static size_t handle_target(mdspf_lint *l, size_t k) {
@@ -1225,25 +1401,21 @@ static size_t handle_target(mdspf_lint *l, size_t k) {
   case P_EXISTS:
   case P_MX:
     if (is_void(st)) {
-      l->voids++;
       m_safes(&m, e->name);
       m_s(&m, e->purpose == P_A    ? " has no A or AAAA record"
               : e->purpose == P_MX ? " has no MX record"
                                    : " has no A record");
       m_s(&m, st == MDSPF_DNS_NXDOMAIN ? " (it does not exist)" : "");
-      m_s(&m, ": the term matches nothing and is a void lookup (");
-      m_u(&m, l->voids);
-      m_s(&m, " so far; receivers allow ");
-      m_u(&m, (unsigned long)limit_of(l, MDSPF_LIMIT_VOID_LOOKUPS));
-      m_s(&m, ")");
-      term_diag(l, MDSPF_SEV_WARNING, MDSPF_LINT_VOID_LOOKUPS, n, i, &m);
+      void_diag(l, n, i, &m);
       return used;
     }
     if (e->purpose == P_MX) {
       long max = limit_of(l, MDSPF_LIMIT_MX_NAMES);
+      size_t hosts = 0;
       while (mdspf__dnsq_next(e->q, &pos, &rr)) {
         if (rr.kind == MDSPF__RK_NAME && rr.len > 0) {
           count++;
+          hosts += mdspf__name_queryable((const char *)rr.data, rr.len) ? 1u : 0u;
         }
       }
       if (count > (size_t)max) {
@@ -1254,6 +1426,13 @@ static size_t handle_target(mdspf_lint *l, size_t k) {
         m_u(&m, (unsigned long)max);
         m_s(&m, " and return permerror beyond");
         term_diag(l, MDSPF_SEV_ERROR, MDSPF_LINT_TOO_MANY_MX, n, i, &m);
+      } else if (hosts == 0) {
+        /* a null MX, or only names that cannot be looked up */
+        m_safes(&m, e->name);
+        m_s(&m, " names no mail host with an address");
+        void_diag(l, n, i, &m);
+      } else {
+        queue_hosts(l, e, hosts);
       }
     }
     return used;
@@ -1340,13 +1519,15 @@ static int first_ptr_user(const mdspf_lint *l, size_t n, size_t *node,
   const lnode *nd = &l->nodes[n];
   const mdspf_record *rec = nd->rec;
   size_t i, end, c;
+  int redirect;
   if (!rec) {
     return 0;
   }
-  end = nd->all_idx >= 0 ? (size_t)nd->all_idx : rec->nterms;
+  end = mdspf__record_reach(rec);
+  redirect = mdspf__record_redirect(rec);
   for (i = 0; i < end; i++) {
     const mdspf__term *t = &rec->terms[i];
-    if (t->kind > MDSPF_TERM_EXISTS) {
+    if (!mdspf__term_sem(t->kind)->mechanism) {
       continue; /* modifiers: redirect= below, the rest never looks up */
     }
     if (uses_ptr(t)) {
@@ -1359,8 +1540,8 @@ static int first_ptr_user(const mdspf_lint *l, size_t n, size_t *node,
       return 1;
     }
   }
-  if (nd->all_idx < 0 && rec->redirect >= 0) {
-    i = (size_t)rec->redirect;
+  if (redirect >= 0) {
+    i = (size_t)redirect;
     if (uses_ptr(&rec->terms[i])) {
       *node = n;
       *term = i;
@@ -1387,7 +1568,7 @@ static void queue_targets(mdspf_lint *l) {
     if (!rec) {
       continue;
     }
-    end = nd->all_idx >= 0 ? (size_t)nd->all_idx : rec->nterms;
+    end = mdspf__record_reach(rec);
     for (i = 0; i < rec->nterms; i++) {
       const mdspf__term *t = &rec->terms[i];
       char dom[MDSPF__MAX_NAME + 1];
@@ -1518,6 +1699,8 @@ static void handle_batch(mdspf_lint *l, size_t from, size_t to) {
     } else if (e->purpose == P_UDP) {
       handle_udp(l, e);
       k++;
+    } else if (e->purpose == P_HOST_A || e->purpose == P_HOST_AAAA) {
+      k += handle_hosts(l, k, to);
     } else {
       k += handle_target(l, k);
     }
@@ -1525,20 +1708,86 @@ static void handle_batch(mdspf_lint *l, size_t from, size_t to) {
   free_queries(l, from, to);
 }
 
-static int run(mdspf_lint *l, const char *domain, const char *txt, size_t len,
-               int timeout_ms) {
-  mdspf_ctx *ctx;
+/* The run is over (status MDSPF_OK: the results are complete). */
+static void lint_end(mdspf_lint *l, mdspf_status status) {
+  l->status = status;
+  if (status == MDSPF_OK) {
+    finish(l);
+  }
+  if (l->nomem) {
+    l->status = MDSPF_E_NOMEM;
+  }
+  if (l->status != MDSPF_OK) {
+    release_run(l);
+    reset(l); /* no half results */
+  }
+  l->state = MDSPF__CS_DONE;
+  mdspf__job_clear_deadline(&l->job);
+}
+
+/* The run as a state machine, driven by the engine's drain: send the
+ * lookups of the current round (at most LINT_INFLIGHT at a time), wait
+ * until every one has answered, handle them in the order they were
+ * queued (which may queue the next round), and so on: the tree level by
+ * level, then the targets, then the MX hosts.  Answers may come inline
+ * or later and in any order; the results are the same. */
+static void lint_advance(mdspf_lint *l) {
+  for (;;) {
+    int going;
+    if (l->state != MDSPF__CS_RUNNING) {
+      return;
+    }
+    going = !l->stopped && !l->nomem;
+    while (going && l->next < l->to && l->inflight < LINT_INFLIGHT) {
+      issue(l, &l->qs[l->next++]);
+      going = !l->stopped && !l->nomem;
+    }
+    if (going && l->inflight > 0) {
+      return; /* woken again by an answer, the deadline or a cancel */
+    }
+    if (going && l->next < l->to) {
+      continue;
+    }
+    settle(l, l->from, l->to);
+    if (l->nomem) {
+      lint_end(l, MDSPF_E_NOMEM);
+      return;
+    }
+    handle_batch(l, l->from, l->to);
+    if (l->nomem) {
+      lint_end(l, MDSPF_E_NOMEM);
+      return;
+    }
+    l->from = l->next = l->to;
+    if (l->nqs > l->from) {
+      l->to = l->nqs; /* the next level, or the MX hosts */
+      continue;
+    }
+    if (l->phase == PH_TREE) {
+      l->phase = PH_TARGETS;
+      if (!l->stopped && !l->is_static) {
+        queue_targets(l);
+      }
+      if (l->nqs > l->from) {
+        l->to = l->nqs;
+        continue;
+      }
+    }
+    lint_end(l, MDSPF_OK);
+    return;
+  }
+}
+
+/* Set up a run (mdspf_lint_start_* and the blocking calls). */
+static mdspf_status lint_start(mdspf_lint *l, const char *domain,
+                               const char *txt, size_t len, mdspf_lint_cb cb,
+                               void *user, int timeout_ms) {
+  mdspf_ctx *ctx = l->ctx;
   char dom[MDSPF__MAX_NAME + 1];
-  size_t from, limit;
-  int rc = MDSPF_OK;
-  if (!l) {
-    return MDSPF_E_INVAL;
+  size_t limit;
+  if (l->state == MDSPF__CS_RUNNING || l->free_req || ctx->closed) {
+    return MDSPF_E_STATE;
   }
-  ctx = l->ctx;
-  if (l->running || ctx->depth > 0 || ctx->in_callback > 0) {
-    return MDSPF_E_RECURSIVE;
-  }
-  reset(l);
   if ((!domain && !txt) || (txt == NULL && len > 0)) {
     return MDSPF_E_INVAL;
   }
@@ -1548,18 +1797,22 @@ static int run(mdspf_lint *l, const char *domain, const char *txt, size_t len,
         mdspf__domain_norm(dom, sizeof dom, domain, dl) == (size_t)-1) {
       return MDSPF_E_INVAL;
     }
-    if (!ctx->has_res) {
+    if (!ctx->cfg->has_res) {
       return MDSPF_E_NOTSUP;
     }
   }
   if (txt && len > MDSPF_MAX_RECORD) {
     return MDSPF_E_INVAL;
   }
-
+  reset(l);
+  l->cfg = mdspf__config_ref(ctx->cfg);
   limit = (size_t)limit_of(l, MDSPF_LIMIT_DNS_TERMS);
   l->max_nodes = limit + 2 > LINT_MIN_NODES ? limit + 2 : LINT_MIN_NODES;
   l->target_budget = (unsigned)(2 * (limit + 1));
-  l->qs_cap = 2 * l->max_nodes + 1 + l->target_budget + 1; /* + PTR */
+  /* every node's TXT, the size estimate, the targets, the PTR names,
+   * the MX hosts */
+  l->qs_cap =
+      2 * l->max_nodes + 1 + l->target_budget + 1 + LINT_HOST_BUDGET;
   l->nodes = mdspf__alloc_array(&l->alloc, l->max_nodes, sizeof *l->nodes);
   l->scratch =
       mdspf__alloc_array(&l->alloc, 2 * l->max_nodes, sizeof *l->scratch);
@@ -1568,11 +1821,10 @@ static int run(mdspf_lint *l, const char *domain, const char *txt, size_t len,
     reset(l);
     return MDSPF_E_NOMEM;
   }
-  l->running = 1;
   l->is_static = domain == NULL;
-  l->timeout_ms =
-      timeout_ms > 0 ? timeout_ms : (int)ctx->limits[MDSPF_LIMIT_TIMEOUT_MS];
-  l->deadline = mdspf__now_ms() + l->timeout_ms;
+  l->timeout_ms = timeout_ms > 0
+                      ? timeout_ms
+                      : (int)limit_of(l, MDSPF_LIMIT_TIMEOUT_MS);
 
   (void)new_node(l, 0, 0, -1, domain ? dom : NULL);
   l->nodes[0].final_ = 1;
@@ -1599,57 +1851,105 @@ static int run(mdspf_lint *l, const char *domain, const char *txt, size_t len,
   } else {
     add_lookup(l, P_NODE, MDSPF_RR_TXT, 0, 0, dom);
   }
+  l->state = MDSPF__CS_RUNNING;
+  l->status = MDSPF_OK;
+  l->cb = cb;
+  l->user = user;
+  l->notified = 0;
+  l->phase = PH_TREE;
+  l->from = l->next = 0;
+  l->to = l->nqs;
+  mdspf__engine_enter(ctx);
+  mdspf__job_set_deadline(&l->job, mdspf__ctx_now(ctx) + l->timeout_ms);
+  mdspf__job_wake(&l->job);
+  mdspf__engine_leave(ctx); /* may run it through, callback included */
+  return MDSPF_OK;
+}
 
-  /* the tree, level by level */
-  for (from = 0; from < l->nqs && !l->nomem && !l->notsup;) {
-    size_t to = l->nqs;
-    drive(l, from, to);
-    if (l->nomem || l->notsup) {
-      break;
-    }
-    handle_batch(l, from, to);
-    from = to;
+mdspf_status mdspf_lint_start_domain(mdspf_lint *l, const char *domain,
+                                     mdspf_lint_cb cb, void *user) {
+  if (!l || !domain) {
+    return MDSPF_E_INVAL;
   }
-  /* then the targets */
-  if (!l->nomem && !l->notsup && !l->stopped && !l->is_static) {
-    from = l->nqs;
-    queue_targets(l);
-    if (l->nqs > from) {
-      drive(l, from, l->nqs);
-      if (!l->nomem && !l->notsup) {
-        handle_batch(l, from, l->nqs);
-      }
-    }
+  return lint_start(l, domain, NULL, 0, cb, user, 0);
+}
+
+mdspf_status mdspf_lint_start_record(mdspf_lint *l, const char *domain,
+                                     const char *txt, size_t len,
+                                     mdspf_lint_cb cb, void *user) {
+  if (!l || !txt) {
+    return MDSPF_E_INVAL;
   }
-  free_queries(l, 0, l->nqs);
-  if (!l->nomem && !l->notsup) {
-    finish(l);
+  return lint_start(l, domain, txt, len, cb, user, 0);
+}
+
+/* The blocking calls: a run driven through the resolver's wait(). */
+static mdspf_status run_blocking(mdspf_lint *l, const char *domain,
+                                 const char *txt, size_t len,
+                                 int timeout_ms) {
+  mdspf_ctx *ctx;
+  mdspf_status rc;
+  if (!l) {
+    return MDSPF_E_INVAL;
   }
-  l->running = 0;
-  if (l->nomem) {
-    rc = MDSPF_E_NOMEM;
-  } else if (l->notsup) {
-    rc = MDSPF_E_NOTSUP;
+  ctx = l->ctx;
+  if (ctx->depth > 0 || ctx->in_callback > 0) {
+    return MDSPF_E_RECURSIVE;
   }
+  if (l->in_run) {
+    return MDSPF_E_RECURSIVE;
+  }
+  rc = lint_start(l, domain, txt, len, NULL, NULL, timeout_ms);
   if (rc != MDSPF_OK) {
-    reset(l);
+    return rc;
+  }
+  l->in_run = 1;
+  while (l->state == MDSPF__CS_RUNNING) {
+    const mdspf_resolver *res = &l->cfg->res;
+    int64_t now = mdspf__ctx_now(ctx);
+    int why = 0;
+    if (now >= l->job.deadline) {
+      why = 1;
+    } else if (!res->wait) {
+      mdspf__engine_enter(ctx);
+      lint_cancel_mark(l, MDSPF_E_NOTSUP);
+      mdspf__engine_leave(ctx);
+      break;
+    } else if (res->wait(res->impl,
+                         (int)mdspf__ms_until(l->job.deadline, now)) != 0) {
+      why = 2;
+    }
+    if (why) {
+      mdspf__engine_enter(ctx);
+      lint_stop(l, why);
+      mdspf__engine_leave(ctx);
+    }
+  }
+  l->in_run = 0;
+  rc = l->state == MDSPF__CS_NEW ? MDSPF_E_STATE : l->status;
+  if (l->free_req) {
+    /* freed from a callback meanwhile (or its context was) */
+    mdspf__engine_enter(ctx);
+    mdspf__job_wake(&l->job);
+    mdspf__engine_leave(ctx);
   }
   return rc;
 }
 
-mdspf_status mdspf_lint_domain(mdspf_lint *l, const char *domain, int timeout_ms) {
+mdspf_status mdspf_lint_domain(mdspf_lint *l, const char *domain,
+                               int timeout_ms) {
   if (!domain) {
     return MDSPF_E_INVAL;
   }
-  return run(l, domain, NULL, 0, timeout_ms);
+  return run_blocking(l, domain, NULL, 0, timeout_ms);
 }
 
-mdspf_status mdspf_lint_record(mdspf_lint *l, const char *domain, const char *txt,
-                      size_t len, int timeout_ms) {
+mdspf_status mdspf_lint_record(mdspf_lint *l, const char *domain,
+                               const char *txt, size_t len, int timeout_ms) {
   if (!txt) {
     return MDSPF_E_INVAL;
   }
-  return run(l, domain, txt, len, timeout_ms);
+  return run_blocking(l, domain, txt, len, timeout_ms);
 }
 
 /* ---- getters ------------------------------------------------------------- */

@@ -1,57 +1,12 @@
 /*
- * lib/admin/trace.c -- evaluation trace events.
+ * lib/admin/trace.c -- evaluation trace events as lines for people
+ * (mdspf_event_format).
  * SPDX-License-Identifier: BSD-2-Clause
  */
-#include "admin/trace.h"
+#include "core/event.h"
 #include "util/strbuf.h"
 
 #include <string.h>
-
-void mdspf__emit(mdspf_check *chk, int type, int depth, const char *domain,
-                 const char *text, int result, int rrtype, int dns_status,
-                 unsigned count) {
-  mdspf_event ev;
-  if (!chk->trace) {
-    return;
-  }
-  ev.check = chk;
-  ev.type = type;
-  ev.depth = depth;
-  ev.domain = domain ? domain : "";
-  ev.text = text ? text : "";
-  ev.result = result;
-  ev.rrtype = rrtype;
-  ev.dns_status = dns_status;
-  ev.count = count;
-  ev.dns_terms = chk->dns_terms;
-  ev.void_lookups = chk->voids;
-  chk->trace(chk->trace_ud, &ev);
-}
-
-const mdspf_check *mdspf_event_check(const mdspf_event *ev) {
-  return ev ? ev->check : NULL;
-}
-
-int mdspf_event_type(const mdspf_event *ev) { return ev ? ev->type : 0; }
-int mdspf_event_depth(const mdspf_event *ev) { return ev ? ev->depth : 0; }
-const char *mdspf_event_domain(const mdspf_event *ev) {
-  return ev ? ev->domain : "";
-}
-const char *mdspf_event_text(const mdspf_event *ev) {
-  return ev ? ev->text : "";
-}
-int mdspf_event_result(const mdspf_event *ev) { return ev ? ev->result : -1; }
-int mdspf_event_rrtype(const mdspf_event *ev) { return ev ? ev->rrtype : 0; }
-int mdspf_event_dns_status(const mdspf_event *ev) {
-  return ev ? ev->dns_status : -1;
-}
-unsigned mdspf_event_count(const mdspf_event *ev) { return ev ? ev->count : 0; }
-unsigned mdspf_event_dns_terms(const mdspf_event *ev) {
-  return ev ? ev->dns_terms : 0;
-}
-unsigned mdspf_event_void_lookups(const mdspf_event *ev) {
-  return ev ? ev->void_lookups : 0;
-}
 
 /* Printable copy: control and non-ASCII bytes as \xNN. */
 static void put_safe(mdspf__sbuf *sb, const char *s) {

@@ -1,194 +1,150 @@
 /*
- * lib/core/check.c -- contexts, check lifecycle, the completion queue and the
- * blocking wrapper.  The evaluation itself is in eval.c.
- *
- * Re-entrancy model: every entry point that can run user callbacks
- * brackets its work with mdspf__engine_enter/leave.  DNS completions are
- * queued on the context and processed by the outermost leave, so an
- * answer delivered inside a resolver's query() never recurses, and a
- * long include chain over an inline resolver runs in a loop, not on the
- * stack.  Frees requested from inside callbacks are deferred until it is
- * safe.
+ * lib/core/check.c -- the engine (run queue, deadlines, the callback
+ * guard), contexts and the check lifecycle.  The evaluation itself is in
+ * eval.c, the configuration setters in config.c.
  * SPDX-License-Identifier: BSD-2-Clause
+ *
+ * See engine.h for the three rules (snapshots, one callback discipline,
+ * reference-counted contexts).  In short: every entry point that can run
+ * user code brackets its work with mdspf__engine_enter/leave; what a job
+ * has to do is queued (mdspf__job_wake) and done by the outermost leave,
+ * one job step at a time.  A DNS answer, a cancel or a free from inside
+ * any callback therefore never runs into code that is still on the
+ * stack, and an inline resolver never makes the stack grow.
  */
-#include "core/engine.h"
 #include "core/addr.h"
-#include "core/macro.h"
-#include "util/strbuf.h"
+#include "core/engine.h"
 
-#include <stdint.h>
 #include <string.h>
-#include <time.h>
 
-static const long limit_defaults[MDSPF__NLIMITS] = {0, 10, 2, 10, 10, 20000};
-static const long limit_min[MDSPF__NLIMITS] = {0, 1, 0, 1, 1, 1};
-static const long limit_max[MDSPF__NLIMITS] = {0, 100, 100, 100, 100, 3600000};
+/* ---- time ---------------------------------------------------------------- */
+
+int64_t mdspf__ctx_now(const mdspf_ctx *ctx) {
+  return ctx->clock(ctx->clock_ud);
+}
+
+void mdspf__ctx_set_clock(mdspf_ctx *ctx, mdspf__clock_fn fn, void *ud) {
+  ctx->clock = fn ? fn : mdspf__monotonic_ms;
+  ctx->clock_ud = fn ? ud : NULL;
+  ctx->timer_stale = 1;
+}
+
+/* ---- the engine ------------------------------------------------------------ */
 
 static void ctx_destroy(mdspf_ctx *ctx);
-static void check_destroy(mdspf_check *chk);
-
-/* A check of ctx is inside mdspf_check_run: destroying the context must
- * wait until that call returns. */
-static int ctx_in_run(const mdspf_ctx *ctx) {
-  const mdspf_check *c;
-  for (c = ctx->checks; c; c = c->next) {
-    if (c->in_run) {
-      return 1;
-    }
-  }
-  return 0;
-}
-
-long mdspf__now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (long)ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
-
-/* ---- time budgets ------------------------------------------------------------ */
-
-/* Tell the host about the earliest deadline when it changed. */
-static void timer_update(mdspf_ctx *ctx) {
-  long want = ctx->run_head ? ctx->run_head->deadline : -1;
-  if (!ctx->timer || want == ctx->timer_armed) {
-    return;
-  }
-  ctx->timer_armed = want;
-  if (want < 0) {
-    ctx->timer(ctx->timer_ud, -1);
-  } else {
-    long ms = want - mdspf__now_ms();
-    ctx->timer(ctx->timer_ud, ms > 0 ? ms : 0);
-  }
-}
-
-static void running_add(mdspf_check *chk) {
-  mdspf_ctx *ctx = chk->ctx;
-  chk->rnext = NULL;
-  chk->rprev = ctx->run_tail;
-  if (ctx->run_tail) {
-    ctx->run_tail->rnext = chk;
-  } else {
-    ctx->run_head = chk;
-  }
-  ctx->run_tail = chk;
-  chk->on_run_list = 1;
-  timer_update(ctx);
-}
-
-/* The check is no longer running (done, cancelled or freed). */
-void mdspf__check_stopped(mdspf_check *chk) {
-  mdspf_ctx *ctx = chk->ctx;
-  if (!chk->on_run_list) {
-    return;
-  }
-  if (chk->rprev) {
-    chk->rprev->rnext = chk->rnext;
-  } else {
-    ctx->run_head = chk->rnext;
-  }
-  if (chk->rnext) {
-    chk->rnext->rprev = chk->rprev;
-  } else {
-    ctx->run_tail = chk->rprev;
-  }
-  chk->rprev = chk->rnext = NULL;
-  chk->on_run_list = 0;
-  if (!ctx->free_pending) {
-    timer_update(ctx);
-  }
-}
-
-mdspf_status mdspf_ctx_set_timer(mdspf_ctx *ctx, mdspf_timer_fn fn, void *loop_ud) {
-  if (!ctx) {
-    return MDSPF_E_INVAL;
-  }
-  ctx->timer = fn;
-  ctx->timer_ud = fn ? loop_ud : NULL;
-  ctx->timer_armed = -2; /* force a report */
-  timer_update(ctx);
-  return MDSPF_OK;
-}
-
-long mdspf_ctx_timeout(const mdspf_ctx *ctx) {
-  long ms;
-  if (!ctx || !ctx->run_head) {
-    return -1;
-  }
-  ms = ctx->run_head->deadline - mdspf__now_ms();
-  return ms > 0 ? ms : 0;
-}
-
-void mdspf_ctx_process_timeouts(mdspf_ctx *ctx) {
-  long now;
-  if (!ctx) {
-    return;
-  }
-  now = mdspf__now_ms();
-  mdspf__engine_enter(ctx);
-  while (ctx->run_head && ctx->run_head->deadline <= now &&
-         !ctx->free_pending) {
-    mdspf_check *chk = ctx->run_head;
-    mdspf__eval_finish(chk, MDSPF_TEMPERROR, MDSPF_E_TIMEOUT,
-                       "time budget exceeded");
-    mdspf__check_notify(chk); /* may free chk: not touched afterwards */
-  }
-  if (!ctx->free_pending) {
-    /* an early or quiet firing still leaves the host with a timer */
-    ctx->timer_armed = -2;
-    timer_update(ctx);
-  }
-  mdspf__engine_leave(ctx);
-}
-
-/* ---- engine bracketing ----------------------------------------------------- */
 
 void mdspf__engine_enter(mdspf_ctx *ctx) { ctx->depth++; }
 
+/* Tell the host about the earliest deadline when it changed. */
+static void timer_update(mdspf_ctx *ctx) {
+  mdspf__link *h = ctx->timed.head;
+  if (!ctx->timer || ctx->closed) {
+    return;
+  }
+  if (!h) {
+    if (ctx->timer_armed || ctx->timer_stale) {
+      ctx->timer_armed = 0;
+      ctx->timer_stale = 0;
+      MDSPF__CALLBACK(ctx, ctx->timer(ctx->timer_ud, -1));
+    }
+    return;
+  }
+  {
+    int64_t due = MDSPF__CONTAINER(h, mdspf__job, timed)->deadline;
+    if (ctx->timer_armed && !ctx->timer_stale && due == ctx->timer_due) {
+      return;
+    }
+    ctx->timer_armed = 1;
+    ctx->timer_stale = 0;
+    ctx->timer_due = due;
+    MDSPF__CALLBACK(ctx, ctx->timer(ctx->timer_ud,
+                                    mdspf__ms_until(due, mdspf__ctx_now(ctx))));
+  }
+}
+
 void mdspf__engine_leave(mdspf_ctx *ctx) {
   if (ctx->depth == 1) {
-    mdspf_dns_query *q;
-    while ((q = ctx->dq_head) != NULL) {
-      ctx->dq_head = q->qnext;
-      if (!ctx->dq_head) {
-        ctx->dq_tail = NULL;
-      }
-      q->qnext = NULL;
-      q->queued = 0;
-      if (!q->ud) {
-        mdspf__dnsq_free(q); /* released while queued */
+    /* the drain: one job step at a time, until nothing is left (the
+     * timer callback may queue more) */
+    for (;;) {
+      mdspf__link *k = mdspf__list_pop_front(&ctx->runq);
+      if (k) {
+        mdspf__job *j = MDSPF__CONTAINER(k, mdspf__job, run);
+        j->ops->step(j); /* may destroy j */
         continue;
       }
-      mdspf__eval_run((mdspf_check *)q->ud);
+      timer_update(ctx);
+      if (!ctx->runq.head) {
+        break;
+      }
     }
   }
-  ctx->depth--;
-  if (ctx->depth == 0 && ctx->free_pending && !ctx_in_run(ctx)) {
+  if (--ctx->depth == 0 && ctx->refs == 0) {
     ctx_destroy(ctx);
   }
 }
 
-void mdspf__check_notify(mdspf_check *chk) {
-  mdspf_ctx *ctx = chk->ctx;
-  if (chk->notified || chk->state != MDSPF__CS_DONE) {
-    return;
+mdspf_status mdspf__job_attach(mdspf_ctx *ctx, mdspf__job *j,
+                               const mdspf__job_ops *ops) {
+  if (ctx->closed) {
+    return MDSPF_E_STATE;
   }
-  chk->notified = 1;
-  if (chk->cb) {
-    ctx->in_callback++;
-    chk->in_cb = 1;
-    chk->cb(chk, chk->user);
-    chk->in_cb = 0;
-    ctx->in_callback--;
+  j->ops = ops;
+  j->ctx = ctx;
+  ctx->refs++;
+  mdspf__list_push_back(&ctx->jobs, &j->all);
+  return MDSPF_OK;
+}
+
+void mdspf__job_detach(mdspf__job *j) {
+  mdspf_ctx *ctx = j->ctx;
+  if (mdspf__list_linked(&ctx->runq, &j->run)) {
+    mdspf__list_remove(&ctx->runq, &j->run);
   }
-  if (chk->free_req && !chk->in_run) {
-    check_destroy(chk);
+  mdspf__job_clear_deadline(j);
+  mdspf__list_remove(&ctx->jobs, &j->all);
+  if (--ctx->refs == 0 && ctx->depth == 0) {
+    ctx_destroy(ctx);
   }
 }
 
-/* ---- contexts --------------------------------------------------------------- */
+void mdspf__job_wake(mdspf__job *j) {
+  mdspf_ctx *ctx = j->ctx;
+  if (!mdspf__list_linked(&ctx->runq, &j->run)) {
+    mdspf__list_push_back(&ctx->runq, &j->run);
+  }
+}
 
-mdspf_status mdspf_ctx_new(mdspf_alloc_fn alloc, void *alloc_ud, mdspf_ctx **out) {
+void mdspf__job_clear_deadline(mdspf__job *j) {
+  mdspf_ctx *ctx = j->ctx;
+  if (mdspf__list_linked(&ctx->timed, &j->timed)) {
+    mdspf__list_remove(&ctx->timed, &j->timed);
+  }
+}
+
+void mdspf__job_set_deadline(mdspf__job *j, int64_t deadline) {
+  mdspf_ctx *ctx = j->ctx;
+  mdspf__link *at;
+  mdspf__job_clear_deadline(j);
+  j->deadline = deadline;
+  /* budgets may differ between snapshots: keep the list sorted, looking
+   * from the end, where a new deadline usually belongs */
+  for (at = ctx->timed.tail; at; at = at->prev) {
+    if (MDSPF__CONTAINER(at, mdspf__job, timed)->deadline <= deadline) {
+      break;
+    }
+  }
+  if (at) {
+    mdspf__list_insert_after(&ctx->timed, at, &j->timed);
+  } else {
+    mdspf__list_push_front(&ctx->timed, &j->timed);
+  }
+}
+
+/* ---- contexts -------------------------------------------------------------- */
+
+mdspf_status mdspf_ctx_new(mdspf_alloc_fn alloc, void *alloc_ud,
+                           mdspf_ctx **out) {
   mdspf__allocator a;
   mdspf_ctx *ctx;
   if (!out) {
@@ -201,335 +157,156 @@ mdspf_status mdspf_ctx_new(mdspf_alloc_fn alloc, void *alloc_ud, mdspf_ctx **out
     return MDSPF_E_NOMEM;
   }
   ctx->alloc = a;
-  ctx->timer_armed = -1;
-  memcpy(ctx->limits, limit_defaults, sizeof ctx->limits);
+  ctx->refs = 1;
+  ctx->clock = mdspf__monotonic_ms;
+  ctx->cfg = mdspf__config_new(&a);
+  if (!ctx->cfg) {
+    mdspf__free(&a, ctx, sizeof *ctx);
+    return MDSPF_E_NOMEM;
+  }
   *out = ctx;
   return MDSPF_OK;
 }
 
-/* Free an override's record if the context owns it. */
-static void ovr_release(mdspf__override *o) {
-  if (o->owned) {
-    mdspf_record_free((mdspf_record *)(uintptr_t)o->rec);
-  }
-  o->rec = NULL;
-  o->owned = 0;
-}
-
-static void free_overrides(mdspf_ctx *ctx) {
-  size_t i;
-  for (i = 0; i < ctx->novr; i++) {
-    mdspf__strfree(&ctx->alloc, ctx->ovr[i].domain);
-    ovr_release(&ctx->ovr[i]);
-  }
-  mdspf__free(&ctx->alloc, ctx->ovr, ctx->ovr_cap * sizeof *ctx->ovr);
-  ctx->ovr = NULL;
-  ctx->novr = ctx->ovr_cap = 0;
-}
-
 static void ctx_destroy(mdspf_ctx *ctx) {
   mdspf__allocator a = ctx->alloc;
-  mdspf_dns_query *q;
-  if (ctx->timer && ctx->timer_armed != -1) {
-    ctx->timer(ctx->timer_ud, -1); /* the host must not fire at us later */
-  }
-  ctx->timer = NULL; /* no further timer reports while tearing down */
-  while (ctx->checks) {
-    mdspf_check *chk = ctx->checks;
-    chk->in_cb = 0;
-    chk->in_run = 0;
-    check_destroy(chk);
-  }
-  while ((q = ctx->dq_head) != NULL) {
-    ctx->dq_head = q->qnext;
-    mdspf__dnsq_free(q);
-  }
-  mdspf__strfree(&a, ctx->receiver);
-  mdspf__strfree(&a, ctx->default_exp);
-  mdspf_record_free(ctx->local);
-  mdspf_record_free(ctx->guess);
-  free_overrides(ctx);
+  mdspf__config_unref(ctx->cfg);
   mdspf__free(&a, ctx, sizeof *ctx);
 }
 
 void mdspf_ctx_free(mdspf_ctx *ctx) {
-  if (!ctx) {
+  mdspf__link *k;
+  if (!ctx || ctx->closed) {
     return;
   }
-  if (ctx->depth > 0 || ctx_in_run(ctx)) {
-    ctx->free_pending = 1; /* inside a callback: free when it is safe */
-    return;
+  mdspf__engine_enter(ctx);
+  /* the host must not fire at us later, and hears nothing more */
+  if (ctx->timer && ctx->timer_armed) {
+    MDSPF__CALLBACK(ctx, ctx->timer(ctx->timer_ud, -1));
   }
-  ctx_destroy(ctx);
+  ctx->timer = NULL;
+  ctx->timer_armed = 0;
+  ctx->closed = 1;
+  for (k = ctx->jobs.head; k; k = k->next) {
+    mdspf__job *j = MDSPF__CONTAINER(k, mdspf__job, all);
+    j->ops->abort(j); /* no callback; released by the drain */
+  }
+  ctx->refs--; /* the user's reference */
+  mdspf__engine_leave(ctx); /* ctx may be gone */
 }
 
-static int ctx_busy(const mdspf_ctx *ctx) {
-  const mdspf_check *c;
-  for (c = ctx->checks; c; c = c->next) {
-    if (c->state == MDSPF__CS_RUNNING) {
-      return 1;
-    }
-  }
-  return 0;
-}
-
-mdspf_status mdspf_ctx_set_resolver(mdspf_ctx *ctx, const mdspf_resolver *r) {
-  if (!ctx || !r) {
+mdspf_status mdspf_ctx_set_timer(mdspf_ctx *ctx, mdspf_timer_fn fn,
+                                 void *loop_ud) {
+  if (!ctx || ctx->closed) {
     return MDSPF_E_INVAL;
   }
-  if (r->version != MDSPF_RESOLVER_V1 || !r->query || !r->cancel) {
-    return MDSPF_E_INVAL;
-  }
-  if (ctx_busy(ctx)) {
-    return MDSPF_E_STATE;
-  }
-  ctx->res = *r;
-  ctx->has_res = 1;
+  mdspf__engine_enter(ctx);
+  ctx->timer = fn;
+  ctx->timer_ud = fn ? loop_ud : NULL;
+  ctx->timer_armed = 0;
+  ctx->timer_stale = 1; /* the new hook hears the current state */
+  mdspf__engine_leave(ctx);
   return MDSPF_OK;
 }
 
-mdspf_status mdspf_ctx_set_limit(mdspf_ctx *ctx, int which, long value) {
-  if (!ctx || which < 1 || which >= MDSPF__NLIMITS) {
-    return MDSPF_E_INVAL;
-  }
-  if (value < limit_min[which] || value > limit_max[which]) {
-    return MDSPF_E_INVAL;
-  }
-  if (ctx_busy(ctx)) {
-    return MDSPF_E_STATE;
-  }
-  ctx->limits[which] = value;
-  return MDSPF_OK;
-}
-
-long mdspf_ctx_get_limit(const mdspf_ctx *ctx, int which) {
-  if (!ctx || which < 1 || which >= MDSPF__NLIMITS) {
+long mdspf_ctx_timeout(const mdspf_ctx *ctx) {
+  if (!ctx || ctx->closed || !ctx->timed.head) {
     return -1;
   }
-  return ctx->limits[which];
+  return mdspf__ms_until(
+      MDSPF__CONTAINER(ctx->timed.head, mdspf__job, timed)->deadline,
+      mdspf__ctx_now(ctx));
 }
 
-/* Replace *slot with a copy of s (NULL clears). */
-static int set_string(mdspf_ctx *ctx, char **slot, const char *s) {
-  char *copy = NULL;
-  if (s) {
-    copy = mdspf__strdup(&ctx->alloc, s);
-    if (!copy) {
-      return MDSPF_E_NOMEM;
+void mdspf_ctx_process_timeouts(mdspf_ctx *ctx) {
+  int64_t now;
+  if (!ctx || ctx->closed) {
+    return;
+  }
+  now = mdspf__ctx_now(ctx);
+  mdspf__engine_enter(ctx);
+  while (ctx->timed.head) {
+    mdspf__job *j = MDSPF__CONTAINER(ctx->timed.head, mdspf__job, timed);
+    if (j->deadline > now) {
+      break;
+    }
+    mdspf__job_clear_deadline(j);
+    j->ops->expire(j);
+  }
+  /* an early or quiet firing still leaves the host with a timer */
+  ctx->timer_stale = 1;
+  mdspf__engine_leave(ctx);
+}
+
+/* ---- the check job --------------------------------------------------------- */
+
+static void check_destroy(mdspf_check *chk) {
+  mdspf__allocator a = chk->ctx->alloc;
+  mdspf__eval_release(chk);
+  mdspf__config_unref(chk->cfg);
+  mdspf__strfree(&a, chk->sender);
+  mdspf__strfree(&a, chk->helo);
+  mdspf__strfree(&a, chk->m_s);
+  mdspf__strfree(&a, chk->m_l);
+  mdspf__strfree(&a, chk->problem);
+  mdspf__strfree(&a, chk->explanation);
+  mdspf__strfree(&a, chk->mechanism);
+  mdspf__strfree(&a, chk->out_domain);
+  mdspf__free(&a, chk->out_record, chk->out_record_len + 1);
+  mdspf__strfree(&a, chk->exp_text);
+  mdspf__job_detach(&chk->job); /* may destroy the context */
+  mdspf__free(&a, chk, sizeof *chk);
+}
+
+static void check_step(mdspf__job *j) {
+  mdspf_check *chk = (mdspf_check *)(void *)j;
+  mdspf_ctx *ctx = chk->ctx;
+  if (chk->state == MDSPF__CS_RUNNING) {
+    mdspf__eval_run(chk);
+  }
+  if (chk->state == MDSPF__CS_DONE && !chk->notified) {
+    chk->notified = 1;
+    if (chk->cb) {
+      chk->in_cb = 1;
+      MDSPF__CALLBACK(ctx, chk->cb(chk, chk->user));
+      chk->in_cb = 0;
     }
   }
-  mdspf__strfree(&ctx->alloc, *slot);
-  *slot = copy;
-  return MDSPF_OK;
+  if (chk->state != MDSPF__CS_RUNNING && !chk->released) {
+    mdspf__eval_release(chk);
+  }
+  if (chk->free_req && !chk->in_run && !chk->in_cb) {
+    check_destroy(chk);
+  }
 }
 
-mdspf_status mdspf_ctx_set_receiver(mdspf_ctx *ctx, const char *name) {
-  size_t i, n;
-  if (!ctx) {
-    return MDSPF_E_INVAL;
+/* Stop a running check without a callback. */
+static void check_cancel_mark(mdspf_check *chk) {
+  if (chk->state != MDSPF__CS_RUNNING) {
+    return;
   }
-  if (name) {
-    n = strlen(name);
-    if (n == 0 || n > MDSPF__MAX_NAME) {
-      return MDSPF_E_INVAL;
-    }
-    for (i = 0; i < n; i++) {
-      unsigned char c = (unsigned char)name[i];
-      if (c <= 0x20 || c >= 0x7f) {
-        return MDSPF_E_INVAL;
-      }
-    }
-  }
-  return set_string(ctx, &ctx->receiver, name);
+  chk->state = MDSPF__CS_CANCELLED;
+  chk->notified = 1;
+  chk->result = MDSPF_TEMPERROR;
+  chk->reason = MDSPF_E_CANCELLED;
+  mdspf__job_clear_deadline(&chk->job);
+  mdspf__job_wake(&chk->job); /* the drain releases its queries */
 }
 
-mdspf_status mdspf_ctx_set_default_explanation(mdspf_ctx *ctx, const char *text) {
-  if (!ctx) {
-    return MDSPF_E_INVAL;
-  }
-  if (text && (strlen(text) > 4096 ||
-               mdspf__macro_scan(text, strlen(text), MDSPF__MS_EXPLAIN, NULL,
-                                 NULL, NULL, NULL) != MDSPF_SYN_OK)) {
-    return MDSPF_E_SYNTAX;
-  }
-  return set_string(ctx, &ctx->default_exp, text);
+static void check_expire(mdspf__job *j) {
+  mdspf_check *chk = (mdspf_check *)(void *)j;
+  mdspf__eval_abandon(chk, MDSPF_E_TIMEOUT, "time budget exceeded");
+  mdspf__job_wake(j);
 }
 
-/* Parse "v=spf1 " + body (prefix added when absent). */
-static int parse_with_prefix(mdspf_ctx *ctx, const char *body, int add,
-                             mdspf_record **out, size_t *err_off) {
-  size_t n = strlen(body), off = 0, total;
-  char *buf;
-  int rc;
-  size_t eo = 0;
-  if (n > MDSPF_MAX_RECORD) {
-    return MDSPF_E_SYNTAX;
-  }
-  total = n + (add ? 7 : 0);
-  buf = mdspf__alloc(&ctx->alloc, total + 1);
-  if (!buf) {
-    return MDSPF_E_NOMEM;
-  }
-  if (add) {
-    memcpy(buf, "v=spf1 ", 7);
-    off = 7;
-  }
-  memcpy(buf + off, body, n);
-  rc = mdspf_record_parse(buf, total, ctx->alloc.fn, ctx->alloc.ud, out, NULL,
-                          &eo, NULL);
-  mdspf__free(&ctx->alloc, buf, total + 1);
-  if (rc == MDSPF_E_SYNTAX && err_off) {
-    *err_off = eo >= off ? eo - off : 0;
-  }
-  return rc;
+static void check_abort(mdspf__job *j) {
+  check_cancel_mark((mdspf_check *)(void *)j);
 }
 
-mdspf_status mdspf_ctx_set_local_policy(mdspf_ctx *ctx, const char *mechs,
-                               size_t *err_off) {
-  mdspf_record *rec = NULL;
-  size_t i;
-  int rc;
-  if (!ctx) {
-    return MDSPF_E_INVAL;
-  }
-  if (mechs && *mechs) {
-    rc = parse_with_prefix(ctx, mechs, 1, &rec, err_off);
-    if (rc != MDSPF_OK) {
-      return rc;
-    }
-    for (i = 0; i < rec->nterms; i++) {
-      if (rec->terms[i].kind >= MDSPF_TERM_REDIRECT) {
-        if (err_off) {
-          *err_off = rec->terms[i].off - 7;
-        }
-        mdspf_record_free(rec);
-        return MDSPF_E_SYNTAX;
-      }
-    }
-  }
-  mdspf_record_free(ctx->local);
-  ctx->local = rec;
-  return MDSPF_OK;
-}
+static const mdspf__job_ops check_ops = {check_step, check_expire,
+                                         check_abort};
 
-mdspf_status mdspf_ctx_set_best_guess(mdspf_ctx *ctx, const char *record) {
-  mdspf_record *rec = NULL;
-  int rc;
-  if (!ctx) {
-    return MDSPF_E_INVAL;
-  }
-  if (record) {
-    rc = parse_with_prefix(ctx, record,
-                           !mdspf_record_is_spf(record, strlen(record)), &rec,
-                           NULL);
-    if (rc != MDSPF_OK) {
-      return rc;
-    }
-  }
-  mdspf_record_free(ctx->guess);
-  ctx->guess = rec;
-  return MDSPF_OK;
-}
-
-/* Set (rec != NULL) or remove the entry of kind for domain.  owned: the
- * context frees rec later (also on failure here). */
-static int set_ovr(mdspf_ctx *ctx, const char *domain, const mdspf_record *rec,
-                   int owned, int kind) {
-  char norm[MDSPF__MAX_NAME + 1];
-  size_t i, n = strlen(domain);
-  mdspf__override tmp;
-  tmp.rec = rec;
-  tmp.owned = owned;
-  if (!mdspf__name_queryable(domain, n) ||
-      mdspf__domain_norm(norm, sizeof norm, domain, n) == (size_t)-1) {
-    ovr_release(&tmp);
-    return MDSPF_E_INVAL;
-  }
-  for (i = 0; i < ctx->novr; i++) {
-    if (ctx->ovr[i].kind == kind && strcmp(ctx->ovr[i].domain, norm) == 0) {
-      ovr_release(&ctx->ovr[i]);
-      if (rec) {
-        ctx->ovr[i].rec = rec;
-        ctx->ovr[i].owned = owned;
-      } else {
-        mdspf__strfree(&ctx->alloc, ctx->ovr[i].domain);
-        ctx->ovr[i] = ctx->ovr[--ctx->novr];
-      }
-      return MDSPF_OK;
-    }
-  }
-  if (!rec) {
-    return MDSPF_OK;
-  }
-  if (ctx->novr == ctx->ovr_cap) {
-    size_t ncap = ctx->ovr_cap ? ctx->ovr_cap * 2 : 4;
-    mdspf__override *no =
-        mdspf__realloc(&ctx->alloc, ctx->ovr, ctx->ovr_cap * sizeof *no,
-                       ncap * sizeof *no);
-    if (!no) {
-      ovr_release(&tmp);
-      return MDSPF_E_NOMEM;
-    }
-    ctx->ovr = no;
-    ctx->ovr_cap = ncap;
-  }
-  ctx->ovr[ctx->novr].domain = mdspf__strdup(&ctx->alloc, norm);
-  if (!ctx->ovr[ctx->novr].domain) {
-    ovr_release(&tmp);
-    return MDSPF_E_NOMEM;
-  }
-  ctx->ovr[ctx->novr].rec = rec;
-  ctx->ovr[ctx->novr].owned = owned;
-  ctx->ovr[ctx->novr].kind = kind;
-  ctx->novr++;
-  return MDSPF_OK;
-}
-
-static int add_ovr(mdspf_ctx *ctx, const char *domain, const char *record,
-                   int kind) {
-  mdspf_record *rec = NULL;
-  int rc;
-  if (!ctx || !domain) {
-    return MDSPF_E_INVAL;
-  }
-  if (record) {
-    rc = mdspf_record_parse(record, strlen(record), ctx->alloc.fn,
-                            ctx->alloc.ud, &rec, NULL, NULL, NULL);
-    if (rc != MDSPF_OK) {
-      return rc;
-    }
-  }
-  return set_ovr(ctx, domain, rec, 1, kind);
-}
-
-mdspf_status mdspf_ctx_add_override(mdspf_ctx *ctx, const char *domain,
-                           const char *record) {
-  return add_ovr(ctx, domain, record, MDSPF_SRC_OVERRIDE);
-}
-
-mdspf_status mdspf_ctx_add_fallback(mdspf_ctx *ctx, const char *domain,
-                           const char *record) {
-  return add_ovr(ctx, domain, record, MDSPF_SRC_FALLBACK);
-}
-
-mdspf_status mdspf_ctx_add_override_record(mdspf_ctx *ctx, const char *domain,
-                                  const mdspf_record *rec) {
-  if (!ctx || !domain) {
-    return MDSPF_E_INVAL;
-  }
-  return set_ovr(ctx, domain, rec, 0, MDSPF_SRC_OVERRIDE);
-}
-
-mdspf_status mdspf_ctx_set_trace(mdspf_ctx *ctx, mdspf_trace_fn fn, void *ud) {
-  if (!ctx) {
-    return MDSPF_E_INVAL;
-  }
-  ctx->trace = fn;
-  ctx->trace_ud = fn ? ud : NULL;
-  return MDSPF_OK;
-}
-
-/* ---- checks -------------------------------------------------------------------- */
+/* ---- checks ------------------------------------------------------------------ */
 
 mdspf_status mdspf_check_new(mdspf_ctx *ctx, mdspf_check **out) {
   mdspf_check *chk;
@@ -540,20 +317,17 @@ mdspf_status mdspf_check_new(mdspf_ctx *ctx, mdspf_check **out) {
   if (!ctx) {
     return MDSPF_E_INVAL;
   }
+  if (ctx->closed) {
+    return MDSPF_E_STATE;
+  }
   chk = mdspf__alloc(&ctx->alloc, sizeof *chk);
   if (!chk) {
     return MDSPF_E_NOMEM;
   }
   chk->ctx = ctx;
-  chk->trace = ctx->trace;
-  chk->trace_ud = ctx->trace_ud;
-  chk->result = MDSPF_TEMPERROR;
+  chk->result = MDSPF_NO_RESULT;
   chk->reason = MDSPF_E_STATE;
-  chk->next = ctx->checks;
-  if (ctx->checks) {
-    ctx->checks->prev = chk;
-  }
-  ctx->checks = chk;
+  (void)mdspf__job_attach(ctx, &chk->job, &check_ops);
   *out = chk;
   return MDSPF_OK;
 }
@@ -561,8 +335,11 @@ mdspf_status mdspf_check_new(mdspf_ctx *ctx, mdspf_check **out) {
 mdspf_status mdspf_check_set_ip(mdspf_check *chk, const char *ip) {
   uint8_t a[16];
   int fam;
-  if (!chk || !ip || chk->state != MDSPF__CS_NEW) {
-    return chk && chk->state != MDSPF__CS_NEW ? MDSPF_E_STATE : MDSPF_E_INVAL;
+  if (!chk || !ip) {
+    return MDSPF_E_INVAL;
+  }
+  if (chk->state != MDSPF__CS_NEW) {
+    return MDSPF_E_STATE;
   }
   if (!mdspf__ip_parse(ip, strnlen(ip, 64), 1, &fam, a)) {
     return MDSPF_E_INVAL;
@@ -573,7 +350,8 @@ mdspf_status mdspf_check_set_ip(mdspf_check *chk, const char *ip) {
   return MDSPF_OK;
 }
 
-mdspf_status mdspf_check_set_ip_bin(mdspf_check *chk, int family, const void *addr) {
+mdspf_status mdspf_check_set_ip_bin(mdspf_check *chk, int family,
+                                    const void *addr) {
   static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
   if (!chk || !addr || (family != 4 && family != 6)) {
     return MDSPF_E_INVAL;
@@ -593,12 +371,9 @@ mdspf_status mdspf_check_set_ip_bin(mdspf_check *chk, int family, const void *ad
   return MDSPF_OK;
 }
 
-static int set_input(mdspf_check *chk, char **slot, const char *s) {
+static mdspf_status set_input(mdspf_check *chk, char **slot, const char *s) {
   size_t i, n;
   char *copy = NULL;
-  if (!chk) {
-    return MDSPF_E_INVAL;
-  }
   if (chk->state != MDSPF__CS_NEW) {
     return MDSPF_E_STATE;
   }
@@ -624,10 +399,17 @@ static int set_input(mdspf_check *chk, char **slot, const char *s) {
 }
 
 mdspf_status mdspf_check_set_sender(mdspf_check *chk, const char *mailfrom) {
-  return set_input(chk, &chk->sender, mailfrom && *mailfrom ? mailfrom : NULL);
+  if (!chk) {
+    return MDSPF_E_INVAL;
+  }
+  return set_input(chk, &chk->sender,
+                   mailfrom && *mailfrom ? mailfrom : NULL);
 }
 
 mdspf_status mdspf_check_set_helo(mdspf_check *chk, const char *helo) {
+  if (!chk) {
+    return MDSPF_E_INVAL;
+  }
   return set_input(chk, &chk->helo, helo && *helo ? helo : NULL);
 }
 
@@ -642,89 +424,66 @@ mdspf_status mdspf_check_set_identity(mdspf_check *chk, int identity) {
   return MDSPF_OK;
 }
 
-mdspf_status mdspf_check_start(mdspf_check *chk, mdspf_check_cb cb, void *user) {
+mdspf_status mdspf_check_start(mdspf_check *chk, mdspf_check_cb cb,
+                               void *user) {
   mdspf_ctx *ctx;
   if (!chk) {
     return MDSPF_E_INVAL;
   }
   ctx = chk->ctx;
-  if (chk->state != MDSPF__CS_NEW) {
+  if (chk->state != MDSPF__CS_NEW || ctx->closed || chk->free_req) {
     return MDSPF_E_STATE;
   }
   if (!chk->have_ip || (!chk->sender && !chk->helo) ||
       (chk->identity == MDSPF_ID_HELO && !chk->helo)) {
     return MDSPF_E_INVAL;
   }
-  if (!ctx->has_res) {
+  if (!ctx->cfg->has_res) {
     return MDSPF_E_NOTSUP;
   }
+  chk->cfg = mdspf__config_ref(ctx->cfg);
   chk->cb = cb;
   chk->user = user;
   chk->state = MDSPF__CS_RUNNING;
-  chk->deadline = mdspf__now_ms() + ctx->limits[MDSPF_LIMIT_TIMEOUT_MS];
-  running_add(chk);
   mdspf__engine_enter(ctx);
+  mdspf__job_set_deadline(&chk->job,
+                          mdspf__ctx_now(ctx) +
+                              chk->cfg->limits[MDSPF_LIMIT_TIMEOUT_MS]);
   mdspf__eval_start(chk);
+  mdspf__job_wake(&chk->job);
   mdspf__engine_leave(ctx);
   return MDSPF_OK;
 }
 
 void mdspf_check_cancel(mdspf_check *chk) {
+  mdspf_ctx *ctx;
   if (!chk || chk->state != MDSPF__CS_RUNNING) {
     return;
   }
-  mdspf__eval_release_all(chk);
-  chk->state = MDSPF__CS_CANCELLED;
-  mdspf__check_stopped(chk);
-  chk->result = MDSPF_TEMPERROR;
-  chk->reason = MDSPF_E_CANCELLED;
-}
-
-static void check_destroy(mdspf_check *chk) {
-  mdspf_ctx *ctx = chk->ctx;
-  mdspf__allocator *a = &ctx->alloc;
-  mdspf__check_stopped(chk);
-  mdspf__eval_release_all(chk);
-  mdspf__eval_free_state(chk);
-  mdspf__strfree(a, chk->sender);
-  mdspf__strfree(a, chk->helo);
-  mdspf__strfree(a, chk->m_s);
-  mdspf__strfree(a, chk->m_l);
-  mdspf__strfree(a, chk->problem);
-  mdspf__strfree(a, chk->explanation);
-  mdspf__strfree(a, chk->mechanism);
-  mdspf__strfree(a, chk->out_domain);
-  mdspf__free(a, chk->out_record, chk->out_record_len + 1);
-  mdspf__strfree(a, chk->exp_text);
-  if (chk->prev) {
-    chk->prev->next = chk->next;
-  } else {
-    ctx->checks = chk->next;
-  }
-  if (chk->next) {
-    chk->next->prev = chk->prev;
-  }
-  mdspf__free(a, chk, sizeof *chk);
+  ctx = chk->ctx;
+  mdspf__engine_enter(ctx);
+  check_cancel_mark(chk);
+  mdspf__engine_leave(ctx);
 }
 
 void mdspf_check_free(mdspf_check *chk) {
-  if (!chk) {
+  mdspf_ctx *ctx;
+  if (!chk || chk->free_req) {
     return;
   }
-  if (chk->in_cb || chk->in_run) {
-    /* inside its own callback or mdspf_check_run: free afterwards */
-    mdspf_check_cancel(chk);
-    chk->free_req = 1;
-    return;
-  }
-  mdspf_check_cancel(chk);
-  check_destroy(chk);
+  ctx = chk->ctx;
+  mdspf__engine_enter(ctx);
+  check_cancel_mark(chk);
+  chk->free_req = 1;
+  chk->notified = 1; /* a finished check freed before its callback ran */
+  mdspf__job_wake(&chk->job);
+  mdspf__engine_leave(ctx); /* chk, and ctx, may be gone */
 }
 
 mdspf_status mdspf_check_run(mdspf_check *chk, int timeout_ms) {
   mdspf_ctx *ctx;
-  long deadline;
-  int rc = MDSPF_OK;
+  int64_t deadline;
+  mdspf_status rc = MDSPF_OK;
   if (!chk) {
     return MDSPF_E_INVAL;
   }
@@ -732,50 +491,53 @@ mdspf_status mdspf_check_run(mdspf_check *chk, int timeout_ms) {
   if (ctx->depth > 0 || ctx->in_callback > 0) {
     return MDSPF_E_RECURSIVE;
   }
+  if (chk->in_run || chk->free_req) {
+    return MDSPF_E_STATE;
+  }
   if (chk->state == MDSPF__CS_NEW) {
     rc = mdspf_check_start(chk, NULL, NULL);
     if (rc != MDSPF_OK) {
       return rc;
     }
   }
-  if (timeout_ms <= 0) {
-    timeout_ms = (int)ctx->limits[MDSPF_LIMIT_TIMEOUT_MS];
-  }
-  deadline = mdspf__now_ms() + timeout_ms;
-  if (chk->state == MDSPF__CS_RUNNING && chk->deadline < deadline) {
-    deadline = chk->deadline; /* the check's own budget ends first */
+  deadline = mdspf__ctx_now(ctx) +
+             (timeout_ms > 0 ? (int64_t)timeout_ms
+                             : (int64_t)chk->cfg->limits[MDSPF_LIMIT_TIMEOUT_MS]);
+  if (chk->state == MDSPF__CS_RUNNING && chk->job.deadline < deadline) {
+    deadline = chk->job.deadline; /* the check's own budget ends first */
   }
   chk->in_run = 1;
   while (chk->state == MDSPF__CS_RUNNING) {
-    long left = deadline - mdspf__now_ms();
-    if (left <= 0) {
+    int64_t now = mdspf__ctx_now(ctx);
+    const mdspf_resolver *res = &chk->cfg->res;
+    if (now >= deadline) {
       mdspf__engine_enter(ctx);
-      mdspf__eval_finish(chk, MDSPF_TEMPERROR, MDSPF_E_TIMEOUT,
-                         "time budget exceeded");
-      mdspf__check_notify(chk);
+      mdspf__eval_abandon(chk, MDSPF_E_TIMEOUT, "time budget exceeded");
+      mdspf__job_wake(&chk->job);
       mdspf__engine_leave(ctx);
       break;
     }
-    if (!ctx->res.wait) {
+    if (!res->wait) {
       rc = MDSPF_E_NOTSUP;
       break;
     }
-    if (ctx->res.wait(ctx->res.impl, (int)left) != 0) {
+    if (res->wait(res->impl, (int)mdspf__ms_until(deadline, now)) != 0) {
       mdspf__engine_enter(ctx);
-      mdspf__eval_finish(chk, MDSPF_TEMPERROR, MDSPF_E_DNS,
-                         "resolver failure");
-      mdspf__check_notify(chk);
+      mdspf__eval_abandon(chk, MDSPF_E_DNS, "resolver failure");
+      mdspf__job_wake(&chk->job);
       mdspf__engine_leave(ctx);
       break;
     }
   }
   chk->in_run = 0;
-  if (ctx->free_pending && ctx->depth == 0 && !ctx_in_run(ctx)) {
-    ctx_destroy(ctx); /* freed from a callback meanwhile; takes chk along */
-    return rc;
+  if (rc == MDSPF_OK && chk->state == MDSPF__CS_CANCELLED) {
+    rc = MDSPF_E_CANCELLED;
   }
   if (chk->free_req) {
-    check_destroy(chk);
+    /* freed from a callback meanwhile (or its context was) */
+    mdspf__engine_enter(ctx);
+    mdspf__job_wake(&chk->job);
+    mdspf__engine_leave(ctx);
   }
   return rc;
 }
@@ -795,7 +557,7 @@ mdspf_result mdspf_check_result(const mdspf_check *chk) {
   return finished(chk) ? (mdspf_result)chk->result : MDSPF_NO_RESULT;
 }
 mdspf_status mdspf_check_reason(const mdspf_check *chk) {
-  return chk ? chk->reason : MDSPF_E_INVAL;
+  return chk ? (mdspf_status)chk->reason : MDSPF_E_INVAL;
 }
 const char *mdspf_check_problem(const mdspf_check *chk) {
   return finished(chk) ? chk->problem : NULL;
@@ -816,8 +578,8 @@ const char *mdspf_check_record(const mdspf_check *chk, size_t *len) {
   }
   return r;
 }
-mdspf_status mdspf_check_syntax_error(const mdspf_check *chk, int *code, size_t *off,
-                             size_t *len) {
+mdspf_status mdspf_check_syntax_error(const mdspf_check *chk, int *code,
+                                      size_t *off, size_t *len) {
   if (!finished(chk) || !chk->has_syn) {
     return MDSPF_E_STATE;
   }

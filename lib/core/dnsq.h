@@ -10,8 +10,9 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include "util/alloc.h"
 #include "core/domain.h"
+#include "util/alloc.h"
+#include "util/list.h"
 
 /* ---- DNS query objects (dnsq.c) ---------------------------------------- */
 
@@ -25,7 +26,7 @@ enum { MDSPF__RK_TXT = 1, MDSPF__RK_ADDR = 2, MDSPF__RK_NAME = 3 };
 
 /* One answer record, as stored in a query (see mdspf__dnsq_next). */
 typedef struct mdspf__rr {
-  int kind;            /* MDSPF__RR_* */
+  int kind;            /* MDSPF__RK_* */
   const uint8_t *data; /* TXT bytes, address (4/16), or name (no dot) */
   size_t len;
   int family;    /* ADDR: 4 or 6 */
@@ -38,9 +39,8 @@ struct mdspf_dns_query {
   mdspf__allocator alloc;
   mdspf__dnsq_cb on_done; /* called by mdspf_dns_done */
   void *ud;
-  mdspf_dns_query *prev, *next; /* owner's list of live queries */
-  mdspf_dns_query *qnext;       /* owner's completion queue */
-  void *token;                  /* backend token for cancel() */
+  mdspf__link link; /* on the owner's list of live queries */
+  void *token;      /* backend token for cancel() */
   int rrtype;
   int state;
   int status; /* mdspf_dns_status once done */
@@ -48,8 +48,7 @@ struct mdspf_dns_query {
   unsigned nrr;
   int too_big; /* answer exceeded the caps */
   int nomem;   /* an add_* failed to allocate */
-  int queued;        /* in the context's completion queue */
-  unsigned tag;      /* owner data */
+  unsigned tag; /* owner data */
   uint8_t *data;
   size_t len, cap;
   char name[MDSPF__MAX_NAME + 2];

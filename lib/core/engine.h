@@ -1,6 +1,32 @@
 /*
- * lib/core/engine.h -- contexts, checks and the engine that runs them.  Private.
+ * lib/core/engine.h -- contexts, configuration snapshots, jobs (checks
+ * and lints) and the engine that runs them.  Private.
  * SPDX-License-Identifier: BSD-2-Clause
+ *
+ * The rules this file implements (the header states them to users):
+ *
+ * Configuration is a snapshot.  A context holds its current
+ * configuration (mdspf__config: resolver, limits, overrides, fallbacks,
+ * best guess, local policy, explanation, receiver, trace hook).  A check
+ * or lint takes a reference to it when it starts and keeps it until it
+ * is freed.  Setters never change a configuration somebody else holds:
+ * when the current one is shared they copy it first (copy on write), so
+ * a reload never disturbs what runs and never fails because checks run.
+ *
+ * One callback discipline.  Everything that can run user code (a check's
+ * completion or trace callback, a lint's callback, the timer callback)
+ * runs inside an engine section: mdspf__engine_enter/leave.  Work that
+ * a job must do -- an answer arrived, it was cancelled or freed -- only
+ * puts it on the run queue (mdspf__job_wake); the outermost leave drains
+ * the queue.  So nothing recurses, and a cancel or free called from any
+ * callback only marks the job: its queries are released and its memory
+ * freed by the drain, once no frame of it is on the stack.
+ *
+ * One teardown rule for contexts.  The context is reference-counted:
+ * the user's reference (dropped by mdspf_ctx_free) and one per check or
+ * lint.  Freeing it cancels every job at once (no callbacks) and
+ * disarms the timer; the memory goes when the last handle is freed, so
+ * finalizers may run in any order.
  */
 #ifndef MDSPF_CORE_ENGINE_H
 #define MDSPF_CORE_ENGINE_H
@@ -9,49 +35,127 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include "util/alloc.h"
+
 #include "core/dnsq.h"
 #include "core/domain.h"
 #include "core/record.h"
+#include "util/alloc.h"
+#include "util/clock.h"
+#include "util/list.h"
 
-/* ---- context and checks (check.c, eval.c) ------------------------------------ */
+/* ---- configuration snapshots (config.c) ------------------------------ */
 
 #define MDSPF__NLIMITS 6
 
 typedef struct mdspf__override {
-  char *domain; /* normalised */
-  const mdspf_record *rec;
-  int owned; /* rec was parsed by the context (else borrowed) */
-  int kind;  /* MDSPF_SRC_OVERRIDE or MDSPF_SRC_FALLBACK */
+  char *domain;      /* normalised: lower case, no trailing dot */
+  mdspf_record *rec; /* a reference */
+  int kind;          /* MDSPF_SRC_OVERRIDE or MDSPF_SRC_FALLBACK */
 } mdspf__override;
 
-struct mdspf_ctx {
+typedef struct mdspf__config {
+  unsigned refs; /* the context while current, plus each job using it */
   mdspf__allocator alloc;
   mdspf_resolver res;
   int has_res;
   long limits[MDSPF__NLIMITS];
-  char *receiver;
-  char *default_exp;
+  char *receiver;      /* NULL: "unknown" */
+  char *default_exp;   /* NULL: MDSPF_DEFAULT_EXPLANATION */
   mdspf_record *local; /* "v=spf1 " + local policy mechanisms */
   mdspf_record *guess;
   mdspf__override *ovr;
   size_t novr, ovr_cap;
   mdspf_trace_fn trace;
   void *trace_ud;
+} mdspf__config;
+
+/* A configuration with the defaults (no resolver); NULL when out of
+ * memory. */
+mdspf__config *mdspf__config_new(const mdspf__allocator *a);
+mdspf__config *mdspf__config_ref(mdspf__config *c);
+void mdspf__config_unref(mdspf__config *c);
+/* The override (kind MDSPF_SRC_OVERRIDE) or fallback of domain, NULL if
+ * none. */
+const mdspf__override *mdspf__config_find(const mdspf__config *c,
+                                          const char *domain, int kind);
+/* The limit's default, lowest and highest value. */
+extern const long mdspf__limit_default[MDSPF__NLIMITS];
+
+/* ---- jobs and the engine (check.c) ------------------------------------ */
+
+typedef struct mdspf__job mdspf__job;
+
+typedef struct mdspf__job_ops {
+  /* Do what is due: evaluate, deliver the callback, release, destroy.
+   * Called by the drain of the outermost engine section only. */
+  void (*step)(mdspf__job *j);
+  /* The deadline passed: end the job (inside an engine section). */
+  void (*expire)(mdspf__job *j);
+  /* The context is being freed: stop without any callback (inside an
+   * engine section). */
+  void (*abort)(mdspf__job *j);
+} mdspf__job_ops;
+
+struct mdspf__job {
+  const mdspf__job_ops *ops;
+  mdspf_ctx *ctx;
+  mdspf__link all;   /* ctx->jobs */
+  mdspf__link run;   /* ctx->runq while queued */
+  mdspf__link timed; /* ctx->timed while it has a deadline */
+  int64_t deadline;
+};
+
+struct mdspf_ctx {
+  mdspf__allocator alloc;
+  unsigned refs; /* the user's until mdspf_ctx_free, plus one per job */
+  int closed;    /* mdspf_ctx_free was called */
+  mdspf__config *cfg;
+  mdspf__clock_fn clock;
+  void *clock_ud;
   /* engine */
-  mdspf_dns_query *dq_head, *dq_tail; /* completions to process */
-  int depth;                          /* engine nesting */
-  int in_callback;
-  int free_pending;
-  mdspf_check *checks; /* every check of this context */
-  /* running checks in start order: deadlines never decrease along the
-   * list (the budget cannot change while checks run), so the head holds
-   * the earliest one */
-  mdspf_check *run_head, *run_tail;
+  unsigned depth;       /* nesting of engine sections */
+  unsigned in_callback; /* user callbacks running */
+  mdspf__list jobs;     /* every check and lint of the context */
+  mdspf__list runq;     /* jobs with something to do */
+  mdspf__list timed;    /* jobs with a deadline, earliest first */
   mdspf_timer_fn timer;
   void *timer_ud;
-  long timer_armed; /* deadline last reported, -1 none */
+  int timer_armed;   /* a deadline was reported and not disarmed */
+  int timer_stale;   /* report again even if the deadline is the same */
+  int64_t timer_due; /* the deadline last reported */
 };
+
+int64_t mdspf__ctx_now(const mdspf_ctx *ctx);
+/* Test hook (not public API): the context's clock; fn NULL restores the
+ * monotonic clock. */
+void mdspf__ctx_set_clock(mdspf_ctx *ctx, mdspf__clock_fn fn, void *ud);
+
+void mdspf__engine_enter(mdspf_ctx *ctx);
+/* Leave an engine section; the outermost one drains the run queue and
+ * reports the timer.  ctx may be gone afterwards. */
+void mdspf__engine_leave(mdspf_ctx *ctx);
+/* Run a user callback inside the guard. */
+#define MDSPF__CALLBACK(ctx, call)                                           \
+  do {                                                                       \
+    (ctx)->in_callback++;                                                    \
+    call;                                                                    \
+    (ctx)->in_callback--;                                                    \
+  } while (0)
+
+/* Bind a job to ctx (takes a context reference).  MDSPF_E_STATE when the
+ * context is closed. */
+mdspf_status mdspf__job_attach(mdspf_ctx *ctx, mdspf__job *j,
+                               const mdspf__job_ops *ops);
+/* Unbind (drops the reference; the context may be destroyed by the
+ * engine section this runs in, or at once outside one). */
+void mdspf__job_detach(mdspf__job *j);
+/* Queue the job's step for the drain. */
+void mdspf__job_wake(mdspf__job *j);
+/* Keep the job on the deadline list (at deadline) or take it off. */
+void mdspf__job_set_deadline(mdspf__job *j, int64_t deadline);
+void mdspf__job_clear_deadline(mdspf__job *j);
+
+/* ---- checks (check.c, eval.c) ------------------------------------------ */
 
 enum {
   MDSPF__CS_NEW = 0,
@@ -62,8 +166,7 @@ enum {
 
 /* One record being evaluated (the checked domain's, or an include's). */
 typedef struct mdspf__frame {
-  const mdspf_record *rec; /* NULL while its TXT lookup is pending */
-  int own;           /* rec is owned by the frame */
+  mdspf_record *rec; /* a reference; NULL while its TXT lookup is pending */
   int source;        /* MDSPF_SRC_* */
   int top;           /* checked domain (or its redirect target) */
   int redirected;    /* reached through redirect= */
@@ -82,19 +185,25 @@ typedef struct mdspf__op {
   char target[MDSPF__MAX_NAME + 1];
   size_t target_len;
   mdspf_dns_query *q; /* primary query */
-  /* mx */
+  /* mx: the hosts, their address lookups, which of them gave data */
   int mx_started;
   unsigned mx_n, mx_next;
+  int mx_nonvoid; /* an address lookup of a host was not void */
   char (*mx_names)[MDSPF__MAX_NAME + 1];
   mdspf_dns_query **mx_q;
 } mdspf__op;
 
-enum { MDSPF__V_UNKNOWN = 0, MDSPF__V_PENDING, MDSPF__V_VALID, MDSPF__V_INVALID };
+enum {
+  MDSPF__V_UNKNOWN = 0,
+  MDSPF__V_PENDING,
+  MDSPF__V_VALID,
+  MDSPF__V_INVALID
+};
 
 /* The PTR names of the client and their validation, shared by "ptr"
  * mechanisms and %{p} within one check. */
 typedef struct mdspf__ptrcache {
-  int state; /* 0 none, 1 pending, 2 done */
+  int state;    /* 0 none, 1 pending, 2 done */
   int failed;   /* DNS error: no names */
   int void_ans; /* NXDOMAIN / NODATA */
   mdspf_dns_query *q;
@@ -111,8 +220,9 @@ enum {
 };
 
 struct mdspf_check {
+  mdspf__job job; /* first: the engine's handle */
   mdspf_ctx *ctx;
-  mdspf_check *prev, *next;
+  mdspf__config *cfg; /* the snapshot it started with (NULL before) */
   /* inputs */
   int family;
   uint8_t ip[16];
@@ -125,27 +235,25 @@ struct mdspf_check {
   char *m_s, *m_l; /* %{s} and %{l} */
   char m_o[MDSPF__MAX_NAME + 1];
   char m_i[64], m_c[48], m_t[24];
-  /* time budget */
-  long deadline; /* monotonic ms */
-  mdspf_check *rprev, *rnext;
-  int on_run_list;
-  /* trace hook, taken from the context at creation */
-  mdspf_trace_fn trace;
-  void *trace_ud;
   /* callback */
   mdspf_check_cb cb;
   void *user;
   int state;
-  int in_cb, in_run, free_req, notified;
+  int in_cb;    /* inside its completion callback */
+  int in_run;   /* inside mdspf_check_run */
+  int free_req; /* mdspf_check_free was called */
+  int notified; /* the callback has run (or never will) */
+  int released; /* queries and evaluation state are gone */
   /* engine */
   int ph;
   mdspf__frame *frames;
   size_t nframes, frames_cap;
+  size_t mx_cap, ptr_cap; /* array sizes, from the snapshot's limits */
   mdspf__op op;
   mdspf__ptrcache ptr;
   int local_done, local_active;
   uint32_t local_next;
-  mdspf_dns_query *live; /* queries not yet released */
+  mdspf__list live; /* queries not yet released */
   /* exp */
   int exp_stage;
   mdspf_dns_query *exp_q;
@@ -168,17 +276,11 @@ void mdspf__eval_start(mdspf_check *chk);
 void mdspf__eval_run(mdspf_check *chk);
 void mdspf__eval_finish(mdspf_check *chk, int result, int reason,
                         const char *problem);
-void mdspf__eval_release_all(mdspf_check *chk);
-void mdspf__eval_free_state(mdspf_check *chk);
-/* check.c */
-void mdspf__engine_enter(mdspf_ctx *ctx);
-void mdspf__engine_leave(mdspf_ctx *ctx);
-void mdspf__check_notify(mdspf_check *chk);
-void mdspf__check_stopped(mdspf_check *chk);
-long mdspf__now_ms(void);
-/* trace.c */
-void mdspf__emit(mdspf_check *chk, int type, int depth, const char *domain,
-                 const char *text, int result, int rrtype, int dns_status,
-                 unsigned count);
+/* The budget ran out (or the resolver failed): temperror, except once
+ * the result is a fail, which keeps its verdict and gets the default
+ * explanation (RFC 7208 6.2: the explanation never changes a result). */
+void mdspf__eval_abandon(mdspf_check *chk, int reason, const char *problem);
+/* Cancel and free every query, free the evaluation state. */
+void mdspf__eval_release(mdspf_check *chk);
 
 #endif /* MDSPF_CORE_ENGINE_H */

@@ -4,18 +4,25 @@
  *
  * Every step function is restartable: it looks at what it already has
  * (counted? expanded? answer arrived?) and either makes progress or
- * returns ST_WAIT after issuing queries.  An answer only queues a
- * completion (see check.c); mdspf__eval_run then re-enters the current
- * step.  So answers may arrive inline (inside query()), later, or in any
+ * returns ST_WAIT after issuing queries.  An answer only wakes the check
+ * (see check.c); the engine's drain then calls mdspf__eval_run, which
+ * re-enters the current step.  So answers may arrive inline (inside query()), later, or in any
  * order, and several queries of one check may be outstanding at once
  * (the address lookups of an mx mechanism, the validation of PTR names)
  * while results are still applied in record order.
+ *
+ * Everything here reads the check's configuration snapshot (chk->cfg),
+ * never the context's current one, and frees nothing that a caller up
+ * the stack may still use: a cancel or free from a trace hook only marks
+ * the check (see engine.h), every loop stops when the check is no longer
+ * running, and mdspf__eval_release runs from the drain.
  * SPDX-License-Identifier: BSD-2-Clause
  */
 #include "core/engine.h"
 #include "core/addr.h"
 #include "core/macro.h"
-#include "admin/trace.h"
+#include "core/event.h"
+#include "core/terms.h"
 #include "util/strbuf.h"
 
 #include <string.h>
@@ -24,7 +31,7 @@
 enum { ST_CONT = 0, ST_WAIT = 1, ST_STOP = 2 };
 enum { M_NOMATCH = 0, M_MATCH = 1, M_WAIT = 2, M_STOP = 3, M_PUSHED = 4 };
 
-#define LIMIT(chk, w) ((chk)->ctx->limits[w])
+#define LIMIT(chk, w) ((chk)->cfg->limits[w])
 #define EXPLAIN_MAX 2048
 
 static mdspf__frame *top_frame(mdspf_check *chk) {
@@ -89,84 +96,68 @@ static void set_str(mdspf_check *chk, char **slot, const char *s, size_t n) {
 
 /* ---- query bookkeeping ---------------------------------------------------------- */
 
-static void live_unlink(mdspf_check *chk, mdspf_dns_query *q) {
-  if (q->prev) {
-    q->prev->next = q->next;
-  } else if (chk->live == q) {
-    chk->live = q->next;
-  }
-  if (q->next) {
-    q->next->prev = q->prev;
-  }
-  q->prev = q->next = NULL;
+static int running(const mdspf_check *chk) {
+  return chk->state == MDSPF__CS_RUNNING;
 }
 
-/* Give up a query: cancel it at the backend if still pending, leave it to
- * the dispatcher if its completion is queued, else free it. */
+/* Give up a query: cancel it at the backend if still pending, then free
+ * it. */
 static void drop(mdspf_check *chk, mdspf_dns_query **qp) {
   mdspf_dns_query *q = *qp;
-  mdspf_ctx *ctx = chk->ctx;
   if (!q) {
     return;
   }
   *qp = NULL;
-  live_unlink(chk, q);
+  mdspf__list_remove(&chk->live, &q->link);
   if (q->state == MDSPF__Q_PENDING) {
-    ctx->res.cancel(ctx->res.impl, q->token);
-    mdspf__dnsq_free(q);
-  } else if (q->queued) {
-    q->ud = NULL;
-    q->on_done = NULL;
-  } else {
-    mdspf__dnsq_free(q);
+    chk->cfg->res.cancel(chk->cfg->res.impl, q->token);
   }
+  mdspf__dnsq_free(q);
 }
 
+/* An answer arrived (from inside the backend's query() or later): tell
+ * the trace and wake the check; the drain evaluates it. */
 static void on_done(mdspf_dns_query *q, void *ud) {
   mdspf_check *chk = ud;
   mdspf_ctx *ctx = chk->ctx;
+  mdspf__engine_enter(ctx);
   mdspf__emit(chk, MDSPF_EV_ANSWER, depth_of(chk), cur_domain(chk), q->name,
               -1, q->rrtype, q->status, q->nrr);
-  q->queued = 1;
-  q->qnext = NULL;
-  if (ctx->dq_tail) {
-    ctx->dq_tail->qnext = q;
-  } else {
-    ctx->dq_head = q;
-  }
-  ctx->dq_tail = q;
-  if (ctx->depth == 0) {
-    mdspf__engine_enter(ctx);
-    mdspf__engine_leave(ctx); /* processes the queue now */
-  }
+  mdspf__job_wake(&chk->job);
+  mdspf__engine_leave(ctx);
 }
 
 static void finish(mdspf_check *chk, int result, int reason,
                    const char *problem);
 
 /* Send a query for a name the caller has checked is queryable.  Returns
- * NULL (and finishes the check) only when out of memory. */
+ * NULL -- and the caller stops -- when the check is no longer running
+ * (a trace hook may cancel it) or out of memory (the check then ends in
+ * temperror). */
 static mdspf_dns_query *issue(mdspf_check *chk, const char *name, int rrtype,
                               unsigned tag) {
-  mdspf_ctx *ctx = chk->ctx;
+  const mdspf_resolver *res = &chk->cfg->res;
   mdspf_dns_query *q;
   int rc;
-  q = mdspf__dnsq_new(&ctx->alloc, name, strlen(name), rrtype, on_done, chk);
+  if (!running(chk)) {
+    return NULL;
+  }
+  q = mdspf__dnsq_new(&chk->ctx->alloc, name, strlen(name), rrtype, on_done,
+                      chk);
   if (!q) {
     finish(chk, MDSPF_TEMPERROR, MDSPF_E_NOMEM, "out of memory");
     return NULL;
   }
   q->tag = tag;
-  q->next = chk->live;
-  if (chk->live) {
-    chk->live->prev = q;
-  }
-  chk->live = q;
-  q->state = MDSPF__Q_PENDING;
+  mdspf__list_push_back(&chk->live, &q->link);
   chk->queries++;
   mdspf__emit(chk, MDSPF_EV_QUERY, depth_of(chk), cur_domain(chk), q->name,
               -1, rrtype, -1, 0);
-  rc = ctx->res.query(ctx->res.impl, q, q->name, rrtype, &q->token);
+  if (!running(chk)) {
+    return q; /* cancelled by the trace hook: never sent, released later */
+  }
+  q->state = MDSPF__Q_PENDING;
+  rc = res->query(res->impl, q, q->name, rrtype, &q->token);
   if (rc != 0 && q->state != MDSPF__Q_DONE) {
     /* the backend refused: treat as a failed lookup */
     mdspf_dns_done(q, MDSPF_DNS_TEMPFAIL, -1);
@@ -198,59 +189,54 @@ static void reset_op(mdspf_check *chk) {
   op->target_len = 0;
   op->mx_started = 0;
   op->mx_n = op->mx_next = 0;
+  op->mx_nonvoid = 0;
 }
 
-/* A frame's record is const (it may be borrowed from the context); the
- * ones the frame parsed itself are freed through this. */
-static void free_owned(const mdspf_record *rec) {
-  mdspf_record_free((mdspf_record *)(uintptr_t)rec);
-}
-
-void mdspf__eval_release_all(mdspf_check *chk) {
+/* Cancel and free every query, free the evaluation state (frames and
+ * their record references, the MX and PTR arrays, sized when the check
+ * started).  The outcome stays.  Idempotent; called by the drain once
+ * the check stopped, and when it is destroyed. */
+void mdspf__eval_release(mdspf_check *chk) {
+  mdspf__allocator *a = &chk->ctx->alloc;
   size_t i;
-  if (chk->op.mx_q) {
-    reset_op(chk);
-  } else {
-    drop(chk, &chk->op.q);
+  if (chk->released) {
+    return;
+  }
+  chk->released = 1;
+  drop(chk, &chk->op.q);
+  for (i = 0; chk->op.mx_q && i < chk->mx_cap; i++) {
+    drop(chk, &chk->op.mx_q[i]);
   }
   drop(chk, &chk->ptr.q);
-  if (chk->ptr.vq) {
-    for (i = 0; i < (size_t)LIMIT(chk, MDSPF_LIMIT_PTR_NAMES); i++) {
-      drop(chk, &chk->ptr.vq[i]);
-    }
+  for (i = 0; chk->ptr.vq && i < chk->ptr_cap; i++) {
+    drop(chk, &chk->ptr.vq[i]);
   }
   for (i = 0; i < chk->nframes; i++) {
     drop(chk, &chk->frames[i].fq);
   }
   drop(chk, &chk->exp_q);
-  while (chk->live) {
-    mdspf_dns_query *q = chk->live;
+  while (chk->live.head) {
+    mdspf_dns_query *q = MDSPF__CONTAINER(chk->live.head, mdspf_dns_query,
+                                          link);
     drop(chk, &q);
   }
-}
-
-void mdspf__eval_free_state(mdspf_check *chk) {
-  mdspf__allocator *a = &chk->ctx->alloc;
-  size_t i, mxl = (size_t)LIMIT(chk, MDSPF_LIMIT_MX_NAMES);
-  size_t pl = (size_t)LIMIT(chk, MDSPF_LIMIT_PTR_NAMES);
   for (i = 0; i < chk->nframes; i++) {
-    if (chk->frames[i].own) {
-      free_owned(chk->frames[i].rec);
-    }
+    mdspf_record_unref(chk->frames[i].rec);
   }
   mdspf__free(a, chk->frames, chk->frames_cap * sizeof *chk->frames);
   chk->frames = NULL;
-  chk->nframes = 0;
-  mdspf__free(a, chk->op.mx_names, mxl * sizeof *chk->op.mx_names);
-  mdspf__free(a, chk->op.mx_q, mxl * sizeof *chk->op.mx_q);
+  chk->nframes = chk->frames_cap = 0;
+  mdspf__free(a, chk->op.mx_names, chk->mx_cap * sizeof *chk->op.mx_names);
+  mdspf__free(a, chk->op.mx_q, chk->mx_cap * sizeof *chk->op.mx_q);
   chk->op.mx_names = NULL;
   chk->op.mx_q = NULL;
-  mdspf__free(a, chk->ptr.names, pl * sizeof *chk->ptr.names);
-  mdspf__free(a, chk->ptr.vstate, pl * sizeof *chk->ptr.vstate);
-  mdspf__free(a, chk->ptr.vq, pl * sizeof *chk->ptr.vq);
+  mdspf__free(a, chk->ptr.names, chk->ptr_cap * sizeof *chk->ptr.names);
+  mdspf__free(a, chk->ptr.vstate, chk->ptr_cap * sizeof *chk->ptr.vstate);
+  mdspf__free(a, chk->ptr.vq, chk->ptr_cap * sizeof *chk->ptr.vq);
   chk->ptr.names = NULL;
   chk->ptr.vstate = NULL;
   chk->ptr.vq = NULL;
+  chk->mx_cap = chk->ptr_cap = 0;
 }
 
 /* ---- finishing ------------------------------------------------------------------ */
@@ -260,7 +246,6 @@ static void finish(mdspf_check *chk, int result, int reason,
   if (chk->state != MDSPF__CS_RUNNING) {
     return;
   }
-  mdspf__eval_release_all(chk);
   if (chk->oom) {
     /* part of the outcome could not be stored: never report a verdict
      * with missing pieces */
@@ -300,7 +285,8 @@ static void finish(mdspf_check *chk, int result, int reason,
     }
   }
   chk->state = MDSPF__CS_DONE;
-  mdspf__check_stopped(chk);
+  mdspf__job_clear_deadline(&chk->job);
+  mdspf__job_wake(&chk->job); /* the drain releases and calls back */
   mdspf__emit(chk, MDSPF_EV_RESULT, 0, chk->out_domain, chk->mechanism,
               result, 0, -1, 0);
 }
@@ -371,7 +357,7 @@ static void dns_error(mdspf_check *chk, const mdspf_dns_query *q) {
 
 static void make_env(mdspf_check *chk, const char *domain, const char *p,
                      mdspf__macro_env *env) {
-  mdspf_ctx *ctx = chk->ctx;
+  const mdspf__config *cfg = chk->cfg;
   env->s = chk->m_s;
   env->l = chk->m_l;
   env->o = chk->m_o;
@@ -381,7 +367,7 @@ static void make_env(mdspf_check *chk, const char *domain, const char *p,
   env->v = chk->family == 4 ? "in-addr" : "ip6";
   env->h = chk->helo ? chk->helo : "";
   env->c = chk->m_c;
-  env->r = ctx->receiver ? ctx->receiver : "unknown";
+  env->r = cfg->receiver ? cfg->receiver : "unknown";
   env->t = chk->m_t;
 }
 
@@ -471,13 +457,14 @@ static int ptr_validate(mdspf_check *chk, unsigned i) {
 }
 
 /* Compute %{p} for domain into out (RFC 7208 7.3). */
+static void pick_p(const mdspf_check *chk, const char *domain,
+                   char out[MDSPF__MAX_NAME + 1]);
+
 static int ensure_p(mdspf_check *chk, const char *domain,
                     char out[MDSPF__MAX_NAME + 1]) {
   mdspf__ptrcache *pc = &chk->ptr;
   unsigned i;
   int pending = 0, r;
-  size_t dl = strlen(domain);
-  const char *pick = NULL;
   r = ptr_list(chk);
   if (r != ST_CONT) {
     return r;
@@ -496,7 +483,19 @@ static int ensure_p(mdspf_check *chk, const char *domain,
   if (pending) {
     return ST_WAIT;
   }
-  /* the domain itself, else a subdomain of it, else any validated name */
+  pick_p(chk, domain, out);
+  return ST_CONT;
+}
+
+/* %{p} from the names validated so far (RFC 7208 7.3): the domain
+ * itself, else a subdomain of it, else any validated name, else
+ * "unknown". */
+static void pick_p(const mdspf_check *chk, const char *domain,
+                   char out[MDSPF__MAX_NAME + 1]) {
+  const mdspf__ptrcache *pc = &chk->ptr;
+  unsigned i;
+  size_t dl = strlen(domain);
+  const char *pick = NULL;
   for (i = 0; i < pc->n && !pick; i++) {
     if (pc->vstate[i] == MDSPF__V_VALID &&
         mdspf__domain_eq(pc->names[i], strlen(pc->names[i]), domain, dl)) {
@@ -518,7 +517,6 @@ static int ensure_p(mdspf_check *chk, const char *domain,
     pick = "unknown";
   }
   memcpy(out, pick, strlen(pick) + 1);
-  return ST_CONT;
 }
 
 /* Target name of a term: its expanded domain-spec, or the current
@@ -587,7 +585,7 @@ static int addr_match(const mdspf_check *chk, const mdspf_dns_query *q,
 /* Shared prologue of the DNS mechanisms: count, expand. */
 static int prologue(mdspf_check *chk, mdspf__frame *f, const mdspf_record *rec,
                     const mdspf__term *t) {
-  if (!chk->op.counted) {
+  if (!chk->op.counted && mdspf__term_sem(t->kind)->dns_term) {
     if (count_term(chk)) {
       return ST_STOP;
     }
@@ -711,11 +709,19 @@ static int mech_mx(mdspf_check *chk, mdspf__frame *f, const mdspf_record *rec,
       dns_error(chk, q);
       return M_STOP;
     }
+    if (q->status == MDSPF_DNS_OK) {
+      op->mx_nonvoid = 1;
+    }
     if (addr_match(chk, q, t)) {
       return M_MATCH;
     }
     drop(chk, &op->mx_q[op->mx_next]);
     op->mx_next++;
+  }
+  /* RFC 7208 4.6.4 counts void lookups per term: an MX set none of whose
+   * hosts has an address is as void as no MX set at all (once) */
+  if (!op->mx_nonvoid && count_void(chk)) {
+    return M_STOP;
   }
   return M_NOMATCH;
 }
@@ -838,23 +844,10 @@ static int eval_mech(mdspf_check *chk, mdspf__frame *f, const mdspf_record *rec,
 
 /* ---- records ------------------------------------------------------------------------ */
 
-static const mdspf__override *find_ovr(const mdspf_ctx *ctx,
-                                       const char *domain, int kind) {
-  size_t i, n = strlen(domain);
-  for (i = 0; i < ctx->novr; i++) {
-    if (ctx->ovr[i].kind == kind &&
-        mdspf__domain_eq(ctx->ovr[i].domain, strlen(ctx->ovr[i].domain),
-                         domain, n)) {
-      return &ctx->ovr[i];
-    }
-  }
-  return NULL;
-}
-
-static void use_record(mdspf_check *chk, mdspf__frame *f,
-                       const mdspf_record *rec, int own, int source) {
+/* Evaluate rec (a reference, handed over) in frame f. */
+static void use_record(mdspf_check *chk, mdspf__frame *f, mdspf_record *rec,
+                       int source) {
   f->rec = rec;
-  f->own = own;
   f->source = source;
   f->next = 0;
   mdspf__emit(chk, MDSPF_EV_RECORD, depth_of(chk), f->domain, rec->pool, -1, 0,
@@ -863,14 +856,15 @@ static void use_record(mdspf_check *chk, mdspf__frame *f,
 
 /* The frame's domain has no SPF record (or is malformed). */
 static int frame_none(mdspf_check *chk, mdspf__frame *f, const char *why) {
-  const mdspf__override *o = find_ovr(chk->ctx, f->domain, MDSPF_SRC_FALLBACK);
+  const mdspf__override *o =
+      mdspf__config_find(chk->cfg, f->domain, MDSPF_SRC_FALLBACK);
   int root = chk->nframes == 1 && !f->redirected;
   if (o) {
-    use_record(chk, f, o->rec, 0, MDSPF_SRC_FALLBACK);
+    use_record(chk, f, mdspf_record_ref(o->rec), MDSPF_SRC_FALLBACK);
     return ST_CONT;
   }
-  if (root && chk->ctx->guess) {
-    use_record(chk, f, chk->ctx->guess, 0, MDSPF_SRC_GUESS);
+  if (root && chk->cfg->guess) {
+    use_record(chk, f, mdspf_record_ref(chk->cfg->guess), MDSPF_SRC_GUESS);
     return ST_CONT;
   }
   mdspf__emit(chk, MDSPF_EV_RECORD, depth_of(chk), f->domain, "(none)", -1, 0,
@@ -893,10 +887,10 @@ static int step_fetch(mdspf_check *chk, mdspf__frame *f) {
   mdspf__rr rr, spf;
   int root = chk->nframes == 1 && !f->redirected;
   if (!f->fq) {
-    const mdspf__override *o = find_ovr(chk->ctx, f->domain,
-                                        MDSPF_SRC_OVERRIDE);
+    const mdspf__override *o =
+        mdspf__config_find(chk->cfg, f->domain, MDSPF_SRC_OVERRIDE);
     if (o) {
-      use_record(chk, f, o->rec, 0, MDSPF_SRC_OVERRIDE);
+      use_record(chk, f, mdspf_record_ref(o->rec), MDSPF_SRC_OVERRIDE);
       return ST_CONT;
     }
     if (!mdspf__domain_fqdn_ok(f->domain, strlen(f->domain))) {
@@ -964,18 +958,15 @@ static int step_fetch(mdspf_check *chk, mdspf__frame *f) {
       return ST_STOP;
     }
     drop(chk, &f->fq);
-    use_record(chk, f, rec, 1, MDSPF_SRC_DNS);
+    use_record(chk, f, rec, MDSPF_SRC_DNS);
   }
   return ST_CONT;
 }
 
 static void frame_release(mdspf_check *chk, mdspf__frame *f) {
   drop(chk, &f->fq);
-  if (f->own) {
-    free_owned(f->rec);
-  }
+  mdspf_record_unref(f->rec);
   f->rec = NULL;
-  f->own = 0;
 }
 
 /* A record produced result r (pass/fail/softfail/neutral); t is the term
@@ -1030,7 +1021,7 @@ static void emit_term(mdspf_check *chk, const mdspf_record *rec,
                       const mdspf__term *t, int result) {
   char buf[512];
   mdspf__sbuf sb;
-  if (!chk->trace) {
+  if (!chk->cfg->trace) {
     return;
   }
   mdspf__sbuf_init(&sb, buf, sizeof buf);
@@ -1043,13 +1034,17 @@ static void emit_term(mdspf_check *chk, const mdspf_record *rec,
 }
 
 static int step_terms(mdspf_check *chk) {
-  mdspf_ctx *ctx = chk->ctx;
+  const mdspf__config *cfg = chk->cfg;
   for (;;) {
-    mdspf__frame *f = top_frame(chk);
+    mdspf__frame *f;
     const mdspf_record *rec;
     const mdspf__term *t;
     uint32_t idx;
     int m, r, loc;
+    if (!running(chk)) {
+      return ST_STOP; /* finished, or cancelled from a trace hook */
+    }
+    f = top_frame(chk);
     if (!f->rec) {
       r = step_fetch(chk, f);
       if (r != ST_CONT) {
@@ -1059,14 +1054,14 @@ static int step_terms(mdspf_check *chk) {
     }
     /* local policy terms run in place of the top record's terms */
     loc = chk->local_active && f->top;
-    rec = loc ? ctx->local : f->rec;
+    rec = loc ? cfg->local : f->rec;
     idx = loc ? chk->local_next : f->next;
     if (idx >= rec->nterms) {
       if (loc) {
         chk->local_active = 0;
         continue;
       }
-      if (f->top && !chk->local_done && ctx->local) {
+      if (f->top && !chk->local_done && cfg->local) {
         chk->local_active = chk->local_done = 1;
         chk->local_next = 0;
         continue;
@@ -1088,12 +1083,12 @@ static int step_terms(mdspf_check *chk) {
       continue;
     }
     t = &rec->terms[idx];
-    if (t->kind >= MDSPF_TERM_REDIRECT) {
+    if (!mdspf__term_sem(t->kind)->mechanism) {
       f->next++; /* modifiers are not evaluated in place */
       continue;
     }
     if (!loc && t->kind == MDSPF_TERM_ALL &&
-        t->qual != MDSPF_PASS && f->top && !chk->local_done && ctx->local) {
+        t->qual != MDSPF_PASS && f->top && !chk->local_done && cfg->local) {
       chk->local_active = chk->local_done = 1;
       chk->local_next = 0;
       continue;
@@ -1142,14 +1137,34 @@ static int printable_ascii(const uint8_t *s, size_t n) {
   return 1;
 }
 
+/* Expand the explain-string chk->exp_text (p: %{p}, NULL when unused)
+ * and finish with fail. */
+static void finish_explained(mdspf_check *chk, const char *p) {
+  char out[EXPLAIN_MAX];
+  mdspf__sbuf sb;
+  mdspf__macro_env env;
+  make_env(chk, chk->frames[0].domain, p, &env);
+  mdspf__sbuf_init(&sb, out, sizeof out);
+  (void)mdspf__macro_expand(chk->exp_text, strlen(chk->exp_text),
+                            MDSPF__MS_EXPLAIN, &env, &sb);
+  set_str(chk, &chk->explanation, out, sb.len);
+  finish(chk, MDSPF_FAIL, MDSPF_OK, NULL);
+}
+
+static const char *default_exp(const mdspf_check *chk) {
+  return chk->cfg->default_exp ? chk->cfg->default_exp
+                               : MDSPF_DEFAULT_EXPLANATION;
+}
+
 static int step_exp(mdspf_check *chk) {
   mdspf__frame *f = &chk->frames[0];
-  mdspf_ctx *ctx = chk->ctx;
   char p[MDSPF__MAX_NAME + 1];
   const char *pv = NULL;
-  mdspf__macro_env env;
   int r;
   for (;;) {
+    if (!running(chk)) {
+      return ST_STOP;
+    }
     switch (chk->exp_stage) {
     case 0: /* exp= of the deciding record, else the default */
       chk->exp_stage =
@@ -1203,8 +1218,7 @@ static int step_exp(mdspf_check *chk) {
       break;
     }
     case 3: {
-      const char *d = ctx->default_exp ? ctx->default_exp
-                                       : MDSPF_DEFAULT_EXPLANATION;
+      const char *d = default_exp(chk);
       set_str(chk, &chk->exp_text, d, strlen(d));
       if (!chk->exp_text) {
         finish(chk, MDSPF_TEMPERROR, MDSPF_E_NOMEM, "out of memory");
@@ -1214,12 +1228,9 @@ static int step_exp(mdspf_check *chk) {
       break;
     }
     default: {
-      char out[EXPLAIN_MAX];
-      mdspf__sbuf sb;
       unsigned letters = 0;
-      size_t n = strlen(chk->exp_text);
-      (void)mdspf__macro_scan(chk->exp_text, n, MDSPF__MS_EXPLAIN, &letters,
-                              NULL, NULL, NULL);
+      (void)mdspf__macro_scan(chk->exp_text, strlen(chk->exp_text),
+                              MDSPF__MS_EXPLAIN, &letters, NULL, NULL, NULL);
       if (letters & MDSPF__ML('p')) {
         r = ensure_p(chk, f->domain, p);
         if (r != ST_CONT) {
@@ -1227,11 +1238,7 @@ static int step_exp(mdspf_check *chk) {
         }
         pv = p;
       }
-      make_env(chk, f->domain, pv, &env);
-      mdspf__sbuf_init(&sb, out, sizeof out);
-      (void)mdspf__macro_expand(chk->exp_text, n, MDSPF__MS_EXPLAIN, &env, &sb);
-      set_str(chk, &chk->explanation, out, sb.len);
-      finish(chk, MDSPF_FAIL, MDSPF_OK, NULL);
+      finish_explained(chk, pv);
       return ST_STOP;
     }
     }
@@ -1241,20 +1248,46 @@ static int step_exp(mdspf_check *chk) {
 /* ---- driver ----------------------------------------------------------------------------- */
 
 void mdspf__eval_run(mdspf_check *chk) {
-  while (chk->state == MDSPF__CS_RUNNING) {
+  while (running(chk)) {
     int r = chk->ph == MDSPF__PH_EXP ? step_exp(chk) : step_terms(chk);
     if (r == ST_WAIT) {
       return;
     }
   }
-  mdspf__check_notify(chk);
 }
 
+void mdspf__eval_abandon(mdspf_check *chk, int reason, const char *problem) {
+  if (!running(chk)) {
+    return;
+  }
+  if (chk->ph == MDSPF__PH_EXP) {
+    /* the verdict is fail; only its explanation was still being looked
+     * up: the default one, with what is known of %{p} */
+    const char *d = default_exp(chk);
+    char p[MDSPF__MAX_NAME + 1];
+    unsigned letters = 0;
+    set_str(chk, &chk->exp_text, d, strlen(d));
+    if (!chk->exp_text) {
+      finish(chk, MDSPF_TEMPERROR, MDSPF_E_NOMEM, "out of memory");
+      return;
+    }
+    (void)mdspf__macro_scan(d, strlen(d), MDSPF__MS_EXPLAIN, &letters, NULL,
+                            NULL, NULL);
+    if (letters & MDSPF__ML('p')) {
+      pick_p(chk, chk->frames[0].domain, p);
+    }
+    finish_explained(chk, (letters & MDSPF__ML('p')) ? p : NULL);
+    return;
+  }
+  finish(chk, MDSPF_TEMPERROR, reason, problem);
+}
+
+/* Set the check up from its inputs and its snapshot; the engine's drain
+ * then runs it (or delivers the outcome when it is already known). */
 void mdspf__eval_start(mdspf_check *chk) {
-  mdspf_ctx *ctx = chk->ctx;
-  mdspf__allocator *a = &ctx->alloc;
+  mdspf__allocator *a = &chk->ctx->alloc;
   const char *domain, *local;
-  size_t dl, ll, mxl, pl;
+  size_t dl, ll;
   char *at = NULL;
 
   /* identity (RFC 7208 2.3, 2.4, 4.3) */
@@ -1299,22 +1332,43 @@ void mdspf__eval_start(mdspf_check *chk) {
     chk->m_s[ll] = '@';
     memcpy(chk->m_s + ll + 1, chk->m_o, dl + 1);
   }
-  chk->frames_cap = (size_t)ctx->limits[MDSPF_LIMIT_DNS_TERMS] + 2;
+  /* every array is sized from the snapshot, which cannot change while
+   * the check exists, so it is freed with the size it was made with */
+  chk->frames_cap = (size_t)LIMIT(chk, MDSPF_LIMIT_DNS_TERMS) + 2;
   chk->frames = mdspf__alloc_array(a, chk->frames_cap, sizeof *chk->frames);
-  mxl = (size_t)ctx->limits[MDSPF_LIMIT_MX_NAMES];
-  pl = (size_t)ctx->limits[MDSPF_LIMIT_PTR_NAMES];
-  chk->op.mx_names = mdspf__alloc_array(a, mxl, sizeof *chk->op.mx_names);
-  chk->op.mx_q = mdspf__alloc_array(a, mxl, sizeof *chk->op.mx_q);
-  chk->ptr.names = mdspf__alloc_array(a, pl, sizeof *chk->ptr.names);
-  chk->ptr.vstate = mdspf__alloc_array(a, pl, sizeof *chk->ptr.vstate);
-  chk->ptr.vq = mdspf__alloc_array(a, pl, sizeof *chk->ptr.vq);
+  chk->mx_cap = (size_t)LIMIT(chk, MDSPF_LIMIT_MX_NAMES);
+  chk->ptr_cap = (size_t)LIMIT(chk, MDSPF_LIMIT_PTR_NAMES);
+  chk->op.mx_names =
+      mdspf__alloc_array(a, chk->mx_cap, sizeof *chk->op.mx_names);
+  chk->op.mx_q = mdspf__alloc_array(a, chk->mx_cap, sizeof *chk->op.mx_q);
+  chk->ptr.names =
+      mdspf__alloc_array(a, chk->ptr_cap, sizeof *chk->ptr.names);
+  chk->ptr.vstate =
+      mdspf__alloc_array(a, chk->ptr_cap, sizeof *chk->ptr.vstate);
+  chk->ptr.vq = mdspf__alloc_array(a, chk->ptr_cap, sizeof *chk->ptr.vq);
+  if (!chk->frames) {
+    chk->frames_cap = 0;
+  }
+  if (!chk->op.mx_names || !chk->op.mx_q) {
+    /* release frees both with mx_cap: free what was made, keep none */
+    mdspf__free(a, chk->op.mx_names, chk->mx_cap * sizeof *chk->op.mx_names);
+    mdspf__free(a, chk->op.mx_q, chk->mx_cap * sizeof *chk->op.mx_q);
+    chk->op.mx_names = NULL;
+    chk->op.mx_q = NULL;
+    chk->mx_cap = 0;
+  }
+  if (!chk->ptr.names || !chk->ptr.vstate || !chk->ptr.vq) {
+    mdspf__free(a, chk->ptr.names, chk->ptr_cap * sizeof *chk->ptr.names);
+    mdspf__free(a, chk->ptr.vstate, chk->ptr_cap * sizeof *chk->ptr.vstate);
+    mdspf__free(a, chk->ptr.vq, chk->ptr_cap * sizeof *chk->ptr.vq);
+    chk->ptr.names = NULL;
+    chk->ptr.vstate = NULL;
+    chk->ptr.vq = NULL;
+    chk->ptr_cap = 0;
+  }
   if (!chk->m_l || !chk->m_s || !chk->frames || !chk->op.mx_names ||
-      !chk->op.mx_q || !chk->ptr.names || !chk->ptr.vstate || !chk->ptr.vq) {
-    if (!chk->frames) {
-      chk->frames_cap = 0;
-    }
+      !chk->ptr.names) {
     finish(chk, MDSPF_TEMPERROR, MDSPF_E_NOMEM, "out of memory");
-    mdspf__eval_run(chk);
     return;
   }
   mdspf__ip_macro_i(chk->family, chk->ip, chk->m_i);
@@ -1335,9 +1389,7 @@ void mdspf__eval_start(mdspf_check *chk) {
     set_problem(chk, "not a valid domain name: ",
                 dl ? chk->m_o : "(empty)", NULL);
     finish(chk, MDSPF_NONE, MDSPF_E_INVAL, NULL);
-    mdspf__eval_run(chk);
     return;
   }
   (void)push_frame(chk, chk->m_o, 1);
-  mdspf__eval_run(chk);
 }

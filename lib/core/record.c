@@ -12,6 +12,7 @@
 #include "util/chars.h"
 #include "util/strbuf.h"
 
+#include <stdatomic.h>
 #include <string.h>
 
 typedef struct parse_err {
@@ -414,6 +415,7 @@ mdspf_status mdspf_record_parse(const char *txt, size_t len, mdspf_alloc_fn allo
   }
   rec->alloc = a;
   rec->size = size;
+  atomic_init(&rec->refs, 1u);
   rec->terms = (mdspf__term *)(void *)((char *)rec + terms_off);
   rec->pool = (char *)rec + pool_off;
   rec->text_len = (uint32_t)len;
@@ -458,12 +460,30 @@ syntax:
   return MDSPF_E_SYNTAX;
 }
 
-void mdspf_record_free(mdspf_record *rec) {
-  if (rec) {
-    mdspf__allocator a = rec->alloc;
-    mdspf__free(&a, rec, rec->size);
+/* The reference count is the only part of a record that ever changes,
+ * and it is atomic: records are shared between threads. */
+static mdspf_record *mutable_rec(const mdspf_record *rec) {
+  return (mdspf_record *)(uintptr_t)rec;
+}
+
+mdspf_record *mdspf_record_ref(const mdspf_record *rec) {
+  mdspf_record *r = mutable_rec(rec);
+  if (r) {
+    atomic_fetch_add_explicit(&r->refs, 1u, memory_order_relaxed);
+  }
+  return r;
+}
+
+void mdspf_record_unref(const mdspf_record *rec) {
+  mdspf_record *r = mutable_rec(rec);
+  if (r && atomic_fetch_sub_explicit(&r->refs, 1u, memory_order_acq_rel) ==
+               1u) {
+    mdspf__allocator a = r->alloc;
+    mdspf__free(&a, r, r->size);
   }
 }
+
+void mdspf_record_free(mdspf_record *rec) { mdspf_record_unref(rec); }
 
 const char *mdspf_record_text(const mdspf_record *rec, size_t *len) {
   if (!rec) {

@@ -8,6 +8,7 @@
 
 #include <maildrop-spf/spf.h>
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "util/alloc.h"
@@ -36,6 +37,7 @@ typedef struct mdspf__term {
 } mdspf__term;
 
 struct mdspf_record {
+  atomic_uint refs; /* the only mutable field */
   mdspf__allocator alloc;
   size_t size; /* bytes of the single allocation */
   uint32_t nterms;

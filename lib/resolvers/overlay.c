@@ -60,6 +60,7 @@
  */
 #include "core/dnsq.h"
 #include "core/domain.h"
+#include "resolvers/zone.h"
 
 #include <string.h>
 
@@ -111,7 +112,7 @@ mdspf_status mdspf_overlay_new(mdspf_alloc_fn alloc, void *alloc_ud, mdspf_zone 
     return MDSPF_E_NOMEM;
   }
   o->alloc = a;
-  o->top = top;
+  o->top = mdspf__zone_ref(top); /* its data outlives the user's free */
   o->below = *below;
   o->res.version = MDSPF_RESOLVER_V1;
   o->res.impl = o;
@@ -161,15 +162,24 @@ static void relay_free(mdspf_overlay *o, relay *r) {
   mdspf__free(&o->alloc, r, sizeof *r);
 }
 
+/* The teardown rule of every resolver: each query still in flight is
+ * withdrawn from its side and completed with a temporary failure before
+ * the overlay goes.  Completions may run callbacks: they may cancel
+ * other relays or query again (refused: the overlay is closing). */
 static void destroy(mdspf_overlay *o) {
   mdspf__allocator a = o->alloc;
+  o->free_requested = 1; /* closing */
+  o->busy++;             /* a free from a callback is ignored */
   while (o->live) {
     relay *r = o->live;
     const mdspf_resolver *s = side_res(o, r->side);
+    mdspf_dns_query *outer = r->outer;
     relay_unlink(o, r);
     s->cancel(s->impl, r->token);
     relay_free(o, r);
+    mdspf_dns_done(outer, MDSPF_DNS_TEMPFAIL, -1);
   }
+  mdspf__zone_unref(o->top);
   mdspf__free(&a, o, sizeof *o);
 }
 

@@ -109,6 +109,8 @@ struct mdspf_zone {
   unsigned long nqueries;
   unsigned busy;      /* nesting depth of query/process calls */
   int free_requested; /* mdspf_zone_free called while busy */
+  int closed;         /* freed by its user: answers nothing any more */
+  unsigned refs;      /* the user's, plus one per overlay on top of it */
   mdspf_resolver resolver;
 };
 
@@ -280,17 +282,6 @@ static void list_unlink(zone_list *l, zone_entry *e) {
   l->count--;
 }
 
-static void list_free(mdspf_zone *z, zone_list *l) {
-  zone_entry *e = l->head;
-  while (e) {
-    zone_entry *next = e->next;
-    mdspf__free(&z->alloc, e, sizeof *e);
-    e = next;
-  }
-  l->head = l->tail = NULL;
-  l->count = 0;
-}
-
 static zone_entry *entry_new(mdspf_zone *z, mdspf_dns_query *q, const char *key,
                              size_t n, int rrtype) {
   zone_entry *e = mdspf__alloc(&z->alloc, sizeof *e);
@@ -327,6 +318,7 @@ mdspf_status mdspf_zone_new(mdspf_alloc_fn alloc, void *alloc_ud, mdspf_zone **o
     return MDSPF_E_NOMEM;
   }
   z->alloc = a;
+  z->refs = 1;
   z->delivery = MDSPF_ZONE_INLINE;
   z->resolver.version = MDSPF_RESOLVER_V1;
   z->resolver.impl = z;
@@ -337,12 +329,28 @@ mdspf_status mdspf_zone_new(mdspf_alloc_fn alloc, void *alloc_ud, mdspf_zone **o
   return MDSPF_OK;
 }
 
+/* Complete every deferred and hung query with a temporary failure (the
+ * teardown rule of every resolver).  Callbacks run inside: they may
+ * cancel other entries or query again (refused: the zone is closing). */
+static void fail_outstanding(mdspf_zone *z) {
+  zone_list *lists[2];
+  int k;
+  lists[0] = &z->pending;
+  lists[1] = &z->hung;
+  for (k = 0; k < 2; k++) {
+    while (lists[k]->head) {
+      zone_entry *e = lists[k]->head;
+      mdspf_dns_query *q = e->q;
+      list_unlink(lists[k], e);
+      mdspf__free(&z->alloc, e, sizeof *e);
+      mdspf_dns_done(q, MDSPF_DNS_TEMPFAIL, -1);
+    }
+  }
+}
+
 static void zone_destroy(mdspf_zone *z) {
   mdspf__allocator a = z->alloc;
   size_t i;
-  /* queued and hung entries are dropped: their queries belong to checks */
-  list_free(z, &z->pending);
-  list_free(z, &z->hung);
   for (i = 0; i < z->nbuckets; i++) {
     zone_node *nd = z->buckets[i];
     while (nd) {
@@ -355,15 +363,39 @@ static void zone_destroy(mdspf_zone *z) {
   mdspf__free(&a, z, sizeof *z);
 }
 
+mdspf_zone *mdspf__zone_ref(mdspf_zone *z) {
+  z->refs++;
+  return z;
+}
+
+void mdspf__zone_unref(mdspf_zone *z) {
+  if (z && --z->refs == 0) {
+    zone_destroy(z);
+  }
+}
+
+/* The user's free: the zone stops answering (outstanding queries fail,
+ * new ones are refused) and goes when nothing refers to it any more. */
+static void zone_close(mdspf_zone *z) {
+  if (z->closed) {
+    return;
+  }
+  z->closed = 1;
+  z->busy++; /* a free from a callback is ignored */
+  fail_outstanding(z);
+  z->busy--;
+  mdspf__zone_unref(z);
+}
+
 void mdspf_zone_free(mdspf_zone *z) {
-  if (!z) {
+  if (!z || z->closed) {
     return;
   }
   if (z->busy) {
     z->free_requested = 1; /* inside a delivery callback: free on exit */
     return;
   }
-  zone_destroy(z);
+  zone_close(z);
 }
 
 static void zone_enter(mdspf_zone *z) { z->busy++; }
@@ -372,7 +404,7 @@ static void zone_enter(mdspf_zone *z) { z->busy++; }
  * used after this returns. */
 static void zone_leave(mdspf_zone *z) {
   if (--z->busy == 0 && z->free_requested) {
-    zone_destroy(z);
+    zone_close(z);
   }
 }
 
@@ -851,7 +883,7 @@ static int zone_query(void *impl, mdspf_dns_query *q, const char *name,
     token = &dummy;
   }
   *token = NULL;
-  if (!z || !q || z->free_requested) {
+  if (!z || !q || z->free_requested || z->closed) {
     return 1;
   }
   z->nqueries++;
@@ -915,7 +947,7 @@ static zone_entry *pick_entry(const mdspf_zone *z, uint64_t limit) {
 size_t mdspf_zone_process(mdspf_zone *z, size_t max) {
   uint64_t limit;
   size_t n = 0;
-  if (!z || max == 0 || z->free_requested) {
+  if (!z || max == 0 || z->free_requested || z->closed) {
     return 0;
   }
   limit = z->seq; /* only what is queued now: callbacks may add more */
@@ -943,7 +975,7 @@ static void sleep_ms(int ms) {
 
 static int zone_wait(void *impl, int timeout_ms) {
   mdspf_zone *z = impl;
-  if (!z) {
+  if (!z || z->closed) {
     return 1;
   }
   if (z->pending.count > 0) {

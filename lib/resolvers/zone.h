@@ -24,6 +24,12 @@
  * a longer one could never be served (MDSPF_MAX_ANSWER_BYTES). */
 #define MDSPF__ZONE_MAX_TXT MDSPF_MAX_ANSWER_BYTES
 
+/* References for the overlay resolver, which reads the zone's data:
+ * mdspf_zone_free closes the zone (its queries fail) and drops the
+ * user's reference; the memory goes with the last one. */
+mdspf_zone *mdspf__zone_ref(mdspf_zone *z);
+void mdspf__zone_unref(mdspf_zone *z);
+
 /* The zone's allocator and flags (MDSPF_ZONE_LAX, ...). */
 const mdspf__allocator *mdspf__zone_allocator(const mdspf_zone *z);
 unsigned mdspf__zone_flags(const mdspf_zone *z);
