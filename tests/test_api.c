@@ -198,7 +198,7 @@ static void script_cancel(void *impl, void *token) {
 static int scripted(int mode, unsigned *queries) {
   script s = {mode, 0};
   mdspf_resolver r = {MDSPF_RESOLVER_V1, &s, script_query, script_cancel,
-                      NULL};
+                      NULL, NULL, NULL};
   mdspf_ctx *ctx;
   mdspf_check *chk;
   int result;

@@ -1461,6 +1461,64 @@ static void test_cares_free_inflight(void **state) {
   assert_int_equal(cc.outstanding, 0);
 }
 
+/* The teardown rule in every order: context, checks, backend, with two
+ * checks waiting for answers that never come and one finished. */
+static void cares_teardown(const int *order) {
+  counting ca = {0}, cc = {0};
+  mdspf_cares *c;
+  mdspf_ctx *ctx;
+  job jobs[3];
+  int k, ctx_gone = 0, checks_gone = 0;
+  memset(jobs, 0, sizeof jobs);
+  jobs[0].domain = "ok.test";
+  jobs[1].domain = "drop.test";
+  jobs[2].domain = "slow-1000.test";
+  c = backend_opts(&ca, 2000, 1, 0, NULL, NULL, NULL);
+  ctx = ctx_for(c, &cc);
+  for (k = 0; k < 3; k++) {
+    job_start(ctx, &jobs[k]);
+  }
+  while (jobs[0].ncb == 0) {
+    assert_int_equal(mdspf_cares_wait(c, 100), 0);
+  }
+  for (k = 0; k < 3; k++) {
+    switch (order[k]) {
+    case 0:
+      mdspf_ctx_free(ctx);
+      ctx_gone = 1;
+      break;
+    case 1:
+      free_jobs(jobs, 3);
+      checks_gone = 1;
+      break;
+    default:
+      mdspf_cares_free(c);
+      if (!ctx_gone && !checks_gone) {
+        /* the waiting checks failed inside the free */
+        assert_int_equal(jobs[1].ncb, 1);
+        assert_int_equal(jobs[2].ncb, 1);
+        assert_int_equal(mdspf_check_result(jobs[1].chk), MDSPF_TEMPERROR);
+      }
+      break;
+    }
+  }
+  for (k = 0; k < 3; k++) {
+    assert_true(jobs[k].ncb <= 1);
+  }
+  assert_int_equal(ca.outstanding, 0);
+  assert_int_equal(cc.outstanding, 0);
+}
+
+static void test_cares_teardown_every_order(void **state) {
+  static const int orders[6][3] = {{0, 1, 2}, {0, 2, 1}, {1, 0, 2},
+                                   {1, 2, 0}, {2, 0, 1}, {2, 1, 0}};
+  int k;
+  (void)state;
+  for (k = 0; k < 6; k++) {
+    cares_teardown(orders[k]);
+  }
+}
+
 static void test_cares_callback_reentry(void **state) {
   counting ca = {0}, cc = {0};
   mdspf_cares *c;
@@ -1879,6 +1937,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_cares_name_escaping),
       cmocka_unit_test(test_cares_cancel),
       cmocka_unit_test(test_cares_free_inflight),
+      cmocka_unit_test(test_cares_teardown_every_order),
       cmocka_unit_test(test_cares_callback_reentry),
       cmocka_unit_test(test_cares_event_loop),
       cmocka_unit_test(test_cares_concurrent),

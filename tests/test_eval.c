@@ -1004,7 +1004,7 @@ static void refuse_cancel(void *impl, void *token) {
 
 static void test_async_refusing_resolver(void **state) {
   mdspf_resolver r = {MDSPF_RESOLVER_V1, NULL, refuse_query, refuse_cancel,
-                      NULL};
+                      NULL, NULL, NULL};
   mdspf_ctx *ctx;
   mdspf_check *chk;
   (void)state;

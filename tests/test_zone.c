@@ -230,7 +230,7 @@ static void test_zone_new_free(void **state) {
   assert_non_null(z);
   r = mdspf_zone_resolver(z);
   assert_non_null(r);
-  assert_int_equal(r->version, MDSPF_RESOLVER_V1);
+  assert_int_equal(r->version, MDSPF_RESOLVER_V2);
   assert_ptr_equal(r->impl, z);
   assert_non_null(r->query);
   assert_non_null(r->cancel);

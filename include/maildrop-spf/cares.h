@@ -94,9 +94,12 @@ MDSPF_API mdspf_status mdspf_cares_new(const mdspf_cares_options *opt,
  * MDSPF_DNS_TEMPFAIL first (so their checks end in temperror and their
  * callbacks may run inside this call); cancelled ones are dropped.  The
  * watch callback is told to stop watching every socket and the timer is
- * disarmed.  NULL is fine.  Called from inside one of the backend's own
- * delivery callbacks, the free is put off until the delivering call
- * returns.
+ * disarmed; from then on the backend refuses queries.  The channel and
+ * sockets go at once; the small handle stays while contexts still hold
+ * its resolver (a V2 resolver, see mdspf_resolver), so contexts, checks
+ * and the backend may be freed in any order.  NULL is fine.  Called from
+ * inside one of the backend's own delivery callbacks, the free is put
+ * off until the delivering call returns.
  */
 MDSPF_API void mdspf_cares_free(mdspf_cares *c);
 /**

@@ -13,16 +13,46 @@
  * - No global mutable state.  Nothing needs initialising; the library
  *   creates no threads and installs no signal handlers.
  * - Every handle (mdspf_ctx, mdspf_check, mdspf_zone, ...) is used by one
- *   thread at a time.  A parsed mdspf_record is immutable and may be
- *   shared freely between threads once created.
+ *   thread at a time; a context, its checks and lints and the resolver
+ *   they use form one such unit.  A parsed mdspf_record is immutable and
+ *   may be shared freely between threads once created (its reference
+ *   count is atomic).
  * - Callbacks run only on the caller's thread, inside an mdspf_* call
  *   (mdspf_check_start, mdspf_dns_done, mdspf_zone_process, ...).
- * - Functions that create something return an mdspf_status (0 = MDSPF_OK)
- *   and write the handle through an out-parameter; destructors accept
- *   NULL.  Enumerations travel as int so that bindings never see an
- *   out-of-range enum value; the enums are append-only.
+ * - Functions that report success or failure return an mdspf_status
+ *   (0 = MDSPF_OK, errors negative) and write handles through an
+ *   out-parameter; destructors accept NULL.  SPF results are an
+ *   mdspf_result (1..7); the two never share a value but 0.  Enumerations
+ *   travel as int where bindings read them; the enums are append-only.
  * - Every allocation goes through the allocator hook given at creation
  *   (NULL = libc), so out-of-memory handling can be tested.
+ *
+ * Contracts of a long-running host
+ * --------------------------------
+ * - Configuration is a snapshot.  A check or lint takes the context's
+ *   configuration (resolver, limits, overrides, fallbacks, best guess,
+ *   local policy, explanation, receiver, trace hook) when it starts and
+ *   keeps it, unchanged, until it is freed.  The mdspf_ctx_set_* and
+ *   _add_* calls build the configuration for checks started later; they
+ *   may be called at any time, also while checks run and from inside any
+ *   callback, and fail only for bad arguments or lack of memory.
+ * - One callback discipline.  Every user callback (a check's completion,
+ *   the trace hook, the timer, a lint's completion) runs inside one
+ *   guard: callbacks never nest, and no callback runs inside another
+ *   call that was made from a callback (a check started in a callback is
+ *   evaluated after that callback returns).  From inside any callback
+ *   every call is allowed except the blocking ones (mdspf_check_run,
+ *   mdspf_lint_domain, mdspf_lint_record: MDSPF_E_RECURSIVE).  Cancels
+ *   and frees -- of the check or lint calling back, of any other, of the
+ *   context, of the resolver -- take effect at once for the caller (no
+ *   further callback of what was cancelled or freed), while the memory is
+ *   released once nothing of it is on the stack.
+ * - One teardown rule.  Contexts, checks, lints and resolvers may be
+ *   freed in any order, also with queries in flight: freeing a context
+ *   cancels its checks and lints without callbacks but leaves their
+ *   handles valid until they are freed; freeing a resolver completes its
+ *   outstanding queries with a temporary failure (see mdspf_resolver).
+ *   So finalizers of a garbage-collected language may run in any order.
  */
 #ifndef MAILDROP_SPF_H
 #define MAILDROP_SPF_H
@@ -296,10 +326,12 @@ MDSPF_API const char *mdspf_rr_type_str(int rrtype);
 typedef struct mdspf_dns_query mdspf_dns_query;
 
 #define MDSPF_RESOLVER_V1 1u
+#define MDSPF_RESOLVER_V2 2u /**< adds ref and unref */
 
 /**
- * A resolver backend: a vtable plus the backend's own pointer.
- * mdspf_ctx_set_resolver copies the struct; impl must outlive the ctx.
+ * A resolver backend: a vtable plus the backend's own pointer.  Whoever
+ * stores one (mdspf_ctx_set_resolver, an overlay) copies the struct,
+ * reading only the fields its version has.
  *
  * query(impl, q, name, rrtype, &token): name is a NUL-terminated domain
  *   without trailing dot, at most 253 octets, labels 1..63 octets; a
@@ -316,14 +348,32 @@ typedef struct mdspf_dns_query mdspf_dns_query;
  * wait(impl, timeout_ms): optional (may be NULL).  Drive I/O for at most
  *   timeout_ms, delivering answers; used by mdspf_check_run.  Return 0,
  *   or non-zero on a backend failure.
+ * ref(impl), unref(impl) (MDSPF_RESOLVER_V2, both or neither may be
+ *   NULL): every holder of the vtable -- each configuration snapshot of
+ *   a context, an overlay -- holds a reference, so the backend's memory
+ *   can stay until the last holder lets go, whatever order things are
+ *   freed in.
+ *
+ * The teardown rule, kept by every resolver of this library (zone,
+ * overlay, c-ares) and expected of others: freeing a resolver completes
+ * every outstanding query with MDSPF_DNS_TEMPFAIL before the free
+ * returns (their checks may call back inside it), and from then on it
+ * refuses new queries (query() returns non-zero, wait() fails), so a
+ * check still running ends in temperror.  With ref/unref nothing keeps a
+ * pointer into freed memory: the backend frees its data at once and its
+ * small handle with the last reference.  A V1 resolver has no references:
+ * it must outlive every context and overlay that stores it.
  */
 typedef struct mdspf_resolver {
-  uint32_t version; /**< MDSPF_RESOLVER_V1; later versions only append */
+  uint32_t version; /**< MDSPF_RESOLVER_V1 or _V2; later ones append */
   void *impl;       /**< backend pointer, passed back verbatim */
   int (*query)(void *impl, mdspf_dns_query *q, const char *name,
                int rrtype, void **token);
   void (*cancel)(void *impl, void *token);
   int (*wait)(void *impl, int timeout_ms);
+  /* MDSPF_RESOLVER_V2: */
+  void (*ref)(void *impl);
+  void (*unref)(void *impl);
 } mdspf_resolver;
 
 /*
@@ -365,10 +415,13 @@ typedef struct mdspf_zone mdspf_zone;
 /** Create an empty zone. */
 MDSPF_API mdspf_status mdspf_zone_new(mdspf_alloc_fn alloc, void *alloc_ud,
                              mdspf_zone **out);
-/** Free a zone and every deferred answer still queued (their queries are
- *  dropped without completion).  Do not free a zone while a check that
- *  uses it is running; NULL is fine.  Inside a delivery callback the
- *  free is postponed until the zone call that delivered returns. */
+/** Free a zone.  Its deferred and hung queries complete with
+ *  MDSPF_DNS_TEMPFAIL first (their checks may call back inside this
+ *  call), its data goes, and from then on it refuses queries; the small
+ *  handle stays while contexts or overlays still hold its resolver (see
+ *  mdspf_resolver).  Allowed at any time, also with checks running and
+ *  inside any callback; inside one of the zone's own deliveries the free
+ *  happens when the delivering zone call returns.  NULL is fine. */
 MDSPF_API void mdspf_zone_free(mdspf_zone *z);
 
 /**
@@ -464,14 +517,19 @@ typedef struct mdspf_check mdspf_check;
 MDSPF_API mdspf_status mdspf_ctx_new(mdspf_alloc_fn alloc, void *alloc_ud,
                             mdspf_ctx **out);
 /**
- * Free the context.  Checks still running are cancelled (no callback);
- * their handles must not be used afterwards except that they are freed
- * here too.  If called inside a check callback the free is deferred until
- * the callback returns.  NULL is fine.
+ * Free the context (the user's handle).  Every running check and lint of
+ * it is cancelled at once, with no further callback of any of them (also
+ * not of a check that finished and whose callback was still due), and
+ * the timer is disarmed (the timer callback hears -1 once).  The handles
+ * of its checks and lints stay valid -- their outcome readable -- until
+ * they are freed, in any order; they cannot be started again.  Allowed
+ * anywhere, including inside any of its callbacks.  NULL is fine.
  */
 MDSPF_API void mdspf_ctx_free(mdspf_ctx *ctx);
-/** Use resolver r (the struct is copied).  MDSPF_E_STATE while checks of
- *  this context are running; MDSPF_E_INVAL for an unknown version. */
+/** Use resolver r for checks started from now on (the vtable is copied;
+ *  a V2 resolver is referenced, see mdspf_resolver).  Running checks keep
+ *  the resolver they started with.  MDSPF_E_INVAL for an unusable vtable,
+ *  MDSPF_E_NOMEM. */
 MDSPF_API mdspf_status mdspf_ctx_set_resolver(mdspf_ctx *ctx, const mdspf_resolver *r);
 
 /** Limits (RFC 7208 4.6.4 defaults in brackets). */
@@ -482,8 +540,11 @@ enum {
   MDSPF_LIMIT_PTR_NAMES = 4,    /**< PTR names used per lookup [10] */
   MDSPF_LIMIT_TIMEOUT_MS = 5    /**< time budget of every check [20000] */
 };
-/** Set a limit: DNS_TERMS 1..100, VOID_LOOKUPS 0..100, MX/PTR 1..100,
- *  TIMEOUT_MS 1..3600000; MDSPF_E_INVAL otherwise. */
+/** Set a limit for checks started from now on: DNS_TERMS 1..100,
+ *  VOID_LOOKUPS 0..100, MX/PTR 1..100, TIMEOUT_MS 1..3600000;
+ *  MDSPF_E_INVAL otherwise.  Like every setter below: allowed at any
+ *  time (running checks keep the configuration they started with),
+ *  MDSPF_E_NOMEM when the next configuration cannot be made. */
 MDSPF_API mdspf_status mdspf_ctx_set_limit(mdspf_ctx *ctx, int which, long value);
 /** Current value of a limit, -1 for an unknown one. */
 MDSPF_API long mdspf_ctx_get_limit(const mdspf_ctx *ctx, int which);
@@ -558,8 +619,13 @@ typedef void (*mdspf_timer_fn)(void *loop_ud, long ms);
  * budget ends, whenever that changes -- or asks mdspf_ctx_timeout(), and
  * calls mdspf_ctx_process_timeouts() when the time has come.
  * mdspf_check_run() enforces the budget by itself.  fn NULL removes it.
+ * Budgets belong to the snapshot a check started with, so checks may
+ * have different ones; the earliest deadline is reported.  The timer
+ * callback runs inside the callback guard (reports are made when the
+ * engine is idle, never inside another callback);
  * mdspf_ctx_process_timeouts() always reports the timer again, and
- * mdspf_ctx_free() reports -1 (disarm) if a timer was armed.
+ * mdspf_ctx_free() reports -1 (disarm) if a timer was armed.  Lints
+ * have the same budgets.  Time is a 64-bit monotonic clock.
  */
 MDSPF_API mdspf_status mdspf_ctx_set_timer(mdspf_ctx *ctx, mdspf_timer_fn fn,
                                   void *loop_ud);
@@ -567,17 +633,22 @@ MDSPF_API mdspf_status mdspf_ctx_set_timer(mdspf_ctx *ctx, mdspf_timer_fn fn,
  *  has already), -1 when no check is running. */
 MDSPF_API long mdspf_ctx_timeout(const mdspf_ctx *ctx);
 /** End every check whose budget has run out (temperror, reason
- *  MDSPF_E_TIMEOUT); their callbacks run inside this call. */
+ *  MDSPF_E_TIMEOUT, or fail with the default explanation when only the
+ *  explanation was missing) and every such lint; their callbacks run
+ *  inside this call (after it, when it is called from a callback). */
 MDSPF_API void mdspf_ctx_process_timeouts(mdspf_ctx *ctx);
 
 /* ---- Evaluation trace ---------------------------------------------- */
 
 typedef struct mdspf_event mdspf_event;
 /** Called synchronously for each event while a check runs; ev is valid
- *  only during the call.  Must not free the check or the context. */
+ *  only during the call.  The hook may cancel or free the check (no
+ *  further event or callback of it), free the context, or make any other
+ *  call allowed in a callback (see "Contracts" above). */
 typedef void (*mdspf_trace_fn)(void *ud, const mdspf_event *ev);
-/** Install (fn != NULL) or remove a trace hook for checks created later
- *  (each check keeps the hook it was created with). */
+/** Install (fn != NULL) or remove a trace hook for checks started later
+ *  (part of the configuration snapshot: each check keeps the hook it
+ *  started with). */
 MDSPF_API mdspf_status mdspf_ctx_set_trace(mdspf_ctx *ctx, mdspf_trace_fn fn,
                                   void *ud);
 /** The check an event belongs to (to tell concurrent checks apart). */
@@ -622,13 +693,19 @@ MDSPF_API mdspf_status mdspf_event_format(const mdspf_event *ev, char *buf,
 
 /**
  * Completion callback: runs exactly once per started check (possibly
- * before mdspf_check_start returns) unless the check is cancelled or
- * freed first.  The outcome getters work inside it and afterwards until
- * mdspf_check_free.  mdspf_check_free(chk) is allowed inside it.
+ * before mdspf_check_start returns, when called outside any callback)
+ * unless the check is cancelled or freed, or its context freed, first.
+ * The outcome getters work inside it and afterwards until
+ * mdspf_check_free.  Inside it every call but the blocking ones is
+ * allowed (see "Contracts"), mdspf_check_free(chk) included.
  */
 typedef void (*mdspf_check_cb)(mdspf_check *chk, void *user);
 
-/** Create a check bound to ctx (which must outlive it). */
+/** Create a check bound to ctx.  The check holds a reference to the
+ *  context: freeing the context cancels the check but its handle stays
+ *  valid until mdspf_check_free.  MDSPF_E_STATE once the context was
+ *  freed.  Not allowed: using the check from another thread than the
+ *  context. */
 MDSPF_API mdspf_status mdspf_check_new(mdspf_ctx *ctx, mdspf_check **out);
 /** Client IP as text: IPv4 dotted quad or IPv6 (RFC 4291); IPv4-mapped
  *  IPv6 is treated as IPv4.  MDSPF_E_INVAL if malformed. */
@@ -651,29 +728,38 @@ enum {
 MDSPF_API mdspf_status mdspf_check_set_identity(mdspf_check *chk, int identity);
 
 /**
- * Start the check.  Requires an IP and (sender or HELO).  Non-zero
- * return: nothing started, no callback (MDSPF_E_INVAL: inputs missing;
- * MDSPF_E_STATE: already started; MDSPF_E_NOTSUP: ctx has no resolver).
- * Zero: cb(chk, user) runs exactly once, possibly before this returns,
- * unless cancelled or freed first.
+ * Start the check with the context's configuration as it is now (the
+ * check keeps it: see "Contracts").  Requires an IP and (sender or
+ * HELO).  Non-zero return: nothing started, no callback (MDSPF_E_INVAL:
+ * inputs missing; MDSPF_E_STATE: already started, freed, or its context
+ * freed; MDSPF_E_NOTSUP: no resolver).  Zero: cb(chk, user) runs exactly
+ * once, possibly before this returns, unless cancelled or freed first.
+ * Called from inside a callback, the check is evaluated after that
+ * callback returns (so its callback never runs inside another).
  */
 MDSPF_API mdspf_status mdspf_check_start(mdspf_check *chk, mdspf_check_cb cb,
                                 void *user);
-/** Stop a running check: outstanding queries are cancelled and the
+/** Stop a running check: its outstanding queries are cancelled and its
  *  callback will not run.  The outcome getters then report temperror
- *  with reason MDSPF_E_CANCELLED.  No-op when not running. */
+ *  with reason MDSPF_E_CANCELLED.  No-op when not running.  Allowed
+ *  anywhere, in any callback (its own trace hook included). */
 MDSPF_API void mdspf_check_cancel(mdspf_check *chk);
-/** Cancel (if running) and free.  Allowed inside the check's own
- *  callback.  NULL is fine. */
+/** Cancel (if running) and free; a finished check's callback that was
+ *  still due does not run.  Allowed anywhere, in any callback (its own
+ *  completion and trace callbacks included), and after its context was
+ *  freed.  NULL is fine. */
 MDSPF_API void mdspf_check_free(mdspf_check *chk);
 /**
  * Blocking wrapper over the same engine: start (if not started) and drive
  * the resolver's wait() until the check completes or timeout_ms passes
  * (timeout_ms <= 0: the ctx's MDSPF_LIMIT_TIMEOUT_MS).  On timeout the
- * check completes with temperror, reason MDSPF_E_TIMEOUT.  Returns
- * MDSPF_OK when an outcome is available, MDSPF_E_RECURSIVE when called
- * inside any callback of this context, MDSPF_E_NOTSUP when the resolver
- * has no wait() and an answer is outstanding, or a start error.
+ * check completes with temperror, reason MDSPF_E_TIMEOUT -- or, when
+ * its result is already fail and only the explanation is missing, with
+ * fail and the default explanation.  Returns MDSPF_OK when an outcome is
+ * available, MDSPF_E_RECURSIVE when called inside any callback of this
+ * context, MDSPF_E_CANCELLED when the check (or its context) was
+ * cancelled or freed meanwhile by a callback, MDSPF_E_NOTSUP when the
+ * resolver has no wait() and an answer is outstanding, or a start error.
  */
 MDSPF_API mdspf_status mdspf_check_run(mdspf_check *chk, int timeout_ms);
 /** 1 once the outcome is available, else 0. */
@@ -789,10 +875,13 @@ MDSPF_API mdspf_status mdspf_overlay_new(mdspf_alloc_fn alloc, void *alloc_ud,
                                 mdspf_overlay **out);
 /** The overlay's resolver vtable (valid as long as the overlay). */
 MDSPF_API const mdspf_resolver *mdspf_overlay_resolver(mdspf_overlay *o);
-/** Free the overlay; queries still in flight on either side are
- *  cancelled (their checks must have been cancelled or freed first).
- *  Inside one of its own callbacks the free is postponed until the call
- *  that delivered returns.  NULL is fine. */
+/** Free the overlay: queries still in flight are withdrawn from their
+ *  side and complete with MDSPF_DNS_TEMPFAIL first (their checks may call
+ *  back inside this call), the references to top and below are dropped,
+ *  and from then on it refuses queries; the small handle stays while
+ *  contexts still hold its resolver.  Allowed at any time; inside one of
+ *  its own deliveries the free happens when the delivering call returns.
+ *  An overlay whose top zone was freed refuses queries.  NULL is fine. */
 MDSPF_API void mdspf_overlay_free(mdspf_overlay *o);
 /** 1 if the zone holds records of rrtype (0: any type) or a fault for
  *  (name, rrtype), or a CNAME at name (which answers every type), else

@@ -500,7 +500,9 @@ static void lint_stop(mdspf_lint *l, int why) {
 static void lint_expire(mdspf__job *j) { lint_stop((mdspf_lint *)(void *)j, 1); }
 
 static void lint_abort(mdspf__job *j) {
-  lint_cancel_mark((mdspf_lint *)(void *)j, MDSPF_E_CANCELLED);
+  mdspf_lint *l = (mdspf_lint *)(void *)j;
+  l->notified = 1; /* no callback once the context is being freed */
+  lint_cancel_mark(l, MDSPF_E_CANCELLED);
 }
 
 static const mdspf__job_ops lint_ops = {lint_step, lint_expire, lint_abort};

@@ -38,7 +38,17 @@ void mdspf__engine_enter(mdspf_ctx *ctx) { ctx->depth++; }
 /* Tell the host about the earliest deadline when it changed. */
 static void timer_update(mdspf_ctx *ctx) {
   mdspf__link *h = ctx->timed.head;
-  if (!ctx->timer || ctx->closed) {
+  if (!ctx->timer) {
+    return;
+  }
+  if (ctx->closed) {
+    /* the host must not fire at us later, and hears nothing more */
+    mdspf_timer_fn fn = ctx->timer;
+    ctx->timer = NULL;
+    if (ctx->timer_armed) {
+      ctx->timer_armed = 0;
+      MDSPF__CALLBACK(ctx, fn(ctx->timer_ud, -1));
+    }
     return;
   }
   if (!h) {
@@ -180,13 +190,7 @@ void mdspf_ctx_free(mdspf_ctx *ctx) {
     return;
   }
   mdspf__engine_enter(ctx);
-  /* the host must not fire at us later, and hears nothing more */
-  if (ctx->timer && ctx->timer_armed) {
-    MDSPF__CALLBACK(ctx, ctx->timer(ctx->timer_ud, -1));
-  }
-  ctx->timer = NULL;
-  ctx->timer_armed = 0;
-  ctx->closed = 1;
+  ctx->closed = 1; /* the timer is disarmed by the outermost leave */
   for (k = ctx->jobs.head; k; k = k->next) {
     mdspf__job *j = MDSPF__CONTAINER(k, mdspf__job, all);
     j->ops->abort(j); /* no callback; released by the drain */
@@ -299,8 +303,12 @@ static void check_expire(mdspf__job *j) {
   mdspf__job_wake(j);
 }
 
+/* The context is being freed: no callback any more, also not the one of
+ * a check that finished and waits for the drain to deliver it. */
 static void check_abort(mdspf__job *j) {
-  check_cancel_mark((mdspf_check *)(void *)j);
+  mdspf_check *chk = (mdspf_check *)(void *)j;
+  chk->notified = 1;
+  check_cancel_mark(chk);
 }
 
 static const mdspf__job_ops check_ops = {check_step, check_expire,

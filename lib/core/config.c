@@ -11,6 +11,7 @@
  */
 #include "core/engine.h"
 #include "core/macro.h"
+#include "core/resolver.h"
 
 #include <string.h>
 
@@ -37,6 +38,9 @@ mdspf__config *mdspf__config_ref(mdspf__config *c) {
 
 static void free_contents(mdspf__config *c) {
   size_t i;
+  if (c->has_res) {
+    mdspf__resolver_release(&c->res);
+  }
   mdspf__strfree(&c->alloc, c->receiver);
   mdspf__strfree(&c->alloc, c->default_exp);
   mdspf_record_unref(c->local);
@@ -66,6 +70,9 @@ static mdspf__config *config_clone(const mdspf__config *src) {
   }
   *c = *src;
   c->refs = 1;
+  if (c->has_res) {
+    mdspf__resolver_hold(&c->res, &src->res);
+  }
   c->receiver = c->default_exp = NULL;
   c->local = c->guess = NULL;
   c->ovr = NULL;
@@ -132,17 +139,22 @@ static mdspf__config *cfg_mut(mdspf_ctx *ctx) {
 
 mdspf_status mdspf_ctx_set_resolver(mdspf_ctx *ctx, const mdspf_resolver *r) {
   mdspf__config *c;
-  if (!ctx || !r || ctx->closed) {
-    return MDSPF_E_INVAL;
-  }
-  if (r->version != MDSPF_RESOLVER_V1 || !r->query || !r->cancel) {
+  mdspf_resolver old;
+  int had;
+  if (!ctx || !r || ctx->closed || !mdspf__resolver_ok(r)) {
     return MDSPF_E_INVAL;
   }
   if (!(c = cfg_mut(ctx))) {
     return MDSPF_E_NOMEM;
   }
-  c->res = *r;
+  old = c->res;
+  had = c->has_res;
+  mdspf__resolver_hold(&c->res, r); /* before the old one goes: r may be
+                                       the same resolver */
   c->has_res = 1;
+  if (had) {
+    mdspf__resolver_release(&old);
+  }
   return MDSPF_OK;
 }
 

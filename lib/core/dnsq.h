@@ -48,7 +48,8 @@ struct mdspf_dns_query {
   unsigned nrr;
   int too_big; /* answer exceeded the caps */
   int nomem;   /* an add_* failed to allocate */
-  unsigned tag; /* owner data */
+  unsigned tag;  /* owner data */
+  int announced; /* owner data: the answer was traced */
   uint8_t *data;
   size_t len, cap;
   char name[MDSPF__MAX_NAME + 2];

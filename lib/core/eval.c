@@ -120,11 +120,26 @@ static void drop(mdspf_check *chk, mdspf_dns_query **qp) {
 static void on_done(mdspf_dns_query *q, void *ud) {
   mdspf_check *chk = ud;
   mdspf_ctx *ctx = chk->ctx;
+  (void)q; /* announced to the trace by mdspf__eval_run */
   mdspf__engine_enter(ctx);
-  mdspf__emit(chk, MDSPF_EV_ANSWER, depth_of(chk), cur_domain(chk), q->name,
-              -1, q->rrtype, q->status, q->nrr);
   mdspf__job_wake(&chk->job);
   mdspf__engine_leave(ctx);
+}
+
+/* Tell the trace about the answers that arrived since the last step.
+ * Done here, from the drain, so that a trace hook never runs inside
+ * another callback (an answer may arrive inside one, e.g. when a
+ * resolver is freed there). */
+static void announce_answers(mdspf_check *chk) {
+  mdspf__link *k;
+  for (k = chk->live.head; k && running(chk); k = k->next) {
+    mdspf_dns_query *q = MDSPF__CONTAINER(k, mdspf_dns_query, link);
+    if (q->state == MDSPF__Q_DONE && !q->announced) {
+      q->announced = 1;
+      mdspf__emit(chk, MDSPF_EV_ANSWER, depth_of(chk), cur_domain(chk),
+                  q->name, -1, q->rrtype, q->status, q->nrr);
+    }
+  }
 }
 
 static void finish(mdspf_check *chk, int result, int reason,
@@ -1249,6 +1264,12 @@ static int step_exp(mdspf_check *chk) {
 
 void mdspf__eval_run(mdspf_check *chk) {
   while (running(chk)) {
+    if (chk->cfg->trace) {
+      announce_answers(chk);
+      if (!running(chk)) {
+        return;
+      }
+    }
     int r = chk->ph == MDSPF__PH_EXP ? step_exp(chk) : step_terms(chk);
     if (r == ST_WAIT) {
       return;

@@ -60,6 +60,7 @@
  */
 #include "core/dnsq.h"
 #include "core/domain.h"
+#include "core/resolver.h"
 #include "resolvers/zone.h"
 
 #include <string.h>
@@ -87,12 +88,16 @@ struct mdspf_overlay {
   size_t n_live[2]; /* live relays per side */
   unsigned busy;    /* nesting depth of query/cancel/wait calls */
   int free_requested;
+  int closed;    /* freed by its user: refuses queries, holds no sides */
+  unsigned refs; /* the user's, plus one per holder of its vtable */
 };
 
 static int ov_query(void *impl, mdspf_dns_query *q, const char *name,
                     int rrtype, void **token);
 static void ov_cancel(void *impl, void *token);
 static int ov_wait(void *impl, int timeout_ms);
+static void ov_ref(void *impl);
+static void ov_unref(void *impl);
 
 mdspf_status mdspf_overlay_new(mdspf_alloc_fn alloc, void *alloc_ud, mdspf_zone *top,
                       const mdspf_resolver *below, mdspf_overlay **out) {
@@ -102,8 +107,7 @@ mdspf_status mdspf_overlay_new(mdspf_alloc_fn alloc, void *alloc_ud, mdspf_zone 
     return MDSPF_E_INVAL;
   }
   *out = NULL;
-  if (!top || !below || below->version != MDSPF_RESOLVER_V1 || !below->query ||
-      !below->cancel) {
+  if (!top || !mdspf__resolver_ok(below) || mdspf__zone_closed(top)) {
     return MDSPF_E_INVAL;
   }
   mdspf__allocator_init(&a, alloc, alloc_ud);
@@ -112,12 +116,15 @@ mdspf_status mdspf_overlay_new(mdspf_alloc_fn alloc, void *alloc_ud, mdspf_zone 
     return MDSPF_E_NOMEM;
   }
   o->alloc = a;
-  o->top = mdspf__zone_ref(top); /* its data outlives the user's free */
-  o->below = *below;
-  o->res.version = MDSPF_RESOLVER_V1;
+  o->refs = 1;
+  o->top = mdspf__zone_ref(top);
+  mdspf__resolver_hold(&o->below, below);
+  o->res.version = MDSPF_RESOLVER_V2;
   o->res.impl = o;
   o->res.query = ov_query;
   o->res.cancel = ov_cancel;
+  o->res.ref = ov_ref;
+  o->res.unref = ov_unref;
   /* Without a wait() below, nothing could drive below's answers: the
    * overlay then has none either (mdspf_check_run reports NOTSUP, as it
    * would for below itself) and the host drives both sides. */
@@ -162,14 +169,34 @@ static void relay_free(mdspf_overlay *o, relay *r) {
   mdspf__free(&o->alloc, r, sizeof *r);
 }
 
-/* The teardown rule of every resolver: each query still in flight is
- * withdrawn from its side and completed with a temporary failure before
- * the overlay goes.  Completions may run callbacks: they may cancel
- * other relays or query again (refused: the overlay is closing). */
-static void destroy(mdspf_overlay *o) {
-  mdspf__allocator a = o->alloc;
-  o->free_requested = 1; /* closing */
-  o->busy++;             /* a free from a callback is ignored */
+/* The handle goes with the last reference (contexts hold some), once no
+ * call of the overlay is on the stack. */
+static void maybe_destroy(mdspf_overlay *o) {
+  if (o->refs == 0 && o->busy == 0) {
+    mdspf__allocator a = o->alloc;
+    mdspf__free(&a, o, sizeof *o);
+  }
+}
+
+static void ov_ref(void *impl) { ((mdspf_overlay *)impl)->refs++; }
+
+static void ov_unref(void *impl) {
+  mdspf_overlay *o = impl;
+  o->refs--;
+  maybe_destroy(o);
+}
+
+/* The user's free, and the teardown rule of every resolver: each query
+ * still in flight is withdrawn from its side and completed with a
+ * temporary failure; from then on queries are refused.  Completions may
+ * run callbacks: they may cancel other relays or query again.  The
+ * sides are let go; the handle stays while references remain. */
+static void ov_close(mdspf_overlay *o) {
+  if (o->closed) {
+    return;
+  }
+  o->closed = 1;
+  o->busy++; /* a free from a callback is ignored; no destroy meanwhile */
   while (o->live) {
     relay *r = o->live;
     const mdspf_resolver *s = side_res(o, r->side);
@@ -179,19 +206,22 @@ static void destroy(mdspf_overlay *o) {
     relay_free(o, r);
     mdspf_dns_done(outer, MDSPF_DNS_TEMPFAIL, -1);
   }
+  mdspf__resolver_release(&o->below);
   mdspf__zone_unref(o->top);
-  mdspf__free(&a, o, sizeof *o);
+  o->top = NULL;
+  o->busy--;
+  ov_unref(o); /* the user's reference */
 }
 
 void mdspf_overlay_free(mdspf_overlay *o) {
-  if (!o) {
+  if (!o || o->closed) {
     return;
   }
   if (o->busy) {
     o->free_requested = 1; /* inside one of our calls: free on exit */
     return;
   }
-  destroy(o);
+  ov_close(o);
 }
 
 static void enter(mdspf_overlay *o) { o->busy++; }
@@ -199,8 +229,13 @@ static void enter(mdspf_overlay *o) { o->busy++; }
 /* Leave an overlay call; performs a free requested meanwhile.  o must
  * not be used after this returns. */
 static void leave(mdspf_overlay *o) {
-  if (--o->busy == 0 && o->free_requested) {
-    destroy(o);
+  if (--o->busy == 0) {
+    if (o->free_requested) {
+      o->free_requested = 0;
+      ov_close(o);
+    } else {
+      maybe_destroy(o);
+    }
   }
 }
 
@@ -260,7 +295,8 @@ static int ov_query(void *impl, mdspf_dns_query *q, const char *name,
     token = &dummy;
   }
   *token = NULL;
-  if (!o || !q || !name || o->free_requested) {
+  if (!o || !q || !name || o->free_requested || o->closed ||
+      mdspf__zone_closed(o->top)) {
     return 1;
   }
   r = mdspf__alloc(&o->alloc, sizeof *r);
@@ -321,14 +357,14 @@ static int ov_wait(void *impl, int timeout_ms) {
   mdspf_overlay *o = impl;
   const mdspf_resolver *top = NULL;
   int rc = 0;
-  if (!o || o->free_requested) {
+  if (!o || o->free_requested || o->closed) {
     return 1;
   }
   top = mdspf_zone_resolver(o->top);
   enter(o);
   if (mdspf_zone_pending(o->top) > 0) {
     (void)mdspf_zone_process(o->top, SIZE_MAX);
-    if (o->n_live[SIDE_BELOW] > 0 && !o->free_requested) {
+    if (o->n_live[SIDE_BELOW] > 0 && !o->free_requested && !o->closed) {
       rc = o->below.wait(o->below.impl, 0);
     }
   } else if (o->n_live[SIDE_BELOW] > 0 || o->n_live[SIDE_TOP] == 0) {

@@ -304,6 +304,8 @@ static int zone_query(void *impl, mdspf_dns_query *q, const char *name,
                       int rrtype, void **token);
 static void zone_cancel(void *impl, void *token);
 static int zone_wait(void *impl, int timeout_ms);
+static void zone_vt_ref(void *impl);
+static void zone_vt_unref(void *impl);
 
 mdspf_status mdspf_zone_new(mdspf_alloc_fn alloc, void *alloc_ud, mdspf_zone **out) {
   mdspf__allocator a;
@@ -320,11 +322,13 @@ mdspf_status mdspf_zone_new(mdspf_alloc_fn alloc, void *alloc_ud, mdspf_zone **o
   z->alloc = a;
   z->refs = 1;
   z->delivery = MDSPF_ZONE_INLINE;
-  z->resolver.version = MDSPF_RESOLVER_V1;
+  z->resolver.version = MDSPF_RESOLVER_V2;
   z->resolver.impl = z;
   z->resolver.query = zone_query;
   z->resolver.cancel = zone_cancel;
   z->resolver.wait = zone_wait;
+  z->resolver.ref = zone_vt_ref;
+  z->resolver.unref = zone_vt_unref;
   *out = z;
   return MDSPF_OK;
 }
@@ -348,8 +352,8 @@ static void fail_outstanding(mdspf_zone *z) {
   }
 }
 
-static void zone_destroy(mdspf_zone *z) {
-  mdspf__allocator a = z->alloc;
+/* Free the data: every name and record. */
+static void free_data(mdspf_zone *z) {
   size_t i;
   for (i = 0; i < z->nbuckets; i++) {
     zone_node *nd = z->buckets[i];
@@ -359,8 +363,19 @@ static void zone_destroy(mdspf_zone *z) {
       nd = next;
     }
   }
-  mdspf__free(&a, z->buckets, z->nbuckets * sizeof *z->buckets);
-  mdspf__free(&a, z, sizeof *z);
+  mdspf__free(&z->alloc, z->buckets, z->nbuckets * sizeof *z->buckets);
+  z->buckets = NULL;
+  z->nbuckets = z->nnodes = 0;
+}
+
+/* The handle goes with the last reference, once no call of the zone is
+ * on the stack. */
+static void maybe_destroy(mdspf_zone *z) {
+  if (z->refs == 0 && z->busy == 0) {
+    mdspf__allocator a = z->alloc;
+    free_data(z);
+    mdspf__free(&a, z, sizeof *z);
+  }
 }
 
 mdspf_zone *mdspf__zone_ref(mdspf_zone *z) {
@@ -369,22 +384,28 @@ mdspf_zone *mdspf__zone_ref(mdspf_zone *z) {
 }
 
 void mdspf__zone_unref(mdspf_zone *z) {
-  if (z && --z->refs == 0) {
-    zone_destroy(z);
+  if (z) {
+    z->refs--;
+    maybe_destroy(z);
   }
 }
 
-/* The user's free: the zone stops answering (outstanding queries fail,
- * new ones are refused) and goes when nothing refers to it any more. */
+static void zone_vt_ref(void *impl) { (void)mdspf__zone_ref(impl); }
+static void zone_vt_unref(void *impl) { mdspf__zone_unref(impl); }
+
+/* The user's free: outstanding queries fail, new ones are refused, the
+ * data goes at once and the handle with the last reference (contexts
+ * and overlays hold some). */
 static void zone_close(mdspf_zone *z) {
   if (z->closed) {
     return;
   }
   z->closed = 1;
-  z->busy++; /* a free from a callback is ignored */
+  z->busy++; /* a free from a callback is ignored; no destroy meanwhile */
   fail_outstanding(z);
+  free_data(z);
   z->busy--;
-  mdspf__zone_unref(z);
+  mdspf__zone_unref(z); /* the user's reference */
 }
 
 void mdspf_zone_free(mdspf_zone *z) {
@@ -403,8 +424,13 @@ static void zone_enter(mdspf_zone *z) { z->busy++; }
 /* Leave a zone call; performs a free requested meanwhile.  z must not be
  * used after this returns. */
 static void zone_leave(mdspf_zone *z) {
-  if (--z->busy == 0 && z->free_requested) {
-    zone_close(z);
+  if (--z->busy == 0) {
+    if (z->free_requested) {
+      z->free_requested = 0;
+      zone_close(z);
+    } else {
+      maybe_destroy(z);
+    }
   }
 }
 
@@ -413,6 +439,8 @@ const mdspf__allocator *mdspf__zone_allocator(const mdspf_zone *z) {
 }
 
 unsigned mdspf__zone_flags(const mdspf_zone *z) { return z->flags; }
+
+int mdspf__zone_closed(const mdspf_zone *z) { return z->closed; }
 
 void mdspf_zone_set_flags(mdspf_zone *z, unsigned flags) {
   if (z) {

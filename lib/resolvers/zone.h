@@ -29,6 +29,8 @@
  * user's reference; the memory goes with the last one. */
 mdspf_zone *mdspf__zone_ref(mdspf_zone *z);
 void mdspf__zone_unref(mdspf_zone *z);
+/* 1 once its user freed it: it answers nothing and holds no data. */
+int mdspf__zone_closed(const mdspf_zone *z);
 
 /* The zone's allocator and flags (MDSPF_ZONE_LAX, ...). */
 const mdspf__allocator *mdspf__zone_allocator(const mdspf_zone *z);

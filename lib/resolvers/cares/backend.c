@@ -133,8 +133,9 @@ struct mdspf_cares {
   size_t pfd_cap;
   /* re-entrancy */
   int in_ares;  /* nesting depth of c-ares calls that may call back */
-  int closing;  /* mdspf_cares_free is running */
+  int closing;  /* mdspf_cares_free ran (or is running): closed for good */
   int free_req; /* free asked for from a delivery callback */
+  unsigned refs; /* the user's, plus one per holder of the vtable */
 };
 
 /* ---- allocation --------------------------------------------------------- */
@@ -449,7 +450,10 @@ static void sweep(mdspf_cares *c) {
   c->in_ares--;
 }
 
-static void destroy(mdspf_cares *c);
+static int destroy(mdspf_cares *c);
+static int maybe_free(mdspf_cares *c);
+static void cares_ref(void *impl);
+static void cares_unref(void *impl);
 
 /* Socket functions for c-ares.  Its own TCP path writes with writev(),
  * which raises SIGPIPE when the server has closed the connection and
@@ -523,13 +527,15 @@ static void enter(mdspf_cares *c) { c->in_ares++; }
  * Returns 1 if c was freed (the caller must not touch it again). */
 static int leave(mdspf_cares *c) {
   c->in_ares--;
-  if (c->in_ares > 0 || c->closing) {
+  if (c->in_ares > 0) {
     return 0;
+  }
+  if (c->closing) {
+    return maybe_free(c);
   }
   launch(c);
   if (c->free_req) {
-    destroy(c);
-    return 1;
+    return destroy(c);
   }
   sweep(c);
   timer_sync(c);
@@ -616,7 +622,7 @@ static int cares_query(void *impl, mdspf_dns_query *q, const char *name,
     if (c->free_req) {
       /* a host calling query() itself, whose completion callback freed
        * the backend: the token is gone (*token is NULL) */
-      destroy(c);
+      (void)destroy(c);
       return 0;
     }
     sweep(c);
@@ -860,7 +866,10 @@ mdspf_status mdspf_cares_new(const mdspf_cares_options *opt, mdspf_cares **out) 
   c->timer = o.timer;
   c->loop_ud = o.loop_ud;
   c->timer_due = DUE_NONE;
-  c->res.version = MDSPF_RESOLVER_V1;
+  c->refs = 1;
+  c->res.version = MDSPF_RESOLVER_V2;
+  c->res.ref = cares_ref;
+  c->res.unref = cares_unref;
   c->res.impl = c;
   c->res.query = cares_query;
   c->res.cancel = cares_cancel;
@@ -923,7 +932,10 @@ mdspf_status mdspf_cares_new(const mdspf_cares_options *opt, mdspf_cares **out) 
   return MDSPF_OK;
 }
 
-static void destroy(mdspf_cares *c) {
+/* The user's free: every query fails (the teardown rule of every
+ * resolver), the channel, sockets and timer go; from then on queries
+ * are refused.  The handle itself stays while references remain. */
+static void close_channel(mdspf_cares *c) {
   size_t i;
   c->closing = 1;
   /* Every query still in c-ares completes with ARES_EDESTRUCTION, which
@@ -966,7 +978,34 @@ static void destroy(mdspf_cares *c) {
   }
   c_free(c, c->fds, c->fds_cap * sizeof *c->fds);
   c_free(c, c->pfd, c->pfd_cap * sizeof *c->pfd);
-  c_free(c, c, sizeof *c);
+  c->fds = NULL;
+  c->pfd = NULL;
+  c->fds_cap = c->pfd_cap = 0;
+}
+
+/* Free the handle once nothing refers to it and no call is on the stack.
+ * Returns 1 when it is gone. */
+static int maybe_free(mdspf_cares *c) {
+  if (c->refs == 0 && c->in_ares == 0) {
+    c_free(c, c, sizeof *c);
+    return 1;
+  }
+  return 0;
+}
+
+static void cares_ref(void *impl) { ((mdspf_cares *)impl)->refs++; }
+
+static void cares_unref(void *impl) {
+  mdspf_cares *c = impl;
+  c->refs--;
+  (void)maybe_free(c);
+}
+
+/* Close and drop the user's reference; 1 when the handle is gone. */
+static int destroy(mdspf_cares *c) {
+  close_channel(c);
+  c->refs--;
+  return maybe_free(c);
 }
 
 void mdspf_cares_free(mdspf_cares *c) {
@@ -979,7 +1018,7 @@ void mdspf_cares_free(mdspf_cares *c) {
     c->free_req = 1;
     return;
   }
-  destroy(c);
+  (void)destroy(c);
 }
 
 mdspf_status mdspf_cares_set_loop(mdspf_cares *c, mdspf_watch_fn watch,
