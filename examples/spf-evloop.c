@@ -574,16 +574,24 @@ static int setup(struct app *app, const struct options *o) {
  * when no check is running, detach first -- the usual order.  When checks
  * are still in flight (interrupted), detach refuses and leaves the adapter
  * in place, and the order is: context (cancels the checks, no callbacks),
- * backend (stops watching its sockets), adapter.  The loop does not run
+ * backend (stops watching its sockets), adapter, then the checks.  The loop does not run
  * between these calls, and the event base goes last.
  */
 static void teardown(struct app *app) {
   if (mdspf_libevent_detach(app->le) == MDSPF_OK) {
     app->le = NULL;
   }
-  mdspf_ctx_free(app->ctx); /* frees the checks still in flight, too */
+  mdspf_ctx_free(app->ctx); /* cancels the checks still in flight */
   mdspf_cares_free(app->cares);
   mdspf_libevent_free(app->le);
+  if (app->slots) {
+    /* their handles outlive the context: free them (any order works) */
+    long i;
+    for (i = 0; i < app->max_inflight; i++) {
+      mdspf_check_free(app->slots[i].chk);
+      app->slots[i].chk = NULL;
+    }
+  }
   if (app->refill_ev) {
     event_free(app->refill_ev);
   }

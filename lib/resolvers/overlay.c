@@ -62,13 +62,14 @@
 #include "core/domain.h"
 #include "core/resolver.h"
 #include "resolvers/zone.h"
+#include "util/list.h"
 
 #include <string.h>
 
 enum { SIDE_TOP = 0, SIDE_BELOW = 1 };
 
 typedef struct relay {
-  struct relay *prev, *next; /* the overlay's list of live relays */
+  mdspf__link link; /* on the overlay's list of live relays */
   mdspf_overlay *o;
   mdspf_dns_query *outer; /* the library's query */
   mdspf_dns_query *inner; /* ours, answered by the side */
@@ -84,7 +85,7 @@ struct mdspf_overlay {
   mdspf_zone *top;
   mdspf_resolver below; /* copy of the caller's vtable */
   mdspf_resolver res;   /* the overlay's own vtable */
-  relay *live;
+  mdspf__list live; /* relays */
   size_t n_live[2]; /* live relays per side */
   unsigned busy;    /* nesting depth of query/cancel/wait calls */
   int free_requested;
@@ -142,25 +143,12 @@ static const mdspf_resolver *side_res(const mdspf_overlay *o, int side) {
 }
 
 static void relay_link(mdspf_overlay *o, relay *r) {
-  r->prev = NULL;
-  r->next = o->live;
-  if (o->live) {
-    o->live->prev = r;
-  }
-  o->live = r;
+  mdspf__list_push_front(&o->live, &r->link);
   o->n_live[r->side]++;
 }
 
 static void relay_unlink(mdspf_overlay *o, relay *r) {
-  if (r->prev) {
-    r->prev->next = r->next;
-  } else {
-    o->live = r->next;
-  }
-  if (r->next) {
-    r->next->prev = r->prev;
-  }
-  r->prev = r->next = NULL;
+  mdspf__list_remove(&o->live, &r->link);
   o->n_live[r->side]--;
 }
 
@@ -197,8 +185,8 @@ static void ov_close(mdspf_overlay *o) {
   }
   o->closed = 1;
   o->busy++; /* a free from a callback is ignored; no destroy meanwhile */
-  while (o->live) {
-    relay *r = o->live;
+  while (o->live.head) {
+    relay *r = MDSPF__CONTAINER(o->live.head, relay, link);
     const mdspf_resolver *s = side_res(o, r->side);
     mdspf_dns_query *outer = r->outer;
     relay_unlink(o, r);

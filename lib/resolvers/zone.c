@@ -37,6 +37,7 @@
 #endif
 
 #include "resolvers/zone.h"
+#include "util/list.h"
 
 #include <errno.h>
 #include <string.h>
@@ -82,7 +83,7 @@ typedef struct zone_node {
 } zone_node;
 
 typedef struct zone_entry {
-  struct zone_entry *prev, *next;
+  mdspf__link link; /* on z->pending or z->hung */
   mdspf_dns_query *q;
   uint64_t seq;
   int rrtype;
@@ -91,11 +92,6 @@ typedef struct zone_entry {
   char name[MDSPF__MAX_NAME + 1]; /* normalised */
 } zone_entry;
 
-typedef struct zone_list {
-  zone_entry *head, *tail;
-  size_t count;
-} zone_list;
-
 struct mdspf_zone {
   mdspf__allocator alloc;
   zone_node **buckets;
@@ -103,8 +99,8 @@ struct mdspf_zone {
   size_t nnodes;
   unsigned flags;
   int delivery;
-  zone_list pending; /* deferred answers, in query order */
-  zone_list hung;    /* HANG faults waiting for cancel() */
+  mdspf__list pending; /* deferred answers (zone_entry), in query order */
+  mdspf__list hung;    /* HANG faults waiting for cancel() */
   uint64_t seq;      /* next entry sequence number */
   unsigned long nqueries;
   unsigned busy;      /* nesting depth of query/process calls */
@@ -255,32 +251,7 @@ static void node_free(mdspf_zone *z, zone_node *nd) {
 /* ---- entry lists ----------------------------------------------------------
  */
 
-static void list_append(zone_list *l, zone_entry *e) {
-  e->next = NULL;
-  e->prev = l->tail;
-  if (l->tail) {
-    l->tail->next = e;
-  } else {
-    l->head = e;
-  }
-  l->tail = e;
-  l->count++;
-}
-
-static void list_unlink(zone_list *l, zone_entry *e) {
-  if (e->prev) {
-    e->prev->next = e->next;
-  } else {
-    l->head = e->next;
-  }
-  if (e->next) {
-    e->next->prev = e->prev;
-  } else {
-    l->tail = e->prev;
-  }
-  e->prev = e->next = NULL;
-  l->count--;
-}
+#define ENTRY(k) MDSPF__CONTAINER(k, zone_entry, link)
 
 static zone_entry *entry_new(mdspf_zone *z, mdspf_dns_query *q, const char *key,
                              size_t n, int rrtype) {
@@ -337,15 +308,14 @@ mdspf_status mdspf_zone_new(mdspf_alloc_fn alloc, void *alloc_ud, mdspf_zone **o
  * teardown rule of every resolver).  Callbacks run inside: they may
  * cancel other entries or query again (refused: the zone is closing). */
 static void fail_outstanding(mdspf_zone *z) {
-  zone_list *lists[2];
+  mdspf__list *lists[2];
   int k;
   lists[0] = &z->pending;
   lists[1] = &z->hung;
   for (k = 0; k < 2; k++) {
     while (lists[k]->head) {
-      zone_entry *e = lists[k]->head;
+      zone_entry *e = ENTRY(mdspf__list_pop_front(lists[k]));
       mdspf_dns_query *q = e->q;
-      list_unlink(lists[k], e);
       mdspf__free(&z->alloc, e, sizeof *e);
       mdspf_dns_done(q, MDSPF_DNS_TEMPFAIL, -1);
     }
@@ -891,7 +861,7 @@ static int deliver(mdspf_zone *z, zone_entry *e) {
   if (compute_answer(z, q, e->name, e->namelen, e->rrtype, &status, &rcode) ==
       ANSWER_HANG) {
     e->hung = 1;
-    list_append(&z->hung, e);
+    mdspf__list_push_back(&z->hung, &e->link);
     return 0;
   }
   mdspf__free(&z->alloc, e, sizeof *e); /* before the callback can run */
@@ -929,7 +899,7 @@ static int zone_query(void *impl, mdspf_dns_query *q, const char *name,
     if (!e) {
       return 1;
     }
-    list_append(&z->pending, e);
+    mdspf__list_push_back(&z->pending, &e->link);
     *token = e;
     return 0;
   }
@@ -938,7 +908,7 @@ static int zone_query(void *impl, mdspf_dns_query *q, const char *name,
     e = entry_new(z, q, key, kn, rrtype);
     if (e) {
       e->hung = 1;
-      list_append(&z->hung, e);
+      mdspf__list_push_back(&z->hung, &e->link);
       *token = e;
     }
     zone_leave(z);
@@ -955,21 +925,21 @@ static void zone_cancel(void *impl, void *token) {
   if (!z || !e) {
     return;
   }
-  list_unlink(e->hung ? &z->hung : &z->pending, e);
+  mdspf__list_remove(e->hung ? &z->hung : &z->pending, &e->link);
   mdspf__free(&z->alloc, e, sizeof *e);
 }
 
 /* The next entry to deliver among those queued before seq limit. */
 static zone_entry *pick_entry(const mdspf_zone *z, uint64_t limit) {
-  zone_entry *e;
+  mdspf__link *k;
   if (z->delivery == MDSPF_ZONE_DEFERRED_LIFO) {
     /* the list is in seq order: skip entries queued during this call */
-    for (e = z->pending.tail; e && e->seq >= limit; e = e->prev) {
+    for (k = z->pending.tail; k && ENTRY(k)->seq >= limit; k = k->prev) {
     }
-    return e;
+    return k ? ENTRY(k) : NULL;
   }
-  e = z->pending.head;
-  return (e && e->seq < limit) ? e : NULL;
+  k = z->pending.head;
+  return (k && ENTRY(k)->seq < limit) ? ENTRY(k) : NULL;
 }
 
 size_t mdspf_zone_process(mdspf_zone *z, size_t max) {
@@ -985,7 +955,7 @@ size_t mdspf_zone_process(mdspf_zone *z, size_t max) {
     if (!e) {
       break;
     }
-    list_unlink(&z->pending, e);
+    mdspf__list_remove(&z->pending, &e->link);
     n += (size_t)deliver(z, e);
   }
   zone_leave(z);

@@ -49,7 +49,8 @@
  *       and base in any order.  While queries are outstanding, detach
  *       changes nothing and returns MDSPF_E_STATE.
  *   (b) Always (e.g. shutdown with checks in flight): mdspf_ctx_free(ctx)
- *       -- it cancels the running checks, no callbacks --, then
+ *       -- it cancels the running checks, no callbacks; their handles
+ *       stay valid until you free them --, then
  *       mdspf_cares_free(c) -- it tells the adapter to stop watching every
  *       socket --, then mdspf_libevent_free(le), which frees the events and
  *       the adapter without touching ctx or c.  Do not run the loop between

@@ -26,6 +26,8 @@
 #include <maildrop-spf/cares.h>
 
 #include "cares_internal.h"
+/* header-only, and free of library types: no private include path */
+#include "../../util/list.h"
 
 /* ares.h uses fd_set and struct timeval without including their headers
  * under a strict POSIX feature set */
@@ -90,7 +92,7 @@ enum { TOK_QUEUED = 1, TOK_SENT = 2 };
 typedef struct cares_token {
   struct mdspf_cares *c;
   mdspf_dns_query *q; /* NULL once cancelled or completed */
-  struct cares_token *prev, *next; /* on c->sent or c->queued */
+  mdspf__link link; /* on c->sent or c->queued */
   size_t size;                     /* of this allocation */
   int rrtype;
   int state;      /* TOK_* */
@@ -100,10 +102,7 @@ typedef struct cares_token {
   char name[];    /* the name escaped for ares_query */
 } cares_token;
 
-typedef struct token_list {
-  cares_token *head, *tail;
-  size_t n;
-} token_list;
+#define TOKEN(k) MDSPF__CONTAINER(k, cares_token, link)
 
 typedef struct cares_fd {
   int fd;
@@ -121,8 +120,8 @@ struct mdspf_cares {
   void *loop_ud;
   long timer_due; /* deadline last reported (monotonic ms) or DUE_* */
   /* queries */
-  token_list sent;   /* handed to c-ares (cancelled ones included) */
-  token_list queued; /* waiting for room (see MAX_SENT) */
+  mdspf__list sent;   /* tokens handed to c-ares (cancelled ones too) */
+  mdspf__list queued; /* tokens waiting for room (see MAX_SENT) */
   size_t pending;    /* tokens neither cancelled nor completed */
   unsigned long delivered;
   /* sockets c-ares asked to be watched */
@@ -340,31 +339,12 @@ static size_t collect_fds(const mdspf_cares *c, int *fds, int *events,
 
 /* ---- tokens ---------------------------------------------------------------- */
 
-static void list_push(token_list *l, cares_token *t) {
-  t->next = NULL;
-  t->prev = l->tail;
-  if (l->tail) {
-    l->tail->next = t;
-  } else {
-    l->head = t;
-  }
-  l->tail = t;
-  l->n++;
+static void list_push(mdspf__list *l, cares_token *t) {
+  mdspf__list_push_back(l, &t->link);
 }
 
-static void list_remove(token_list *l, cares_token *t) {
-  if (t->prev) {
-    t->prev->next = t->next;
-  } else {
-    l->head = t->next;
-  }
-  if (t->next) {
-    t->next->prev = t->prev;
-  } else {
-    l->tail = t->prev;
-  }
-  t->prev = t->next = NULL;
-  l->n--;
+static void list_remove(mdspf__list *l, cares_token *t) {
+  mdspf__list_remove(l, &t->link);
 }
 
 static int ares_type(int rrtype) {
@@ -429,9 +409,9 @@ static cares_token *submit(mdspf_cares *c, cares_token *t) {
 /* Send queued queries while there is room.  Outside c-ares processing
  * only; an inline completion may run user code (it sees in_ares > 0). */
 static void launch(mdspf_cares *c) {
-  while (c->queued.head && c->sent.n < MAX_SENT && c->ch && !c->closing &&
+  while (c->queued.head && c->sent.count < MAX_SENT && c->ch && !c->closing &&
          !c->free_req) {
-    cares_token *t = c->queued.head;
+    cares_token *t = TOKEN(c->queued.head);
     list_remove(&c->queued, t);
     (void)submit(c, t); /* the core keeps t as its token either way */
   }
@@ -441,7 +421,7 @@ static void launch(mdspf_cares *c) {
  * rather than letting them time out.  Only outside c-ares processing:
  * ares_cancel from a callback would free queries c-ares is iterating. */
 static void sweep(mdspf_cares *c) {
-  if (c->pending > 0 || c->sent.n == 0 || c->in_ares > 0 || c->closing ||
+  if (c->pending > 0 || c->sent.count == 0 || c->in_ares > 0 || c->closing ||
       !c->ch) {
     return;
   }
@@ -608,7 +588,7 @@ static int cares_query(void *impl, mdspf_dns_query *q, const char *name,
   t->rrtype = rrtype;
   memcpy(t->name, esc, (size_t)len + 1);
   c->pending++;
-  if (c->queued.n > 0 || c->sent.n >= MAX_SENT) {
+  if (c->queued.count > 0 || c->sent.count >= MAX_SENT) {
     /* no room: wait in line (first in, first out) */
     t->state = TOK_QUEUED;
     list_push(&c->queued, t);
@@ -950,7 +930,7 @@ static void close_channel(mdspf_cares *c) {
   }
   /* queries that never reached c-ares complete the same way */
   while (c->queued.head) {
-    cares_token *t = c->queued.head;
+    cares_token *t = TOKEN(c->queued.head);
     mdspf_dns_query *q = t->q;
     int rrtype = t->rrtype;
     list_remove(&c->queued, t);
@@ -963,7 +943,7 @@ static void close_channel(mdspf_cares *c) {
   }
   while (c->sent.head) {
     /* not expected: c-ares calls back for every query it holds */
-    cares_token *t = c->sent.head;
+    cares_token *t = TOKEN(c->sent.head);
     list_remove(&c->sent, t);
     c_free(c, t, t->size);
   }
