@@ -6,7 +6,8 @@
 #                        check against the bundled zone
 #   ./build.sh test      build with -Werror and run every test (DNS servers on
 #                        loopback included), under valgrind, again under
-#                        ASan + UBSan, and the thread test under TSan
+#                        ASan + UBSan, the thread test under TSan, and the
+#                        core's tests in a 32-bit build
 #   ./build.sh fuzz [S]  libFuzzer targets (clang) in build-fuzz/, S seconds
 #                        each (default 60)
 #   ./build.sh clean     remove the build trees
@@ -23,6 +24,8 @@ ASAN_BUILD=$ROOT/build-asan
 
 PACKAGES=(cmake make gcc pkg-config libc-ares-dev libcmocka-dev libyaml-dev
   libevent-dev nsd valgrind libtsan2)
+# the 32-bit build of ./build.sh test (gcc -m32, without the c-ares backend)
+PACKAGES_M32=(gcc-multilib libcmocka-dev:i386 libyaml-dev:i386)
 
 say() { printf '\n== %s\n' "$*"; }
 
@@ -35,7 +38,7 @@ ensure_packages() {
   done
   [ ${#missing[@]} -eq 0 ] && return 0
   say "installing missing packages: ${missing[*]}"
-  local sudo=()
+  local sudo=() need_i386=0
   if [ "$(id -u)" -ne 0 ]; then
     if command -v sudo >/dev/null 2>&1; then
       sudo=(sudo)
@@ -43,6 +46,12 @@ ensure_packages() {
       echo "build.sh: need root (or sudo) to install: ${missing[*]}" >&2
       exit 1
     fi
+  fi
+  for p in "${missing[@]}"; do
+    case $p in *:i386) need_i386=1 ;; esac
+  done
+  if [ $need_i386 -eq 1 ] && ! dpkg --print-foreign-architectures | grep -qx i386; then
+    "${sudo[@]}" dpkg --add-architecture i386
   fi
   "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
   "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
@@ -110,7 +119,19 @@ build_tsan() {
   cmake --build "$TSAN_BUILD" -j "$JOBS" --target test_threads
 }
 
+# 32-bit build (gcc -m32) of the core library and its tests into
+# build-m32/: 64-bit time and sizes must not depend on the word size.
+M32_BUILD=$ROOT/build-m32
+build_m32() {
+  PKG_CONFIG_LIBDIR=/usr/lib/i386-linux-gnu/pkgconfig:/usr/share/pkgconfig \
+    cmake -S "$ROOT" -B "$M32_BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DMDSPF_WERROR=ON -DMDSPF_WITH_CARES=OFF -DCMAKE_C_FLAGS=-m32 \
+    -DCMAKE_EXE_LINKER_FLAGS=-m32 -DCMAKE_SHARED_LINKER_FLAGS=-m32 >/dev/null
+  cmake --build "$M32_BUILD" -j "$JOBS"
+}
+
 cmd_test() {
+  PACKAGES+=("${PACKAGES_M32[@]}")
   ensure_packages
   say "build with -Werror"
   configure_and_build "$BUILD" -DMDSPF_WERROR=ON
@@ -130,6 +151,10 @@ cmd_test() {
   say "test_threads under ThreadSanitizer"
   TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
     "$TSAN_BUILD/bin/test_threads"
+  say "32-bit build (gcc -m32) of the core and its tests"
+  build_m32
+  say "tests of the 32-bit build"
+  run_ctest "$M32_BUILD"
   say "all tests passed"
 }
 
@@ -190,7 +215,7 @@ build) cmd_build ;;
 demo) cmd_demo ;;
 test) cmd_test ;;
 fuzz) cmd_fuzz "${2:-60}" ;;
-clean) rm -rf "$BUILD" "$ASAN_BUILD" "$TSAN_BUILD" "$ROOT/build-fuzz" ;;
+clean) rm -rf "$BUILD" "$ASAN_BUILD" "$TSAN_BUILD" "$M32_BUILD" "$ROOT/build-fuzz" ;;
 -h | --help | help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//' ;;
 *)
   echo "usage: ./build.sh [build|demo|test|fuzz [SECONDS]|clean]" >&2
