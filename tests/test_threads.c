@@ -3,8 +3,9 @@
  *
  * spf.h promises: no global mutable state; every handle is used by one
  * thread at a time; a parsed mdspf_record is immutable and may be shared
- * freely between threads (mdspf_ctx_add_override_record borrows it:
- * "compile once, share everywhere").  This program holds the library to
+ * freely between threads, its reference count being atomic
+ * (mdspf_ctx_add_override_record takes a reference: "compile once, share
+ * everywhere").  This program holds the library to
  * that with NTHREADS threads started together (a barrier), each with its
  * OWN context and its OWN in-memory zone, while all of them share the
  * same parsed records:
@@ -23,6 +24,10 @@
  * - each context has a trace hook whose ud points at that thread's own
  *   state; the hook checks it runs on the owning thread, formats every
  *   event and records the verdict, which must equal the check's result;
+ * - main drops its own references as soon as the threads start: the
+ *   records live on through the references each thread and each of its
+ *   contexts (configuration snapshots included) take and drop
+ *   concurrently, and the last one frees them;
  * - every thread also walks the shared records concurrently: every
  *   introspection getter and mdspf_record_format, compared with what main
  *   computed before the threads started, and parses its own copies.
@@ -580,6 +585,9 @@ static void *thread_main(void *arg) {
   size_t ci;
   tls_tid = st->tid;
   st->self = pthread_self();
+  for (ci = 0; ci < NSHARED; ci++) {
+    (void)mdspf_record_ref(g_rec[ci]); /* this thread's own references */
+  }
   ok = setup_thread(st) == 0;
   pthread_barrier_wait(&g_start); /* everyone starts checking together */
   for (r = 0; ok && r < st->rounds; r++) {
@@ -618,6 +626,9 @@ static void *thread_main(void *arg) {
   }
   mdspf_ctx_free(st->ctx);
   mdspf_zone_free(st->zone);
+  for (ci = 0; ci < NSHARED; ci++) {
+    mdspf_record_unref(g_rec[ci]); /* the last one frees the record */
+  }
   return NULL;
 }
 
@@ -653,7 +664,8 @@ int main(int argc, char **argv) {
       return 1;
     }
   }
-  if (pthread_barrier_init(&g_start, NULL, (unsigned)g_nthreads) != 0) {
+  /* the threads and main */
+  if (pthread_barrier_init(&g_start, NULL, (unsigned)g_nthreads + 1) != 0) {
     fprintf(stderr, "pthread_barrier_init failed\n");
     return 1;
   }
@@ -666,6 +678,10 @@ int main(int argc, char **argv) {
     }
     created++;
   }
+  pthread_barrier_wait(&g_start);
+  for (k = 0; k < NSHARED; k++) {
+    mdspf_record_unref(g_rec[k]); /* the threads' references keep them */
+  }
   for (i = 0; i < created; i++) {
     pthread_join(th[i], NULL);
     passed += states[i].passed;
@@ -674,7 +690,6 @@ int main(int argc, char **argv) {
   }
   pthread_barrier_destroy(&g_start);
   for (k = 0; k < NSHARED; k++) {
-    mdspf_record_free(g_rec[k]);
     free(g_desc[k]);
   }
   printf("test_threads: %d threads x %d rounds sharing %zu records, "
