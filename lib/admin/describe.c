@@ -20,15 +20,7 @@ static void put(out *o, const char *s, size_t n) { mdspf__sbuf_put(o, s, n); }
 
 static void puts_(out *o, const char *s) { put(o, s, strlen(s)); }
 
-static void put_u64(out *o, uint64_t v) {
-  char tmp[24];
-  size_t i = sizeof tmp;
-  do {
-    tmp[--i] = (char)('0' + (v % 10));
-    v /= 10;
-  } while (v && i > 0);
-  put(o, tmp + i, sizeof tmp - i);
-}
+static void put_u64(out *o, uint64_t v) { mdspf__sbuf_putu64(o, v); }
 
 /* ", which depends on the connecting IP and the sender" for the macro
  * letters used (only the letters that make the name request-dependent;
@@ -63,17 +55,6 @@ static void put_depends(out *o, unsigned letters) {
   }
 }
 
-/* Macro letters a term's value uses (0 without macros). */
-static unsigned value_letters(const mdspf_record *rec, const mdspf__term *t) {
-  unsigned letters = 0;
-  if (!(t->flags & MDSPF__TF_MACROS) || t->value == MDSPF__NO_STR) {
-    return 0;
-  }
-  (void)mdspf__macro_scan(rec->pool + t->value, t->value_len, MDSPF__MS_DOMAIN,
-                          &letters, NULL, NULL, NULL);
-  return letters;
-}
-
 /* The target domain of a term: its value as written (and, for macros,
  * what it depends on), or "the checked domain" when it has none.
  * with_depends = 0 leaves the dependency clause to the caller. */
@@ -85,7 +66,7 @@ static void put_target(out *o, const mdspf_record *rec, const mdspf__term *t,
   }
   put(o, rec->pool + t->value, t->value_len);
   if (with_depends) {
-    put_depends(o, value_letters(rec, t));
+    put_depends(o, mdspf__term_letters(rec, t));
   }
 }
 
@@ -181,7 +162,7 @@ mdspf_status mdspf_record_term_describe(const mdspf_record *rec, size_t i, char 
   case MDSPF_TERM_INCLUDE:
     puts_(&o, "addresses the SPF record of ");
     put_target(&o, rec, t, 1);
-    if (value_letters(rec, t)) {
+    if (mdspf__term_letters(rec, t)) {
       puts_(&o, ",");
     }
     puts_(&o, " permits");
@@ -190,7 +171,7 @@ mdspf_status mdspf_record_term_describe(const mdspf_record *rec, size_t i, char 
     puts_(&o, "the addresses of ");
     put_target(&o, rec, t, 0);
     puts_(&o, " (A/AAAA)");
-    put_depends(&o, value_letters(rec, t));
+    put_depends(&o, mdspf__term_letters(rec, t));
     put_cidrs(&o, t);
     break;
   case MDSPF_TERM_MX:
@@ -212,13 +193,13 @@ mdspf_status mdspf_record_term_describe(const mdspf_record *rec, size_t i, char 
   case MDSPF_TERM_EXISTS:
     puts_(&o, "any address, if ");
     put_target(&o, rec, t, 1);
-    if (value_letters(rec, t)) {
+    if (mdspf__term_letters(rec, t)) {
       puts_(&o, ",");
     }
     puts_(&o, " has an A record");
     break;
   case MDSPF_TERM_REDIRECT:
-    if (value_letters(rec, t)) {
+    if (mdspf__term_letters(rec, t)) {
       puts_(&o, "if nothing matched, the result of the record of ");
       put_target(&o, rec, t, 1);
     } else {

@@ -216,17 +216,6 @@ static int is_void(int st) {
   return st == MDSPF_DNS_NXDOMAIN || st == MDSPF_DNS_NODATA;
 }
 
-/* Macro letters used by a term's value (0 when it has none). */
-static unsigned term_letters(const mdspf_record *rec, const mdspf__term *t) {
-  unsigned letters = 0;
-  if (!(t->flags & MDSPF__TF_MACROS) || t->value == MDSPF__NO_STR) {
-    return 0;
-  }
-  (void)mdspf__macro_scan(rec->pool + t->value, t->value_len, MDSPF__MS_DOMAIN,
-                          &letters, NULL, NULL, NULL);
-  return letters;
-}
-
 /* ---- messages ------------------------------------------------------------ */
 
 typedef struct msg {
@@ -966,7 +955,7 @@ static int term_target(const mdspf_lint *l, size_t n, const mdspf__term *t,
   char tmp[MDSPF__MAX_NAME + 1];
   const char *src;
   size_t len;
-  unsigned letters = term_letters(rec, t);
+  unsigned letters = mdspf__term_letters(rec, t);
   *letters_out = letters;
   *invalid = 0;
   if (t->value == MDSPF__NO_STR || t->value_len == 0) {

@@ -614,3 +614,13 @@ mdspf_status mdspf_record_format(const mdspf_record *rec, char *buf,
   }
   return mdspf__sbuf_finish(&sb, needed);
 }
+
+unsigned mdspf__term_letters(const mdspf_record *r, const mdspf__term *t) {
+  unsigned letters = 0;
+  if (!(t->flags & MDSPF__TF_MACROS) || t->value == MDSPF__NO_STR) {
+    return 0;
+  }
+  (void)mdspf__macro_scan(r->pool + t->value, t->value_len, MDSPF__MS_DOMAIN,
+                          &letters, NULL, NULL, NULL);
+  return letters;
+}

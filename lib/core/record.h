@@ -48,6 +48,10 @@ struct mdspf_record {
   char *pool; /* text copy (NUL-terminated) first, then term strings */
 };
 
+/* The macro letters a term's value uses (mask of MDSPF__ML bits; 0 when
+ * it has no macros). */
+unsigned mdspf__term_letters(const mdspf_record *r, const mdspf__term *t);
+
 /* Value string (NUL-terminated) of a term, "" if none. */
 static inline const char *mdspf__term_value(const mdspf_record *r,
                                             const mdspf__term *t) {

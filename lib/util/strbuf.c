@@ -45,6 +45,10 @@ void mdspf__sbuf_puts(mdspf__sbuf *sb, const char *s) {
 void mdspf__sbuf_putc(mdspf__sbuf *sb, char c) { mdspf__sbuf_put(sb, &c, 1); }
 
 void mdspf__sbuf_putu(mdspf__sbuf *sb, unsigned long v) {
+  mdspf__sbuf_putu64(sb, v);
+}
+
+void mdspf__sbuf_putu64(mdspf__sbuf *sb, uint64_t v) {
   char tmp[24];
   size_t i = sizeof tmp;
   do {

@@ -15,6 +15,7 @@
 #include <maildrop-spf/spf.h>
 
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct mdspf__sbuf {
   char *buf;
@@ -30,6 +31,7 @@ void mdspf__sbuf_put(mdspf__sbuf *sb, const char *s, size_t n);
 void mdspf__sbuf_puts(mdspf__sbuf *sb, const char *s);
 void mdspf__sbuf_putc(mdspf__sbuf *sb, char c);
 void mdspf__sbuf_putu(mdspf__sbuf *sb, unsigned long v);
+void mdspf__sbuf_putu64(mdspf__sbuf *sb, uint64_t v);
 /* Drop the last n stored bytes (n <= len); need shrinks by as much. */
 void mdspf__sbuf_unput(mdspf__sbuf *sb, size_t n);
 /* The end of a "buf, bufsz, *needed" API call: *needed (if non-NULL)
