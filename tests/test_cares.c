@@ -1519,6 +1519,155 @@ static void test_cares_teardown_every_order(void **state) {
   }
 }
 
+/* Every call from inside the backend's watch and timer hooks: the ones
+ * that would re-enter c-ares are refused (MDSPF_E_RECURSIVE or no-op),
+ * queries started there wait until the backend is idle, a free is
+ * deferred. */
+enum {
+  H_START = 0, /* start a check */
+  H_CANCEL,    /* cancel a running check */
+  H_PROCESS,   /* process_fd / process_timeout: no-ops */
+  H_WAIT,      /* wait / set_loop: refused */
+  H_QUERIES,   /* timeout, getsock, pending: plain reads */
+  H_FREE,      /* mdspf_cares_free: deferred */
+  H_CTX_FREE,  /* mdspf_ctx_free */
+  NH
+};
+
+typedef struct hookenv {
+  mdspf_cares *c;
+  mdspf_ctx *ctx;
+  job *victim; /* cancelled by H_CANCEL */
+  job spawned;
+  int action, in_timer, armed, acted, rc1, rc2, freed, ctx_freed;
+  int victim_running; /* when H_CANCEL cancelled it */
+} hookenv;
+
+static void hook_act(hookenv *h) {
+  int fds[8], ev[8];
+  if (h->acted || !h->armed) {
+    return;
+  }
+  h->acted = 1;
+  switch (h->action) {
+  case H_START:
+    job_start(h->ctx, &h->spawned);
+    break;
+  case H_CANCEL:
+    h->victim_running = h->victim->ncb == 0;
+    mdspf_check_cancel(h->victim->chk);
+    break;
+  case H_PROCESS:
+    mdspf_cares_process_fd(h->c, -1, 1, 1);
+    mdspf_cares_process_timeout(h->c);
+    break;
+  case H_WAIT:
+    h->rc1 = mdspf_cares_wait(h->c, 10);
+    h->rc2 = mdspf_cares_set_loop(h->c, NULL, NULL, NULL);
+    break;
+  case H_QUERIES:
+    (void)mdspf_cares_timeout(h->c);
+    (void)mdspf_cares_getsock(h->c, fds, ev, 8);
+    (void)mdspf_cares_pending(h->c);
+    break;
+  case H_FREE:
+    mdspf_cares_free(h->c);
+    h->freed = 1;
+    break;
+  default:
+    mdspf_ctx_free(h->ctx);
+    h->ctx_freed = 1;
+    break;
+  }
+}
+
+static void hook_watch(void *ud, int fd, int rd, int wr) {
+  hookenv *h = ud;
+  (void)fd;
+  (void)rd;
+  (void)wr;
+  if (!h->in_timer) {
+    hook_act(h);
+  }
+}
+
+static void hook_timer(void *ud, long ms) {
+  hookenv *h = ud;
+  (void)ms;
+  if (h->in_timer) {
+    hook_act(h);
+  }
+}
+
+static void test_cares_hook_reentry(void **state) {
+  int a, which;
+  (void)state;
+  for (which = 0; which < 2; which++) {
+    for (a = 0; a < NH; a++) {
+      counting ca = {0}, cc = {0};
+      hookenv h;
+      job jobs[2];
+      int k;
+      memset(&h, 0, sizeof h);
+      memset(jobs, 0, sizeof jobs);
+      h.action = a;
+      h.in_timer = which;
+      h.spawned.domain = "ok.test";
+      h.spawned.want_result = MDSPF_PASS;
+      h.spawned.want_reason = -1;
+      jobs[0].domain = "ok.test";
+      jobs[1].domain = "slow-300.test";
+      h.victim = &jobs[1];
+      h.c = backend_opts(&ca, 2000, 1, 0, hook_watch, hook_timer, &h);
+      h.ctx = ctx_for(h.c, &cc);
+      for (k = 0; k < 2; k++) {
+        job_start(h.ctx, &jobs[k]);
+      }
+      h.armed = 1; /* the next hook call acts (the answer closes or the
+                      timer moves) */
+      for (k = 0; k < 100 && !h.freed &&
+                  (jobs[0].ncb == 0 || jobs[1].ncb == 0 ||
+                   (a == H_START && h.spawned.ncb == 0));
+           k++) {
+        if (h.ctx_freed || (a == H_CANCEL && h.acted && jobs[0].ncb)) {
+          break;
+        }
+        assert_int_equal(mdspf_cares_wait(h.c, 50), 0);
+      }
+      assert_int_equal(h.acted, 1);
+      switch (a) {
+      case H_START:
+        assert_int_equal(h.spawned.ncb, 1); /* sent once the backend idled */
+        assert_int_equal(mdspf_check_result(h.spawned.chk), MDSPF_PASS);
+        break;
+      case H_CANCEL:
+        assert_int_equal(jobs[1].ncb, h.victim_running ? 0 : 1);
+        break;
+      case H_WAIT:
+        assert_int_equal(h.rc1, MDSPF_E_RECURSIVE);
+        assert_int_equal(h.rc2, MDSPF_E_RECURSIVE);
+        break;
+      case H_FREE:
+        /* done when the hook's caller returned: the checks failed */
+        assert_true(jobs[0].ncb + jobs[1].ncb >= 1);
+        break;
+      default:
+        break;
+      }
+      mdspf_check_free(h.spawned.chk);
+      free_jobs(jobs, 2);
+      if (!h.ctx_freed) {
+        mdspf_ctx_free(h.ctx);
+      }
+      if (!h.freed) {
+        mdspf_cares_free(h.c);
+      }
+      assert_int_equal(ca.outstanding, 0);
+      assert_int_equal(cc.outstanding, 0);
+    }
+  }
+}
+
 static void test_cares_callback_reentry(void **state) {
   counting ca = {0}, cc = {0};
   mdspf_cares *c;
@@ -1549,8 +1698,8 @@ static void test_cares_callback_reentry(void **state) {
   drive(c, &spawned, 1);
   expect_jobs(jobs, 3);
   expect_jobs(&spawned, 1);
-  assert_int_equal(jobs[0].reentry_wait, MDSPF_E_STATE);
-  assert_int_equal(jobs[0].reentry_loop, MDSPF_E_STATE);
+  assert_int_equal(jobs[0].reentry_wait, MDSPF_E_RECURSIVE);
+  assert_int_equal(jobs[0].reentry_loop, MDSPF_E_RECURSIVE);
   mdspf_check_free(spawned.chk);
   free_jobs(jobs, 3);
 
@@ -1939,6 +2088,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_cares_free_inflight),
       cmocka_unit_test(test_cares_teardown_every_order),
       cmocka_unit_test(test_cares_callback_reentry),
+      cmocka_unit_test(test_cares_hook_reentry),
       cmocka_unit_test(test_cares_event_loop),
       cmocka_unit_test(test_cares_concurrent),
       cmocka_unit_test(test_cares_burst),

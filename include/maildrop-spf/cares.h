@@ -19,6 +19,16 @@
  * it serves.  Answers are delivered (and check callbacks run) only inside
  * mdspf_cares_process_fd / _process_timeout / _wait / _free.
  *
+ * Callbacks: the watch and timer hooks run inside the backend's guard,
+ * as do the check callbacks its answers lead to.  From inside either, the
+ * calls that would re-enter c-ares are refused -- mdspf_cares_wait and
+ * mdspf_cares_set_loop return MDSPF_E_RECURSIVE, mdspf_cares_process_fd
+ * and _process_timeout do nothing -- while everything else is allowed:
+ * reading the timeout and sockets, starting, cancelling or freeing
+ * checks (queries started from a hook are sent once the backend is
+ * idle), freeing the context, and mdspf_cares_free, which then happens
+ * when the call that ran the callback returns.
+ *
  * Known limits of c-ares 1.18: it allocates through its own process-wide
  * allocator (the alloc hook below covers this library's allocations
  * only); it retries SERVFAIL/REFUSED/NOTIMP on the next server and then
@@ -108,7 +118,8 @@ MDSPF_API void mdspf_cares_free(mdspf_cares *c);
  * mdspf_cares_wait()-driven operation.  The old hooks are told to stop
  * watching every open socket and to disarm their timer; the new watch
  * hook is told about the open sockets.  MDSPF_E_STATE while queries are
- * outstanding or while the backend is delivering answers.
+ * outstanding, MDSPF_E_RECURSIVE from inside a delivery callback or a
+ * hook.
  */
 MDSPF_API mdspf_status mdspf_cares_set_loop(mdspf_cares *c, mdspf_watch_fn watch,
                                    mdspf_timer_fn timer, void *loop_ud);
@@ -116,7 +127,7 @@ MDSPF_API mdspf_status mdspf_cares_set_loop(mdspf_cares *c, mdspf_watch_fn watch
 MDSPF_API const mdspf_resolver *mdspf_cares_resolver(mdspf_cares *c);
 
 /** Socket fd is ready (readable / writable flags as seen by the host).
- *  Does nothing when called from inside a delivery callback. */
+ *  Does nothing when called from inside a delivery callback or a hook. */
 MDSPF_API void mdspf_cares_process_fd(mdspf_cares *c, int fd, int readable,
                                       int writable);
 /** The timer fired: handle timeouts and retries.  The timer is one-shot:
@@ -135,9 +146,10 @@ MDSPF_API int mdspf_cares_getsock(mdspf_cares *c, int *fds, int *events,
 /** Drive I/O with poll(2) for at most timeout_ms (0: only what is ready;
  *  returns early once something was delivered, and at once when no query
  *  is outstanding -- a host waiting for other deadlines must not spin on
- *  it).  Returns 0; MDSPF_E_STATE when called from inside a delivery
- *  callback; MDSPF_E_INVAL for NULL; MDSPF_E_NOMEM or MDSPF_E_IO (poll
- *  failed) on a local failure. */
+ *  it).  Returns 0; MDSPF_E_RECURSIVE when called from inside a delivery
+ *  callback or a hook; MDSPF_E_STATE once the backend was freed;
+ *  MDSPF_E_INVAL for NULL; MDSPF_E_NOMEM or MDSPF_E_IO (poll failed) on
+ *  a local failure. */
 MDSPF_API mdspf_status mdspf_cares_wait(mdspf_cares *c, int timeout_ms);
 /** Queries sent and not yet completed or cancelled. */
 MDSPF_API size_t mdspf_cares_pending(const mdspf_cares *c);

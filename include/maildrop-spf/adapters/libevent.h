@@ -66,7 +66,7 @@
  *     event_base_free(base);       last: the adapter's events live in it
  *
  * From inside a check callback the backend refuses new hooks while it is
- * delivering answers, so detach returns MDSPF_E_STATE there (leave the
+ * delivering answers, so detach returns MDSPF_E_RECURSIVE there (leave the
  * loop with event_base_loopbreak and detach afterwards).  Where it does
  * succeed inside a callback (one run by the budget timer, or an adapter
  * without backend), the adapter disarms its events at once and frees its
@@ -495,8 +495,9 @@ MDSPF_LIBEVENT_FN int mdspf_libevent_attach(mdspf_cares *c, mdspf_ctx *ctx,
 /**
  * Teardown order (a): remove the hooks from the backend and the context
  * (both must still exist) and free the adapter.  Returns MDSPF_OK, or
- * MDSPF_E_STATE when the backend still has queries outstanding -- then
- * nothing was changed and the adapter keeps working.  NULL is fine.
+ * MDSPF_E_STATE when the backend still has queries outstanding, or
+ * MDSPF_E_RECURSIVE from inside one of its callbacks -- then nothing was
+ * changed and the adapter keeps working.  NULL is fine.
  */
 MDSPF_LIBEVENT_FN int mdspf_libevent_detach(mdspf_libevent *le) {
   int rc;

@@ -133,7 +133,8 @@ struct mdspf_cares {
   /* re-entrancy */
   int in_ares;  /* nesting depth of c-ares calls that may call back */
   int closing;  /* mdspf_cares_free ran (or is running): closed for good */
-  int free_req; /* free asked for from a delivery callback */
+  int free_req; /* free asked for from a delivery callback or a hook */
+  int in_hook;  /* inside the host's watch or timer callback */
   unsigned refs; /* the user's, plus one per holder of the vtable */
 };
 
@@ -220,7 +221,9 @@ static void timer_sync(mdspf_cares *c) {
     }
   }
   c->timer_due = due;
+  c->in_hook++;
   c->timer(c->loop_ud, ms);
+  c->in_hook--;
 }
 
 /* ---- socket table ---------------------------------------------------------- */
@@ -289,7 +292,9 @@ static void sock_state_cb(void *data, ares_socket_t fd, int readable,
   int rd = readable ? 1 : 0, wr = writable ? 1 : 0;
   fd_set_events(c, (int)fd, rd | (wr << 1));
   if (c->watch) {
+    c->in_hook++;
     c->watch(c->loop_ud, (int)fd, rd, wr);
+    c->in_hook--;
   }
 }
 
@@ -431,6 +436,7 @@ static void sweep(mdspf_cares *c) {
 }
 
 static int destroy(mdspf_cares *c);
+static int settle(mdspf_cares *c);
 static int maybe_free(mdspf_cares *c);
 static void cares_ref(void *impl);
 static void cares_unref(void *impl);
@@ -507,19 +513,36 @@ static void enter(mdspf_cares *c) { c->in_ares++; }
  * Returns 1 if c was freed (the caller must not touch it again). */
 static int leave(mdspf_cares *c) {
   c->in_ares--;
-  if (c->in_ares > 0) {
+  if (c->in_ares > 0 || c->in_hook > 0) {
     return 0;
   }
   if (c->closing) {
     return maybe_free(c);
   }
-  launch(c);
-  if (c->free_req) {
-    return destroy(c);
+  return settle(c);
+}
+
+/* The backend became idle (no c-ares call, no hook on the stack): send
+ * what waits, end what was cancelled, report the timer -- whose callback
+ * may queue more --, and carry out a free asked for meanwhile.  Returns 1
+ * when c was freed. */
+static int settle(mdspf_cares *c) {
+  int rounds = 0;
+  for (;;) {
+    launch(c);
+    if (c->free_req) {
+      return destroy(c);
+    }
+    sweep(c);
+    timer_sync(c);
+    if (c->free_req) {
+      return destroy(c);
+    }
+    if (!c->queued.head || c->sent.count >= MAX_SENT || c->closing ||
+        ++rounds > 8) {
+      return 0;
+    }
   }
-  sweep(c);
-  timer_sync(c);
-  return 0;
 }
 
 /* ---- names ------------------------------------------------------------------ */
@@ -588,8 +611,10 @@ static int cares_query(void *impl, mdspf_dns_query *q, const char *name,
   t->rrtype = rrtype;
   memcpy(t->name, esc, (size_t)len + 1);
   c->pending++;
-  if (c->queued.count > 0 || c->sent.count >= MAX_SENT) {
-    /* no room: wait in line (first in, first out) */
+  if (c->queued.count > 0 || c->sent.count >= MAX_SENT || c->in_hook > 0) {
+    /* no room, or from the host's watch or timer callback (c-ares may be
+     * opening or closing a socket right now): wait in line, first in,
+     * first out, until the backend is idle */
     t->state = TOK_QUEUED;
     list_push(&c->queued, t);
     *token = t;
@@ -598,15 +623,10 @@ static int cares_query(void *impl, mdspf_dns_query *q, const char *name,
   /* An inline completion only queues the answer in the core (we are
    * inside its query()), so normally no user code runs here. */
   *token = submit(c, t);
-  if (c->in_ares == 0) {
-    if (c->free_req) {
-      /* a host calling query() itself, whose completion callback freed
-       * the backend: the token is gone (*token is NULL) */
-      (void)destroy(c);
-      return 0;
-    }
-    sweep(c);
-    timer_sync(c);
+  if (c->in_ares == 0 && c->in_hook == 0) {
+    /* a host calling query() itself, whose completion callback freed
+     * the backend: the token is gone (*token is NULL) */
+    (void)settle(c);
   }
   return 0;
 }
@@ -625,9 +645,8 @@ static void cares_cancel(void *impl, void *token) {
   } else {
     t->cancelled = 1; /* the token waits for c-ares to call back */
   }
-  if (c->in_ares == 0 && !c->closing) {
-    sweep(c);
-    timer_sync(c);
+  if (c->in_ares == 0 && c->in_hook == 0 && !c->closing) {
+    (void)settle(c);
   }
 }
 
@@ -947,6 +966,7 @@ static void close_channel(mdspf_cares *c) {
     list_remove(&c->sent, t);
     c_free(c, t, t->size);
   }
+  c->in_hook++; /* the hooks below run inside the guard */
   for (i = 0; i < c->nfds; i++) {
     if (c->watch) {
       c->watch(c->loop_ud, c->fds[i].fd, 0, 0);
@@ -956,6 +976,7 @@ static void close_channel(mdspf_cares *c) {
   if (c->timer && c->timer_due != DUE_NONE) {
     c->timer(c->loop_ud, -1);
   }
+  c->in_hook--;
   c_free(c, c->fds, c->fds_cap * sizeof *c->fds);
   c_free(c, c->pfd, c->pfd_cap * sizeof *c->pfd);
   c->fds = NULL;
@@ -992,9 +1013,10 @@ void mdspf_cares_free(mdspf_cares *c) {
   if (!c || c->closing) {
     return; /* a second free from a callback run by this one: ignored */
   }
-  if (c->in_ares > 0) {
-    /* from a delivery callback: c-ares is on the stack, so the channel
-     * is destroyed when the outermost call returns */
+  if (c->in_ares > 0 || c->in_hook > 0) {
+    /* from a delivery callback or a hook: c-ares (or the backend) is on
+     * the stack, so the channel is destroyed when the outermost call
+     * returns */
     c->free_req = 1;
     return;
   }
@@ -1007,9 +1029,13 @@ mdspf_status mdspf_cares_set_loop(mdspf_cares *c, mdspf_watch_fn watch,
   if (!c) {
     return MDSPF_E_INVAL;
   }
-  if (c->pending > 0 || c->in_ares > 0 || c->closing || c->free_req) {
+  if (c->in_ares > 0 || c->in_hook > 0) {
+    return MDSPF_E_RECURSIVE; /* from a delivery callback or a hook */
+  }
+  if (c->pending > 0 || c->closing || c->free_req) {
     return MDSPF_E_STATE;
   }
+  c->in_hook++; /* the hooks below run inside the guard */
   /* the old loop forgets what it watched; the new one learns it (cancelled
    * queries may still hold sockets) */
   for (i = 0; i < c->nfds && c->watch; i++) {
@@ -1031,6 +1057,8 @@ mdspf_status mdspf_cares_set_loop(mdspf_cares *c, mdspf_watch_fn watch,
   } else {
     c->timer_due = DUE_NONE;
   }
+  c->in_hook--;
+  (void)settle(c); /* what the hooks started (or a free they asked for) */
   return MDSPF_OK;
 }
 
@@ -1040,7 +1068,7 @@ const mdspf_resolver *mdspf_cares_resolver(mdspf_cares *c) {
 
 void mdspf_cares_process_fd(mdspf_cares *c, int fd, int readable,
                             int writable) {
-  if (!c || c->in_ares > 0 || c->closing || !c->ch) {
+  if (!c || c->in_ares > 0 || c->in_hook > 0 || c->closing || !c->ch) {
     return; /* c-ares 1.18 must not be re-entered from its callbacks */
   }
   enter(c);
@@ -1050,7 +1078,7 @@ void mdspf_cares_process_fd(mdspf_cares *c, int fd, int readable,
 }
 
 void mdspf_cares_process_timeout(mdspf_cares *c) {
-  if (!c || c->in_ares > 0 || c->closing || !c->ch) {
+  if (!c || c->in_ares > 0 || c->in_hook > 0 || c->closing || !c->ch) {
     return;
   }
   /* the host's timer has fired: whatever is due next must be reported
@@ -1137,8 +1165,11 @@ mdspf_status mdspf_cares_wait(mdspf_cares *c, int timeout_ms) {
   if (!c) {
     return MDSPF_E_INVAL;
   }
-  if (c->in_ares > 0 || c->closing) {
-    return MDSPF_E_STATE; /* from a delivery callback */
+  if (c->in_ares > 0 || c->in_hook > 0) {
+    return MDSPF_E_RECURSIVE; /* from a delivery callback or a hook */
+  }
+  if (c->closing) {
+    return MDSPF_E_STATE;
   }
   if (timeout_ms < 0) {
     timeout_ms = 0;
