@@ -1332,7 +1332,8 @@ static void test_odd_mechanism_and_problem(void **state) {
 
   chk = run_check(f->ctx, "192.0.2.1", "u@oddtmp.example.com", NULL, 0);
   assert_int_equal(mdspf_check_result(chk), MDSPF_TEMPERROR);
-  assert_non_null(strstr(mdspf_check_problem(chk), "\"t(\\);=x\""));
+  /* the name in the problem text as DNS presentation format writes it */
+  assert_non_null(strstr(mdspf_check_problem(chk), "\"t(\\\\);=x\""));
   line = verify(chk, "mx", "mx", "u@oddtmp.example.com", NULL);
   free(line);
   mdspf_check_free(chk);

@@ -683,7 +683,9 @@ MDSPF_API unsigned mdspf_event_count(const mdspf_event *ev);
 MDSPF_API unsigned mdspf_event_dns_terms(const mdspf_event *ev);
 MDSPF_API unsigned mdspf_event_void_lookups(const mdspf_event *ev);
 /** One readable line for the event (no newline), like mdspf_record_format
- *  for buffer handling. */
+ *  for buffer handling: *needed gets the length of the whole line, and a
+ *  line cut to fit ends in "..." (when bufsz >= 4).  Printable ASCII;
+ *  octets from outside are written as \xNN. */
 MDSPF_API mdspf_status mdspf_event_format(const mdspf_event *ev, char *buf,
                                  size_t bufsz, size_t *needed);
 
@@ -765,7 +767,14 @@ MDSPF_API mdspf_status mdspf_check_run(mdspf_check *chk, int timeout_ms);
 /** 1 once the outcome is available, else 0. */
 MDSPF_API int mdspf_check_done(const mdspf_check *chk);
 
-/* ---- Outcome (valid once done, until mdspf_check_free) ------------- */
+/* ---- Outcome (valid once done, until mdspf_check_free) -------------
+ *
+ * Every string below is printable US-ASCII (octets 0x20..0x7e, no
+ * control character, one line), whatever the records, DNS answers,
+ * sender or HELO held, so it can be logged, printed or put into an SMTP
+ * reply or a header field (quoted as that syntax needs) as it is.  Names
+ * from outside are written as DNS presentation format writes them:
+ * '\' as "\\", any other octet outside that range as "\DDD". */
 
 /** mdspf_result; MDSPF_TEMPERROR if not done. */
 MDSPF_API mdspf_result mdspf_check_result(const mdspf_check *chk);
@@ -774,9 +783,14 @@ MDSPF_API mdspf_result mdspf_check_result(const mdspf_check *chk);
  *  E_NORECORD, E_MULTIREC, E_CANCELLED, E_INVAL, E_NOMEM). */
 MDSPF_API mdspf_status mdspf_check_reason(const mdspf_check *chk);
 /** One-line human description of an error or notable condition
- *  (e.g. "unknown mechanism in record of t1.example.com"); NULL if none. */
+ *  (e.g. "unknown mechanism in record of t1.example.com"); NULL if none.
+ *  At most 1,023 octets (a longer one is cut and ends in "..."). */
 MDSPF_API const char *mdspf_check_problem(const mdspf_check *chk);
-/** Explanation for a "fail" (from exp= or the default); else NULL. */
+/** Explanation for a "fail" (from exp= or the default); else NULL.
+ *  RFC 7208 6.2 limits it to US-ASCII: after macro expansion (which can
+ *  bring in any octet: PTR names served by the sender's DNS, an 8-bit
+ *  sender or HELO), every octet that is not printable ASCII is URL-escaped
+ *  as "%XX" -- the text is kept, not replaced by the default. */
 MDSPF_API const char *mdspf_check_explanation(const mdspf_check *chk);
 /** The matched term as written (e.g. "ip4:192.0.2.0/24"), or for an
  *  include the top-level include term; NULL when no term matched. */
@@ -785,8 +799,10 @@ MDSPF_API const char *mdspf_check_mechanism(const mdspf_check *chk);
  *  permerror the domain whose record was bad); NULL if none. */
 MDSPF_API const char *mdspf_check_domain(const mdspf_check *chk);
 /** Text of that domain's record, NULL if none; NUL-terminated, and *len
- *  (if len is non-NULL) gets its length -- a broken record may contain
- *  NUL bytes, so use the length, not strlen. */
+ *  (if len is non-NULL) gets its length.  A record that did not parse
+ *  may have held any octet: each one that is not printable ASCII (NUL
+ *  included) is shown as '?', one for one, so the positions of
+ *  mdspf_check_syntax_error() still point into this text. */
 MDSPF_API const char *mdspf_check_record(const mdspf_check *chk,
                                          size_t *len);
 /** For a syntax permerror: the mdspf_syntax code, byte offset and length

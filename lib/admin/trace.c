@@ -111,5 +111,9 @@ mdspf_status mdspf_event_format(const mdspf_event *ev, char *buf, size_t bufsz,
     mdspf__sbuf_putu(&sb, ev->void_lookups);
     mdspf__sbuf_putc(&sb, ']');
   }
+  if (sb.overflow && sb.cap >= 4) {
+    /* cut visibly; *needed still says how long the whole line is */
+    memcpy(sb.buf + sb.len - 3, "...", 3);
+  }
   return mdspf__sbuf_finish(&sb, needed);
 }

@@ -256,6 +256,7 @@ static void check_destroy(mdspf_check *chk) {
   mdspf__strfree(&a, chk->explanation);
   mdspf__strfree(&a, chk->mechanism);
   mdspf__strfree(&a, chk->out_domain);
+  mdspf__strfree(&a, chk->out_identity);
   mdspf__free(&a, chk->out_record, chk->out_record_len + 1);
   mdspf__strfree(&a, chk->exp_text);
   mdspf__job_detach(&chk->job); /* may destroy the context */
@@ -607,8 +608,7 @@ const char *mdspf_check_client_ip(const mdspf_check *chk) {
                                                               : NULL;
 }
 const char *mdspf_check_identity_domain(const mdspf_check *chk) {
-  return (chk && chk->state != MDSPF__CS_NEW && chk->m_o[0]) ? chk->m_o
-                                                              : NULL;
+  return (chk && chk->state != MDSPF__CS_NEW) ? chk->out_identity : NULL;
 }
 int mdspf_check_identity(const mdspf_check *chk) {
   return chk ? chk->id_used : MDSPF_ID_MAILFROM;

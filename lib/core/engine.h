@@ -263,6 +263,7 @@ struct mdspf_check {
   /* outcome */
   int result, reason, source;
   char *problem, *explanation, *mechanism, *out_domain;
+  char *out_identity; /* m_o made printable */
   char *out_record; /* may hold NUL bytes: freed by out_record_len */
   size_t out_record_len;
   int syn_code;

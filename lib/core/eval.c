@@ -48,22 +48,29 @@ static const char *cur_domain(mdspf_check *chk) {
 
 /* ---- problems / outcome helpers ---------------------------------------------- */
 
+/* The problem text: the first one set stays (the root cause).  Its
+ * pieces may carry names from DNS or the sender, so it is made printable
+ * US-ASCII as names are in DNS presentation format (mdspf_check_problem
+ * promises that); a cut-off one ends in "...". */
 static void set_problem(mdspf_check *chk, const char *a, const char *b,
                         const char *c) {
-  char buf[512];
+  char buf[1024];
   mdspf__sbuf sb;
   if (chk->problem) {
     return; /* keep the first (root-cause) problem */
   }
   mdspf__sbuf_init(&sb, buf, sizeof buf);
   if (a) {
-    mdspf__sbuf_puts(&sb, a);
+    mdspf__sbuf_put_escaped(&sb, a, strlen(a));
   }
   if (b) {
-    mdspf__sbuf_puts(&sb, b);
+    mdspf__sbuf_put_escaped(&sb, b, strlen(b));
   }
   if (c) {
-    mdspf__sbuf_puts(&sb, c);
+    mdspf__sbuf_put_escaped(&sb, c, strlen(c));
+  }
+  if (sb.overflow && sb.len >= 3) {
+    memcpy(buf + sb.len - 3, "...", 3);
   }
   chk->problem = mdspf__strndup(&chk->ctx->alloc, buf, sb.len);
   if (!chk->problem) {
@@ -71,15 +78,42 @@ static void set_problem(mdspf_check *chk, const char *a, const char *b,
   }
 }
 
-/* The deciding record's text, binary-safe (a record may hold NUL). */
+/* The deciding record's text.  A record that did not parse may hold any
+ * octet (NUL included): each one that is not printable ASCII is shown as
+ * '?', one for one, so the text is safe to print and the syntax error's
+ * offset and length still point into it. */
 static void set_record(mdspf_check *chk, const char *s, size_t n) {
   mdspf__allocator *a = &chk->ctx->alloc;
+  size_t i;
   if (chk->out_record) {
     mdspf__free(a, chk->out_record, chk->out_record_len + 1);
   }
   chk->out_record = mdspf__strndup(a, s, n);
   chk->out_record_len = chk->out_record ? n : 0;
   if (!chk->out_record) {
+    chk->oom = 1;
+    return;
+  }
+  for (i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)chk->out_record[i];
+    if (c < 0x20 || c > 0x7e) {
+      chk->out_record[i] = '?';
+    }
+  }
+}
+
+/* A name for the outcome (mdspf_check_domain): printable US-ASCII as in
+ * DNS presentation format. */
+static void set_name(mdspf_check *chk, char **slot, const char *s) {
+  char buf[MDSPF__MAX_NAME * 4 + 1];
+  mdspf__sbuf sb;
+  mdspf__sbuf_init(&sb, buf, sizeof buf);
+  mdspf__sbuf_put_escaped(&sb, s, strlen(s));
+  if (*slot) {
+    mdspf__strfree(&chk->ctx->alloc, *slot);
+  }
+  *slot = mdspf__strndup(&chk->ctx->alloc, buf, sb.len);
+  if (!*slot) {
     chk->oom = 1;
   }
 }
@@ -294,7 +328,7 @@ static void finish(mdspf_check *chk, int result, int reason,
   if (!chk->out_domain && chk->nframes > 0 &&
       (result == MDSPF_PERMERROR || result == MDSPF_TEMPERROR)) {
     mdspf__frame *f = top_frame(chk);
-    set_str(chk, &chk->out_domain, f->domain, strlen(f->domain));
+    set_name(chk, &chk->out_domain, f->domain);
     if (f->rec && !chk->out_record) {
       set_record(chk, f->rec->pool, f->rec->text_len);
     }
@@ -885,7 +919,7 @@ static int frame_none(mdspf_check *chk, mdspf__frame *f, const char *why) {
   mdspf__emit(chk, MDSPF_EV_RECORD, depth_of(chk), f->domain, "(none)", -1, 0,
               -1, 0);
   if (root) {
-    set_str(chk, &chk->out_domain, f->domain, strlen(f->domain));
+    set_name(chk, &chk->out_domain, f->domain);
     set_problem(chk, why, f->domain, NULL);
     finish(chk, MDSPF_NONE, MDSPF_OK, NULL);
     return ST_STOP;
@@ -957,7 +991,7 @@ static int step_fetch(mdspf_check *chk, mdspf__frame *f) {
     if (rc == MDSPF_E_SYNTAX) {
       mdspf__emit(chk, MDSPF_EV_RECORD, depth_of(chk), f->domain,
                   "(syntax error)", -1, 0, -1, 0);
-      set_str(chk, &chk->out_domain, f->domain, strlen(f->domain));
+      set_name(chk, &chk->out_domain, f->domain);
       set_record(chk, (const char *)spf.data, spf.len);
       chk->has_syn = 1;
       chk->syn_code = code;
@@ -990,7 +1024,7 @@ static int frame_result(mdspf_check *chk, int r, const mdspf_record *rec,
                         const mdspf__term *t) {
   mdspf__frame *f = top_frame(chk);
   if (chk->nframes == 1) {
-    set_str(chk, &chk->out_domain, f->domain, strlen(f->domain));
+    set_name(chk, &chk->out_domain, f->domain);
     set_record(chk, f->rec->pool, f->rec->text_len);
     chk->source = chk->local_active ? MDSPF_SRC_LOCAL : f->source;
     if (t) {
@@ -1155,14 +1189,20 @@ static int printable_ascii(const uint8_t *s, size_t n) {
 /* Expand the explain-string chk->exp_text (p: %{p}, NULL when unused)
  * and finish with fail. */
 static void finish_explained(mdspf_check *chk, const char *p) {
-  char out[EXPLAIN_MAX];
-  mdspf__sbuf sb;
+  char out[EXPLAIN_MAX], safe[EXPLAIN_MAX];
+  mdspf__sbuf sb, ss;
   mdspf__macro_env env;
   make_env(chk, chk->frames[0].domain, p, &env);
   mdspf__sbuf_init(&sb, out, sizeof out);
   (void)mdspf__macro_expand(chk->exp_text, strlen(chk->exp_text),
                             MDSPF__MS_EXPLAIN, &env, &sb);
-  set_str(chk, &chk->explanation, out, sb.len);
+  /* RFC 7208 6.2: limited to US-ASCII.  The expansion may carry any octet
+   * (a PTR name served by the sender's DNS, 8-bit sender or HELO): every
+   * octet that is not printable ASCII is URL-escaped, so the text can go
+   * into an SMTP reply or a header as it is */
+  mdspf__sbuf_init(&ss, safe, sizeof safe);
+  mdspf__sbuf_put_urlsafe(&ss, out, sb.len);
+  set_str(chk, &chk->explanation, safe, ss.len);
   finish(chk, MDSPF_FAIL, MDSPF_OK, NULL);
 }
 
@@ -1344,6 +1384,9 @@ void mdspf__eval_start(mdspf_check *chk) {
   }
   memcpy(chk->m_o, domain, dl);
   chk->m_o[dl] = '\0';
+  if (dl) {
+    set_name(chk, &chk->out_identity, chk->m_o);
+  }
 
   chk->m_l = mdspf__strndup(a, local, ll);
   chk->m_s = mdspf__alloc(a, ll + dl + 2);

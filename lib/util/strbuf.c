@@ -75,3 +75,58 @@ mdspf_status mdspf__sbuf_finish(const mdspf__sbuf *sb, size_t *needed) {
   }
   return sb->overflow ? MDSPF_E_BUFFER : MDSPF_OK;
 }
+
+void mdspf__sbuf_put_escaped(mdspf__sbuf *sb, const char *s, size_t n) {
+  size_t i, run = 0;
+  for (i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if (c >= 0x20 && c <= 0x7e && c != '\\') {
+      continue;
+    }
+    mdspf__sbuf_put(sb, s + run, i - run);
+    run = i + 1;
+    if (c == '\\') {
+      mdspf__sbuf_put(sb, "\\\\", 2);
+    } else {
+      char e[4];
+      e[0] = '\\';
+      e[1] = (char)('0' + c / 100);
+      e[2] = (char)('0' + (c / 10) % 10);
+      e[3] = (char)('0' + c % 10);
+      mdspf__sbuf_put(sb, e, 4);
+    }
+  }
+  mdspf__sbuf_put(sb, s + run, n - run);
+}
+
+void mdspf__sbuf_put_urlsafe(mdspf__sbuf *sb, const char *s, size_t n) {
+  static const char hex[] = "0123456789ABCDEF";
+  size_t i, run = 0;
+  for (i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if (c >= 0x20 && c <= 0x7e) {
+      continue;
+    }
+    mdspf__sbuf_put(sb, s + run, i - run);
+    run = i + 1;
+    {
+      char e[3];
+      e[0] = '%';
+      e[1] = hex[c >> 4];
+      e[2] = hex[c & 0xf];
+      mdspf__sbuf_put(sb, e, 3);
+    }
+  }
+  mdspf__sbuf_put(sb, s + run, n - run);
+}
+
+int mdspf__printable(const char *s, size_t n) {
+  size_t i;
+  for (i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if (c < 0x20 || c > 0x7e) {
+      return 0;
+    }
+  }
+  return 1;
+}

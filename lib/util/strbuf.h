@@ -32,6 +32,16 @@ void mdspf__sbuf_puts(mdspf__sbuf *sb, const char *s);
 void mdspf__sbuf_putc(mdspf__sbuf *sb, char c);
 void mdspf__sbuf_putu(mdspf__sbuf *sb, unsigned long v);
 void mdspf__sbuf_putu64(mdspf__sbuf *sb, uint64_t v);
+/* Text from outside (names from DNS, the sender) made printable US-ASCII
+ * as DNS presentation format writes names: octets 0x20..0x7e but '\'
+ * as they are, '\' as "\\", every other octet as "\DDD" (decimal). */
+void mdspf__sbuf_put_escaped(mdspf__sbuf *sb, const char *s, size_t n);
+/* An explanation made printable US-ASCII (RFC 7208 6.2): octets
+ * 0x20..0x7e as they are, every other one URL-escaped as "%XX". */
+void mdspf__sbuf_put_urlsafe(mdspf__sbuf *sb, const char *s, size_t n);
+/* 1 when the n octets at s are all 0x20..0x7e. */
+int mdspf__printable(const char *s, size_t n);
+
 /* Drop the last n stored bytes (n <= len); need shrinks by as much. */
 void mdspf__sbuf_unput(mdspf__sbuf *sb, size_t n);
 /* The end of a "buf, bufsz, *needed" API call: *needed (if non-NULL)
