@@ -15,6 +15,7 @@ typedef struct test_alloc {
   long fail_at; /* fail the call with this number (1-based); 0: never */
   long calls;   /* allocating calls so far */
   long live;    /* bytes allocated and not freed */
+  long peak;    /* the most live bytes at any time */
 } test_alloc;
 
 /* An mdspf_alloc_fn; ud is a test_alloc. */
@@ -31,6 +32,9 @@ static void *test_alloc_fn(void *ud, void *ptr, size_t osize, size_t nsize) {
   ptr = realloc(ptr, nsize);
   if (ptr) {
     t->live += (long)nsize - (long)osize;
+    if (t->live > t->peak) {
+      t->peak = t->live;
+    }
   }
   return ptr;
 }

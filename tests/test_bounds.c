@@ -95,7 +95,11 @@ typedef struct run_out {
   int result, reason;
   unsigned terms, queries;
   long peak;
+  size_t budget_peak; /* what the check counted against its budget */
 } run_out;
+
+/* The check's memory budget of the next check() calls (0: default). */
+static long g_check_memory;
 
 static run_out check(mdspf_zone *z, int mode, long terms, long mx, long ptr,
                      const char *ip, const char *sender) {
@@ -114,6 +118,11 @@ static run_out check(mdspf_zone *z, int mode, long terms, long mx, long ptr,
                    MDSPF_OK);
   assert_int_equal(mdspf_ctx_set_limit(ctx, MDSPF_LIMIT_PTR_NAMES, ptr),
                    MDSPF_OK);
+  if (g_check_memory) {
+    assert_int_equal(
+        mdspf_ctx_set_limit(ctx, MDSPF_LIMIT_CHECK_MEMORY, g_check_memory),
+        MDSPF_OK);
+  }
   assert_int_equal(mdspf_check_new(ctx, &chk), MDSPF_OK);
   assert_int_equal(mdspf_check_set_ip(chk, ip), MDSPF_OK);
   assert_int_equal(mdspf_check_set_sender(chk, sender), MDSPF_OK);
@@ -122,6 +131,7 @@ static run_out check(mdspf_zone *z, int mode, long terms, long mx, long ptr,
   o.reason = mdspf_check_reason(chk);
   o.terms = mdspf_check_dns_terms(chk);
   o.queries = mdspf_check_queries(chk);
+  o.budget_peak = mdspf_check_memory_peak(chk);
   /* the zone saw exactly what the check says it sent */
   assert_int_equal(mdspf_zone_queries(z) - before, o.queries);
   mdspf_check_free(chk);
@@ -280,9 +290,18 @@ static void test_bounds_memory_per_check(void **state) {
   }
   z = zone_of(&t);
   /* last-in-first-out delivery: the later MX hosts' answers arrive first
-   * and must be held until the earlier ones are applied */
+   * and must be held until the earlier ones are applied.  That is more
+   * than the default budget of a check (256 KiB): temperror ... */
   o = check(z, MDSPF_ZONE_DEFERRED_LIFO, 10, 10, 10, "192.0.2.1",
             "x@top.example.com");
+  assert_int_equal(o.result, MDSPF_TEMPERROR);
+  assert_int_equal(o.reason, MDSPF_E_BUDGET);
+  assert_true(o.budget_peak <= 256 * 1024);
+  /* ... and with a budget of 4 MiB, measured */
+  g_check_memory = 4L << 20;
+  o = check(z, MDSPF_ZONE_DEFERRED_LIFO, 10, 10, 10, "192.0.2.1",
+            "x@top.example.com");
+  g_check_memory = 0;
   assert_int_equal(o.result, MDSPF_FAIL);
   assert_true(o.peak > 150000); /* the held answers are really measured */
   /* answers are kept only while a term needs them: well under 1 MiB */

@@ -22,7 +22,7 @@
 
 #include <maildrop-spf/spf.h>
 
-/* test_alloc.h: the memory budget tests */
+#include "test_alloc.h"
 
 static const int MODES[] = {MDSPF_ZONE_INLINE, MDSPF_ZONE_DEFERRED_FIFO,
                             MDSPF_ZONE_DEFERRED_LIFO};
@@ -354,6 +354,200 @@ static void test_trace_lines_cut_visibly(void **state) {
   free(text);
 }
 
+/* ---- memory budgets ---------------------------------------------------- */
+
+/* 11 nested includes of ~52 KB records (3,500 ip4 terms each): a check
+ * over them used to hold megabytes. */
+static mdspf_zone *hostile_zone(test_alloc *ta) {
+  mdspf_zone *z = NULL;
+  char *rec = malloc(100000);
+  int k, j;
+  assert_non_null(rec);
+  assert_int_equal(mdspf_zone_new(test_alloc_fn, ta, &z), MDSPF_OK);
+  for (k = 0; k <= 10; k++) {
+    size_t o = 0, nstr = 0, pos;
+    const char *strs[400];
+    size_t lens[400];
+    char name[64];
+    o += (size_t)sprintf(rec + o, "v=spf1");
+    for (j = 0; j < 3500; j++) {
+      o += (size_t)sprintf(rec + o, " ip4:10.%d.%d.%d", k, j / 250, j % 250);
+    }
+    assert_true(o > 50000 && o < 60000);
+    if (k < 10) {
+      o += (size_t)sprintf(rec + o, " include:h%d.example.com", k + 1);
+    }
+    o += (size_t)sprintf(rec + o, " -all");
+    for (pos = 0; pos < o; pos += 255) {
+      strs[nstr] = rec + pos;
+      lens[nstr] = o - pos < 255 ? o - pos : 255;
+      nstr++;
+    }
+    snprintf(name, sizeof name, "h%d.example.com", k);
+    assert_int_equal(mdspf_zone_add_txt(z, name, strs, lens, nstr), MDSPF_OK);
+  }
+  free(rec);
+  for (k = 0; k < 8; k++) {
+    char name[64];
+    snprintf(name, sizeof name, "n%d.example.com", k);
+    assert_int_equal(
+        mdspf_zone_add(z, name, MDSPF_RR_TXT,
+                       "\"v=spf1 ip4:192.0.2.0/28 include:i.example.com "
+                       "-all\""),
+        MDSPF_OK);
+  }
+  assert_int_equal(mdspf_zone_add(z, "i.example.com", MDSPF_RR_TXT,
+                                  "\"v=spf1 ip4:192.0.2.64/26 ~all\""),
+                   MDSPF_OK);
+  return z;
+}
+
+typedef struct mslot {
+  mdspf_check *chk;
+  int hostile, done, want;
+} mslot;
+
+static void mcb(mdspf_check *chk, void *user) {
+  mslot *s = user;
+  (void)chk;
+  s->done++;
+}
+
+/* 256 hostile checks in flight with 64 of other domains interleaved:
+ * every hostile one ends in temperror at its budget, the others get
+ * their results, and the context's memory stays within its budget. */
+static void test_budget_hostile_in_flight(void **state) {
+  enum { NH = 256, NN = 64 };
+  test_alloc tz, tc;
+  mdspf_zone *z;
+  mdspf_ctx *ctx;
+  mslot *s = calloc(NH + NN, sizeof *s);
+  size_t peak = 0, used;
+  int k, m;
+  (void)state;
+  assert_non_null(s);
+  for (m = 1; m < NMODES; m++) {
+    memset(&tz, 0, sizeof tz);
+    memset(&tc, 0, sizeof tc);
+    memset(s, 0, (NH + NN) * sizeof *s);
+    z = hostile_zone(&tz);
+    assert_int_equal(mdspf_zone_set_delivery(z, MODES[m]), MDSPF_OK);
+    assert_int_equal(mdspf_ctx_new(test_alloc_fn, &tc, &ctx), MDSPF_OK);
+    assert_int_equal(mdspf_ctx_set_resolver(ctx, mdspf_zone_resolver(z)),
+                     MDSPF_OK);
+    for (k = 0; k < NH + NN; k++) {
+      char sender[64];
+      /* every fifth one is of another domain */
+      int hostile = k % 5 != 4 || k >= 5 * NN;
+      const char *ip = k % 2 ? "192.0.2.70" : "192.0.2.200";
+      if (k >= NH + NN) {
+        break;
+      }
+      s[k].hostile = hostile;
+      if (hostile) {
+        snprintf(sender, sizeof sender, "x@h0.example.com");
+        s[k].want = MDSPF_TEMPERROR;
+      } else {
+        snprintf(sender, sizeof sender, "x@n%d.example.com", k % 8);
+        s[k].want = k % 2 ? MDSPF_PASS : MDSPF_FAIL;
+      }
+      assert_int_equal(mdspf_check_new(ctx, &s[k].chk), MDSPF_OK);
+      assert_int_equal(mdspf_check_set_ip(s[k].chk, ip), MDSPF_OK);
+      assert_int_equal(mdspf_check_set_sender(s[k].chk, sender), MDSPF_OK);
+      assert_int_equal(mdspf_check_start(s[k].chk, mcb, &s[k]), MDSPF_OK);
+    }
+    while (mdspf_zone_pending(z) > 0) {
+      (void)mdspf_zone_process(z, 7);
+    }
+    for (k = 0; k < NH + NN; k++) {
+      assert_int_equal(s[k].done, 1);
+      if ((int)mdspf_check_result(s[k].chk) != s[k].want) {
+        print_error("check %d (%s): %s (%s)\n", k,
+                    s[k].hostile ? "hostile" : "other",
+                    mdspf_result_str(mdspf_check_result(s[k].chk)),
+                    mdspf_check_problem(s[k].chk));
+        fail();
+      }
+      if (s[k].hostile) {
+        assert_int_equal(mdspf_check_reason(s[k].chk), MDSPF_E_BUDGET);
+        assert_non_null(strstr(mdspf_check_problem(s[k].chk),
+                               "memory budget exceeded"));
+      }
+      assert_true(mdspf_check_memory_peak(s[k].chk) <= 256 * 1024);
+      mdspf_check_free(s[k].chk);
+    }
+    used = mdspf_ctx_memory(ctx, &peak);
+    /* within the context budget (128 MiB) with room to spare: 320
+     * checks at 256 KiB at most */
+    assert_int_equal(used, 0);
+    assert_true(peak <= (size_t)NH * 256 * 1024 + (size_t)NN * 256 * 1024);
+    print_message("mode %d: context peak %zu bytes for %d checks in flight; "
+                  "process peak %ld\n", m, peak, NH + NN, tc.peak);
+    mdspf_ctx_free(ctx);
+    mdspf_zone_free(z);
+    assert_int_equal(tc.live, 0);
+  }
+  free(s);
+}
+
+/* The context's budget: hostile checks that together pass it fail with
+ * the context named; a check started once they are done passes. */
+static void test_budget_context(void **state) {
+  test_alloc tz, tc;
+  mdspf_zone *z;
+  mdspf_ctx *ctx;
+  mdspf_check *c[8], *ok;
+  int k, by_ctx = 0;
+  (void)state;
+  memset(&tz, 0, sizeof tz);
+  memset(&tc, 0, sizeof tc);
+  z = hostile_zone(&tz);
+  assert_int_equal(mdspf_zone_set_delivery(z, MDSPF_ZONE_DEFERRED_FIFO),
+                   MDSPF_OK);
+  assert_int_equal(mdspf_ctx_new(test_alloc_fn, &tc, &ctx), MDSPF_OK);
+  assert_int_equal(mdspf_ctx_set_resolver(ctx, mdspf_zone_resolver(z)),
+                   MDSPF_OK);
+  assert_int_equal(mdspf_ctx_set_limit(ctx, MDSPF_LIMIT_CHECK_MEMORY, 4L << 20),
+                   MDSPF_OK);
+  assert_int_equal(
+      mdspf_ctx_set_limit(ctx, MDSPF_LIMIT_CONTEXT_MEMORY, 1L << 20),
+      MDSPF_OK);
+  assert_int_equal(mdspf_ctx_get_limit(ctx, MDSPF_LIMIT_CONTEXT_MEMORY),
+                   1L << 20);
+  for (k = 0; k < 8; k++) {
+    assert_int_equal(mdspf_check_new(ctx, &c[k]), MDSPF_OK);
+    assert_int_equal(mdspf_check_set_ip(c[k], "192.0.2.7"), MDSPF_OK);
+    assert_int_equal(mdspf_check_set_sender(c[k], "x@h0.example.com"),
+                     MDSPF_OK);
+    assert_int_equal(mdspf_check_start(c[k], NULL, NULL), MDSPF_OK);
+  }
+  while (mdspf_zone_pending(z) > 0) {
+    (void)mdspf_zone_process(z, 1);
+  }
+  for (k = 0; k < 8; k++) {
+    assert_int_equal(mdspf_check_result(c[k]), MDSPF_TEMPERROR);
+    assert_int_equal(mdspf_check_reason(c[k]), MDSPF_E_BUDGET);
+    by_ctx += strstr(mdspf_check_problem(c[k]), "context") != NULL;
+    mdspf_check_free(c[k]);
+  }
+  assert_true(by_ctx > 0);
+  assert_int_equal(mdspf_ctx_memory(ctx, NULL), 0);
+  assert_int_equal(mdspf_check_new(ctx, &ok), MDSPF_OK);
+  assert_int_equal(mdspf_check_set_ip(ok, "192.0.2.7"), MDSPF_OK);
+  assert_int_equal(mdspf_check_set_sender(ok, "x@n1.example.com"), MDSPF_OK);
+  assert_int_equal(mdspf_check_run(ok, 0), MDSPF_OK);
+  assert_int_equal(mdspf_check_result(ok), MDSPF_PASS);
+  mdspf_check_free(ok);
+  /* out of range */
+  assert_int_equal(mdspf_ctx_set_limit(ctx, MDSPF_LIMIT_CHECK_MEMORY, 100),
+                   MDSPF_E_INVAL);
+  assert_int_equal(mdspf_ctx_set_limit(ctx, MDSPF_LIMIT_CONTEXT_MEMORY, 100),
+                   MDSPF_E_INVAL);
+  mdspf_ctx_free(ctx);
+  mdspf_zone_free(z);
+  assert_int_equal(tc.live, 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_explanation_ptr_injection),
@@ -361,6 +555,8 @@ int main(void) {
       cmocka_unit_test(test_getters_are_printable),
       cmocka_unit_test(test_cname_loops),
       cmocka_unit_test(test_trace_lines_cut_visibly),
+      cmocka_unit_test(test_budget_hostile_in_flight),
+      cmocka_unit_test(test_budget_context),
   };
   return cmocka_run_group_tests_name("hardening", tests, NULL, NULL);
 }

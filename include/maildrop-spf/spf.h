@@ -93,7 +93,7 @@ MDSPF_API const char *mdspf_version_str(void);
  * API status: "did the call work?".  MDSPF_OK is 0 and every error is
  * negative, so a status can never be mistaken for an mdspf_result (1..7):
  * the two share only 0, which no finished check reports.  Values are
- * only ever appended (the next error is -15).
+ * only ever appended (the next error is -16).
  */
 typedef enum mdspf_status {
   MDSPF_OK = 0,
@@ -110,7 +110,8 @@ typedef enum mdspf_status {
   MDSPF_E_NORECORD = -11, /**< include/redirect target has no SPF record */
   MDSPF_E_MULTIREC = -12, /**< more than one SPF record for a domain */
   MDSPF_E_NOTSUP = -13,   /**< not supported (e.g. resolver has no wait) */
-  MDSPF_E_BUFFER = -14    /**< the caller's buffer is too small */
+  MDSPF_E_BUFFER = -14,   /**< the caller's buffer is too small */
+  MDSPF_E_BUDGET = -15    /**< a memory budget was exceeded */
 } mdspf_status;
 
 /** Text for an mdspf_status value; static storage, never NULL. */
@@ -538,10 +539,20 @@ enum {
   MDSPF_LIMIT_VOID_LOOKUPS = 2, /**< void lookups per check [2] */
   MDSPF_LIMIT_MX_NAMES = 3,     /**< MX names per mx mechanism [10] */
   MDSPF_LIMIT_PTR_NAMES = 4,    /**< PTR names used per lookup [10] */
-  MDSPF_LIMIT_TIMEOUT_MS = 5    /**< time budget of every check [20000] */
+  MDSPF_LIMIT_TIMEOUT_MS = 5,   /**< time budget of every check [20000] */
+  /** Memory one check may hold while it evaluates: records, answers,
+   *  outcome [262144, 256 KiB].  Over it the check ends in temperror,
+   *  reason MDSPF_E_BUDGET, problem "memory budget exceeded ...". */
+  MDSPF_LIMIT_CHECK_MEMORY = 6,
+  /** Memory all checks of the context may hold together [134217728,
+   *  128 MiB]; applies at once, also to running checks.  To keep a
+   *  hostile domain from starving the others, keep it above the check
+   *  budget times the checks you run at once. */
+  MDSPF_LIMIT_CONTEXT_MEMORY = 7
 };
 /** Set a limit for checks started from now on: DNS_TERMS 1..100,
- *  VOID_LOOKUPS 0..100, MX/PTR 1..100, TIMEOUT_MS 1..3600000;
+ *  VOID_LOOKUPS 0..100, MX/PTR 1..100, TIMEOUT_MS 1..3600000,
+ *  CHECK_MEMORY 4096..2147483647, CONTEXT_MEMORY 65536..2147483647;
  *  MDSPF_E_INVAL otherwise.  Like every setter below: allowed at any
  *  time (running checks keep the configuration they started with),
  *  MDSPF_E_NOMEM when the next configuration cannot be made. */
@@ -832,6 +843,13 @@ MDSPF_API int mdspf_check_source(const mdspf_check *chk);
 MDSPF_API unsigned mdspf_check_dns_terms(const mdspf_check *chk);
 MDSPF_API unsigned mdspf_check_void_lookups(const mdspf_check *chk);
 MDSPF_API unsigned mdspf_check_queries(const mdspf_check *chk);
+/** The most memory the check held at once while it evaluated (bytes,
+ *  counted against MDSPF_LIMIT_CHECK_MEMORY). */
+MDSPF_API size_t mdspf_check_memory_peak(const mdspf_check *chk);
+/** Memory the context's checks hold now, and (*peak, if non-NULL) the
+ *  most they held at once (bytes, counted against
+ *  MDSPF_LIMIT_CONTEXT_MEMORY); 0 for NULL. */
+MDSPF_API size_t mdspf_ctx_memory(const mdspf_ctx *ctx, size_t *peak);
 
 /* ======================================================================
  * Headers for the verdict (RFC 7208 section 9.1, RFC 8601)

@@ -169,6 +169,8 @@ mdspf_status mdspf_ctx_new(mdspf_alloc_fn alloc, void *alloc_ud,
   ctx->alloc = a;
   ctx->refs = 1;
   ctx->clock = mdspf__monotonic_ms;
+  ctx->budget.limit =
+      (size_t)mdspf__limit_default[MDSPF_LIMIT_CONTEXT_MEMORY];
   ctx->cfg = mdspf__config_new(&a);
   if (!ctx->cfg) {
     mdspf__free(&a, ctx, sizeof *ctx);
@@ -246,12 +248,15 @@ void mdspf_ctx_process_timeouts(mdspf_ctx *ctx) {
 
 static void check_destroy(mdspf_check *chk) {
   mdspf__allocator a = chk->ctx->alloc;
+  const mdspf__allocator *ea = &chk->alloc; /* the evaluation's */
   mdspf__eval_release(chk);
   mdspf__config_unref(chk->cfg);
   mdspf__strfree(&a, chk->sender);
   mdspf__strfree(&a, chk->helo);
-  mdspf__strfree(&a, chk->m_s);
-  mdspf__strfree(&a, chk->m_l);
+  mdspf__strfree(ea, chk->m_s);
+  mdspf__strfree(ea, chk->m_l);
+  /* the outcome (bounded, and needed most when a budget ran out) is not
+   * charged to the budgets */
   mdspf__strfree(&a, chk->problem);
   mdspf__strfree(&a, chk->explanation);
   mdspf__strfree(&a, chk->mechanism);
@@ -334,6 +339,9 @@ mdspf_status mdspf_check_new(mdspf_ctx *ctx, mdspf_check **out) {
     return MDSPF_E_NOMEM;
   }
   chk->ctx = ctx;
+  chk->alloc = ctx->alloc;
+  chk->alloc.budget = &chk->budget;
+  chk->budget.parent = &ctx->budget;
   chk->result = MDSPF_NO_RESULT;
   chk->reason = MDSPF_E_STATE;
   (void)mdspf__job_attach(ctx, &chk->job, &check_ops);
@@ -451,6 +459,7 @@ mdspf_status mdspf_check_start(mdspf_check *chk, mdspf_check_cb cb,
     return MDSPF_E_NOTSUP;
   }
   chk->cfg = mdspf__config_ref(ctx->cfg);
+  chk->budget.limit = (size_t)chk->cfg->limits[MDSPF_LIMIT_CHECK_MEMORY];
   chk->cb = cb;
   chk->user = user;
   chk->state = MDSPF__CS_RUNNING;
@@ -624,4 +633,13 @@ unsigned mdspf_check_void_lookups(const mdspf_check *chk) {
 }
 unsigned mdspf_check_queries(const mdspf_check *chk) {
   return chk ? chk->queries : 0;
+}
+size_t mdspf_check_memory_peak(const mdspf_check *chk) {
+  return chk ? chk->budget.peak : 0;
+}
+size_t mdspf_ctx_memory(const mdspf_ctx *ctx, size_t *peak) {
+  if (peak) {
+    *peak = ctx ? ctx->budget.peak : 0;
+  }
+  return ctx ? ctx->budget.used : 0;
 }

@@ -15,10 +15,12 @@
 
 #include <string.h>
 
-const long mdspf__limit_default[MDSPF__NLIMITS] = {0, 10, 2, 10, 10, 20000};
-static const long limit_min[MDSPF__NLIMITS] = {0, 1, 0, 1, 1, 1};
-static const long limit_max[MDSPF__NLIMITS] = {0, 100, 100, 100, 100,
-                                               3600000};
+const long mdspf__limit_default[MDSPF__NLIMITS] = {
+    0, 10, 2, 10, 10, 20000, 256L * 1024, 128L * 1024 * 1024};
+static const long limit_min[MDSPF__NLIMITS] = {0, 1, 0, 1, 1, 1, 4096,
+                                               65536};
+static const long limit_max[MDSPF__NLIMITS] = {
+    0, 100, 100, 100, 100, 3600000, 2147483647L, 2147483647L};
 
 mdspf__config *mdspf__config_new(const mdspf__allocator *a) {
   mdspf__config *c = mdspf__alloc(a, sizeof *c);
@@ -173,6 +175,9 @@ mdspf_status mdspf_ctx_set_limit(mdspf_ctx *ctx, int which, long value) {
     return MDSPF_E_NOMEM;
   }
   c->limits[which] = value;
+  if (which == MDSPF_LIMIT_CONTEXT_MEMORY) {
+    ctx->budget.limit = (size_t)value; /* at once, for every check */
+  }
   return MDSPF_OK;
 }
 

@@ -45,7 +45,7 @@
 
 /* ---- configuration snapshots (config.c) ------------------------------ */
 
-#define MDSPF__NLIMITS 6
+#define MDSPF__NLIMITS 8
 
 typedef struct mdspf__override {
   char *domain;      /* normalised: lower case, no trailing dot */
@@ -110,6 +110,7 @@ struct mdspf_ctx {
   unsigned refs; /* the user's until mdspf_ctx_free, plus one per job */
   int closed;    /* mdspf_ctx_free was called */
   mdspf__config *cfg;
+  mdspf__budget budget; /* what its checks hold together */
   mdspf__clock_fn clock;
   void *clock_ud;
   /* engine */
@@ -223,6 +224,10 @@ struct mdspf_check {
   mdspf__job job; /* first: the engine's handle */
   mdspf_ctx *ctx;
   mdspf__config *cfg; /* the snapshot it started with (NULL before) */
+  /* what the evaluation allocates goes through alloc, charged to budget
+   * (MDSPF_LIMIT_CHECK_MEMORY), which is charged to the context's */
+  mdspf__allocator alloc;
+  mdspf__budget budget;
   /* inputs */
   int family;
   uint8_t ip[16];

@@ -191,7 +191,7 @@ static mdspf_dns_query *issue(mdspf_check *chk, const char *name, int rrtype,
   if (!running(chk)) {
     return NULL;
   }
-  q = mdspf__dnsq_new(&chk->ctx->alloc, name, strlen(name), rrtype, on_done,
+  q = mdspf__dnsq_new(&chk->alloc, name, strlen(name), rrtype, on_done,
                       chk);
   if (!q) {
     finish(chk, MDSPF_TEMPERROR, MDSPF_E_NOMEM, "out of memory");
@@ -246,7 +246,7 @@ static void reset_op(mdspf_check *chk) {
  * started).  The outcome stays.  Idempotent; called by the drain once
  * the check stopped, and when it is destroyed. */
 void mdspf__eval_release(mdspf_check *chk) {
-  mdspf__allocator *a = &chk->ctx->alloc;
+  mdspf__allocator *a = &chk->alloc;
   size_t i;
   if (chk->released) {
     return;
@@ -300,6 +300,28 @@ static void finish(mdspf_check *chk, int result, int reason,
      * with missing pieces */
     result = MDSPF_TEMPERROR;
     reason = MDSPF_E_NOMEM;
+  }
+  if (reason == MDSPF_E_NOMEM && chk->budget.exceeded) {
+    /* not the process running out: a budget said no */
+    char msg[96];
+    mdspf__sbuf sb;
+    mdspf__sbuf_init(&sb, msg, sizeof msg);
+    mdspf__sbuf_puts(&sb, "memory budget exceeded (");
+    if (chk->budget.exceeded == 1) {
+      mdspf__sbuf_puts(&sb, "check: ");
+      mdspf__sbuf_putu64(&sb, chk->budget.limit);
+    } else {
+      mdspf__sbuf_puts(&sb, "context: ");
+      mdspf__sbuf_putu64(&sb, chk->ctx->budget.limit);
+    }
+    mdspf__sbuf_puts(&sb, " bytes)");
+    reason = MDSPF_E_BUDGET;
+    problem = NULL;
+    if (chk->problem) {
+      mdspf__strfree(&chk->ctx->alloc, chk->problem);
+      chk->problem = NULL;
+    }
+    set_problem(chk, msg, NULL, NULL);
   }
   chk->result = result;
   chk->reason = reason;
@@ -985,9 +1007,8 @@ static int step_fetch(mdspf_check *chk, mdspf__frame *f) {
     mdspf_record *rec = NULL;
     int code = 0, rc;
     size_t eo = 0, el = 0;
-    rc = mdspf_record_parse((const char *)spf.data, spf.len,
-                            chk->ctx->alloc.fn, chk->ctx->alloc.ud, &rec,
-                            &code, &eo, &el);
+    rc = mdspf__record_parse(&chk->alloc, (const char *)spf.data, spf.len,
+                             &rec, &code, &eo, &el);
     if (rc == MDSPF_E_SYNTAX) {
       mdspf__emit(chk, MDSPF_EV_RECORD, depth_of(chk), f->domain,
                   "(syntax error)", -1, 0, -1, 0);
@@ -1346,7 +1367,7 @@ void mdspf__eval_abandon(mdspf_check *chk, int reason, const char *problem) {
 /* Set the check up from its inputs and its snapshot; the engine's drain
  * then runs it (or delivers the outcome when it is already known). */
 void mdspf__eval_start(mdspf_check *chk) {
-  mdspf__allocator *a = &chk->ctx->alloc;
+  mdspf__allocator *a = &chk->alloc;
   const char *domain, *local;
   size_t dl, ll;
   char *at = NULL;

@@ -40,6 +40,8 @@ const char *mdspf_strerror(int status) {
     return "not supported";
   case MDSPF_E_BUFFER:
     return "buffer too small";
+  case MDSPF_E_BUDGET:
+    return "memory budget exceeded";
   }
   return "unknown status";
 }

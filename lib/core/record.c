@@ -362,6 +362,15 @@ mdspf_status mdspf_record_parse(const char *txt, size_t len, mdspf_alloc_fn allo
                        void *alloc_ud, mdspf_record **out, int *err_code,
                        size_t *err_off, size_t *err_len) {
   mdspf__allocator a;
+  mdspf__allocator_init(&a, alloc, alloc_ud);
+  return mdspf__record_parse(&a, txt, len, out, err_code, err_off, err_len);
+}
+
+mdspf_status mdspf__record_parse(const mdspf__allocator *alloc,
+                                 const char *txt, size_t len,
+                                 mdspf_record **out, int *err_code,
+                                 size_t *err_off, size_t *err_len) {
+  mdspf__allocator a = *alloc;
   parse_err e = {MDSPF_SYN_OK, 0, 0};
   size_t i, nterms = 0, size, pool_cap, terms_off, pool_off;
   mdspf_record *rec;
@@ -374,7 +383,6 @@ mdspf_status mdspf_record_parse(const char *txt, size_t len, mdspf_alloc_fn allo
   if (!txt || !out) {
     return MDSPF_E_INVAL;
   }
-  mdspf__allocator_init(&a, alloc, alloc_ud);
 
   if (len > MDSPF_MAX_RECORD) {
     fail(&e, MDSPF_SYN_TOO_LONG, MDSPF_MAX_RECORD, len - MDSPF_MAX_RECORD);

@@ -48,6 +48,13 @@ struct mdspf_record {
   char *pool; /* text copy (NUL-terminated) first, then term strings */
 };
 
+/* mdspf_record_parse with an allocator of the library's (its budget is
+ * charged for the record, and given back when the record goes). */
+mdspf_status mdspf__record_parse(const mdspf__allocator *a, const char *txt,
+                                 size_t len, mdspf_record **out,
+                                 int *err_code, size_t *err_off,
+                                 size_t *err_len);
+
 /* The macro letters a term's value uses (mask of MDSPF__ML bits; 0 when
  * it has no macros). */
 unsigned mdspf__term_letters(const mdspf_record *r, const mdspf__term *t);

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
 static void *libc_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
   (void)ud;
   (void)osize;
@@ -21,16 +22,48 @@ static void *libc_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
 void mdspf__allocator_init(mdspf__allocator *a, mdspf_alloc_fn fn, void *ud) {
   a->fn = fn ? fn : libc_alloc;
   a->ud = fn ? ud : NULL;
+  a->budget = NULL;
+}
+
+/* Charge n bytes to b and every budget above it; 0 (nothing charged) if
+ * one of them has no room. */
+static int budget_take(mdspf__budget *b, size_t n) {
+  mdspf__budget *x;
+  for (x = b; x; x = x->parent) {
+    if (x->limit && (n > x->limit || x->used > x->limit - n)) {
+      /* the requester learns which of its budgets said no: 1 its own,
+       * 2 one above it */
+      b->exceeded = x == b ? 1 : 2;
+      x->exceeded = x->exceeded ? x->exceeded : 1;
+      return 0;
+    }
+  }
+  for (x = b; x; x = x->parent) {
+    x->used += n;
+    if (x->used > x->peak) {
+      x->peak = x->used;
+    }
+  }
+  return 1;
+}
+
+static void budget_give(mdspf__budget *b, size_t n) {
+  mdspf__budget *x;
+  for (x = b; x; x = x->parent) {
+    x->used = n > x->used ? 0 : x->used - n;
+  }
 }
 
 void *mdspf__alloc(const mdspf__allocator *a, size_t n) {
   void *p;
-  if (n == 0) {
+  if (n == 0 || !budget_take(a->budget, n)) {
     return NULL;
   }
   p = a->fn(a->ud, NULL, 0, n);
   if (p) {
     memset(p, 0, n);
+  } else {
+    budget_give(a->budget, n);
   }
   return p;
 }
@@ -44,15 +77,31 @@ void *mdspf__alloc_array(const mdspf__allocator *a, size_t n, size_t sz) {
 
 void *mdspf__realloc(const mdspf__allocator *a, void *p, size_t osize,
                      size_t nsize) {
+  void *np;
   if (nsize == 0) {
     return NULL;
   }
-  return a->fn(a->ud, p, p ? osize : 0, nsize);
+  if (!p) {
+    osize = 0;
+  }
+  if (nsize > osize && !budget_take(a->budget, nsize - osize)) {
+    return NULL;
+  }
+  np = a->fn(a->ud, p, osize, nsize);
+  if (!np) {
+    if (nsize > osize) {
+      budget_give(a->budget, nsize - osize);
+    }
+  } else if (nsize < osize) {
+    budget_give(a->budget, osize - nsize);
+  }
+  return np;
 }
 
 void mdspf__free(const mdspf__allocator *a, void *p, size_t size) {
   if (p) {
     (void)a->fn(a->ud, p, size, 0);
+    budget_give(a->budget, size);
   }
 }
 

@@ -11,12 +11,29 @@
 
 #include <stddef.h>
 
+/*
+ * A memory budget: what allocations through an allocator that points at
+ * it may hold at once.  Budgets chain (a check's to its context's): an
+ * allocation must fit every budget up the chain, is charged to all of
+ * them, and a free gives back to all of them.  A refused allocation sets
+ * exceeded on the budget that refused it and looks like any allocation
+ * failure to the caller.
+ */
+typedef struct mdspf__budget {
+  size_t used;
+  size_t limit; /* 0: no limit */
+  size_t peak;
+  int exceeded;
+  struct mdspf__budget *parent;
+} mdspf__budget;
+
 typedef struct mdspf__allocator {
   mdspf_alloc_fn fn; /* never NULL after mdspf__allocator_init */
   void *ud;
+  mdspf__budget *budget; /* NULL: none */
 } mdspf__allocator;
 
-/* fn == NULL selects the libc allocator. */
+/* fn == NULL selects the libc allocator; no budget. */
 void mdspf__allocator_init(mdspf__allocator *a, mdspf_alloc_fn fn, void *ud);
 /* Zeroed block of n bytes (n > 0); NULL on failure. */
 void *mdspf__alloc(const mdspf__allocator *a, size_t n);
