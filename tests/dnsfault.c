@@ -18,6 +18,7 @@
  *   nodata      NOERROR, no answer
  *   tc          UDP: TC, no records; TCP: the "ok" answer
  *   tcloop      UDP: TC; TCP: connection closed without an answer
+ *   tctc        UDP: TC; TCP: TC still set, no records
  *   badid       the "ok" answer with a wrong transaction ID
  *   wrongq      the "ok" answer for a different question name
  *   trunc       the "ok" answer cut off inside its record
@@ -523,8 +524,8 @@ static int respond(server *s, const uint8_t *b, size_t len, int tcp, msg *m,
     add_opt(m, &q);
     return ACT_SEND;
   }
-  if (is(&q, "tc") || is(&q, "tcloop") || is(&q, "huge")) {
-    if (!tcp) {
+  if (is(&q, "tc") || is(&q, "tcloop") || is(&q, "tctc") || is(&q, "huge")) {
+    if (!tcp || is(&q, "tctc")) {
       start_answer(m, &q, 0, 1);
       add_opt(m, &q);
       return ACT_SEND;

@@ -1353,6 +1353,56 @@ static void test_cares_name_escaping(void **state) {
   assert_int_equal(ca.outstanding, 0);
 }
 
+/* A reply whose TC bit is still set is not an answer: over TCP (where
+ * c-ares hands it over) it is a DNS error, never "no data". */
+static void test_cares_tc_over_tcp(void **state) {
+  static wbuf w;
+  counting ca = {0};
+  mdspf_cares *c;
+  mdspf_dns_query *q;
+  direct d;
+  got g;
+  int reason;
+  (void)state;
+  /* the parser: TC with no records, with ENODATA or SUCCESS */
+  reply(&w, "x.example", 16, 0);
+  w.b[2] |= 0x02;
+  answer("x.example", MDSPF_RR_TXT, ARES_ENODATA, w.b, (int)w.len, &g);
+  assert_int_equal(g.status, MDSPF_DNS_ERROR);
+  answer("x.example", MDSPF_RR_TXT, ARES_SUCCESS, w.b, (int)w.len, &g);
+  assert_int_equal(g.status, MDSPF_DNS_ERROR);
+  /* ... and with records: they may be a part of the set only */
+  rr(&w, 16, "\x05hello", 6);
+  answer("x.example", MDSPF_RR_TXT, ARES_SUCCESS, w.b, (int)w.len, &g);
+  assert_int_equal(g.status, MDSPF_DNS_ERROR);
+  /* an NXDOMAIN stays one, truncated or not */
+  reply(&w, "x.example", 16, 3);
+  w.b[2] |= 0x02;
+  answer("x.example", MDSPF_RR_TXT, ARES_ENOTFOUND, w.b, (int)w.len, &g);
+  assert_int_equal(g.status, MDSPF_DNS_NXDOMAIN);
+
+  /* live: tctc answers TC over UDP and again over TCP */
+  c = backend(&ca);
+  q = query_direct(c, "tctc.test", MDSPF_RR_TXT, &d);
+  assert_int_equal(d.status, MDSPF_DNS_ERROR);
+  mdspf__dnsq_free(q);
+  assert_int_equal(run_sync(c, "tctc.test", 0, &reason, NULL),
+                   MDSPF_TEMPERROR);
+  assert_int_equal(reason, MDSPF_E_DNS);
+  assert_int_equal(run_sync(c, "inc-tctc.test", 0, &reason, NULL),
+                   MDSPF_TEMPERROR);
+  assert_int_equal(reason, MDSPF_E_DNS);
+  assert_int_equal(run_sync(c, "tc.test", 0, &reason, NULL), MDSPF_PASS);
+  mdspf_cares_free(c);
+  c = backend_opts(&ca, T_TIMEOUT, T_TRIES, MDSPF_CARES_USE_TCP, NULL, NULL,
+                   NULL);
+  assert_int_equal(run_sync(c, "tctc.test", 0, &reason, NULL),
+                   MDSPF_TEMPERROR);
+  assert_int_equal(reason, MDSPF_E_DNS);
+  mdspf_cares_free(c);
+  assert_int_equal(ca.outstanding, 0);
+}
+
 /* ---- cancel and free ------------------------------------------------------------------ */
 
 static void test_cares_cancel(void **state) {
@@ -2084,6 +2134,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_cares_sync_and_tcp),
       cmocka_unit_test(test_cares_huge_direct),
       cmocka_unit_test(test_cares_name_escaping),
+      cmocka_unit_test(test_cares_tc_over_tcp),
       cmocka_unit_test(test_cares_cancel),
       cmocka_unit_test(test_cares_free_inflight),
       cmocka_unit_test(test_cares_teardown_every_order),

@@ -5,6 +5,12 @@
  * The reply is parsed with the c-ares 1.18 parsers (ares_parse_*_reply),
  * which validate it; we still check every length ourselves because this
  * function is also the fuzzer's entry point and sees arbitrary bytes.
+ *
+ * A NOERROR reply whose TC bit is still set is not an answer (RFC 2181
+ * 9: the records may be a part of the set): c-ares asks again over TCP
+ * on its own, so a truncated reply that reaches this function is final
+ * -- e.g. one that came over TCP -- and is MDSPF_DNS_ERROR, never "no
+ * data".
  * SPDX-License-Identifier: BSD-2-Clause
  */
 #include "cares_internal.h"
@@ -22,6 +28,7 @@
 #include <string.h>
 
 #define DNS_HEADER_LEN 12
+#define DNS_FLAG_TC 0x02 /* in octet 2 of the header */
 
 /* Smallest encodings of one answer RR of each type (compressed owner
  * name of 2 octets + 10 octets of fixed fields + rdata): they bound how
@@ -277,6 +284,12 @@ static int parse_txt(mdspf_dns_query *q, const mem *mm,
   return ARES_SUCCESS;
 }
 
+/* ---- truncation ----------------------------------------------------------- */
+
+static int truncated(const unsigned char *abuf, int alen) {
+  return alen >= DNS_HEADER_LEN && (abuf[2] & DNS_FLAG_TC) != 0;
+}
+
 /* ---- status mapping ----------------------------------------------------- */
 
 /* The answer for an RCODE other than NOERROR, as c-ares' own qcallback
@@ -315,7 +328,10 @@ void mdspf__cares_answer(mdspf_dns_query *q, int rrtype, int ares_status,
   case ARES_SUCCESS:
     break;
   case ARES_ENODATA:
-    mdspf_dns_done(q, MDSPF_DNS_NODATA, rcode >= 0 ? rcode : 0);
+    /* a truncated reply is not "no data" (see the top) */
+    mdspf_dns_done(q,
+                   truncated(abuf, alen) ? MDSPF_DNS_ERROR : MDSPF_DNS_NODATA,
+                   rcode >= 0 ? rcode : 0);
     return;
   case ARES_ENOTFOUND:
     mdspf_dns_done(q, MDSPF_DNS_NXDOMAIN, rcode >= 0 ? rcode : 3);
@@ -352,6 +368,11 @@ void mdspf__cares_answer(mdspf_dns_query *q, int rrtype, int ares_status,
   }
   if (rcode != 0) {
     mdspf_dns_done(q, rcode_status(rcode), rcode);
+    return;
+  }
+  if (truncated(abuf, alen)) {
+    /* whatever records it holds may be a part of the set only */
+    mdspf_dns_done(q, MDSPF_DNS_ERROR, rcode);
     return;
   }
   switch (rrtype) {
