@@ -19,6 +19,12 @@
  *   tc          UDP: TC, no records; TCP: the "ok" answer
  *   tcloop      UDP: TC; TCP: connection closed without an answer
  *   tctc        UDP: TC; TCP: TC still set, no records
+ *   cnameself   NOERROR, only "<name> CNAME <name>" (a loop)
+ *   cnamea      NOERROR, only "<name> CNAME cnameb.<rest>" and
+ *               "cnameb.<rest> CNAME <name>" (a loop of two; cnameb the
+ *               other way round)
+ *   cnameend    NOERROR, only "<name> CNAME nodata.<rest>" (no loop)
+ *   cnameok     "<name> CNAME ok.<rest>" and the "ok" records of ok.<rest>
  *   badid       the "ok" answer with a wrong transaction ID
  *   wrongq      the "ok" answer for a different question name
  *   trunc       the "ok" answer cut off inside its record
@@ -206,13 +212,18 @@ static void start_answer(msg *m, const query *q, unsigned rcode, int tc) {
   put(m, q->raw + 12, q->qend - 12);
 }
 
-/* One RR owned by the question name (compression pointer to offset 12). */
-static void rr_head(msg *m, unsigned type, size_t rdlen) {
-  put16(m, 0xc00cu);
+/* One RR owned by the name at offset owner (a compression pointer). */
+static void rr_head_at(msg *m, size_t owner, unsigned type, size_t rdlen) {
+  put16(m, 0xc000u | (unsigned)(owner & 0x3fffu));
   put16(m, type);
   put16(m, 1);
   put32(m, 300);
   put16(m, (unsigned)rdlen);
+}
+
+/* One RR owned by the question name (offset 12). */
+static void rr_head(msg *m, unsigned type, size_t rdlen) {
+  rr_head_at(m, 12, type, rdlen);
 }
 
 static void inc_count(msg *m, size_t off) {
@@ -221,10 +232,11 @@ static void inc_count(msg *m, size_t off) {
   }
 }
 
-/* A TXT RR holding text split into strings of at most 255 octets. */
-static void add_txt(msg *m, const char *txt, size_t n) {
+/* A TXT RR owned by the name at offset owner, holding text split into
+ * strings of at most 255 octets. */
+static void add_txt_at(msg *m, size_t owner, const char *txt, size_t n) {
   size_t rdlen = n + (n + 254) / 255 + (n == 0 ? 1 : 0), off = 0;
-  rr_head(m, 16, rdlen);
+  rr_head_at(m, owner, 16, rdlen);
   if (n == 0) {
     put8(m, 0);
   }
@@ -235,6 +247,10 @@ static void add_txt(msg *m, const char *txt, size_t n) {
     off += k;
   }
   inc_count(m, 6);
+}
+
+static void add_txt(msg *m, const char *txt, size_t n) {
+  add_txt_at(m, 12, txt, n);
 }
 
 /* The wire name after the first label, in presentation form (raw
@@ -276,29 +292,31 @@ static size_t name_text(const query *q, char *out, size_t cap) {
   return o;
 }
 
-static void add_ok_records(msg *m, const query *q) {
+/* The "ok" records of the question's type, owned by the name at offset
+ * owner (12: the question name). */
+static void add_ok_records_at(msg *m, const query *q, size_t owner) {
   static const char spf[] = "v=spf1 ip4:192.0.2.1 -all";
   static const uint8_t a4[4] = {192, 0, 2, 1};
   static const uint8_t a6[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0,
                                  0,    0,    0,    0,    0, 0, 0, 1};
   switch (q->qtype) {
   case 16:
-    add_txt(m, spf, sizeof spf - 1);
+    add_txt_at(m, owner, spf, sizeof spf - 1);
     break;
   case 1:
-    rr_head(m, 1, 4);
+    rr_head_at(m, owner, 1, 4);
     put(m, a4, 4);
     inc_count(m, 6);
     break;
   case 28:
-    rr_head(m, 28, 16);
+    rr_head_at(m, owner, 28, 16);
     put(m, a6, 16);
     inc_count(m, 6);
     break;
   case 15: {
     /* MX 10 ok-mx.<rest>: the rest copied from the question */
     size_t restlen = q->qname_off + q->qname_len - q->rest_off;
-    rr_head(m, 15, 2 + 1 + 5 + restlen);
+    rr_head_at(m, owner, 15, 2 + 1 + 5 + restlen);
     put16(m, 10);
     put8(m, 5);
     put(m, "ok-mx", 5);
@@ -307,7 +325,7 @@ static void add_ok_records(msg *m, const query *q) {
     break;
   }
   case 12:
-    rr_head(m, 12, 12);
+    rr_head_at(m, owner, 12, 12);
     put8(m, 2);
     put(m, "ok", 2);
     put8(m, 7);
@@ -318,6 +336,30 @@ static void add_ok_records(msg *m, const query *q) {
   default:
     break; /* NODATA */
   }
+}
+
+static void add_ok_records(msg *m, const query *q) {
+  add_ok_records_at(m, q, 12);
+}
+
+/* A CNAME RR owned by the name at offset owner whose target is the label
+ * "label" followed by the question's <rest> (label NULL: the question
+ * name itself).  Returns the offset of the target name in m. */
+static size_t add_cname(msg *m, const query *q, size_t owner,
+                        const char *label) {
+  size_t n = label ? strlen(label) : 0, at;
+  rr_head_at(m, owner, 5, label ? 1 + n + 2 : 2);
+  at = m->len;
+  if (label) {
+    put8(m, (unsigned)n);
+    put(m, label, n);
+    /* the question is copied to the same offsets as in the query */
+    put16(m, 0xc000u | (unsigned)q->rest_off);
+  } else {
+    put16(m, 0xc00cu);
+  }
+  inc_count(m, 6);
+  return at;
 }
 
 static void add_opt(msg *m, const query *q) {
@@ -538,6 +580,22 @@ static int respond(server *s, const uint8_t *b, size_t len, int tcp, msg *m,
       add_huge(m, &q);
     } else {
       add_ok_records(m, &q);
+    }
+    add_opt(m, &q);
+    return ACT_SEND;
+  }
+  if (is(&q, "cnameself") || is(&q, "cnamea") || is(&q, "cnameb") ||
+      is(&q, "cnameend") || is(&q, "cnameok")) {
+    start_answer(m, &q, 0, 0);
+    if (is(&q, "cnameself")) {
+      (void)add_cname(m, &q, 12, NULL);
+    } else if (is(&q, "cnamea") || is(&q, "cnameb")) {
+      size_t other = add_cname(m, &q, 12, is(&q, "cnamea") ? "cnameb" : "cnamea");
+      (void)add_cname(m, &q, other, NULL);
+    } else if (is(&q, "cnameend")) {
+      (void)add_cname(m, &q, 12, "nodata");
+    } else {
+      add_ok_records_at(m, &q, add_cname(m, &q, 12, "ok"));
     }
     add_opt(m, &q);
     return ACT_SEND;

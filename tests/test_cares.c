@@ -1403,6 +1403,109 @@ static void test_cares_tc_over_tcp(void **state) {
   assert_int_equal(ca.outstanding, 0);
 }
 
+/* CNAME-only answers: a chain that loops is a temporary failure (as a
+ * recursive server and the zone resolver report it), one that ends at a
+ * name without records of the type is no data. */
+static void test_cares_cname_loop(void **state) {
+  static wbuf w;
+  got g;
+  job jobs[] = {
+      J("cnameself.test", MDSPF_TEMPERROR, MDSPF_E_DNS),
+      J("cnamea.test", MDSPF_TEMPERROR, MDSPF_E_DNS),
+      J("cnameb.test", MDSPF_TEMPERROR, MDSPF_E_DNS),
+      J("CnameA.Sub.Test", MDSPF_TEMPERROR, MDSPF_E_DNS),
+      J("cnameend.test", MDSPF_NONE, -1),
+      J("cnameok.test", MDSPF_PASS, MDSPF_OK),
+      J("inc-cnameself.test", MDSPF_TEMPERROR, MDSPF_E_DNS),
+      J("a-cnameself.test", MDSPF_TEMPERROR, MDSPF_E_DNS),
+      J("mx-cnamea.test", MDSPF_TEMPERROR, MDSPF_E_DNS),
+      J("a-cnameend.test", MDSPF_FAIL, MDSPF_OK),
+      J("a-cnameok.test", MDSPF_PASS, MDSPF_OK),
+      J("mx-cnameok.test", MDSPF_PASS, MDSPF_OK),
+  };
+  size_t n = sizeof jobs / sizeof *jobs;
+  counting ca = {0}, cc = {0};
+  mdspf_cares *c;
+  mdspf_ctx *ctx;
+  size_t i;
+  (void)state;
+  /* the parser, every type: a name that is its own alias */
+  for (i = 0; i < 5; i++) {
+    static const int types[] = {MDSPF_RR_A, MDSPF_RR_AAAA, MDSPF_RR_MX,
+                                MDSPF_RR_TXT, MDSPF_RR_PTR};
+    reply(&w, "self.example", (unsigned)types[i], 0);
+    rr(&w, 5, "\xc0\x0c", 2);
+    answer("self.example", types[i], ARES_SUCCESS, w.b, (int)w.len, &g);
+    if (g.status != MDSPF_DNS_TEMPFAIL) {
+      fail_msg("type %d: status %d", types[i], g.status);
+    }
+  }
+  /* two names, written out in full and in another case */
+  reply(&w, "a.example", 16, 0);
+  rr(&w, 5, "\x01" "b\x07" "example\x00", 11);
+  /* the second CNAME is owned by b.example, not the question name */
+  wname(&w, "B.EXAMPLE");
+  w16(&w, 5);
+  w16(&w, 1);
+  w32(&w, 300);
+  w16(&w, 11);
+  wbytes(&w, "\x01" "A\x07" "Example\x00", 11);
+  w.b[7] = (unsigned char)(w.b[7] + 1);
+  answer("a.example", MDSPF_RR_TXT, ARES_SUCCESS, w.b, (int)w.len, &g);
+  assert_int_equal(g.status, MDSPF_DNS_TEMPFAIL);
+  /* a chain of three that ends: no data */
+  reply(&w, "a.example", 16, 0);
+  rr(&w, 5, "\x01" "b\x07" "example\x00", 11);
+  wname(&w, "b.example");
+  w16(&w, 5);
+  w16(&w, 1);
+  w32(&w, 300);
+  w16(&w, 11);
+  wbytes(&w, "\x01" "c\x07" "example\x00", 11);
+  w.b[7] = (unsigned char)(w.b[7] + 1);
+  answer("a.example", MDSPF_RR_TXT, ARES_SUCCESS, w.b, (int)w.len, &g);
+  assert_int_equal(g.status, MDSPF_DNS_NODATA);
+  /* a loop away from the question name's chain is not the answer's:
+   * the chain a -> b ends, b2 -> b2 is noise */
+  reply(&w, "a.example", 16, 0);
+  rr(&w, 5, "\x01" "b\x07" "example\x00", 11);
+  wname(&w, "b2.example");
+  w16(&w, 5);
+  w16(&w, 1);
+  w32(&w, 300);
+  w16(&w, 2);
+  w16(&w, 0xc000u | (unsigned)(w.len - 10 - 12));
+  w.b[7] = (unsigned char)(w.b[7] + 1);
+  answer("a.example", MDSPF_RR_TXT, ARES_SUCCESS, w.b, (int)w.len, &g);
+  assert_int_equal(g.status, MDSPF_DNS_NODATA);
+  /* a compression loop in a CNAME target: unreadable, never a hang */
+  reply(&w, "a.example", 16, 0);
+  {
+    size_t at = w.len + 12;
+    rr(&w, 5, "\xc0\x00", 2);
+    w.b[at] = (unsigned char)(0xc0u | (at >> 8));
+    w.b[at + 1] = (unsigned char)(at & 0xff);
+  }
+  answer("a.example", MDSPF_RR_TXT, ARES_SUCCESS, w.b, (int)w.len, &g);
+  assert_true(g.status == MDSPF_DNS_NODATA || g.status == MDSPF_DNS_ERROR);
+
+  /* live, through the backend: loops of one and two names, over TXT,
+   * A and MX; a chain that ends without records; one that ends at
+   * records */
+  c = backend(&ca);
+  ctx = ctx_for(c, &cc);
+  for (i = 0; i < n; i++) {
+    job_start(ctx, &jobs[i]);
+  }
+  drive(c, jobs, n);
+  expect_jobs(jobs, n);
+  free_jobs(jobs, n);
+  mdspf_ctx_free(ctx);
+  mdspf_cares_free(c);
+  assert_int_equal(ca.outstanding, 0);
+  assert_int_equal(cc.outstanding, 0);
+}
+
 /* ---- cancel and free ------------------------------------------------------------------ */
 
 static void test_cares_cancel(void **state) {
@@ -2135,6 +2238,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_cares_huge_direct),
       cmocka_unit_test(test_cares_name_escaping),
       cmocka_unit_test(test_cares_tc_over_tcp),
+      cmocka_unit_test(test_cares_cname_loop),
       cmocka_unit_test(test_cares_cancel),
       cmocka_unit_test(test_cares_free_inflight),
       cmocka_unit_test(test_cares_teardown_every_order),

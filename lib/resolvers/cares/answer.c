@@ -6,11 +6,18 @@
  * which validate it; we still check every length ourselves because this
  * function is also the fuzzer's entry point and sees arbitrary bytes.
  *
- * A NOERROR reply whose TC bit is still set is not an answer (RFC 2181
- * 9: the records may be a part of the set): c-ares asks again over TCP
- * on its own, so a truncated reply that reaches this function is final
- * -- e.g. one that came over TCP -- and is MDSPF_DNS_ERROR, never "no
- * data".
+ * Two things the c-ares parsers do not look at are decided here:
+ *   - a NOERROR reply whose TC bit is still set is not an answer (RFC
+ *     2181 9: the records may be a part of the set): a truncated UDP
+ *     reply is asked again over TCP before it gets here, so one that
+ *     reaches this function is final -- e.g. one that came over TCP --
+ *     and is MDSPF_DNS_ERROR, never "no data";
+ *   - a reply without records of the type whose CNAME chain, followed
+ *     from the question name through the answer section, comes back to a
+ *     name it passed is a CNAME loop: MDSPF_DNS_TEMPFAIL with RCODE 2, as
+ *     a recursive server that finds the loop itself answers (SERVFAIL)
+ *     and as the zone resolver reports it.  A chain that ends at a name
+ *     without records of the type stays "no data".
  * SPDX-License-Identifier: BSD-2-Clause
  */
 #include "cares_internal.h"
@@ -29,6 +36,14 @@
 
 #define DNS_HEADER_LEN 12
 #define DNS_FLAG_TC 0x02 /* in octet 2 of the header */
+#define DNS_TYPE_CNAME 5
+#define DNS_CLASS_IN 1
+
+/* CNAME records of one reply looked at for a loop (a real chain has a
+ * handful; the ones past this are ignored, so the check stays cheap on
+ * hostile input), and the longest name in wire form. */
+#define MAX_CNAMES 32
+#define WIRE_NAME_MAX 255
 
 /* Smallest encodings of one answer RR of each type (compressed owner
  * name of 2 octets + 10 octets of fixed fields + rdata): they bound how
@@ -132,12 +147,14 @@ int mdspf__cares_unescape_name(const char *in, char *out, size_t outsz) {
   return (int)o;
 }
 
-static void add_name(mdspf_dns_query *q, const char *name, unsigned pref) {
+static void add_name(mdspf_dns_query *q, const char *name, unsigned pref,
+                     size_t *added) {
   char raw[NAME_BUF];
   if (!name || mdspf__cares_unescape_name(name, raw, sizeof raw) < 0) {
     return; /* malformed target: ignored, as the builder would */
   }
   mdspf_dns_add_name(q, raw, pref);
+  (*added)++;
 }
 
 /* ---- per-type parsing ----------------------------------------------------- */
@@ -152,8 +169,10 @@ static size_t rr_cap(int alen, size_t min_rr) {
   return cap;
 }
 
+/* Each parser hands the records of the asked type to q and counts them
+ * in *added; it returns the c-ares status of the parse. */
 static int parse_a(mdspf_dns_query *q, const mem *mm,
-                   const unsigned char *abuf, int alen) {
+                   const unsigned char *abuf, int alen, size_t *added) {
   size_t cap = rr_cap(alen, MIN_RR_A), i;
   struct ares_addrttl *tt = m_alloc(mm, cap * sizeof *tt);
   int n = (int)cap, st;
@@ -164,6 +183,7 @@ static int parse_a(mdspf_dns_query *q, const mem *mm,
   if (st == ARES_SUCCESS) {
     for (i = 0; n > 0 && i < (size_t)n && i < cap; i++) {
       mdspf_dns_add_addr(q, 4, &tt[i].ipaddr);
+      (*added)++;
     }
   }
   m_free(mm, tt, cap * sizeof *tt);
@@ -171,7 +191,7 @@ static int parse_a(mdspf_dns_query *q, const mem *mm,
 }
 
 static int parse_aaaa(mdspf_dns_query *q, const mem *mm,
-                   const unsigned char *abuf, int alen) {
+                      const unsigned char *abuf, int alen, size_t *added) {
   size_t cap = rr_cap(alen, MIN_RR_AAAA), i;
   struct ares_addr6ttl *tt = m_alloc(mm, cap * sizeof *tt);
   int n = (int)cap, st;
@@ -182,18 +202,20 @@ static int parse_aaaa(mdspf_dns_query *q, const mem *mm,
   if (st == ARES_SUCCESS) {
     for (i = 0; n > 0 && i < (size_t)n && i < cap; i++) {
       mdspf_dns_add_addr(q, 6, &tt[i].ip6addr);
+      (*added)++;
     }
   }
   m_free(mm, tt, cap * sizeof *tt);
   return st;
 }
 
-static int parse_mx(mdspf_dns_query *q, const unsigned char *abuf, int alen) {
+static int parse_mx(mdspf_dns_query *q, const unsigned char *abuf, int alen,
+                    size_t *added) {
   struct ares_mx_reply *mx = NULL, *m;
   int st = ares_parse_mx_reply(abuf, alen, &mx);
   if (st == ARES_SUCCESS) {
     for (m = mx; m; m = m->next) {
-      add_name(q, m->host, m->priority);
+      add_name(q, m->host, m->priority, added);
     }
   }
   if (mx) {
@@ -203,7 +225,7 @@ static int parse_mx(mdspf_dns_query *q, const unsigned char *abuf, int alen) {
 }
 
 static int parse_ptr(mdspf_dns_query *q, const unsigned char *abuf,
-                     int alen) {
+                     int alen, size_t *added) {
   /* ares_parse_ptr_reply wants the address the name was made from, only
    * to copy it into the hostent; any 4 octets do. */
   static const unsigned char any_addr[4] = {0, 0, 0, 0};
@@ -216,12 +238,12 @@ static int parse_ptr(mdspf_dns_query *q, const unsigned char *abuf,
     size_t i, n = 0;
     if (h->h_aliases) {
       for (i = 0; h->h_aliases[i] && i < MDSPF_MAX_ANSWER_RRS + 1; i++) {
-        add_name(q, h->h_aliases[i], 0);
+        add_name(q, h->h_aliases[i], 0, added);
         n++;
       }
     }
     if (n == 0 && h->h_name) {
-      add_name(q, h->h_name, 0);
+      add_name(q, h->h_name, 0, added);
     }
   }
   if (h) {
@@ -231,7 +253,7 @@ static int parse_ptr(mdspf_dns_query *q, const unsigned char *abuf,
 }
 
 static int parse_txt(mdspf_dns_query *q, const mem *mm,
-                   const unsigned char *abuf, int alen) {
+                     const unsigned char *abuf, int alen, size_t *added) {
   struct ares_txt_ext *txt = NULL, *t, *start;
   size_t maxrec = 0, cur = 0;
   char *buf;
@@ -277,6 +299,7 @@ static int parse_txt(mdspf_dns_query *q, const mem *mm,
       t = t->next;
     } while (t && !t->record_start);
     mdspf_dns_add_txt(q, buf, len);
+    (*added)++;
     start = t;
   }
   m_free(mm, buf, maxrec + 1);
@@ -284,10 +307,138 @@ static int parse_txt(mdspf_dns_query *q, const mem *mm,
   return ARES_SUCCESS;
 }
 
-/* ---- truncation ----------------------------------------------------------- */
+/* ---- truncation and CNAME loops ----------------------------------------- */
 
 static int truncated(const unsigned char *abuf, int alen) {
   return alen >= DNS_HEADER_LEN && (abuf[2] & DNS_FLAG_TC) != 0;
+}
+
+static unsigned get16(const unsigned char *p) {
+  return ((unsigned)p[0] << 8) | p[1];
+}
+
+/* The name at off, compression pointers followed, in a canonical form
+ * (uncompressed wire labels, ASCII letters lower-cased) into out (at
+ * least WIRE_NAME_MAX octets).  *end, if not NULL, gets the offset just
+ * past the name where it is written.  Returns the length, or -1 for a
+ * malformed name (out of bounds, a pointer loop, longer than 255). */
+static int wire_name(const unsigned char *abuf, int alen, int off,
+                     unsigned char *out, int *end) {
+  int pos = off, n = 0, jumps = 0, after = -1;
+  for (;;) {
+    unsigned len;
+    int i;
+    if (pos < 0 || pos >= alen) {
+      return -1;
+    }
+    len = abuf[pos];
+    if ((len & 0xc0u) == 0xc0u) {
+      /* a name has at most 127 labels, so more jumps mean a loop */
+      if (pos + 1 >= alen || ++jumps > 127) {
+        return -1;
+      }
+      if (after < 0) {
+        after = pos + 2;
+      }
+      pos = (int)(((len & 0x3fu) << 8) | abuf[pos + 1]);
+      continue;
+    }
+    if ((len & 0xc0u) != 0) {
+      return -1; /* extended label types: not in a reply we asked for */
+    }
+    if (n + 1 + (int)len > WIRE_NAME_MAX) {
+      return -1;
+    }
+    if (len == 0) {
+      out[n++] = 0;
+      if (after < 0) {
+        after = pos + 1;
+      }
+      break;
+    }
+    if (pos + 1 + (int)len > alen) {
+      return -1;
+    }
+    out[n++] = (unsigned char)len;
+    for (i = 1; i <= (int)len; i++) {
+      unsigned char ch = abuf[pos + i];
+      out[n++] = (ch >= 'A' && ch <= 'Z') ? (unsigned char)(ch + 32) : ch;
+    }
+    pos += 1 + (int)len;
+  }
+  if (end) {
+    *end = after;
+  }
+  return n;
+}
+
+/* 1 when the CNAME chain of the answer section, followed from the first
+ * question's name, comes back to a name it passed; 0 when it ends (or
+ * the reply cannot be walked: the parsers judge that). */
+static int cname_loop(const unsigned char *abuf, int alen) {
+  int owner[MAX_CNAMES], target[MAX_CNAMES];
+  unsigned char cur[WIRE_NAME_MAX], tmp[WIRE_NAME_MAX];
+  int pos = DNS_HEADER_LEN, ncname = 0, curlen, steps;
+  unsigned qd, an, i;
+  if (alen < DNS_HEADER_LEN) {
+    return 0;
+  }
+  qd = get16(abuf + 4);
+  an = get16(abuf + 6);
+  if (qd == 0) {
+    return 0;
+  }
+  curlen = wire_name(abuf, alen, pos, cur, &pos);
+  if (curlen < 0) {
+    return 0;
+  }
+  pos += 4;
+  for (i = 1; i < qd; i++) {
+    if (wire_name(abuf, alen, pos, tmp, &pos) < 0) {
+      return 0;
+    }
+    pos += 4;
+  }
+  for (i = 0; i < an && ncname < MAX_CNAMES; i++) {
+    int at = pos;
+    unsigned rdlen;
+    if (pos > alen || wire_name(abuf, alen, pos, tmp, &pos) < 0 ||
+        pos + 10 > alen) {
+      return 0;
+    }
+    rdlen = get16(abuf + pos + 8);
+    if (pos + 10 + (int)rdlen > alen) {
+      return 0;
+    }
+    if (get16(abuf + pos) == DNS_TYPE_CNAME &&
+        get16(abuf + pos + 2) == DNS_CLASS_IN) {
+      owner[ncname] = at;
+      target[ncname] = pos + 10;
+      ncname++;
+    }
+    pos += 10 + (int)rdlen;
+  }
+  /* A chain that does not loop passes each CNAME at most once: after
+   * ncname hops with yet another one to follow, a name came back. */
+  for (steps = 0;; steps++) {
+    int next = -1, k;
+    for (k = 0; k < ncname && next < 0; k++) {
+      int len = wire_name(abuf, alen, owner[k], tmp, NULL);
+      if (len == curlen && memcmp(tmp, cur, (size_t)len) == 0) {
+        next = target[k];
+      }
+    }
+    if (next < 0) {
+      return 0; /* the chain ends here */
+    }
+    if (steps >= ncname) {
+      return 1;
+    }
+    curlen = wire_name(abuf, alen, next, cur, NULL);
+    if (curlen < 0) {
+      return 0;
+    }
+  }
 }
 
 /* ---- status mapping ----------------------------------------------------- */
@@ -311,6 +462,7 @@ void mdspf__cares_answer(mdspf_dns_query *q, int rrtype, int ares_status,
                          const unsigned char *abuf, int alen,
                          mdspf_alloc_fn alloc, void *alloc_ud) {
   int rcode = -1, st;
+  size_t added = 0;
   mem mm;
   mm.fn = alloc;
   mm.ud = alloc_ud;
@@ -377,23 +529,29 @@ void mdspf__cares_answer(mdspf_dns_query *q, int rrtype, int ares_status,
   }
   switch (rrtype) {
   case MDSPF_RR_A:
-    st = parse_a(q, &mm, abuf, alen);
+    st = parse_a(q, &mm, abuf, alen, &added);
     break;
   case MDSPF_RR_AAAA:
-    st = parse_aaaa(q, &mm, abuf, alen);
+    st = parse_aaaa(q, &mm, abuf, alen, &added);
     break;
   case MDSPF_RR_MX:
-    st = parse_mx(q, abuf, alen);
+    st = parse_mx(q, abuf, alen, &added);
     break;
   case MDSPF_RR_PTR:
-    st = parse_ptr(q, abuf, alen);
+    st = parse_ptr(q, abuf, alen, &added);
     break;
   case MDSPF_RR_TXT:
-    st = parse_txt(q, &mm, abuf, alen);
+    st = parse_txt(q, &mm, abuf, alen, &added);
     break;
   default:
     st = ARES_ENOTIMP;
     break;
+  }
+  if ((st == ARES_SUCCESS || st == ARES_ENODATA) && added == 0 &&
+      cname_loop(abuf, alen)) {
+    /* no records, and the CNAMEs lead round in a circle */
+    mdspf_dns_done(q, MDSPF_DNS_TEMPFAIL, 2);
+    return;
   }
   switch (st) {
   case ARES_SUCCESS:
