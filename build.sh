@@ -178,11 +178,12 @@ cmd_fuzz() {
   CC=clang configure_and_build "$dir" -DMDSPF_ENABLE_FUZZING=ON \
     -DMDSPF_ENABLE_TESTS=OFF -DCMAKE_C_FLAGS="$flags"
   work=$(mktemp -d "${TMPDIR:-/tmp}/mdspf-fuzz.XXXXXX")
-  for t in fuzz_record fuzz_macro fuzz_zone fuzz_check fuzz_dns_answer; do
+  for t in fuzz_record fuzz_macro fuzz_zone fuzz_check fuzz_lint \
+    fuzz_dns_answer; do
     case $t in
     fuzz_record | fuzz_macro) dict=spf ;;
     fuzz_zone) dict=zone ;;
-    fuzz_check) dict=check ;;
+    fuzz_check | fuzz_lint) dict=check ;;
     *) dict=dns ;;
     esac
     mkdir -p "$work/$t/new"

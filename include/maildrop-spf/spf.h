@@ -1080,6 +1080,9 @@ MDSPF_API int mdspf_lint_node_term(const mdspf_lint *l, size_t n);
 MDSPF_API const char *mdspf_lint_node_domain(const mdspf_lint *l, size_t n);
 MDSPF_API const mdspf_record *mdspf_lint_node_record(const mdspf_lint *l,
                                                      size_t n);
+/** The node's record text as fetched (or given), printable: each octet
+ *  that is not printable ASCII is shown as '?', one for one, so the
+ *  diagnostics' spans point into it. */
 MDSPF_API const char *mdspf_lint_node_text(const mdspf_lint *l, size_t n);
 MDSPF_API unsigned mdspf_lint_node_lookups(const mdspf_lint *l, size_t n);
 

@@ -1116,11 +1116,20 @@ static void process_text(mdspf_lint *l, size_t n) {
   int code = 0, rc;
   size_t eo = 0, el = 0;
   msg m;
+  size_t i;
   rc = mdspf_record_parse(nd->text, nd->text_len, l->alloc.fn, l->alloc.ud,
                           &nd->rec, &code, &eo, &el);
   if (rc == MDSPF_E_NOMEM) {
     l->nomem = 1;
     return;
+  }
+  /* the text kept for mdspf_lint_node_text: printable, one octet for
+   * one, so spans still point into it and a NUL cannot hide its end */
+  for (i = 0; i < nd->text_len; i++) {
+    unsigned char c = (unsigned char)nd->text[i];
+    if (c < 0x20 || c > 0x7e) {
+      nd->text[i] = '?';
+    }
   }
   if (rc != MDSPF_OK) {
     m_init(&m);
