@@ -123,6 +123,9 @@ MDSPF_API const char *mdspf_strerror(int status);
  * mdspf_check_result() reports before the check has finished.
  */
 typedef enum mdspf_result {
+  /** Never returned: keeps the enum's type signed, so that storing a
+   *  result in an int draws no -Wsign-conversion warning. */
+  MDSPF_RESULT_SIGNED_ = -1,
   MDSPF_NO_RESULT = 0, /**< not finished yet */
   MDSPF_NEUTRAL = 1,
   MDSPF_PASS = 2,

@@ -50,6 +50,8 @@ const char *mdspf_result_str(int result) {
   switch ((mdspf_result)result) {
   case MDSPF_NO_RESULT:
     return "no result";
+  case MDSPF_RESULT_SIGNED_:
+    break;
   case MDSPF_NONE:
     return "none";
   case MDSPF_NEUTRAL:
