@@ -466,6 +466,7 @@ static void test_cares_options(void **state) {
   assert_int_equal(o.timeout_ms, 2000);
   assert_int_equal(o.tries, 2);
   assert_int_equal(o.edns_size, 1232);
+  assert_int_equal(o.max_channels, 16);
   assert_int_equal(o.flags, 0);
   assert_null(o.servers);
   o.servers = "127.0.0.1";
@@ -493,6 +494,8 @@ static void test_cares_options(void **state) {
   BAD_FIELD(edns_size, 511);
   BAD_FIELD(edns_size, 4097);
   BAD_FIELD(flags, 8u);
+  BAD_FIELD(max_channels, 0);
+  BAD_FIELD(max_channels, 65);
 #undef BAD_FIELD
   {
     mdspf_cares_options b = o;
@@ -504,6 +507,13 @@ static void test_cares_options(void **state) {
     b.timeout_ms = 60000;
     b.edns_size = 4096;
     b.tries = 1;
+    b.max_channels = 64;
+    assert_int_equal(try_new(&b), MDSPF_OK);
+    b.max_channels = 1;
+    assert_int_equal(try_new(&b), MDSPF_OK);
+    /* a caller from before max_channels: the default, whatever follows */
+    b.max_channels = -5;
+    b.struct_size = offsetof(mdspf_cares_options, max_channels);
     assert_int_equal(try_new(&b), MDSPF_OK);
   }
   /* a newer caller's longer struct is fine */
@@ -2167,6 +2177,151 @@ static void test_cares_ipv6_failover(void **state) {
   assert_int_equal(ca.outstanding, 0);
 }
 
+/* Head-of-line blocking: queries whose servers never answer (dnsfault's
+ * "drop") stay in c-ares until they time out.  However many of them there
+ * are -- of one domain under one name, of one domain under many names,
+ * of as many domains -- a check of another domain needing one answered
+ * query is answered at once, driven by mdspf_cares_wait or by the
+ * watch and timer hooks; every socket of every channel is reported. */
+enum { HOL_N = 1000 };
+static job hol_jobs[HOL_N];
+static char hol_names[HOL_N][48];
+
+static void head_of_line(int shape, int hooks, int channels) {
+  counting ca = {0}, cc = {0};
+  tloop L;
+  mdspf_cares_options o;
+  mdspf_cares *c = NULL;
+  mdspf_ctx *ctx;
+  job ok = J("ok.test", MDSPF_PASS, MDSPF_OK);
+  char servers[64];
+  int fds[64], ev[64], k;
+  size_t i;
+  long limit, took;
+  memset(hol_jobs, 0, sizeof hol_jobs);
+  memset(&L, 0, sizeof L);
+  L.timer_at = -1;
+  snprintf(servers, sizeof servers, "127.0.0.1:%d", g_main.port);
+  mdspf_cares_options_init(&o);
+  o.alloc = count_alloc;
+  o.alloc_ud = &ca;
+  o.servers = servers;
+  o.watch = hooks ? tl_watch : NULL;
+  o.timer = hooks ? tl_timer : NULL;
+  o.loop_ud = &L;
+  if (channels > 0) {
+    o.max_channels = channels;
+  }
+  assert_int_equal(mdspf_cares_new(&o, &c), MDSPF_OK);
+  ctx = ctx_for(c, &cc);
+  for (i = 0; i < HOL_N; i++) {
+    if (shape == 0) {
+      snprintf(hol_names[i], sizeof hol_names[i], "drop.test");
+    } else if (shape == 1) {
+      snprintf(hol_names[i], sizeof hol_names[i], "drop.h%zu.evil.test", i);
+    } else {
+      snprintf(hol_names[i], sizeof hol_names[i], "drop.d%zu.test", i);
+    }
+    hol_jobs[i].domain = hol_names[i];
+    job_start(ctx, &hol_jobs[i]);
+  }
+  assert_int_equal(mdspf_cares_pending(c), HOL_N);
+  /* the drops are out (and their first answers due in 2 s) */
+  if (hooks) {
+    tl_round(&L, c);
+  } else {
+    assert_int_equal(mdspf_cares_wait(c, 20), 0);
+  }
+  job_start(ctx, &ok);
+  limit = now_ms() + 1000 * g_scale;
+  while (ok.ncb == 0 && now_ms() < limit) {
+    if (hooks) {
+      tl_round(&L, c);
+    } else {
+      assert_int_equal(mdspf_cares_wait(c, 10), 0);
+    }
+  }
+  took = ok.t_done - ok.t_start;
+  if (ok.ncb != 1 || took > 50 * g_scale) {
+    fail_msg("shape %d%s, %d channels: ok.test %s after %ld ms behind %d "
+             "hanging queries",
+             shape, hooks ? " (hooks)" : "", channels,
+             ok.ncb ? "answered" : "not answered", now_ms() - ok.t_start,
+             HOL_N);
+  }
+  expect_jobs(&ok, 1);
+  for (i = 0; i < HOL_N; i++) {
+    assert_int_equal(hol_jobs[i].ncb, 0);
+  }
+  /* the sockets of every channel: what the hooks were told, and (a
+   * channel per 128 queries in flight) one each for many domains */
+  k = mdspf_cares_getsock(c, fds, ev, 64);
+  assert_true(k >= 1);
+  if (shape == 2) {
+    assert_true(k >= (HOL_N + 127) / 128);
+  }
+  if (hooks) {
+    assert_int_equal((size_t)k, L.n);
+    for (i = 0; i < (size_t)k; i++) {
+      size_t j;
+      int found = 0;
+      for (j = 0; j < L.n; j++) {
+        found |= L.w[j].fd == fds[i] && L.w[j].rd == (ev[i] & 1);
+      }
+      assert_true(found);
+    }
+  }
+  if (shape == 2 && hooks) {
+    /* the drops given up: swept out of c-ares, the extra channels close,
+     * and with them every socket */
+    free_jobs(hol_jobs, HOL_N);
+    assert_int_equal(mdspf_cares_pending(c), 0);
+    assert_int_equal(mdspf_cares_timeout(c), -1);
+    assert_int_equal(mdspf_cares_getsock(c, fds, ev, 64), 0);
+    assert_int_equal(L.n, 0);
+    /* and the pool is as good as new */
+    mdspf_check_free(ok.chk);
+    memset(&ok, 0, sizeof ok);
+    ok.domain = "mx-ok.test";
+    ok.want_result = MDSPF_PASS;
+    job_start(ctx, &ok);
+    limit = now_ms() + T_LIMIT_MS;
+    while (ok.ncb == 0 && now_ms() < limit) {
+      tl_round(&L, c);
+    }
+    expect_jobs(&ok, 1);
+  }
+  /* freed with every drop still out: each fails inside the free */
+  mdspf_cares_free(c);
+  for (i = 0; i < HOL_N; i++) {
+    assert_int_equal(hol_jobs[i].ncb, shape == 2 && hooks ? 0 : 1);
+    if (hol_jobs[i].ncb) {
+      assert_int_equal(hol_jobs[i].result, MDSPF_TEMPERROR);
+    }
+  }
+  if (hooks) {
+    assert_int_equal(L.n, 0);
+    assert_true(L.timer_at < 0);
+  }
+  mdspf_check_free(ok.chk);
+  free_jobs(hol_jobs, HOL_N);
+  mdspf_ctx_free(ctx);
+  assert_int_equal(ca.outstanding, 0);
+  assert_int_equal(cc.outstanding, 0);
+}
+
+static void test_cares_head_of_line(void **state) {
+  int shape;
+  (void)state;
+  for (shape = 0; shape < 3; shape++) {
+    head_of_line(shape, 0, 0);
+  }
+  head_of_line(2, 1, 0);
+  /* one channel: the bound of a site alone keeps room for the others */
+  head_of_line(0, 0, 1);
+  head_of_line(1, 1, 1);
+}
+
 /* More queries than the backend hands to c-ares at once: the rest wait
  * in its queue; the burst of answers loses nothing (no retransmission:
  * with one try, every check passes, well within the per-try timeout). */
@@ -2247,6 +2402,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_cares_event_loop),
       cmocka_unit_test(test_cares_concurrent),
       cmocka_unit_test(test_cares_burst),
+      cmocka_unit_test(test_cares_head_of_line),
       cmocka_unit_test(test_cares_free_inline),
       cmocka_unit_test(test_cares_ipv6_failover),
   };

@@ -29,6 +29,29 @@
  * idle), freeing the context, and mdspf_cares_free, which then happens
  * when the call that ran the callback returns.
  *
+ * Admission: one hostile domain cannot hold up the others.  A query
+ * whose name servers never answer keeps its place in c-ares until it
+ * times out (timeout_ms, doubled per try: 6 s with the defaults).  So
+ * the backend keeps a pool of c-ares channels, each with its own sockets
+ * and at most 128 queries in flight (c-ares 1.18 has one UDP socket per
+ * server and channel, and a burst of more answers than that overflows
+ * its receive buffer): the first is made by mdspf_cares_new, another is
+ * opened when every open one is full, up to max_channels, and an extra
+ * one is closed once it is empty and the others are at most half full.
+ * On top of that, queries are admitted per site -- the registered domain
+ * a name is under, guessed from its last labels (two; three under a
+ * two-letter country code with a generic second level such as co.uk or
+ * com.au; the /24 or /48 of a reverse name) -- and one site has at most
+ * 64 queries in flight; its others wait in its own queue, and the sites
+ * with queries waiting take turns for the room the channels have.  So a
+ * domain whose servers never answer, under one name or thousands, holds
+ * at most 64 places and every other lookup goes out at once; only when
+ * 2 x max_channels such sites hang at the same time (2,048 queries with
+ * the defaults) does a new lookup wait, and then for the next free place
+ * rather than behind the others' queues.  Memory: a channel is about
+ * 75 KiB (c-ares' tables) and sockets only while it has queries; a
+ * queued query is a token of its escaped name; a site is its key.
+ *
  * Known limits of c-ares 1.18: it allocates through its own process-wide
  * allocator (the alloc hook below covers this library's allocations
  * only); it retries SERVFAIL/REFUSED/NOTIMP on the next server and then
@@ -84,6 +107,10 @@ typedef struct mdspf_cares_options {
   int tries;      /**< attempts per server [2] */
   unsigned flags; /**< MDSPF_CARES_* */
   int edns_size;  /**< EDNS0 UDP payload size advertised [1232] */
+  /** c-ares channels in the pool at most (see "Admission") [16], 1..64;
+   *  each has its own sockets (one per server).  Appended in 0.2: a
+   *  caller whose struct_size ends before it gets the default. */
+  int max_channels;
 } mdspf_cares_options;
 
 /** Defaults: struct_size set, everything else as documented above. */
@@ -91,9 +118,10 @@ MDSPF_API void mdspf_cares_options_init(mdspf_cares_options *opt);
 
 /**
  * Create a backend.  opt may be NULL (all defaults).  MDSPF_E_INVAL for a
- * malformed server list or option (struct_size smaller than this
- * version's struct, unknown flag bits, timeout or tries out of range:
- * timeout_ms 10..60000, tries 1..10, edns_size 512..4096), MDSPF_E_DNS if
+ * malformed server list or option (struct_size smaller than the struct
+ * as first published, which ended with edns_size; unknown flag bits; a
+ * value out of range: timeout_ms 10..60000, tries 1..10,
+ * edns_size 512..4096, max_channels 1..64), MDSPF_E_DNS if
  * c-ares cannot initialise (e.g. no usable system configuration),
  * MDSPF_E_NOMEM.
  */
@@ -139,7 +167,10 @@ MDSPF_API long mdspf_cares_timeout(mdspf_cares *c);
 /**
  * The sockets to watch now (pull style, instead of the watch callback):
  * writes up to max entries into fds[] with events[] bit 1 = read, 2 =
- * write; returns the number written.
+ * write; returns the number written.  These are the sockets of every
+ * channel of the pool: at most two per server and open channel (one UDP,
+ * one TCP), usually one per channel that has queries; a caller that
+ * passes a smaller max learns the rest from mdspf_cares_wait(c, 0).
  */
 MDSPF_API int mdspf_cares_getsock(mdspf_cares *c, int *fds, int *events,
                                   int max);

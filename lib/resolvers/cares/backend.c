@@ -1,25 +1,62 @@
 /*
- * lib/resolvers/cares/backend.c -- the c-ares 1.18 resolver backend: one channel per
- * mdspf_cares, per-query tokens, socket and timer bookkeeping, and the
- * poll(2) driver behind mdspf_cares_wait().
+ * lib/resolvers/cares/backend.c -- the c-ares 1.18 resolver backend: a
+ * small pool of c-ares channels, admission of queries to them site by
+ * site, per-query tokens, socket and timer bookkeeping, and the poll(2)
+ * driver behind mdspf_cares_wait().
+ *
+ * Channels.  c-ares 1.18 sends every UDP query to a server through one
+ * socket per channel, so the answers to everything in flight may arrive
+ * in one burst on it, and what does not fit in its receive buffer is lost
+ * and costs a retransmission timeout: a channel takes at most
+ * CHAN_SENT queries (see there).  Queries whose servers never answer
+ * hold their place until they time out (timeout_ms, doubled per try), so
+ * one full channel would make every other lookup wait behind them.  The
+ * backend therefore keeps a pool: the primary channel, made at creation
+ * and kept until the free, and up to max_channels - 1 more, opened when
+ * every open one is full and closed once empty while the others are at
+ * most half full.  A new query goes to the first open channel with room
+ * (so the extra ones drain and close).  Each channel has its own sockets;
+ * the fd table maps every socket to its channel, the hooks and
+ * mdspf_cares_getsock report all of them, the timer is the earliest
+ * deadline of any channel, and mdspf_cares_wait polls them all.  c-ares
+ * closes the sockets of a channel without queries, so an idle extra
+ * channel costs memory (~75 KiB, mostly c-ares' tables), not sockets.
+ *
+ * Sites.  The pool alone would only move the limit: a domain whose name
+ * servers never answer can fill any number of channels with names under
+ * it.  So admission is per site -- the registered domain a name is under,
+ * guessed from its last labels (site_key) -- and a site has at most
+ * SITE_SENT queries in c-ares at a time; its others wait in the site's
+ * own FIFO queue.  Sites with queries waiting and room under their bound
+ * take turns (a round-robin "ready" list), one query each, for the room
+ * the channels have.  So a hostile domain holds at most SITE_SENT places,
+ * the pool keeps room for everyone else, and when it is full a check of
+ * another domain waits for the next free place, not behind the hostile
+ * domain's queue.  A site exists while it has queries (queued or in
+ * c-ares) and is found through a hash table that grows and shrinks with
+ * the number of sites.
  *
  * Tokens.  c-ares 1.18 cannot cancel one query, so every query gets a
  * small token (the c-ares callback argument, and the resolver token the
- * core passes back to cancel()).  cancel() only marks it and forgets q;
- * the token stays on the backend's list until c-ares calls back (answer,
- * timeout, ARES_ECANCELLED or ARES_EDESTRUCTION), which frees it quietly.
- * When every remaining query is a cancelled one, ares_cancel() ends them
- * all at once, so abandoned lookups do not keep sockets and timers alive.
- * At most MAX_SENT queries are in c-ares at a time; the others wait in a
- * FIFO queue of tokens (freed at once when cancelled there).
+ * core passes back to cancel()).  cancel() only marks a token in c-ares
+ * and forgets q; the token stays on its channel's list until c-ares calls
+ * back (answer, timeout, ARES_ECANCELLED or ARES_EDESTRUCTION), which
+ * frees it quietly.  When every query left in a channel is a cancelled
+ * one, ares_cancel() ends them all at once, so abandoned lookups do not
+ * keep sockets and timers alive.  A token still waiting in its site's
+ * queue is freed at once when cancelled.
  *
  * Re-entrancy.  Answers are delivered from inside c-ares calls
  * (ares_process_fd, ares_query, ares_cancel, ares_destroy), and delivery
  * runs the SPF engine and user callbacks, which may start queries,
  * cancel others, or ask to free the backend.  c->in_ares counts those
- * nested c-ares calls: work that c-ares itself does not tolerate from its
- * callbacks (ares_cancel, ares_destroy, re-entering ares_process_fd) is
- * refused or deferred until the outermost call returns (leave()).
+ * nested c-ares calls, c->in_hook the host's watch and timer callbacks:
+ * work that c-ares itself does not tolerate from its callbacks
+ * (ares_cancel, ares_destroy, re-entering ares_process_fd) and channels
+ * opening or closing are refused or deferred until the backend is idle
+ * again (leave() -> settle()).  Queries started from a hook wait in their
+ * site's queue until then; queries started from a delivery callback go
+ * straight to a channel with room.
  *
  * SPDX-License-Identifier: BSD-2-Clause
  */
@@ -67,36 +104,64 @@
 #define TIMER_SLACK_MS 10
 
 /* SO_RCVBUF asked for on c-ares' sockets.  c-ares 1.18 sends every UDP
- * query to a server through one socket, so the answers to hundreds of
- * concurrent checks arrive in one burst; the default buffer (~200 KiB,
- * i.e. a few hundred small datagrams) overflows and the lost answers
- * cost a retransmission timeout each.  The kernel caps the value at
- * net.core.rmem_max; the memory is only used while answers queue. */
+ * query to a server through one socket per channel, so the answers to
+ * hundreds of concurrent checks arrive in one burst; the default buffer
+ * (~200 KiB, i.e. a few hundred small datagrams) overflows and the lost
+ * answers cost a retransmission timeout each.  The kernel caps the value
+ * at net.core.rmem_max; the memory is only used while answers queue. */
 #define SOCK_RCVBUF (1 << 20)
 
 /* timer_due values besides a deadline */
 #define DUE_NONE (-1L)   /* the host's timer is disarmed */
 #define DUE_UNKNOWN (-2L) /* report the next value whatever it is */
 
-/* Most queries handed to c-ares at once; more wait in a FIFO queue.  The
- * answers to every query in flight may arrive in one burst on one UDP
- * socket (c-ares 1.18 has one per server), and what does not fit in the
- * socket's receive buffer is lost and costs a retransmission timeout.
- * 128 answers of EDNS size (1232 octets, ~2.3 KiB of buffer each) fit in
- * the ~420 KiB a stock kernel grants SOCK_RCVBUF below, and 128 queries
- * in flight are plenty for SPF: a check rarely has more than ten. */
-#define MAX_SENT 128
+/* Most queries in one channel at once.  The answers to every query in
+ * flight may arrive in one burst on its UDP socket, and what does not fit
+ * in the socket's receive buffer is lost.  128 answers of EDNS size (1232
+ * octets, ~2.3 KiB of buffer each) fit in the ~420 KiB a stock kernel
+ * grants SOCK_RCVBUF above. */
+#define CHAN_SENT 128
+
+/* Channels in the pool: mdspf_cares_options.max_channels, default and
+ * most (the bound keeps sockets -- one per server and channel -- and
+ * memory in check: 64 channels are 8,192 queries in flight). */
+#define CHANNELS_DEFAULT 16
+#define CHANNELS_MAX 64
+
+/* Most queries of one site in c-ares at once: half a channel, so one
+ * site never fills one, and a pool of N channels takes 2 N sites whose
+ * servers all hang before a lookup elsewhere has to wait.  Ample for
+ * legitimate bursts: the answers of a popular domain come back fast and
+ * the next ones follow at once. */
+#define SITE_SENT 64
+
+/* Longest site key: a name is at most 253 octets. */
+#define SITE_KEY_MAX 253
+
+/* The site hash table starts with (and never shrinks below) this many
+ * buckets; it doubles when there are more sites than buckets and halves
+ * when there are fewer than an eighth. */
+#define SITE_TAB_MIN 64
+
+/* Lanes: the ways a query can wait for a channel.  Every lane has its
+ * own channels, its own bounds and its own ready list of sites. */
+enum { LANE_MAIN = 0, NLANES = 1 };
 
 enum { TOK_QUEUED = 1, TOK_SENT = 2 };
+
+typedef struct cares_site cares_site;
+typedef struct cares_chan cares_chan;
 
 typedef struct cares_token {
   struct mdspf_cares *c;
   mdspf_dns_query *q; /* NULL once cancelled or completed */
-  mdspf__link link; /* on c->sent or c->queued */
-  size_t size;                     /* of this allocation */
+  mdspf__link link;   /* on its site's lane queue, or its channel's list */
+  cares_site *site;   /* holds a reference (site->ntokens) */
+  cares_chan *chan;   /* TOK_SENT: the channel it is in */
+  size_t size;        /* of this allocation */
   int rrtype;
+  int lane;       /* LANE_*: the lane it waits in or was sent through */
   int state;      /* TOK_* */
-  int cancelled;  /* (TOK_SENT only: a queued token is freed at once) */
   int submitting; /* inside ares_query(): do not free on completion */
   int completed;  /* c-ares called back while submitting */
   char name[];    /* the name escaped for ares_query */
@@ -104,27 +169,74 @@ typedef struct cares_token {
 
 #define TOKEN(k) MDSPF__CONTAINER(k, cares_token, link)
 
+/* A site's state in one lane. */
+typedef struct site_lane {
+  mdspf__list queue; /* tokens waiting, first in first out */
+  mdspf__link ready; /* on the lane's ready list (see site_ready) */
+  size_t sent;       /* tokens in c-ares (cancelled ones too) */
+} site_lane;
+
+struct cares_site {
+  cares_site *hnext; /* hash chain */
+  site_lane ln[NLANES];
+  size_t ntokens; /* tokens referring to it: freed at 0 */
+  size_t size;    /* of this allocation */
+  uint32_t hash;
+  size_t keylen;
+  char key[]; /* lower case, NUL-terminated */
+};
+
+struct cares_chan {
+  struct mdspf_cares *c;
+  ares_channel ch;
+  mdspf__link link; /* on its lane's list of channels */
+  mdspf__list sent; /* tokens in c-ares (cancelled ones too) */
+  size_t live;      /* of them, the ones not cancelled */
+  int lane;
+  int primary; /* made at creation, kept until the free */
+};
+
+#define CHAN(k) MDSPF__CONTAINER(k, cares_chan, link)
+
+typedef struct cares_lane {
+  mdspf__list chans; /* open channels, oldest first */
+  mdspf__list ready; /* sites with tokens waiting and room: take turns */
+  size_t chan_sent;  /* queries in one channel at most */
+  size_t max_chans;  /* channels at most */
+  size_t site_sent;  /* queries of one site in this lane's channels */
+  unsigned flags;    /* ARES_FLAG_* of its channels */
+  int tries, timeout_ms;
+} cares_lane;
+
 typedef struct cares_fd {
   int fd;
   int events; /* 1 read, 2 write */
+  cares_chan *chan;
 } cares_fd;
 
 struct mdspf_cares {
   mdspf_alloc_fn afn;
   void *aud;
-  ares_channel ch;
   mdspf_resolver res;
+  /* channels */
+  cares_lane lanes[NLANES];
+  cares_chan *primary;
+  int optmask;     /* ARES_OPT_ROTATE or _NOROTATE */
+  int ednspsz;
+  size_t nservers; /* of every channel (copied from the primary) */
+  size_t fd_slots; /* sockets the open channels may have: 2 per server */
+  /* sites */
+  cares_site **tab;
+  size_t tab_n, nsites;
   /* event-loop hooks */
   mdspf_watch_fn watch;
   mdspf_timer_fn timer;
   void *loop_ud;
   long timer_due; /* deadline last reported (monotonic ms) or DUE_* */
   /* queries */
-  mdspf__list sent;   /* tokens handed to c-ares (cancelled ones too) */
-  mdspf__list queued; /* tokens waiting for room (see MAX_SENT) */
-  size_t pending;    /* tokens neither cancelled nor completed */
+  size_t pending; /* tokens neither cancelled nor completed */
   unsigned long delivered;
-  /* sockets c-ares asked to be watched */
+  /* sockets c-ares asked to be watched, of every channel */
   cares_fd *fds;
   size_t nfds, fds_cap;
   int fds_lost; /* the table could not grow: ask c-ares as well */
@@ -137,6 +249,12 @@ struct mdspf_cares {
   int in_hook;  /* inside the host's watch or timer callback */
   unsigned refs; /* the user's, plus one per holder of the vtable */
 };
+
+static int destroy(mdspf_cares *c);
+static int settle(mdspf_cares *c);
+static int maybe_free(mdspf_cares *c);
+static void cares_ref(void *impl);
+static void cares_unref(void *impl);
 
 /* ---- allocation --------------------------------------------------------- */
 
@@ -179,16 +297,12 @@ static long now_ms(void) {
   return (long)ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
 }
 
-/* Milliseconds until c-ares wants a timeout pass, rounded up so that a
- * poll or a host timer never wakes just before it; -1 when c-ares has no
+/* Milliseconds until channel h wants a timeout pass, rounded up so that a
+ * poll or a host timer never wakes just before it; -1 when it has no
  * query at all. */
-static long ares_ms(const mdspf_cares *c) {
+static long chan_ms(const cares_chan *h) {
   struct timeval tv, *r;
-  long ms;
-  if (!c->ch) {
-    return -1;
-  }
-  r = ares_timeout(c->ch, NULL, &tv);
+  r = ares_timeout(h->ch, NULL, &tv);
   if (!r) {
     return -1;
   }
@@ -198,8 +312,23 @@ static long ares_ms(const mdspf_cares *c) {
   if (r->tv_sec > (LONG_MAX / 1000L) - 1) {
     return LONG_MAX / 2;
   }
-  ms = (long)r->tv_sec * 1000L + ((long)r->tv_usec + 999L) / 1000L;
-  return ms;
+  return (long)r->tv_sec * 1000L + ((long)r->tv_usec + 999L) / 1000L;
+}
+
+/* The earliest of every channel's; -1 when no channel has a query. */
+static long ares_ms(const mdspf_cares *c) {
+  long best = -1;
+  int l;
+  for (l = 0; l < NLANES; l++) {
+    mdspf__link *k;
+    for (k = c->lanes[l].chans.head; k; k = k->next) {
+      long ms = chan_ms(CHAN(k));
+      if (ms >= 0 && (best < 0 || ms < best)) {
+        best = ms;
+      }
+    }
+  }
+  return best;
 }
 
 /* Tell the host's timer about the next deadline when it changed enough
@@ -260,7 +389,8 @@ static int fd_reserve(mdspf_cares *c, size_t want) {
   return 0;
 }
 
-static void fd_set_events(mdspf_cares *c, int fd, int events) {
+static void fd_set_events(mdspf_cares *c, cares_chan *h, int fd,
+                          int events) {
   size_t i = fd_find(c, fd);
   if (events == 0) {
     if (i != SIZE_MAX) {
@@ -271,26 +401,29 @@ static void fd_set_events(mdspf_cares *c, int fd, int events) {
   }
   if (i != SIZE_MAX) {
     c->fds[i].events = events;
+    c->fds[i].chan = h;
     return;
   }
   if (fd_reserve(c, c->nfds + 1) != 0) {
-    /* cannot happen with c-ares 1.18 (the table is sized for two
-     * sockets per server at creation); stay correct anyway */
+    /* cannot happen with c-ares 1.18 (the table has room for two sockets
+     * per server of every open channel); stay correct anyway */
     c->fds_lost = 1;
     return;
   }
   c->fds[c->nfds].fd = fd;
   c->fds[c->nfds].events = events;
+  c->fds[c->nfds].chan = h;
   c->nfds++;
 }
 
 /* ARES_OPT_SOCK_STATE_CB: c-ares opens, re-arms or is about to close a
- * socket.  Called from inside c-ares calls only. */
+ * socket of channel data.  Called from inside c-ares calls only. */
 static void sock_state_cb(void *data, ares_socket_t fd, int readable,
                           int writable) {
-  mdspf_cares *c = data;
+  cares_chan *h = data;
+  mdspf_cares *c = h->c;
   int rd = readable ? 1 : 0, wr = writable ? 1 : 0;
-  fd_set_events(c, (int)fd, rd | (wr << 1));
+  fd_set_events(c, h, (int)fd, rd | (wr << 1));
   if (c->watch) {
     c->in_hook++;
     c->watch(c->loop_ud, (int)fd, rd, wr);
@@ -303,27 +436,32 @@ static void sock_state_cb(void *data, ares_socket_t fd, int readable,
  * index n up to max; returns the new count. */
 static size_t lost_fds(const mdspf_cares *c, int *fds, int *events, size_t n,
                        size_t max) {
-  ares_socket_t socks[ARES_GETSOCK_MAXNUM];
-  int bits, k;
-  if (!c->fds_lost || !c->ch) {
+  int l;
+  if (!c->fds_lost) {
     return n;
   }
-  bits = ares_getsock(c->ch, socks, ARES_GETSOCK_MAXNUM);
-  for (k = 0; k < ARES_GETSOCK_MAXNUM && n < max; k++) {
-    int ev = (ARES_GETSOCK_READABLE(bits, k) ? 1 : 0) |
-             (ARES_GETSOCK_WRITABLE(bits, k) ? 2 : 0);
-    size_t j;
-    int dup = 0;
-    if (ev == 0) {
-      continue;
-    }
-    for (j = 0; j < n && !dup; j++) {
-      dup = fds[j] == (int)socks[k];
-    }
-    if (!dup) {
-      fds[n] = (int)socks[k];
-      events[n] = ev;
-      n++;
+  for (l = 0; l < NLANES; l++) {
+    mdspf__link *lk;
+    for (lk = c->lanes[l].chans.head; lk; lk = lk->next) {
+      ares_socket_t socks[ARES_GETSOCK_MAXNUM];
+      int bits = ares_getsock(CHAN(lk)->ch, socks, ARES_GETSOCK_MAXNUM), k;
+      for (k = 0; k < ARES_GETSOCK_MAXNUM && n < max; k++) {
+        int ev = (ARES_GETSOCK_READABLE(bits, k) ? 1 : 0) |
+                 (ARES_GETSOCK_WRITABLE(bits, k) ? 2 : 0);
+        size_t j;
+        int dup = 0;
+        if (ev == 0) {
+          continue;
+        }
+        for (j = 0; j < n && !dup; j++) {
+          dup = fds[j] == (int)socks[k];
+        }
+        if (!dup) {
+          fds[n] = (int)socks[k];
+          events[n] = ev;
+          n++;
+        }
+      }
     }
   }
   return n;
@@ -342,104 +480,219 @@ static size_t collect_fds(const mdspf_cares *c, int *fds, int *events,
   return lost_fds(c, fds, events, n, max);
 }
 
-/* ---- tokens ---------------------------------------------------------------- */
-
-static void list_push(mdspf__list *l, cares_token *t) {
-  mdspf__list_push_back(l, &t->link);
-}
-
-static void list_remove(mdspf__list *l, cares_token *t) {
-  mdspf__list_remove(l, &t->link);
-}
-
-static int ares_type(int rrtype) {
-  switch (rrtype) {
-  case MDSPF_RR_A:
-  case MDSPF_RR_AAAA:
-  case MDSPF_RR_MX:
-  case MDSPF_RR_TXT:
-  case MDSPF_RR_PTR:
-    return rrtype; /* the MDSPF_DNS_* values are the DNS type codes */
-  default:
-    return -1;
-  }
-}
-
-/* The c-ares callback.  Exactly one call per ares_query (c-ares
- * guarantees it, destruction included), which is what frees the token. */
-static void on_ares_done(void *arg, int status, int timeouts,
-                         unsigned char *abuf, int alen) {
-  cares_token *t = arg;
-  mdspf_cares *c = t->c;
-  mdspf_dns_query *q = t->q;
-  int rrtype = t->rrtype;
-  (void)timeouts;
-  list_remove(&c->sent, t);
-  if (q) {
-    t->q = NULL;
-    c->pending--;
-    c->delivered++;
-  }
-  if (t->submitting) {
-    t->completed = 1; /* submit() frees it after ares_query returns */
-  } else {
-    c_free(c, t, t->size);
-  }
-  if (q) {
-    /* may run the engine and user callbacks: nothing above may be
-     * touched afterwards but c */
-    mdspf__cares_answer(q, rrtype, status, abuf, alen, c->afn, c->aud);
-  }
-}
-
-/* Hand a token to c-ares.  ares_query (never ares_search: no search
- * domains) may complete before it returns -- bad name, out of memory,
- * no server -- and then the token is gone: returns NULL. */
-static cares_token *submit(mdspf_cares *c, cares_token *t) {
-  t->state = TOK_SENT;
-  t->submitting = 1;
-  list_push(&c->sent, t);
-  c->in_ares++;
-  ares_query(c->ch, t->name, DNS_CLASS_IN, ares_type(t->rrtype), on_ares_done,
-             t);
-  c->in_ares--;
-  t->submitting = 0;
-  if (t->completed) {
-    c_free(c, t, t->size);
-    return NULL;
-  }
-  return t;
-}
-
-/* Send queued queries while there is room.  Outside c-ares processing
- * only; an inline completion may run user code (it sees in_ares > 0). */
-static void launch(mdspf_cares *c) {
-  while (c->queued.head && c->sent.count < MAX_SENT && c->ch && !c->closing &&
-         !c->free_req) {
-    cares_token *t = TOKEN(c->queued.head);
-    list_remove(&c->queued, t);
-    (void)submit(c, t); /* the core keeps t as its token either way */
-  }
-}
-
-/* Every query left in c-ares was cancelled by the core: end them now
- * rather than letting them time out.  Only outside c-ares processing:
- * ares_cancel from a callback would free queries c-ares is iterating. */
-static void sweep(mdspf_cares *c) {
-  if (c->pending > 0 || c->sent.count == 0 || c->in_ares > 0 || c->closing ||
-      !c->ch) {
+/* Socket fd is ready: let its channel read or write it.  A socket not in
+ * the table (closed meanwhile, or lost) goes to every channel: each
+ * ignores a socket that is not its own.  Inside enter()/leave(). */
+static void proc_fd(mdspf_cares *c, int fd, int rd, int wr) {
+  ares_socket_t r = rd && fd >= 0 ? fd : ARES_SOCKET_BAD;
+  ares_socket_t w = wr && fd >= 0 ? fd : ARES_SOCKET_BAD;
+  size_t i = fd >= 0 ? fd_find(c, fd) : SIZE_MAX;
+  int l;
+  if (i != SIZE_MAX) {
+    ares_process_fd(c->fds[i].chan->ch, r, w);
     return;
   }
-  c->in_ares++;
-  ares_cancel(c->ch); /* callbacks only free cancelled tokens */
-  c->in_ares--;
+  for (l = 0; l < NLANES; l++) {
+    mdspf__link *k;
+    for (k = c->lanes[l].chans.head; k; k = k->next) {
+      ares_process_fd(CHAN(k)->ch, r, w);
+    }
+  }
 }
 
-static int destroy(mdspf_cares *c);
-static int settle(mdspf_cares *c);
-static int maybe_free(mdspf_cares *c);
-static void cares_ref(void *impl);
-static void cares_unref(void *impl);
+/* Timeouts and retries of every channel whose deadline has come (all of
+ * them with all != 0): ares_process_fd does a channel's own timeouts
+ * whenever it reads one of its sockets, but one channel busy with answers
+ * must not hold back the timeouts of another.  Inside enter()/leave():
+ * channels neither open nor close meanwhile. */
+static void proc_timeouts(mdspf_cares *c, int all) {
+  size_t open = 0;
+  int l;
+  for (l = 0; l < NLANES; l++) {
+    open += c->lanes[l].chans.count;
+  }
+  if (!all && open < 2) {
+    return; /* a lone channel did its timeouts with its sockets */
+  }
+  for (l = 0; l < NLANES; l++) {
+    mdspf__link *k;
+    for (k = c->lanes[l].chans.head; k; k = k->next) {
+      if (all || chan_ms(CHAN(k)) == 0) {
+        ares_process_fd(CHAN(k)->ch, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
+      }
+    }
+  }
+}
+
+/* ---- sites ------------------------------------------------------------------ */
+
+/* Second-level labels under which a two-letter country code registers
+ * names (co.uk, com.au, or.jp, ...): a name there is grouped by three
+ * labels. */
+static const char *const cc_second[] = {
+    "ac",  "co",  "com", "edu", "gob", "gov", "go",  "ltd", "mil",
+    "ne",  "net", "nic", "nom", "or",  "org", "plc", "sch"};
+
+static char lower(char ch) {
+  return (ch >= 'A' && ch <= 'Z') ? (char)(ch + 32) : ch;
+}
+
+/* The site of name (no trailing dot, at most 253 octets) into out
+ * (SITE_KEY_MAX + 1 octets): the registered domain it is most likely
+ * under, lower case.  Without a public suffix list this is a guess, good
+ * enough for fairness: the last two labels; three under a two-letter
+ * country code whose second label is one of cc_second; for reverse names
+ * the /24 (in-addr.arpa) or the /48 (ip6.arpa), which is how address
+ * space is delegated.  Returns its length. */
+static size_t site_key(const char *name, char *out) {
+  size_t n = strlen(name), i, start, want = 2, seen = 0;
+  size_t dots[16]; /* positions of the last dots, last first */
+  if (n > SITE_KEY_MAX) {
+    n = SITE_KEY_MAX;
+  }
+  for (i = 0; i < n; i++) {
+    out[i] = lower(name[i]);
+  }
+  out[n] = '\0';
+  for (i = n; i > 0 && seen < sizeof dots / sizeof dots[0]; i--) {
+    if (out[i - 1] == '.') {
+      dots[seen++] = i - 1;
+    }
+  }
+  if (n >= 13 && strcmp(out + n - 13, ".in-addr.arpa") == 0) {
+    want = 5;
+  } else if (n >= 9 && strcmp(out + n - 9, ".ip6.arpa") == 0) {
+    want = 14;
+  } else if (seen >= 2 && n - dots[0] - 1 == 2) {
+    size_t k, len = dots[0] - dots[1] - 1;
+    for (k = 0; k < sizeof cc_second / sizeof cc_second[0]; k++) {
+      if (strlen(cc_second[k]) == len &&
+          memcmp(out + dots[1] + 1, cc_second[k], len) == 0) {
+        want = 3;
+        break;
+      }
+    }
+  }
+  if (seen < want) {
+    return n; /* the whole name */
+  }
+  start = dots[want - 1] + 1;
+  memmove(out, out + start, n - start + 1);
+  return n - start;
+}
+
+static uint32_t key_hash(const char *k, size_t n) {
+  uint32_t h = 2166136261u; /* FNV-1a */
+  size_t i;
+  for (i = 0; i < n; i++) {
+    h ^= (unsigned char)k[i];
+    h *= 16777619u;
+  }
+  return h;
+}
+
+/* Rehash into nb buckets (a power of two); on failure keep the old. */
+static void site_rehash(mdspf_cares *c, size_t nb) {
+  cares_site **nt = c_alloc_array(c, nb, sizeof *nt);
+  size_t i;
+  if (!nt) {
+    return;
+  }
+  for (i = 0; i < c->tab_n; i++) {
+    cares_site *s = c->tab[i], *next;
+    for (; s; s = next) {
+      next = s->hnext;
+      s->hnext = nt[s->hash & (nb - 1)];
+      nt[s->hash & (nb - 1)] = s;
+    }
+  }
+  c_free(c, c->tab, c->tab_n * sizeof *c->tab);
+  c->tab = nt;
+  c->tab_n = nb;
+}
+
+/* The site of name, made if new, with one more reference; NULL when
+ * there is no memory. */
+static cares_site *site_get(mdspf_cares *c, const char *name) {
+  char key[SITE_KEY_MAX + 1];
+  size_t n = site_key(name, key), size;
+  uint32_t h = key_hash(key, n);
+  cares_site *s;
+  if (c->tab) {
+    for (s = c->tab[h & (c->tab_n - 1)]; s; s = s->hnext) {
+      if (s->hash == h && s->keylen == n && memcmp(s->key, key, n) == 0) {
+        s->ntokens++;
+        return s;
+      }
+    }
+  }
+  if (!c->tab) {
+    site_rehash(c, SITE_TAB_MIN);
+    if (!c->tab) {
+      return NULL;
+    }
+  } else if (c->nsites >= c->tab_n && c->tab_n <= SIZE_MAX / 4) {
+    site_rehash(c, c->tab_n * 2); /* failure: longer chains */
+  }
+  size = sizeof *s + n + 1;
+  s = c_alloc(c, size);
+  if (!s) {
+    return NULL;
+  }
+  s->size = size;
+  s->hash = h;
+  s->keylen = n;
+  memcpy(s->key, key, n + 1);
+  s->hnext = c->tab[h & (c->tab_n - 1)];
+  c->tab[h & (c->tab_n - 1)] = s;
+  c->nsites++;
+  s->ntokens = 1;
+  return s;
+}
+
+/* Drop a reference; the site goes with its last token (its queues are
+ * empty then, so it is on no ready list). */
+static void site_put(mdspf_cares *c, cares_site *s) {
+  cares_site **pp;
+  if (--s->ntokens > 0) {
+    return;
+  }
+  for (pp = &c->tab[s->hash & (c->tab_n - 1)]; *pp; pp = &(*pp)->hnext) {
+    if (*pp == s) {
+      *pp = s->hnext;
+      break;
+    }
+  }
+  c->nsites--;
+  c_free(c, s, s->size);
+  if (c->tab_n > SITE_TAB_MIN && c->nsites < c->tab_n / 8) {
+    site_rehash(c, c->tab_n / 2);
+  }
+  if (c->nsites == 0) {
+    c_free(c, c->tab, c->tab_n * sizeof *c->tab);
+    c->tab = NULL;
+    c->tab_n = 0;
+  }
+}
+
+#define SITE_OF_READY(k, l)                                                  \
+  ((cares_site *)(void *)((char *)(k)-offsetof(cares_site, ln) -             \
+                          (size_t)(l) * sizeof(site_lane) -                  \
+                          offsetof(site_lane, ready)))
+
+/* Keep the invariant: a site is on lane l's ready list exactly when it
+ * has tokens waiting there and room under the lane's bound for a site. */
+static void site_ready(mdspf_cares *c, cares_site *s, int l) {
+  cares_lane *L = &c->lanes[l];
+  site_lane *sl = &s->ln[l];
+  int want = sl->queue.count > 0 && sl->sent < L->site_sent;
+  int on = mdspf__list_linked(&L->ready, &sl->ready);
+  if (want && !on) {
+    mdspf__list_push_back(&L->ready, &sl->ready);
+  } else if (!want && on) {
+    mdspf__list_remove(&L->ready, &sl->ready);
+  }
+}
 
 /* Socket functions for c-ares.  Its own TCP path writes with writev(),
  * which raises SIGPIPE when the server has closed the connection and
@@ -507,6 +760,291 @@ static ares_ssize_t sf_sendv(ares_socket_t fd, const struct iovec *iov,
 static const struct ares_socket_functions socket_functions = {
     sf_socket, sf_close, sf_connect, sf_recvfrom, sf_sendv};
 
+/* ---- channels ------------------------------------------------------------- */
+
+/* Open a channel for lane l, configured like every other of the lane and
+ * talking to the primary's servers.  NULL on failure, and *err says why:
+ * MDSPF_E_NOMEM, or MDSPF_E_DNS when c-ares could not initialise. */
+static cares_chan *chan_open(mdspf_cares *c, int l, int *err) {
+  cares_lane *L = &c->lanes[l];
+  struct ares_options ao;
+  struct ares_addr_port_node *servers = NULL;
+  size_t slots = 2 * (c->nservers > 0 ? c->nservers : 1);
+  cares_chan *h;
+  int mask, st;
+  /* c-ares 1.18 opens at most one UDP and one TCP socket per server and
+   * channel: reserving that now means sock_state_cb never allocates */
+  *err = MDSPF_E_NOMEM;
+  if (fd_reserve(c, c->fd_slots + slots) != 0) {
+    return NULL;
+  }
+  h = c_alloc(c, sizeof *h);
+  if (!h) {
+    return NULL;
+  }
+  h->c = c;
+  h->lane = l;
+  memset(&ao, 0, sizeof ao);
+  mask = ARES_OPT_FLAGS | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES |
+         ARES_OPT_SOCK_STATE_CB | ARES_OPT_EDNSPSZ | ARES_OPT_SOCK_RCVBUF |
+         c->optmask;
+  ao.flags = (int)L->flags;
+  ao.timeout = L->timeout_ms;
+  ao.tries = L->tries;
+  ao.ednspsz = c->ednspsz;
+  ao.socket_receive_buffer_size = SOCK_RCVBUF;
+  ao.sock_state_cb = sock_state_cb;
+  ao.sock_state_cb_data = h;
+  /* No ares_library_init: a no-op on POSIX in 1.18, and global. */
+  st = ares_init_options(&h->ch, &ao, mask);
+  if (st != ARES_SUCCESS) {
+    *err = st == ARES_ENOMEM ? MDSPF_E_NOMEM : MDSPF_E_DNS;
+    c_free(c, h, sizeof *h);
+    return NULL;
+  }
+  ares_set_socket_functions(h->ch, &socket_functions, NULL);
+  if (c->primary) {
+    /* the servers the primary was given (or read from the system) */
+    st = ares_get_servers_ports(c->primary->ch, &servers);
+    if (st == ARES_SUCCESS) {
+      st = ares_set_servers_ports(h->ch, servers);
+    }
+    if (servers) {
+      ares_free_data(servers);
+    }
+    if (st != ARES_SUCCESS) {
+      *err = st == ARES_ENOMEM ? MDSPF_E_NOMEM : MDSPF_E_DNS;
+      ares_destroy(h->ch);
+      c_free(c, h, sizeof *h);
+      return NULL;
+    }
+  }
+  *err = MDSPF_OK;
+  c->fd_slots += slots;
+  mdspf__list_push_back(&L->chans, &h->link);
+  return h;
+}
+
+/* Close channel h, which must not be on the stack (settle, or the free).
+ * Queries still in it complete with ARES_EDESTRUCTION. */
+static void chan_close(mdspf_cares *c, cares_chan *h) {
+  size_t i;
+  c->in_ares++;
+  ares_destroy(h->ch); /* reports its sockets closed through sock_state_cb */
+  c->in_ares--;
+  /* not expected: c-ares reports every socket it closes */
+  for (i = 0; i < c->nfds;) {
+    if (c->fds[i].chan == h) {
+      int fd = c->fds[i].fd;
+      c->fds[i] = c->fds[--c->nfds];
+      if (c->watch) {
+        c->in_hook++;
+        c->watch(c->loop_ud, fd, 0, 0);
+        c->in_hook--;
+      }
+    } else {
+      i++;
+    }
+  }
+  while (h->sent.head) {
+    /* not expected either: c-ares calls back for every query it holds */
+    cares_token *t = TOKEN(h->sent.head);
+    mdspf__list_remove(&h->sent, &t->link);
+    t->site->ln[t->lane].sent--;
+    site_put(c, t->site);
+    c_free(c, t, t->size);
+  }
+  c->fd_slots -= 2 * (c->nservers > 0 ? c->nservers : 1);
+  mdspf__list_remove(&c->lanes[h->lane].chans, &h->link);
+  if (c->primary == h) {
+    c->primary = NULL;
+  }
+  c_free(c, h, sizeof *h);
+}
+
+/* The first open channel of lane l with room, NULL if none. */
+static cares_chan *chan_room(const mdspf_cares *c, int l) {
+  const cares_lane *L = &c->lanes[l];
+  mdspf__link *k;
+  for (k = L->chans.head; k; k = k->next) {
+    if (CHAN(k)->sent.count < L->chan_sent) {
+      return CHAN(k);
+    }
+  }
+  return NULL;
+}
+
+/* Close the extra channels that are empty while the others of their lane
+ * are at most half full (so a load around one channel's worth does not
+ * open and close one all the time).  Idle only. */
+static void reap(mdspf_cares *c) {
+  int l;
+  for (l = 0; l < NLANES && !c->closing; l++) {
+    cares_lane *L = &c->lanes[l];
+    mdspf__link *k, *next;
+    size_t load = 0;
+    for (k = L->chans.head; k; k = k->next) {
+      load += CHAN(k)->sent.count;
+    }
+    for (k = L->chans.head; k; k = next) {
+      cares_chan *h = CHAN(k);
+      next = k->next;
+      if (h->primary || h->sent.count > 0) {
+        continue;
+      }
+      if (load <= (L->chans.count - 1) * L->chan_sent / 2) {
+        chan_close(c, h);
+      }
+    }
+  }
+}
+
+/* ---- tokens ---------------------------------------------------------------- */
+
+static int ares_type(int rrtype) {
+  switch (rrtype) {
+  case MDSPF_RR_A:
+  case MDSPF_RR_AAAA:
+  case MDSPF_RR_MX:
+  case MDSPF_RR_TXT:
+  case MDSPF_RR_PTR:
+    return rrtype; /* the MDSPF_DNS_* values are the DNS type codes */
+  default:
+    return -1;
+  }
+}
+
+static void token_free(mdspf_cares *c, cares_token *t) {
+  site_put(c, t->site);
+  c_free(c, t, t->size);
+}
+
+/* Put t at the back of its site's queue in lane l. */
+static void enqueue(mdspf_cares *c, cares_token *t, int l) {
+  t->lane = l;
+  t->state = TOK_QUEUED;
+  t->chan = NULL;
+  mdspf__list_push_back(&t->site->ln[l].queue, &t->link);
+  site_ready(c, t->site, l);
+}
+
+/* The c-ares callback.  Exactly one call per ares_query (c-ares
+ * guarantees it, destruction included), which is what frees the token. */
+static void on_ares_done(void *arg, int status, int timeouts,
+                         unsigned char *abuf, int alen) {
+  cares_token *t = arg;
+  mdspf_cares *c = t->c;
+  cares_chan *h = t->chan;
+  mdspf_dns_query *q = t->q;
+  int rrtype = t->rrtype;
+  (void)timeouts;
+  mdspf__list_remove(&h->sent, &t->link);
+  t->site->ln[t->lane].sent--;
+  site_ready(c, t->site, t->lane);
+  t->chan = NULL;
+  if (q) {
+    h->live--;
+    t->q = NULL;
+    c->pending--;
+    c->delivered++;
+  }
+  if (t->submitting) {
+    t->completed = 1; /* submit() frees it after ares_query returns */
+  } else {
+    token_free(c, t);
+  }
+  if (q) {
+    /* may run the engine and user callbacks: nothing above may be
+     * touched afterwards but c */
+    mdspf__cares_answer(q, rrtype, status, abuf, alen, c->afn, c->aud);
+  }
+}
+
+/* Hand t (counted in its site's sent already) to channel h.  ares_query
+ * (never ares_search: no search domains) may complete before it returns
+ * -- bad name, out of memory, no server -- and then the token is gone:
+ * returns NULL. */
+static cares_token *submit(mdspf_cares *c, cares_chan *h, cares_token *t) {
+  t->state = TOK_SENT;
+  t->chan = h;
+  t->submitting = 1;
+  t->completed = 0;
+  mdspf__list_push_back(&h->sent, &t->link);
+  h->live++;
+  c->in_ares++;
+  ares_query(h->ch, t->name, DNS_CLASS_IN, ares_type(t->rrtype), on_ares_done,
+             t);
+  c->in_ares--;
+  t->submitting = 0;
+  if (t->completed) {
+    token_free(c, t);
+    return NULL;
+  }
+  return t;
+}
+
+/* Send what waits while channels have room (opening channels up to the
+ * lane's bound), one query per ready site in turn.  Idle only; an inline
+ * completion may run user code (it sees in_ares > 0). */
+static void launch(mdspf_cares *c) {
+  int l;
+  for (l = 0; l < NLANES; l++) {
+    cares_lane *L = &c->lanes[l];
+    while (L->ready.head && !c->closing && !c->free_req) {
+      cares_site *s = SITE_OF_READY(L->ready.head, l);
+      cares_token *t = TOKEN(s->ln[l].queue.head);
+      cares_chan *h = chan_room(c, l);
+      int err;
+      if (!h && L->chans.count < L->max_chans) {
+        h = chan_open(c, l, &err);
+      }
+      if (!h) {
+        break; /* every place taken: the next completion makes room */
+      }
+      mdspf__list_remove(&s->ln[l].queue, &t->link);
+      s->ln[l].sent++;
+      /* round robin: the site goes to the back of the line */
+      mdspf__list_remove(&L->ready, &s->ln[l].ready);
+      site_ready(c, s, l);
+      (void)submit(c, h, t); /* the core keeps t as its token either way */
+    }
+  }
+}
+
+/* 1 when launch() could send something now. */
+static int launchable(const mdspf_cares *c) {
+  int l;
+  for (l = 0; l < NLANES; l++) {
+    const cares_lane *L = &c->lanes[l];
+    if (L->ready.head &&
+        (chan_room(c, l) || L->chans.count < L->max_chans)) {
+      return 1;
+    }
+  }
+  return 0;
+}
+
+/* Every query left in a channel was cancelled by the core: end them now
+ * rather than letting them time out.  Only outside c-ares processing:
+ * ares_cancel from a callback would free queries c-ares is iterating. */
+static void sweep(mdspf_cares *c) {
+  int l;
+  if (c->in_ares > 0 || c->closing) {
+    return;
+  }
+  for (l = 0; l < NLANES; l++) {
+    mdspf__link *k;
+    for (k = c->lanes[l].chans.head; k; k = k->next) {
+      cares_chan *h = CHAN(k);
+      if (h->live == 0 && h->sent.count > 0) {
+        c->in_ares++;
+        ares_cancel(h->ch); /* callbacks only free cancelled tokens */
+        c->in_ares--;
+      }
+    }
+  }
+}
+
 static void enter(mdspf_cares *c) { c->in_ares++; }
 
 /* Leave a c-ares call.  The outermost leave runs what was deferred.
@@ -523,9 +1061,10 @@ static int leave(mdspf_cares *c) {
 }
 
 /* The backend became idle (no c-ares call, no hook on the stack): send
- * what waits, end what was cancelled, report the timer -- whose callback
- * may queue more --, and carry out a free asked for meanwhile.  Returns 1
- * when c was freed. */
+ * what waits, end what was cancelled, close idle extra channels, report
+ * the timer -- whose callback, like the watch callback of a closing
+ * channel, may queue more --, and carry out a free asked for meanwhile.
+ * Returns 1 when c was freed. */
 static int settle(mdspf_cares *c) {
   int rounds = 0;
   for (;;) {
@@ -534,12 +1073,15 @@ static int settle(mdspf_cares *c) {
       return destroy(c);
     }
     sweep(c);
+    reap(c);
+    if (c->free_req) {
+      return destroy(c);
+    }
     timer_sync(c);
     if (c->free_req) {
       return destroy(c);
     }
-    if (!c->queued.head || c->sent.count >= MAX_SENT || c->closing ||
-        ++rounds > 8) {
+    if (c->closing || !launchable(c) || ++rounds > 8) {
       return 0;
     }
   }
@@ -584,13 +1126,15 @@ static int cares_query(void *impl, mdspf_dns_query *q, const char *name,
   mdspf_cares *c = impl;
   char esc[ESC_NAME_MAX + 1];
   cares_token *t;
+  cares_site *s;
+  cares_chan *h;
   size_t size;
   int len;
   if (!c || !q || !name || !token) {
     return MDSPF_E_INVAL;
   }
   *token = NULL;
-  if (c->closing || c->free_req || !c->ch) {
+  if (c->closing || c->free_req) {
     return MDSPF_E_STATE; /* the core completes q with TEMPFAIL */
   }
   if (ares_type(rrtype) < 0 || name[0] == '\0' || strlen(name) > 253) {
@@ -605,24 +1149,39 @@ static int cares_query(void *impl, mdspf_dns_query *q, const char *name,
   if (!t) {
     return MDSPF_E_NOMEM;
   }
+  s = site_get(c, name);
+  if (!s) {
+    c_free(c, t, size);
+    return MDSPF_E_NOMEM;
+  }
   t->c = c;
   t->q = q;
+  t->site = s;
   t->size = size;
   t->rrtype = rrtype;
   memcpy(t->name, esc, (size_t)len + 1);
   c->pending++;
-  if (c->queued.count > 0 || c->sent.count >= MAX_SENT || c->in_hook > 0) {
-    /* no room, or from the host's watch or timer callback (c-ares may be
-     * opening or closing a socket right now): wait in line, first in,
-     * first out, until the backend is idle */
-    t->state = TOK_QUEUED;
-    list_push(&c->queued, t);
+  h = chan_room(c, LANE_MAIN);
+  if (c->in_hook > 0 || !h || c->lanes[LANE_MAIN].ready.head ||
+      s->ln[LANE_MAIN].sent >= c->lanes[LANE_MAIN].site_sent) {
+    /* From the host's watch or timer callback (c-ares may be opening or
+     * closing a socket right now), or no room in an open channel, or
+     * others -- of this site or another -- wait for room: in line, sent
+     * by settle() once the backend is idle (at once when it is). */
+    enqueue(c, t, LANE_MAIN);
     *token = t;
+    if (c->in_ares == 0 && c->in_hook == 0) {
+      /* a host calling query() itself; its completion callback may free
+       * the backend (then the token is gone, and never cancelled) */
+      (void)settle(c);
+    }
     return 0;
   }
   /* An inline completion only queues the answer in the core (we are
    * inside its query()), so normally no user code runs here. */
-  *token = submit(c, t);
+  t->lane = LANE_MAIN;
+  s->ln[LANE_MAIN].sent++;
+  *token = submit(c, h, t);
   if (c->in_ares == 0 && c->in_hook == 0) {
     /* a host calling query() itself, whose completion callback freed
      * the backend: the token is gone (*token is NULL) */
@@ -634,16 +1193,19 @@ static int cares_query(void *impl, mdspf_dns_query *q, const char *name,
 static void cares_cancel(void *impl, void *token) {
   mdspf_cares *c = impl;
   cares_token *t = token;
-  if (!c || !t || !t->q || t->cancelled) {
+  if (!c || !t || !t->q) {
     return;
   }
   t->q = NULL; /* never touched again */
   c->pending--;
   if (t->state == TOK_QUEUED) {
-    list_remove(&c->queued, t); /* c-ares never saw it */
-    c_free(c, t, t->size);
+    /* c-ares never saw it */
+    cares_site *s = t->site;
+    mdspf__list_remove(&s->ln[t->lane].queue, &t->link);
+    site_ready(c, s, t->lane);
+    token_free(c, t);
   } else {
-    t->cancelled = 1; /* the token waits for c-ares to call back */
+    t->chan->live--; /* the token waits for c-ares to call back */
   }
   if (c->in_ares == 0 && c->in_hook == 0 && !c->closing) {
     (void)settle(c);
@@ -797,6 +1359,7 @@ void mdspf_cares_options_init(mdspf_cares_options *opt) {
   opt->tries = 2;
   opt->flags = 0;
   opt->edns_size = 1232;
+  opt->max_channels = CHANNELS_DEFAULT;
 }
 
 static int options_valid(const mdspf_cares_options *o) {
@@ -804,7 +1367,8 @@ static int options_valid(const mdspf_cares_options *o) {
       MDSPF_CARES_NO_EDNS | MDSPF_CARES_USE_TCP | MDSPF_CARES_NO_ROTATE;
   return o->timeout_ms >= 10 && o->timeout_ms <= 60000 && o->tries >= 1 &&
          o->tries <= 10 && o->edns_size >= 512 && o->edns_size <= 4096 &&
-         (o->flags & ~known) == 0;
+         (o->flags & ~known) == 0 && o->max_channels >= 1 &&
+         o->max_channels <= CHANNELS_MAX;
 }
 
 static int status_from_ares(int st) {
@@ -813,11 +1377,11 @@ static int status_from_ares(int st) {
 
 mdspf_status mdspf_cares_new(const mdspf_cares_options *opt, mdspf_cares **out) {
   mdspf_cares_options o;
-  struct ares_options ao;
   struct ares_addr_port_node *nodes = NULL;
   size_t nnodes = 0, cap = 0;
   mdspf_cares tmp, *c;
-  int mask, st;
+  cares_lane *L;
+  int st;
   if (!out) {
     return MDSPF_E_INVAL;
   }
@@ -827,7 +1391,8 @@ mdspf_status mdspf_cares_new(const mdspf_cares_options *opt, mdspf_cares **out) 
     if (opt->struct_size < OPTIONS_MIN_SIZE) {
       return MDSPF_E_INVAL;
     }
-    /* a newer caller's struct may be longer: read what we know */
+    /* a newer caller's struct may be longer, an older one's shorter: read
+     * what both know, the defaults stand for the rest */
     memcpy(&o, opt, opt->struct_size < sizeof o ? opt->struct_size
                                                 : sizeof o);
     o.struct_size = sizeof o;
@@ -873,98 +1438,120 @@ mdspf_status mdspf_cares_new(const mdspf_cares_options *opt, mdspf_cares **out) 
   c->res.query = cares_query;
   c->res.cancel = cares_cancel;
   c->res.wait = cares_wait_vt;
+  c->optmask = (o.flags & MDSPF_CARES_NO_ROTATE) ? ARES_OPT_NOROTATE
+                                                 : ARES_OPT_ROTATE;
+  c->ednspsz = o.edns_size;
+  c->nservers = nnodes;
 
-  memset(&ao, 0, sizeof ao);
-  mask = ARES_OPT_FLAGS | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES |
-         ARES_OPT_SOCK_STATE_CB | ARES_OPT_EDNSPSZ | ARES_OPT_SOCK_RCVBUF;
+  L = &c->lanes[LANE_MAIN];
+  L->chan_sent = CHAN_SENT;
+  L->max_chans = (size_t)o.max_channels;
+  L->site_sent = SITE_SENT;
   /* never search domains or HOSTALIASES: SPF names are absolute */
-  ao.flags = ARES_FLAG_NOSEARCH | ARES_FLAG_NOALIASES;
+  L->flags = ARES_FLAG_NOSEARCH | ARES_FLAG_NOALIASES;
   if (!(o.flags & MDSPF_CARES_NO_EDNS)) {
-    ao.flags |= ARES_FLAG_EDNS;
+    L->flags |= ARES_FLAG_EDNS;
   }
   if (o.flags & MDSPF_CARES_USE_TCP) {
-    ao.flags |= ARES_FLAG_USEVC;
+    L->flags |= ARES_FLAG_USEVC;
   }
-  mask |= (o.flags & MDSPF_CARES_NO_ROTATE) ? ARES_OPT_NOROTATE
-                                            : ARES_OPT_ROTATE;
-  ao.timeout = o.timeout_ms;
-  ao.tries = o.tries;
-  ao.ednspsz = o.edns_size;
-  ao.socket_receive_buffer_size = SOCK_RCVBUF;
-  ao.sock_state_cb = sock_state_cb;
-  ao.sock_state_cb_data = c;
-  /* No ares_library_init: a no-op on POSIX in 1.18, and global. */
-  st = ares_init_options(&c->ch, &ao, mask);
-  if (st != ARES_SUCCESS) {
-    c->ch = NULL;
+  L->tries = o.tries;
+  L->timeout_ms = o.timeout_ms;
+
+  c->primary = chan_open(c, LANE_MAIN, &st);
+  if (!c->primary) {
     c_free(&tmp, nodes, cap * sizeof *nodes);
+    c_free(&tmp, c->fds, c->fds_cap * sizeof *c->fds);
     c_free(&tmp, c, sizeof *c);
-    return status_from_ares(st);
+    return st;
   }
-  ares_set_socket_functions(c->ch, &socket_functions, NULL);
+  c->primary->primary = 1;
   if (nnodes > 0) {
-    st = ares_set_servers_ports(c->ch, nodes); /* copies the list */
+    st = ares_set_servers_ports(c->primary->ch, nodes); /* copies the list */
     c_free(&tmp, nodes, cap * sizeof *nodes);
     if (st != ARES_SUCCESS) {
-      ares_destroy(c->ch);
+      chan_close(c, c->primary);
+      c_free(&tmp, c->fds, c->fds_cap * sizeof *c->fds);
       c_free(&tmp, c, sizeof *c);
       return status_from_ares(st);
     }
   } else {
     struct ares_addr_port_node *cur = NULL, *p;
+    size_t n = 0;
     /* sized from the configuration c-ares read */
-    if (ares_get_servers_ports(c->ch, &cur) == ARES_SUCCESS) {
+    if (ares_get_servers_ports(c->primary->ch, &cur) == ARES_SUCCESS) {
       for (p = cur; p; p = p->next) {
-        nnodes++;
+        n++;
       }
       ares_free_data(cur);
     }
-  }
-  /* c-ares 1.18 opens at most one UDP and one TCP socket per server:
-   * reserving that now means sock_state_cb never has to allocate. */
-  if (fd_reserve(c, (nnodes > 0 ? nnodes : 1) * 2) != 0) {
-    ares_destroy(c->ch);
-    c_free(&tmp, c, sizeof *c);
-    return MDSPF_E_NOMEM;
+    if (n > 1) {
+      /* room in the socket table for every server of the primary */
+      c->fd_slots = 0;
+      c->nservers = n;
+      if (fd_reserve(c, 2 * n) != 0) {
+        chan_close(c, c->primary);
+        c_free(&tmp, c->fds, c->fds_cap * sizeof *c->fds);
+        c_free(&tmp, c, sizeof *c);
+        return MDSPF_E_NOMEM;
+      }
+      c->fd_slots = 2 * n;
+    }
   }
   *out = c;
   return MDSPF_OK;
 }
 
 /* The user's free: every query fails (the teardown rule of every
- * resolver), the channel, sockets and timer go; from then on queries
+ * resolver), the channels, sockets and timer go; from then on queries
  * are refused.  The handle itself stays while references remain. */
-static void close_channel(mdspf_cares *c) {
+static cares_token *first_queued(const mdspf_cares *c) {
   size_t i;
+  int l;
+  for (l = 0; l < NLANES; l++) {
+    if (c->lanes[l].ready.head) {
+      return TOKEN(SITE_OF_READY(c->lanes[l].ready.head, l)->ln[l].queue.head);
+    }
+  }
+  /* with every channel gone no site is held back by its bound, so the
+   * ready lists hold them all; look everywhere all the same */
+  for (i = 0; i < c->tab_n; i++) {
+    const cares_site *s;
+    for (s = c->tab[i]; s; s = s->hnext) {
+      for (l = 0; l < NLANES; l++) {
+        if (s->ln[l].queue.head) {
+          return TOKEN(s->ln[l].queue.head);
+        }
+      }
+    }
+  }
+  return NULL;
+}
+
+static void close_all(mdspf_cares *c) {
+  cares_token *t;
+  size_t i;
+  int l;
   c->closing = 1;
   /* Every query still in c-ares completes with ARES_EDESTRUCTION, which
    * answer.c maps to TEMPFAIL (cancelled tokens are just freed); checks
    * may finish and their callbacks run from here.  c-ares then closes
    * its sockets, reporting each through sock_state_cb. */
-  if (c->ch) {
-    c->in_ares++;
-    ares_destroy(c->ch);
-    c->in_ares--;
-    c->ch = NULL;
-  }
-  /* queries that never reached c-ares complete the same way */
-  while (c->queued.head) {
-    cares_token *t = TOKEN(c->queued.head);
-    mdspf_dns_query *q = t->q;
-    int rrtype = t->rrtype;
-    list_remove(&c->queued, t);
-    c_free(c, t, t->size);
-    if (q) {
-      c->pending--;
-      mdspf__cares_answer(q, rrtype, ARES_EDESTRUCTION, NULL, 0, c->afn,
-                          c->aud);
+  for (l = 0; l < NLANES; l++) {
+    while (c->lanes[l].chans.head) {
+      chan_close(c, CHAN(c->lanes[l].chans.head));
     }
   }
-  while (c->sent.head) {
-    /* not expected: c-ares calls back for every query it holds */
-    cares_token *t = TOKEN(c->sent.head);
-    list_remove(&c->sent, t);
-    c_free(c, t, t->size);
+  /* queries that never reached c-ares complete the same way */
+  while ((t = first_queued(c)) != NULL) {
+    mdspf_dns_query *q = t->q;
+    int rrtype = t->rrtype;
+    mdspf__list_remove(&t->site->ln[t->lane].queue, &t->link);
+    site_ready(c, t->site, t->lane);
+    token_free(c, t);
+    c->pending--;
+    mdspf__cares_answer(q, rrtype, ARES_EDESTRUCTION, NULL, 0, c->afn,
+                        c->aud);
   }
   c->in_hook++; /* the hooks below run inside the guard */
   for (i = 0; i < c->nfds; i++) {
@@ -1004,7 +1591,7 @@ static void cares_unref(void *impl) {
 
 /* Close and drop the user's reference; 1 when the handle is gone. */
 static int destroy(mdspf_cares *c) {
-  close_channel(c);
+  close_all(c);
   c->refs--;
   return maybe_free(c);
 }
@@ -1068,24 +1655,23 @@ const mdspf_resolver *mdspf_cares_resolver(mdspf_cares *c) {
 
 void mdspf_cares_process_fd(mdspf_cares *c, int fd, int readable,
                             int writable) {
-  if (!c || c->in_ares > 0 || c->in_hook > 0 || c->closing || !c->ch) {
+  if (!c || c->in_ares > 0 || c->in_hook > 0 || c->closing) {
     return; /* c-ares 1.18 must not be re-entered from its callbacks */
   }
   enter(c);
-  ares_process_fd(c->ch, readable && fd >= 0 ? fd : ARES_SOCKET_BAD,
-                  writable && fd >= 0 ? fd : ARES_SOCKET_BAD);
+  proc_fd(c, fd, readable, writable);
   (void)leave(c);
 }
 
 void mdspf_cares_process_timeout(mdspf_cares *c) {
-  if (!c || c->in_ares > 0 || c->in_hook > 0 || c->closing || !c->ch) {
+  if (!c || c->in_ares > 0 || c->in_hook > 0 || c->closing) {
     return;
   }
   /* the host's timer has fired: whatever is due next must be reported
    * again, even if it equals the old deadline */
   c->timer_due = DUE_UNKNOWN;
   enter(c);
-  ares_process_fd(c->ch, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
+  proc_timeouts(c, 1);
   (void)leave(c);
 }
 
@@ -1206,12 +1792,13 @@ mdspf_status mdspf_cares_wait(mdspf_cares *c, int timeout_ms) {
        * fails and c-ares moves the queries on */
       rd = (re & (POLLIN | POLLERR | POLLHUP)) != 0;
       wr = (re & (POLLOUT | POLLERR)) != 0;
-      ares_process_fd(c->ch, rd ? c->pfd[i].fd : ARES_SOCKET_BAD,
-                      wr ? c->pfd[i].fd : ARES_SOCKET_BAD);
+      proc_fd(c, c->pfd[i].fd, rd, wr);
     }
-    if (n <= 0 && !c->closing) {
-      /* poll timed out (or was interrupted): timeouts and retries */
-      ares_process_fd(c->ch, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
+    if (!c->closing) {
+      /* timeouts and retries: of every channel when poll timed out (or
+       * was interrupted), else of those whose deadline has come -- a
+       * busy channel must not hold back another's */
+      proc_timeouts(c, n <= 0);
     }
     if (leave(c)) {
       return 0; /* freed from a delivery callback */
