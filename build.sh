@@ -12,8 +12,11 @@
 #                        each (default 60)
 #   ./build.sh clean     remove the build trees
 #
-# Missing Debian packages are installed first (apt-get update only when
-# something is missing).  Set JOBS to change build parallelism.
+# Missing Debian packages are installed first where apt-get exists
+# (apt-get update only when something is missing; no service is left
+# running); elsewhere the script says what it needs.  Building (and the
+# demo) needs only cmake, a C compiler, pkg-config and c-ares; the tests
+# need more.  Set JOBS to change build parallelism.
 set -euo pipefail
 
 cd "$(dirname "$0")"
@@ -22,23 +25,37 @@ JOBS=${JOBS:-$(nproc 2>/dev/null || echo 2)}
 BUILD=$ROOT/build
 ASAN_BUILD=$ROOT/build-asan
 
-PACKAGES=(cmake make gcc pkg-config libc-ares-dev libcmocka-dev libyaml-dev
-  libevent-dev nsd valgrind libtsan2)
+# What building needs (./build.sh, ./build.sh demo) ...
+PACKAGES=(cmake make gcc pkg-config libc-ares-dev)
+# ... and what the tests need besides: cmocka and libyaml (unit tests,
+# suite runner), libevent (the event-loop example), NSD (integration),
+# valgrind and TSan, clang (a -Werror build with it), the openspf suite
+# as Debian ships it (golang-blitiri-go-spf-dev, python3-spf), groff
+# (man pages), python3 (spfquery's JSON checks)
+PACKAGES_TEST=(libcmocka-dev libyaml-dev libevent-dev nsd valgrind libtsan2
+  clang golang-blitiri-go-spf-dev python3-spf groff-base python3)
 # the 32-bit build of ./build.sh test (gcc -m32, without the c-ares backend)
 PACKAGES_M32=(gcc-multilib libcmocka-dev:i386 libyaml-dev:i386)
 
 say() { printf '\n== %s\n' "$*"; }
 
+# Install what is missing of the given packages, where apt-get exists;
+# elsewhere say what is needed and go on with what is installed.
 ensure_packages() {
-  local missing=() p
-  for p in "${PACKAGES[@]}"; do
+  local missing=() p sudo=() need_i386=0 policy=
+  if ! command -v dpkg-query >/dev/null 2>&1 ||
+    ! command -v apt-get >/dev/null 2>&1; then
+    say "no apt-get here: make sure these (Debian names) or their" \
+      "equivalents are installed: $*"
+    return 0
+  fi
+  for p in "$@"; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed'; then
       missing+=("$p")
     fi
   done
   [ ${#missing[@]} -eq 0 ] && return 0
   say "installing missing packages: ${missing[*]}"
-  local sudo=() need_i386=0
   if [ "$(id -u)" -ne 0 ]; then
     if command -v sudo >/dev/null 2>&1; then
       sudo=(sudo)
@@ -53,9 +70,27 @@ ensure_packages() {
   if [ $need_i386 -eq 1 ] && ! dpkg --print-foreign-architectures | grep -qx i386; then
     "${sudo[@]}" dpkg --add-architecture i386
   fi
+  # Packages like nsd start a system service when installed: the tests
+  # start their own servers on loopback, so no service may start (a
+  # policy-rc.d that refuses every start, only while installing).
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    policy=/usr/sbin/policy-rc.d
+    printf '#!/bin/sh\nexit 101\n' | "${sudo[@]}" tee "$policy" >/dev/null
+    "${sudo[@]}" chmod 755 "$policy"
+  fi
   "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
-    apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  if ! "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
+    apt-get install -y -qq --no-install-recommends "${missing[@]}"; then
+    [ -n "$policy" ] && "${sudo[@]}" rm -f "$policy"
+    exit 1
+  fi
+  [ -n "$policy" ] && "${sudo[@]}" rm -f "$policy"
+  # a service started anyway (no invoke-rc.d): stop it
+  if command -v nsd-control >/dev/null 2>&1 && pgrep -x nsd >/dev/null 2>&1 &&
+    [ -f /etc/nsd/nsd.conf ]; then
+    "${sudo[@]}" sh -c 'service nsd stop >/dev/null 2>&1 ||
+      pkill -x nsd' || true
+  fi
 }
 
 # configure_and_build DIR [cmake args...]
@@ -67,15 +102,21 @@ configure_and_build() {
 }
 
 cmd_build() {
-  ensure_packages
+  ensure_packages "${PACKAGES[@]}"
   say "building into build/"
   configure_and_build "$BUILD"
   echo "programs: $(ls "$BUILD/bin" | tr '\n' ' ')"
 }
 
 cmd_demo() {
-  ensure_packages
-  configure_and_build "$BUILD" >/dev/null
+  ensure_packages "${PACKAGES[@]}"
+  say "building into build/ (about a minute the first time)"
+  configure_and_build "$BUILD" | grep -E '^\[ *[0-9]+%\] (Built target|Linking)' ||
+    true
+  [ -x "$BUILD/bin/spfquery" ] || {
+    echo "build.sh: the build failed; run ./build.sh to see why" >&2
+    exit 1
+  }
   local q=$BUILD/bin/spfquery zone=$ROOT/examples/zones/demo.zone
   say "the record of bcoug.org (from examples/zones/demo.zone)"
   grep -E '^[^;]*"v=spf1 a mx include:_spf.google.com' "$zone" | sed 's/^/  /'
@@ -114,10 +155,13 @@ run_ctest() {
 TSAN_BUILD=$ROOT/build-tsan
 build_tsan() {
   cmake -S "$ROOT" -B "$TSAN_BUILD" -DCMAKE_BUILD_TYPE=Debug \
-    -DMDSPF_WERROR=ON "-DCMAKE_C_FLAGS=-fsanitize=thread -g -O1" \
+    -DMDSPF_WERROR=ON -DMDSPF_ENABLE_TESTS=ON \
+    "-DCMAKE_C_FLAGS=-fsanitize=thread -g -O1" \
     -DCMAKE_EXE_LINKER_FLAGS=-fsanitize=thread >/dev/null
   cmake --build "$TSAN_BUILD" -j "$JOBS" --target test_threads
 }
+
+CLANG_BUILD=$ROOT/build-clang
 
 # 32-bit build (gcc -m32) of the core library and its tests into
 # build-m32/: 64-bit time and sizes must not depend on the word size.
@@ -125,23 +169,25 @@ M32_BUILD=$ROOT/build-m32
 build_m32() {
   PKG_CONFIG_LIBDIR=/usr/lib/i386-linux-gnu/pkgconfig:/usr/share/pkgconfig \
     cmake -S "$ROOT" -B "$M32_BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-    -DMDSPF_WERROR=ON -DMDSPF_WITH_CARES=OFF -DCMAKE_C_FLAGS=-m32 \
+    -DMDSPF_WERROR=ON -DMDSPF_ENABLE_TESTS=ON -DMDSPF_WITH_CARES=OFF \
+    -DCMAKE_C_FLAGS=-m32 \
     -DCMAKE_EXE_LINKER_FLAGS=-m32 -DCMAKE_SHARED_LINKER_FLAGS=-m32 >/dev/null
   cmake --build "$M32_BUILD" -j "$JOBS"
 }
 
 cmd_test() {
-  PACKAGES+=("${PACKAGES_M32[@]}")
-  ensure_packages
+  ensure_packages "${PACKAGES[@]}" "${PACKAGES_TEST[@]}" "${PACKAGES_M32[@]}"
+  # a missing openspf suite is a failure here, not a skip
+  export MDSPF_REQUIRE_SUITE=1
   say "build with -Werror"
-  configure_and_build "$BUILD" -DMDSPF_WERROR=ON
+  configure_and_build "$BUILD" -DMDSPF_WERROR=ON -DMDSPF_ENABLE_TESTS=ON
   say "tests"
   run_ctest "$BUILD"
   say "tests under valgrind memcheck"
   bash "$ROOT/tests/run-valgrind.sh" "$BUILD/bin" "$ROOT"
   say "build with AddressSanitizer + UndefinedBehaviorSanitizer"
   configure_and_build "$ASAN_BUILD" -DMDSPF_WERROR=ON -DMDSPF_SANITIZE=ON \
-    -DCMAKE_BUILD_TYPE=Debug
+    -DMDSPF_ENABLE_TESTS=ON -DCMAKE_BUILD_TYPE=Debug
   say "tests under ASan + UBSan"
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1 \
     UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
@@ -151,6 +197,10 @@ cmd_test() {
   say "test_threads under ThreadSanitizer"
   TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
     "$TSAN_BUILD/bin/test_threads"
+  say "build with clang -Werror (library, tools and tests)"
+  CC=clang cmake -S "$ROOT" -B "$CLANG_BUILD" -DCMAKE_BUILD_TYPE=Release \
+    -DMDSPF_WERROR=ON -DMDSPF_ENABLE_TESTS=ON >/dev/null
+  cmake --build "$CLANG_BUILD" -j "$JOBS"
   say "32-bit build (gcc -m32) of the core and its tests"
   build_m32
   say "tests of the 32-bit build"
@@ -172,8 +222,8 @@ cmd_fuzz() {
     exit 2
     ;;
   esac
-  PACKAGES+=(clang libclang-rt-14-dev) # libclang-rt-14-dev: libFuzzer runtime
-  ensure_packages
+  # libclang-rt-14-dev: the libFuzzer runtime
+  ensure_packages "${PACKAGES[@]}" clang libclang-rt-14-dev
   say "building the fuzz targets into build-fuzz/ (clang, ASan + UBSan)"
   CC=clang configure_and_build "$dir" -DMDSPF_ENABLE_FUZZING=ON \
     -DMDSPF_ENABLE_TESTS=OFF -DCMAKE_C_FLAGS="$flags"
@@ -216,7 +266,8 @@ build) cmd_build ;;
 demo) cmd_demo ;;
 test) cmd_test ;;
 fuzz) cmd_fuzz "${2:-60}" ;;
-clean) rm -rf "$BUILD" "$ASAN_BUILD" "$TSAN_BUILD" "$M32_BUILD" "$ROOT/build-fuzz" ;;
+clean) rm -rf "$BUILD" "$ASAN_BUILD" "$TSAN_BUILD" "$M32_BUILD" "$CLANG_BUILD" \
+  "$ROOT/build-fuzz" ;;
 -h | --help | help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//' ;;
 *)
   echo "usage: ./build.sh [build|demo|test|fuzz [SECONDS]|clean]" >&2

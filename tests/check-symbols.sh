@@ -8,8 +8,13 @@ tmp=${TMPDIR:-/tmp}/mdspf-symbols.$$
 trap 'rm -f "$tmp".*' EXIT INT TERM
 cat "$@" | tr '\n' ' ' | grep -oE 'MDSPF_API[^;(]*\(' |
   grep -oE 'mdspf_[a-z0-9_]+ *\($' | tr -d ' (' | sort -u >"$tmp.header"
-nm -D --defined-only "$lib" | awk '$2 == "T" { sub(/@.*/, "", $3); print $3 }' |
-  sort -u >"$tmp.lib"
+# GNU/LLVM nm on ELF: the dynamic symbol table; macOS nm: external
+# defined symbols, with the leading underscore of Mach-O names dropped.
+if nm -D --defined-only "$lib" >"$tmp.nm" 2>/dev/null; then
+  awk '$2 == "T" { sub(/@.*/, "", $3); print $3 }' "$tmp.nm"
+else
+  nm -gU "$lib" | awk '$2 == "T" { sub(/^_/, "", $3); print $3 }'
+fi | sort -u >"$tmp.lib"
 if ! diff -u "$tmp.header" "$tmp.lib"; then
   echo "exported symbols differ from the header (- header only, + library only)"
   exit 1

@@ -21,6 +21,10 @@
  *    record was seen before it, and otherwise ends the list.
  *  - A name absent from zonedata does not exist, except names whose first
  *    label is "error", which time out.
+ *  - The variant of the suite that Debian's golang-blitiri-go-spf-dev
+ *    ships is read too: "TIMEOUT: true" is the bare TIMEOUT, "CNAMELOOP:
+ *    true" a CNAME of the name to itself, and its "skip:" fields are
+ *    ignored -- every test runs.
  *
  * Every test runs once per delivery mode of the zone (inline, deferred
  * FIFO, deferred LIFO) and passes only if every mode passes.
@@ -318,6 +322,7 @@ enum { VK_RECORD, VK_NONE, VK_TIMEOUT };
 
 struct zentry {
   int bare;  /* the bare TIMEOUT entry */
+  int loop;  /* "CNAMELOOP: true": a CNAME of the name to itself */
   int type;  /* ET_* */
   int vkind; /* VK_* */
   yaml_node_t *val;
@@ -528,6 +533,24 @@ static int parse_entries(yaml_document_t *d, struct zname *zn,
       memset(e, 0, sizeof *e);
       e->line = nline(key);
       e->type = -1;
+      if (is_scalar(key) && (scalar_is(key, "TIMEOUT") ||
+                             scalar_is(key, "CNAMELOOP"))) {
+        yaml_node_t *v = map_val(d, it, j);
+        if (!v || !is_scalar(v) || !scalar_is(v, "true")) {
+          sb_printf(&b, "%s at line %lu: only \"true\" is known",
+                    scalar_is(key, "TIMEOUT") ? "TIMEOUT" : "CNAMELOOP",
+                    e->line);
+          goto fail;
+        }
+        if (scalar_is(key, "TIMEOUT")) {
+          e->bare = 1;
+        } else {
+          e->loop = 1;
+          e->vkind = VK_NONE; /* not a listed record: added below */
+        }
+        zn->n++;
+        continue;
+      }
       if (is_scalar(key)) {
         for (k = 0; k < NETYPES; k++) {
           size_t l = strlen(etypes[k].name);
@@ -960,6 +983,15 @@ static mdspf_zone *build_zone(const struct scenario *s, int quiet) {
       int skip = 0;
       if (e->bare)
         break;
+      if (e->loop) {
+        char target[300];
+        snprintf(target, sizeof target, "%s.", zn->name);
+        rc = mdspf_zone_add(z, zn->name, MDSPF_RR_CNAME, target);
+        zone_status(rc);
+        if (rc != MDSPF_OK && !quiet)
+          zone_warn(s, zn, e, "cannot add the CNAME loop", rc);
+        continue;
+      }
       if (e->vkind != VK_RECORD || e->type == ET_SPF)
         continue;
       for (q = 0; q < NQTYPES; q++)

@@ -373,7 +373,8 @@ static void test_api_invalid_targets(void **state) {
   assert_int_equal(mdspf_check_set_sender(chk, longl), MDSPF_OK);
   assert_int_equal(mdspf_check_run(chk, 1000), MDSPF_OK);
   assert_int_equal(mdspf_check_result(chk), MDSPF_FAIL);
-  assert_non_null(strstr(mdspf_check_explanation(chk), "Please see"));
+  assert_non_null(
+      strstr(mdspf_check_explanation(chk), "designated mail servers"));
   mdspf_check_free(chk);
   /* more than one record */
   assert_int_equal(mdspf_check_new(ctx, &chk), MDSPF_OK);

@@ -38,10 +38,13 @@ typedef struct text {
 static void add(text *t, const char *fmt, ...) {
   va_list ap;
   int n;
+  char probe[1];
   for (;;) {
     size_t room = t->cap - t->len;
     va_start(ap, fmt);
-    n = vsnprintf(t->p ? t->p + t->len : NULL, room, fmt, ap);
+    /* (never a NULL destination: compilers warn about it at -O3) */
+    n = t->p ? vsnprintf(t->p + t->len, room, fmt, ap)
+             : vsnprintf(probe, sizeof probe, fmt, ap);
     va_end(ap);
     assert_true(n >= 0);
     if ((size_t)n < room) {

@@ -431,8 +431,9 @@ MDSPF_API void mdspf_zone_free(mdspf_zone *z);
 /**
  * Add one record in master-file rdata syntax: A "192.0.2.1", AAAA
  * "2001:db8::1", MX "10 mx.example.com.", TXT "\"part one\" \"two\""
- * (or one unquoted word), PTR / CNAME "host.example.com.".  Names in
- * rdata are absolute (a trailing dot is optional).  name is the owner,
+ * (or one unquoted word), PTR / CNAME "host.example.com.", or any of
+ * them in the RFC 3597 generic form "\\# 4 c0000201".  Names in rdata
+ * are absolute (a trailing dot is optional).  name is the owner,
  * absolute.  Returns MDSPF_E_SYNTAX for bad rdata, MDSPF_E_INVAL for a
  * bad name or unsupported type.
  */
@@ -457,8 +458,9 @@ MDSPF_API mdspf_status mdspf_zone_set_fault(mdspf_zone *z, const char *name,
                                    int rrtype, int fault);
 /** 1 if the zone holds name with a record, a CNAME or a fault, else 0
  *  (names that exist only as parents of other names, or hold only
- *  SOA/NS/SPF from a zone file, give 0).  Case-insensitive, like every
- *  name lookup in the zone. */
+ *  records a zone file had of skipped types -- see mdspf_zone_load --
+ *  give 0; a query for one answers NODATA).  Case-insensitive, like
+ *  every name lookup in the zone. */
 MDSPF_API int mdspf_zone_has_name(const mdspf_zone *z, const char *name);
 
 /** Zone flags. */
@@ -468,28 +470,74 @@ enum {
 MDSPF_API void mdspf_zone_set_flags(mdspf_zone *z, unsigned flags);
 
 /**
- * Load RFC 1035 master-file text: $ORIGIN, $TTL, $INCLUDE is rejected,
- * "@", relative names, blank owner = previous owner, optional TTL and
- * class (IN) in either order, parentheses spanning lines, ";" comments,
- * quoted multi-string TXT with \X and \DDD escapes.  Types A, AAAA, MX,
- * TXT, PTR, CNAME are loaded; SOA, NS and SPF are accepted and ignored;
- * others are an error.  origin (may be NULL) is the initial $ORIGIN and
+ * Load RFC 1035 master-file text, as authoritative servers read it:
+ * $ORIGIN, $TTL, "@", relative names, blank owner = previous owner,
+ * optional TTL and class (IN or CLASS1) in either order, parentheses
+ * spanning lines, ";" comments, quoted strings with \X and \DDD
+ * escapes, and $GENERATE (BIND's: "range lhs [ttl] [class] type rhs",
+ * range "start-stop[/step]" within 0..2^31-1, "$", "$$" and
+ * "${offset[,width[,base]]}" with base d, o, x, X, n or N; at most
+ * 65536 generated records and 16 MiB of generated text per load).
+ *
+ * Types A, AAAA, MX, TXT, PTR and CNAME are loaded.  Every other type
+ * (SOA, NS, SPF, SRV, CAA, DNSKEY, RRSIG, NSEC, TLSA, HTTPS, ..., and
+ * TYPEnnn, RFC 3597) is skipped: its rdata is read and dropped, its
+ * owner exists from then on (NODATA, not NXDOMAIN) and it is counted
+ * (mdspf_zone_skipped).  So DNAME and wildcards are not expanded.  The
+ * rdata of SOA, NS and SPF is checked; rdata in the generic form
+ * "\\# length hex..." is checked for every type (length must match the
+ * hex) and decoded for the loaded ones.  A word that is no type, and the
+ * meta-types (OPT, TSIG, AXFR, ANY, TYPE0, ...), are errors.
+ *
+ * $INCLUDE needs a file (mdspf_zone_load_file): here it fails with
+ * MDSPF_E_NOTSUP.  origin (may be NULL) is the initial $ORIGIN and
  * filename names the text in messages.  On error returns MDSPF_E_SYNTAX
- * (or MDSPF_E_NOMEM; MDSPF_E_INVAL for a NULL zone or a bad origin) and
+ * (or MDSPF_E_NOMEM, MDSPF_E_LIMIT for the $GENERATE bounds,
+ * MDSPF_E_NOTSUP; MDSPF_E_INVAL for a NULL zone or a bad origin) and
  * writes "filename:line: message" into err (errsz bytes, always
- * NUL-terminated when errsz > 0).  Records loaded before the error stay
- * in the zone.  The text need not be NUL-terminated; NUL bytes in it
- * are an error.
+ * NUL-terminated when errsz > 0; non-printable octets as \DDD).  Records
+ * loaded before the error stay in the zone.  One logical record may
+ * hold 140000 octets.  The text need not be NUL-terminated; NUL bytes in
+ * it are an error.
  */
 MDSPF_API mdspf_status mdspf_zone_load(mdspf_zone *z, const char *text, size_t len,
                               const char *origin, const char *filename,
                               char *err, size_t errsz);
-/** mdspf_zone_load on a file's contents.  MDSPF_E_IO if the file cannot
- *  be read, MDSPF_E_LIMIT if it is over 16 MiB; either way "path:
- *  reason" is written into err. */
+/**
+ * mdspf_zone_load on a file's contents, with $INCLUDE: "$INCLUDE file
+ * [origin]" reads file -- relative to the directory of the including
+ * file, or absolute -- as if it stood there, with origin (relative to
+ * the current one) as its initial $ORIGIN, else the current origin.
+ * Afterwards the including file goes on with its own $ORIGIN, $TTL and
+ * previous owner (an included file starts without one).  Included files
+ * must be regular files (no directory, device or FIFO is opened);
+ * nesting is limited to 8 levels below path, which also stops an
+ * include loop, and to 4096 included files per load.  All files of one
+ * load together may hold 16 MiB.
+ *
+ * MDSPF_E_IO if a file cannot be read, MDSPF_E_LIMIT if a bound is hit,
+ * else as mdspf_zone_load.  Messages: "path: reason" when path itself
+ * cannot be read; "file:line: message" for an error in any file, where
+ * file is the path that was opened (the including file's directory
+ * joined with the name written); after an error inside an included file
+ * " (included from file:line, ...)" names each $INCLUDE, innermost
+ * first.  path itself may be anything fopen reads (also a pipe).
+ */
 MDSPF_API mdspf_status mdspf_zone_load_file(mdspf_zone *z, const char *path,
                                    const char *origin, char *err,
                                    size_t errsz);
+/**
+ * What the zone files loaded into z held and z does not serve, by type:
+ * returns the number of distinct types skipped so far (0 for a NULL
+ * zone), in ascending order of type number.  For i below that number
+ * *type gets the type's name -- its mnemonic in upper case ("RRSIG",
+ * "HTTPS" also when written TYPE65), else "TYPEnnn" -- and *count how
+ * many records of it were skipped, over every load into z (records
+ * before a load error included); for any other i, NULL and 0.  type and
+ * count may be NULL.  *type points into z: valid until mdspf_zone_free.
+ */
+MDSPF_API size_t mdspf_zone_skipped(const mdspf_zone *z, size_t i,
+                                    const char **type, unsigned long *count);
 
 /** Answer delivery: inline (inside query(); the default), or deferred
  *  until mdspf_zone_process / the resolver's wait() -- first-in-first-out
@@ -570,10 +618,11 @@ MDSPF_API mdspf_status mdspf_ctx_set_receiver(mdspf_ctx *ctx, const char *name);
 /**
  * Explanation used for "fail" when the record has no usable exp=: an
  * explain-string with macros (RFC 7208 6.2).  NULL restores the built-in
- * MDSPF_DEFAULT_EXPLANATION.  MDSPF_E_SYNTAX if it does not parse.
+ * MDSPF_DEFAULT_EXPLANATION, a neutral sentence (the example of RFC 7208
+ * 6.2; no web site to point at).  MDSPF_E_SYNTAX if it does not parse.
  */
 #define MDSPF_DEFAULT_EXPLANATION                                            \
-  "Please see http://www.open-spf.org/Why?id=%{S}&ip=%{C}&receiver=%{R}"
+  "%{i} is not one of %{d}'s designated mail servers."
 MDSPF_API mdspf_status mdspf_ctx_set_default_explanation(mdspf_ctx *ctx,
                                                 const char *text);
 /**
