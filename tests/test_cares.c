@@ -2322,6 +2322,121 @@ static void test_cares_head_of_line(void **state) {
   head_of_line(1, 1, 1);
 }
 
+/* TCP isolation: a server that closes the TCP connection when asked for
+ * one domain (dnsfault's tcloop: TC over UDP, then the connection closed
+ * without an answer) fails only that domain's queries, not the TCP
+ * answers of other domains interleaved with them, with one try or two,
+ * after TC or with MDSPF_CARES_USE_TCP. */
+static void test_cares_tcp_isolation(void **state) {
+  enum { N = 200 };
+  static job jobs[N];
+  counting ca = {0}, cc = {0};
+  int round;
+  (void)state;
+  for (round = 0; round < 3; round++) {
+    mdspf_cares *c;
+    mdspf_ctx *ctx;
+    size_t i;
+    long t0 = now_ms();
+    memset(jobs, 0, sizeof jobs);
+    c = backend_opts(&ca, T_TIMEOUT, round == 1 ? 1 : T_TRIES,
+                     round == 2 ? MDSPF_CARES_USE_TCP : 0, NULL, NULL, NULL);
+    ctx = ctx_for(c, &cc);
+    for (i = 0; i < N; i++) {
+      if (i % 2) {
+        jobs[i].domain = "tcloop.test";
+        jobs[i].want_result = MDSPF_TEMPERROR;
+        jobs[i].want_reason = MDSPF_E_DNS;
+      } else {
+        jobs[i].domain = round == 2 ? "ok.test"
+                         : i % 10 == 0 ? "huge.test"
+                                       : "tc.test";
+        jobs[i].want_result = MDSPF_PASS;
+        jobs[i].want_reason = MDSPF_OK;
+      }
+      job_start(ctx, &jobs[i]);
+    }
+    drive(c, jobs, N);
+    expect_jobs(jobs, N);
+    /* failed connections cost retries on fresh ones, not timeouts */
+    assert_true(now_ms() - t0 < 2 * T_TIMEOUT + 1000 * g_scale);
+    assert_int_equal(mdspf_cares_pending(c), 0);
+    free_jobs(jobs, N);
+    mdspf_ctx_free(ctx);
+    mdspf_cares_free(c);
+    assert_int_equal(ca.outstanding, 0);
+    assert_int_equal(cc.outstanding, 0);
+  }
+}
+
+/* Over TCP a query that times out on a shared connection is asked once
+ * more alone, with twice the timeout, when tries > 1 (as c-ares' second
+ * round would); with one try it is not.  And queries waiting for or
+ * sent on a TCP channel, shared or alone, are cancelled and failed by a
+ * free like any other. */
+static void test_cares_tcp_lanes(void **state) {
+  enum { N = 60 };
+  static job jobs[N];
+  int done_before[N];
+  counting ca = {0}, cc = {0};
+  mdspf_cares *c;
+  mdspf_ctx *ctx;
+  int reason, k;
+  long took;
+  size_t i;
+  (void)state;
+  c = backend_opts(&ca, T_TIMEOUT, 2, MDSPF_CARES_USE_TCP, NULL, NULL, NULL);
+  assert_int_equal(run_sync(c, "drop.test", 0, &reason, &took),
+                   MDSPF_TEMPERROR);
+  assert_int_equal(reason, MDSPF_E_DNS);
+  assert_true(took >= 3 * T_TIMEOUT - 20 &&
+              took < 3 * T_TIMEOUT + 500 * g_scale);
+  mdspf_cares_free(c);
+  c = backend_opts(&ca, T_TIMEOUT, 1, MDSPF_CARES_USE_TCP, NULL, NULL, NULL);
+  assert_int_equal(run_sync(c, "drop.test", 0, &reason, &took),
+                   MDSPF_TEMPERROR);
+  assert_true(took >= T_TIMEOUT - 20 && took < T_TIMEOUT + 500 * g_scale);
+  mdspf_cares_free(c);
+
+  /* cancelled and freed at every stage: before the TC, waiting for a
+   * TCP channel, on one, waiting for a retry alone, on one alone */
+  for (k = 0; k < 6; k++) {
+    memset(jobs, 0, sizeof jobs);
+    c = backend(&ca);
+    ctx = ctx_for(c, &cc);
+    for (i = 0; i < N; i++) {
+      jobs[i].domain = i % 3 == 0   ? "tcloop.test"
+                       : i % 3 == 1 ? "huge.test"
+                                    : "tc.test";
+      job_start(ctx, &jobs[i]);
+    }
+    /* a few rounds in: queries spread over the lanes */
+    for (i = 0; i < (size_t)k; i++) {
+      assert_int_equal(mdspf_cares_wait(c, 2), 0);
+    }
+    for (i = 0; i < N; i += 4) {
+      done_before[i] = jobs[i].ncb; /* finished already, or cancelled */
+      mdspf_check_cancel(jobs[i].chk);
+    }
+    mdspf_cares_free(c);
+    for (i = 0; i < N; i++) {
+      if (i % 4 == 0) {
+        assert_int_equal(jobs[i].ncb, done_before[i]);
+      } else {
+        assert_int_equal(jobs[i].ncb, 1);
+        if (jobs[i].result != MDSPF_TEMPERROR) {
+          assert_int_equal(jobs[i].result, MDSPF_PASS);
+          assert_true(i % 3 != 0);
+        }
+      }
+    }
+    free_jobs(jobs, N);
+    mdspf_ctx_free(ctx);
+    assert_int_equal(ca.outstanding, 0);
+    assert_int_equal(cc.outstanding, 0);
+  }
+}
+
 /* More queries than the backend hands to c-ares at once: the rest wait
  * in its queue; the burst of answers loses nothing (no retransmission:
  * with one try, every check passes, well within the per-try timeout). */
@@ -2403,6 +2518,8 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_cares_concurrent),
       cmocka_unit_test(test_cares_burst),
       cmocka_unit_test(test_cares_head_of_line),
+      cmocka_unit_test(test_cares_tcp_isolation),
+      cmocka_unit_test(test_cares_tcp_lanes),
       cmocka_unit_test(test_cares_free_inline),
       cmocka_unit_test(test_cares_ipv6_failover),
   };

@@ -42,15 +42,32 @@
  * a name is under, guessed from its last labels (two; three under a
  * two-letter country code with a generic second level such as co.uk or
  * com.au; the /24 or /48 of a reverse name) -- and one site has at most
- * 64 queries in flight; its others wait in its own queue, and the sites
- * with queries waiting take turns for the room the channels have.  So a
- * domain whose servers never answer, under one name or thousands, holds
- * at most 64 places and every other lookup goes out at once; only when
- * 2 x max_channels such sites hang at the same time (2,048 queries with
- * the defaults) does a new lookup wait, and then for the next free place
- * rather than behind the others' queues.  Memory: a channel is about
- * 75 KiB (c-ares' tables) and sockets only while it has queries; a
- * queued query is a token of its escaped name; a site is its key.
+ * a channel's worth of queries in flight (128; 64 when max_channels is
+ * 1, never more than half the pool); its others wait in its own queue,
+ * and the sites with queries waiting take turns for the room the
+ * channels have.  So a domain whose servers never answer, under one name
+ * or thousands, holds at most one channel and every other lookup goes
+ * out at once; only when max_channels such domains hang at the same time
+ * (2,048 queries with the defaults) does a new lookup wait, and then for
+ * the next free place rather than behind their queues.  Memory: a
+ * channel is about 75 KiB (c-ares' tables), with sockets only while it
+ * has queries; a queued query is a token holding its escaped name; a
+ * site is its key.
+ *
+ * TCP: isolated per query when a connection fails.  A truncated UDP
+ * reply is asked again over TCP on channels of their own (up to 4, each
+ * with one connection per server carrying up to 32 queries, 16 of one
+ * site), with one try per server.  When such a shared connection fails
+ * -- a server that closes it for one domain's queries, a reset -- or a
+ * query times out on it (with tries > 1), each query that was on it is
+ * asked once more on a fresh connection of its own, with twice the
+ * timeout (up to 16 such retries at once, 4 of one site), and only that
+ * answer is final: the domain that broke the connection fails, the
+ * others are answered.  MDSPF_CARES_USE_TCP sends every query over such
+ * shared connections (the pool's channels then carry 32 queries each),
+ * so over TCP tries only decides whether a query that timed out is
+ * retried alone (tries > 1).  A reply still truncated over TCP is a DNS
+ * error (MDSPF_DNS_ERROR).
  *
  * Known limits of c-ares 1.18: it allocates through its own process-wide
  * allocator (the alloc hook below covers this library's allocations
@@ -104,7 +121,7 @@ typedef struct mdspf_cares_options {
    *  (/etc/resolv.conf).  Copied by mdspf_cares_new. */
   const char *servers;
   int timeout_ms; /**< first per-try timeout [2000]; c-ares doubles it */
-  int tries;      /**< attempts per server [2] */
+  int tries;      /**< attempts per server over UDP [2]; see "TCP" */
   unsigned flags; /**< MDSPF_CARES_* */
   int edns_size;  /**< EDNS0 UDP payload size advertised [1232] */
   /** c-ares channels in the pool at most (see "Admission") [16], 1..64;

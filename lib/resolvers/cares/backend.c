@@ -26,15 +26,42 @@
  * servers never answer can fill any number of channels with names under
  * it.  So admission is per site -- the registered domain a name is under,
  * guessed from its last labels (site_key) -- and a site has at most
- * SITE_SENT queries in c-ares at a time; its others wait in the site's
- * own FIFO queue.  Sites with queries waiting and room under their bound
- * take turns (a round-robin "ready" list), one query each, for the room
- * the channels have.  So a hostile domain holds at most SITE_SENT places,
- * the pool keeps room for everyone else, and when it is full a check of
+ * SITE_SENT queries in the main lane's channels at a time (a channel's
+ * worth; half of it when the pool is one channel); its others wait in the
+ * site's own FIFO queue.  Sites with queries waiting and room under their
+ * bound take turns (a round-robin "ready" list), one query each, for the
+ * room the channels have.  So a hostile domain holds at most one
+ * channel's worth of places, the pool keeps room for everyone else until
+ * max_channels such domains hang at once, and even then a check of
  * another domain waits for the next free place, not behind the hostile
- * domain's queue.  A site exists while it has queries (queued or in
+ * domains' queues.  A site exists while it has queries (queued or in
  * c-ares) and is found through a hash table that grows and shrinks with
  * the number of sites.
+ *
+ * TCP.  c-ares keeps one TCP connection per server and channel, and when
+ * it fails (a server that closes it, a reset, a write error) c-ares
+ * retries or fails every query on it, and every other query to that
+ * server in the channel, UDP ones included: a server closing the
+ * connection for one domain's truncated answers took the TCP answers of
+ * every other domain with it.  So TCP has lanes of its own:
+ *   - UDP channels ignore truncation (ARES_FLAG_IGNTC): a truncated
+ *     NOERROR reply comes back to the backend, which queues the query
+ *     again -- first in its site's line -- for the TCP lane;
+ *   - TCP lane: up to TCP_CHANNELS shared channels (ARES_FLAG_USEVC, one
+ *     try per server, TCP_CHAN_SENT queries each, TCP_SITE_SENT per site),
+ *     whose connections carry the queries of many sites, as RFC 7766
+ *     wants; the main lane's channels are such channels too with
+ *     MDSPF_CARES_USE_TCP;
+ *   - solo lane: a query whose shared connection failed -- c-ares says
+ *     ARES_ECONNREFUSED, its status when no server gave an answer -- or
+ *     that timed out on it (when tries > 1) is asked once more on a
+ *     channel of its own (a fresh connection per server, twice the
+ *     timeout: c-ares' second round), up to SOLO_CHANNELS at a time; that
+ *     answer is final.
+ * So a failed connection fails only the queries that were on it, and
+ * each only after a retry of its own on a fresh connection; the culprit
+ * fails again there, the others are answered.  A reply that is still
+ * truncated over TCP is final, and answer.c makes it an error.
  *
  * Tokens.  c-ares 1.18 cannot cancel one query, so every query gets a
  * small token (the c-ares callback argument, and the resolver token the
@@ -128,12 +155,24 @@
 #define CHANNELS_DEFAULT 16
 #define CHANNELS_MAX 64
 
-/* Most queries of one site in c-ares at once: half a channel, so one
- * site never fills one, and a pool of N channels takes 2 N sites whose
- * servers all hang before a lookup elsewhere has to wait.  Ample for
- * legitimate bursts: the answers of a popular domain come back fast and
- * the next ones follow at once. */
-#define SITE_SENT 64
+/* Most queries of one site in the main lane at once: one channel's worth
+ * (what the whole backend took before the pool: a burst for one popular
+ * domain is as fast as it was), but never more than half the pool, so
+ * even with max_channels 1 one site leaves room for the others. */
+#define SITE_SENT(chan_sent, chans)                                          \
+  ((chans) > 1 ? (chan_sent) : (chan_sent) / 2)
+
+/* The TCP lane: shared channels, queries per channel and per site.  The
+ * answers are flow-controlled, so the bound is about what one failing
+ * connection takes with it, and what a server pipelines. */
+#define TCP_CHANNELS 4
+#define TCP_CHAN_SENT 32
+#define TCP_SITE_SENT 16
+
+/* The solo lane: retries on a connection of their own, at once, and per
+ * site.  Each is a channel (~75 KiB) for one query. */
+#define SOLO_CHANNELS 16
+#define SOLO_SITE_SENT 4
 
 /* Longest site key: a name is at most 253 octets. */
 #define SITE_KEY_MAX 253
@@ -145,7 +184,12 @@
 
 /* Lanes: the ways a query can wait for a channel.  Every lane has its
  * own channels, its own bounds and its own ready list of sites. */
-enum { LANE_MAIN = 0, NLANES = 1 };
+enum {
+  LANE_MAIN = 0, /* first try: UDP (TCP with MDSPF_CARES_USE_TCP) */
+  LANE_TCP = 1,  /* after a truncated UDP reply: shared TCP channels */
+  LANE_SOLO = 2, /* after a failed shared connection: one's own */
+  NLANES = 3
+};
 
 enum { TOK_QUEUED = 1, TOK_SENT = 2 };
 
@@ -194,6 +238,7 @@ struct cares_chan {
   size_t live;      /* of them, the ones not cancelled */
   int lane;
   int primary; /* made at creation, kept until the free */
+  int spent;   /* a solo channel that had its query: never reused */
 };
 
 #define CHAN(k) MDSPF__CONTAINER(k, cares_chan, link)
@@ -223,6 +268,7 @@ struct mdspf_cares {
   cares_chan *primary;
   int optmask;     /* ARES_OPT_ROTATE or _NOROTATE */
   int ednspsz;
+  int tries;       /* mdspf_cares_options.tries */
   size_t nservers; /* of every channel (copied from the primary) */
   size_t fd_slots; /* sockets the open channels may have: 2 per server */
   /* sites */
@@ -666,12 +712,7 @@ static void site_put(mdspf_cares *c, cares_site *s) {
   c->nsites--;
   c_free(c, s, s->size);
   if (c->tab_n > SITE_TAB_MIN && c->nsites < c->tab_n / 8) {
-    site_rehash(c, c->tab_n / 2);
-  }
-  if (c->nsites == 0) {
-    c_free(c, c->tab, c->tab_n * sizeof *c->tab);
-    c->tab = NULL;
-    c->tab_n = 0;
+    site_rehash(c, c->tab_n / 2); /* kept at SITE_TAB_MIN until the free */
   }
 }
 
@@ -867,7 +908,7 @@ static cares_chan *chan_room(const mdspf_cares *c, int l) {
   const cares_lane *L = &c->lanes[l];
   mdspf__link *k;
   for (k = L->chans.head; k; k = k->next) {
-    if (CHAN(k)->sent.count < L->chan_sent) {
+    if (!CHAN(k)->spent && CHAN(k)->sent.count < L->chan_sent) {
       return CHAN(k);
     }
   }
@@ -876,7 +917,8 @@ static cares_chan *chan_room(const mdspf_cares *c, int l) {
 
 /* Close the extra channels that are empty while the others of their lane
  * are at most half full (so a load around one channel's worth does not
- * open and close one all the time).  Idle only. */
+ * open and close one all the time), and solo channels once their query
+ * is done.  Idle only. */
 static void reap(mdspf_cares *c) {
   int l;
   for (l = 0; l < NLANES && !c->closing; l++) {
@@ -892,7 +934,7 @@ static void reap(mdspf_cares *c) {
       if (h->primary || h->sent.count > 0) {
         continue;
       }
-      if (load <= (L->chans.count - 1) * L->chan_sent / 2) {
+      if (h->spent || load <= (L->chans.count - 1) * L->chan_sent / 2) {
         chan_close(c, h);
       }
     }
@@ -928,20 +970,60 @@ static void enqueue(mdspf_cares *c, cares_token *t, int l) {
   site_ready(c, t->site, l);
 }
 
+/* Where a query goes after channel h called back with status, instead of
+ * to the core: the lane it waits in next, or -1 when the answer is final
+ * (see "TCP" at the top). */
+static int next_lane(const mdspf_cares *c, const cares_chan *h, int status,
+                     const unsigned char *abuf, int alen) {
+  if (!(c->lanes[h->lane].flags & ARES_FLAG_USEVC)) {
+    /* UDP, truncation ignored: a NOERROR reply with TC, or one c-ares
+     * cut to the UDP size it asked for (512, or the EDNS size), is asked
+     * again over TCP */
+    if ((status == ARES_SUCCESS || status == ARES_ENODATA) && abuf &&
+        alen >= 12 &&
+        ((abuf[2] & 0x02) != 0 || alen == 512 || alen >= c->ednspsz)) {
+      return LANE_TCP;
+    }
+    return -1;
+  }
+  if (h->lane == LANE_SOLO) {
+    return -1;
+  }
+  /* a shared TCP connection: it failed under the query, or the query
+   * timed out on it */
+  if (status == ARES_ECONNREFUSED ||
+      (status == ARES_ETIMEOUT && c->tries > 1)) {
+    return LANE_SOLO;
+  }
+  return -1;
+}
+
 /* The c-ares callback.  Exactly one call per ares_query (c-ares
- * guarantees it, destruction included), which is what frees the token. */
+ * guarantees it, destruction included), which is what frees the token --
+ * unless the query is to be asked again elsewhere (next_lane). */
 static void on_ares_done(void *arg, int status, int timeouts,
                          unsigned char *abuf, int alen) {
   cares_token *t = arg;
   mdspf_cares *c = t->c;
   cares_chan *h = t->chan;
   mdspf_dns_query *q = t->q;
-  int rrtype = t->rrtype;
+  int rrtype = t->rrtype, next;
   (void)timeouts;
   mdspf__list_remove(&h->sent, &t->link);
   t->site->ln[t->lane].sent--;
   site_ready(c, t->site, t->lane);
   t->chan = NULL;
+  if (q && !c->closing &&
+      (next = next_lane(c, h, status, abuf, alen)) >= 0) {
+    /* first in its site's line: it has waited its turn already; sent
+     * from settle(), or submit()'s caller when this is inline */
+    h->live--;
+    t->lane = next;
+    t->state = TOK_QUEUED;
+    mdspf__list_push_front(&t->site->ln[next].queue, &t->link);
+    site_ready(c, t->site, next);
+    return;
+  }
   if (q) {
     h->live--;
     t->q = NULL;
@@ -971,6 +1053,9 @@ static cares_token *submit(mdspf_cares *c, cares_chan *h, cares_token *t) {
   t->completed = 0;
   mdspf__list_push_back(&h->sent, &t->link);
   h->live++;
+  if (h->lane == LANE_SOLO) {
+    h->spent = 1;
+  }
   c->in_ares++;
   ares_query(h->ch, t->name, DNS_CLASS_IN, ares_type(t->rrtype), on_ares_done,
              t);
@@ -983,9 +1068,33 @@ static cares_token *submit(mdspf_cares *c, cares_chan *h, cares_token *t) {
   return t;
 }
 
+/* No channel of lane l could be opened and none is open (no memory, or
+ * c-ares failed to initialise): what waits there fails (TEMPFAIL) rather
+ * than waiting for ever.  Every waiting site is on the ready list then:
+ * nothing of the lane is in c-ares. */
+static void fail_waiting(mdspf_cares *c, int l) {
+  cares_lane *L = &c->lanes[l];
+  while (L->ready.head && !c->closing) {
+    cares_site *s = SITE_OF_READY(L->ready.head, l);
+    cares_token *t = TOKEN(s->ln[l].queue.head);
+    mdspf_dns_query *q = t->q;
+    int rrtype = t->rrtype;
+    mdspf__list_remove(&s->ln[l].queue, &t->link);
+    site_ready(c, s, l);
+    token_free(c, t);
+    c->pending--;
+    c->delivered++;
+    c->in_ares++; /* user code runs as in any delivery */
+    mdspf__cares_answer(q, rrtype, ARES_ENOMEM, NULL, 0, c->afn, c->aud);
+    c->in_ares--;
+  }
+}
+
 /* Send what waits while channels have room (opening channels up to the
  * lane's bound), one query per ready site in turn.  Idle only; an inline
- * completion may run user code (it sees in_ares > 0). */
+ * completion may run user code (it sees in_ares > 0).  The lanes go in
+ * order, so a query an inline completion sends on (a failed TCP connect)
+ * goes out in the same pass. */
 static void launch(mdspf_cares *c) {
   int l;
   for (l = 0; l < NLANES; l++) {
@@ -999,6 +1108,9 @@ static void launch(mdspf_cares *c) {
         h = chan_open(c, l, &err);
       }
       if (!h) {
+        if (L->chans.count == 0) {
+          fail_waiting(c, l);
+        }
         break; /* every place taken: the next completion makes room */
       }
       mdspf__list_remove(&s->ln[l].queue, &t->link);
@@ -1443,20 +1555,40 @@ mdspf_status mdspf_cares_new(const mdspf_cares_options *opt, mdspf_cares **out) 
   c->ednspsz = o.edns_size;
   c->nservers = nnodes;
 
-  L = &c->lanes[LANE_MAIN];
-  L->chan_sent = CHAN_SENT;
-  L->max_chans = (size_t)o.max_channels;
-  L->site_sent = SITE_SENT;
-  /* never search domains or HOSTALIASES: SPF names are absolute */
-  L->flags = ARES_FLAG_NOSEARCH | ARES_FLAG_NOALIASES;
-  if (!(o.flags & MDSPF_CARES_NO_EDNS)) {
-    L->flags |= ARES_FLAG_EDNS;
+  c->tries = o.tries;
+  {
+    /* never search domains or HOSTALIASES: SPF names are absolute */
+    unsigned base = ARES_FLAG_NOSEARCH | ARES_FLAG_NOALIASES |
+                    ((o.flags & MDSPF_CARES_NO_EDNS) ? 0u : ARES_FLAG_EDNS);
+    /* TCP channels: one try per server, the backend retries on a fresh
+     * connection of the query's own (see "TCP" at the top) */
+    L = &c->lanes[LANE_TCP];
+    L->chan_sent = TCP_CHAN_SENT;
+    L->max_chans = TCP_CHANNELS;
+    L->site_sent = TCP_SITE_SENT;
+    L->flags = base | ARES_FLAG_USEVC;
+    L->tries = 1;
+    L->timeout_ms = o.timeout_ms;
+    L = &c->lanes[LANE_SOLO];
+    L->chan_sent = 1;
+    L->max_chans = SOLO_CHANNELS;
+    L->site_sent = SOLO_SITE_SENT;
+    L->flags = base | ARES_FLAG_USEVC;
+    L->tries = 1;
+    L->timeout_ms = 2 * o.timeout_ms;
+    L = &c->lanes[LANE_MAIN];
+    if (o.flags & MDSPF_CARES_USE_TCP) {
+      *L = c->lanes[LANE_TCP]; /* (its lists are still empty) */
+    } else {
+      /* UDP: a truncated reply comes back to us (next_lane) */
+      L->chan_sent = CHAN_SENT;
+      L->flags = base | ARES_FLAG_IGNTC;
+      L->tries = o.tries;
+      L->timeout_ms = o.timeout_ms;
+    }
+    L->max_chans = (size_t)o.max_channels;
+    L->site_sent = SITE_SENT(L->chan_sent, L->max_chans);
   }
-  if (o.flags & MDSPF_CARES_USE_TCP) {
-    L->flags |= ARES_FLAG_USEVC;
-  }
-  L->tries = o.tries;
-  L->timeout_ms = o.timeout_ms;
 
   c->primary = chan_open(c, LANE_MAIN, &st);
   if (!c->primary) {
@@ -1566,9 +1698,11 @@ static void close_all(mdspf_cares *c) {
   c->in_hook--;
   c_free(c, c->fds, c->fds_cap * sizeof *c->fds);
   c_free(c, c->pfd, c->pfd_cap * sizeof *c->pfd);
+  c_free(c, c->tab, c->tab_n * sizeof *c->tab); /* no site is left */
   c->fds = NULL;
   c->pfd = NULL;
-  c->fds_cap = c->pfd_cap = 0;
+  c->tab = NULL;
+  c->fds_cap = c->pfd_cap = c->tab_n = 0;
 }
 
 /* Free the handle once nothing refers to it and no call is on the stack.
