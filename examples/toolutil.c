@@ -169,3 +169,83 @@ int valid_server_list(const char *list) {
     p = comma + 1;
   }
 }
+
+/* ASCII lower case. */
+static char lower(char c) {
+  return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
+}
+
+/* Damerau-Levenshtein distance of a[0..an) (any case) and the lower-case
+ * name b[0..bn), when it is at most 1: 0 or 1; else 2. */
+static int edit_distance_01(const char *a, size_t an, const char *b,
+                            size_t bn) {
+  size_t i = 0;
+  if (an == bn) {
+    while (i < an && lower(a[i]) == b[i])
+      i++;
+    if (i == an)
+      return 0;
+    if (i + 1 < an && lower(a[i]) == b[i + 1] && lower(a[i + 1]) == b[i]) {
+      i += 2; /* two neighbours swapped */
+    } else {
+      i++; /* one letter changed */
+    }
+    while (i < an && lower(a[i]) == b[i])
+      i++;
+    return i == an ? 1 : 2;
+  }
+  if (an + 1 == bn || bn + 1 == an) {
+    /* one letter added or dropped: skip it in the longer one */
+    const char *l = an > bn ? a : b, *s = an > bn ? b : a;
+    size_t sn = an > bn ? bn : an;
+    while (i < sn && lower(l[i]) == lower(s[i]))
+      i++;
+    for (; i < sn; i++)
+      if (lower(l[i + 1]) != lower(s[i]))
+        return 2;
+    return 1;
+  }
+  return 2;
+}
+
+int suggest_term(const char *text, size_t tlen, size_t off, size_t len,
+                 char *buf, size_t bufsz) {
+  /* RFC 7208 5 (mechanisms) and 6 (modifiers, with their '=') */
+  static const char *const names[] = {"all",    "include", "a",       "mx",
+                                      "ptr",    "ip4",     "ip6",     "exists",
+                                      "redirect=", "exp="};
+  const char *found[sizeof names / sizeof names[0]];
+  size_t nfound = 0, used = 0;
+  if (bufsz > 0)
+    buf[0] = '\0';
+  if (off > tlen || len > tlen - off)
+    return 0;
+  const char *p = text + off, *end = text + off + len;
+  if (p < end && (*p == '+' || *p == '-' || *p == '~' || *p == '?'))
+    p++;
+  const char *name = p;
+  while (p < end && *p != ':' && *p != '/' && *p != '=')
+    p++;
+  size_t nlen = (size_t)(p - name);
+  if (nlen < 2)
+    return 0;
+  for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
+    size_t klen = strlen(names[k]);
+    int modifier = names[k][klen - 1] == '=';
+    int d = edit_distance_01(name, nlen, names[k], modifier ? klen - 1 : klen);
+    if (d == 1 || (d == 0 && modifier))
+      found[nfound++] = names[k];
+  }
+  for (size_t k = 0; k < nfound; k++) {
+    const char *sep = k == 0 ? "" : k + 1 == nfound ? " or " : ", ";
+    int n = snprintf(buf + used, bufsz > used ? bufsz - used : 0, "%s%s", sep,
+                     found[k]);
+    if (n < 0 || (size_t)n >= (bufsz > used ? bufsz - used : 0)) {
+      if (bufsz > 0)
+        buf[0] = '\0';
+      return 0;
+    }
+    used += (size_t)n;
+  }
+  return nfound > 0;
+}

@@ -50,4 +50,20 @@ int parse_long(const char *s, long *out);
  * 1 if valid. */
 int valid_server_list(const char *list);
 
+/*
+ * For an "unknown mechanism" syntax error (MDSPF_SYN_UNKNOWN_MECH) at
+ * text[off, off+len): the term's name -- after a qualifier, up to ':',
+ * '/', '=' or the end of the span -- compared, ASCII case ignored, with
+ * the names of the mechanisms and modifiers (RFC 7208 5, 6).  The names
+ * one edit away (Damerau-Levenshtein distance 1: a letter added,
+ * dropped or changed, or two neighbours swapped) are written into buf as
+ * "include", "ip4 or ip6" or "a, mx or ptr"; a modifier is written with
+ * its '=' ("redirect="), and is also suggested for its own name written
+ * like a mechanism ("redirect:example.com").  Names of one character
+ * get no suggestion (every letter is one edit from "a").  Returns 1 when
+ * buf holds a suggestion, else 0 (buf then holds "").
+ */
+int suggest_term(const char *text, size_t tlen, size_t off, size_t len,
+                 char *buf, size_t bufsz);
+
 #endif
