@@ -13,7 +13,9 @@
  *   4. the Received-SPF header field ("Received-SPF: pass (...) ...")
  *
  * and, with --auth-results, a fifth: the Authentication-Results header
- * field.  With --json it prints one JSON object on one line instead.  An
+ * field.  A record's syntax error is said once, on line 3; stderr shows
+ * where it is (the record with a caret line).  With -rcpt-to (libspf2's
+ * secondary-MX check) line 1 also carries the recipients' results.  With --json it prints one JSON object on one line instead.  An
  * input line that cannot be checked gets one line ("Invalid IP address."
  * or {"error":...}).  The exit status is the
  * result in libspf2's numbering (neutral 1, pass 2, fail 3, softfail 4,
@@ -109,8 +111,11 @@ struct strlist {
 
 struct options {
   const char *ip;           /* -ip */
-  const char *sender;       /* -sender */
+  const char *sender;       /* -sender, after sender_normalize() */
+  char *sender_buf;         /* the normalised copy sender points to */
   const char *helo;         /* -helo */
+  const char *rcpt_to;      /* -rcpt-to: recipients for the secondary-MX
+                               check */
   const char *local;        /* -local */
   const char *guess;        /* -guess */
   const char *default_exp;  /* -default-explanation */
@@ -125,6 +130,8 @@ struct options {
   long debug;               /* -debug[=N]; 0 = no trace */
   long timeout_ms;          /* --timeout */
   long concurrency;         /* --concurrency */
+  long trusted;             /* -trusted 0|1: accepted, no effect */
+  long sanitize;            /* -sanitize 0|1: accepted, always sanitised */
   int keep_comments;        /* -keep-comments */
   int json;                 /* --json */
   int auth_results;         /* --auth-results */
@@ -155,9 +162,11 @@ enum opt_id {
   OPT_AUTH_RESULTS,
   OPT_TRACE,
   OPT_RECORD,
+  OPT_RCPT_TO,
+  OPT_TRUSTED,
+  OPT_SANITIZE,
   OPT_HELP,
-  OPT_VERSION,
-  OPT_UNSUPPORTED
+  OPT_VERSION
 };
 
 enum opt_arg { ARG_NONE, ARG_REQUIRED, ARG_OPTIONAL };
@@ -181,6 +190,7 @@ static const struct opt_def opt_table[] = {
     {"max-lookup", OPT_MAX_LOOKUP, ARG_REQUIRED},
     {"debug", OPT_DEBUG, ARG_OPTIONAL},
     {"file", OPT_FILE, ARG_REQUIRED},
+    {"f", OPT_FILE, ARG_REQUIRED}, /* libspf2's short form */
     {"keep-comments", OPT_KEEP_COMMENTS, ARG_NONE},
     {"concurrency", OPT_CONCURRENCY, ARG_REQUIRED},
     {"zone", OPT_ZONE, ARG_REQUIRED},
@@ -193,131 +203,173 @@ static const struct opt_def opt_table[] = {
     {"help", OPT_HELP, ARG_NONE},
     {"h", OPT_HELP, ARG_NONE},
     {"version", OPT_VERSION, ARG_NONE},
-    /* libspf2 options this version does not implement. */
-    {"rcpt-to", OPT_UNSUPPORTED, ARG_NONE},
-    {"trusted", OPT_UNSUPPORTED, ARG_NONE},
-    {"sanitize", OPT_UNSUPPORTED, ARG_NONE},
+    /* libspf2's, with libspf2's values */
+    {"rcpt-to", OPT_RCPT_TO, ARG_REQUIRED},
+    {"trusted", OPT_TRUSTED, ARG_REQUIRED},
+    {"sanitize", OPT_SANITIZE, ARG_REQUIRED},
 };
 
 static void usage(FILE *out) {
-  fputs("Usage: " PROG " -ip ADDR (-sender ADDR | -helo NAME) [options]\n"
-        "       " PROG " -file FILE [options]\n"
-        "\n"
-        "Evaluate SPF (RFC 7208) for a client IP and a MAIL FROM / HELO "
-        "identity.\n"
-        "\n"
-        "Identity:\n"
-        "  -ip ADDR             client IP address (IPv4 or IPv6)\n"
-        "  -sender ADDR         MAIL FROM address (postmaster@ is assumed "
-        "when it\n"
-        "                       has no local part)\n"
-        "  -helo NAME           HELO/EHLO name: checked when -sender is "
-        "absent or\n"
-        "                       empty, otherwise only used for %{h}\n"
-        "\n"
-        "Batch:\n"
-        "  -file FILE           check each line \"IP SENDER [HELO]\" of FILE "
-        "(\"-\":\n"
-        "                       standard input); SENDER \"<>\" or \"-\" is "
-        "the null\n"
-        "                       sender (the HELO name is checked).  Blank "
-        "lines and\n"
-        "                       lines starting with '#' are skipped.  "
-        "Results are\n"
-        "                       printed in input order; the exit status is "
-        "that of\n"
-        "                       the last line\n"
-        "  -keep-comments       echo blank and comment lines in place\n"
-        "  --concurrency N      checks in flight at once (1..4096, default "
-        "16)\n"
-        "\n"
-        "Policy:\n"
-        "  -local MECHS         local policy mechanisms, tried before a "
-        "final 'all'\n"
-        "  -guess RECORD        best-guess record for domains without SPF\n"
-        "  -default-explanation STR\n"
-        "                       explanation for 'fail' when the record has "
-        "no exp=\n"
-        "  -name HOST           receiver host name for %{r}, the comment "
-        "line and the\n"
-        "                       header fields (default: " PROG ")\n"
-        "  -fallback DOMAIN=RECORD\n"
-        "                       use RECORD when DOMAIN publishes none "
-        "(repeatable)\n"
-        "  -max-lookup N        limit of DNS-querying terms (default 10)\n"
-        "\n"
-        "DNS (live, with the system resolver configuration, by default):\n"
-        "  --server ADDR[:PORT] ask these name servers instead: IPv4, IPv6, "
-        "or\n"
-        "                       [IPv6]:PORT (repeatable or comma-separated)\n"
-        "  --timeout MS         time budget of each check in milliseconds\n"
-        "                       (1..3600000, default 20000)\n"
-        "  --zone FILE          answer DNS queries from an RFC 1035 master "
-        "file\n"
-        "                       instead (repeatable: the files form one "
-        "zone)\n"
-        "\n"
-        "What-if:\n"
-        "  --record RECORD      evaluate RECORD as the SPF record of the "
-        "checked\n"
-        "                       domain (the -sender domain, or the -helo "
-        "name for\n"
-        "                       the HELO identity): it is published as that "
-        "domain's\n"
-        "                       only TXT record in an overlay over the DNS, "
-        "so the\n"
-        "                       result (lookups and queries included) is "
-        "what it\n"
-        "                       will give once published.  A record that "
-        "does not\n"
-        "                       parse is published too (permerror), after a "
-        "warning.\n"
-        "                       Single checks only; wins over an -override "
-        "of the\n"
-        "                       same domain\n"
-        "  -override DOMAIN=RECORD\n"
-        "                       publish RECORD as DOMAIN's TXT record in the "
-        "same\n"
-        "                       way, for any domain (repeatable; the last one "
-        "for a\n"
-        "                       domain counts)\n"
-        "\n"
-        "Output:\n"
-        "  --json               one JSON object per check, on one line\n"
-        "  --auth-results       also print the Authentication-Results "
-        "header field\n"
-        "                       (a fifth line; \"auth_results\" with "
-        "--json)\n"
-        "  --trace              print the evaluation trace on stdout before "
-        "the\n"
-        "                       result lines, one event per line, each "
-        "starting with\n"
-        "                       two spaces and indented by include depth "
-        "(a \"trace\"\n"
-        "                       array of event objects with --json)\n"
-        "  -debug[=N]           print the same trace on stderr, each line "
-        "starting\n"
-        "                       with \"debug: \" (in batch mode with the "
-        "input line\n"
-        "                       number first), just before the check's "
-        "result\n"
-        "  --help               show this help and exit\n"
-        "  --version            show the version and exit\n"
-        "\n"
-        "Every option may be written -opt VALUE, -opt=VALUE, --opt VALUE or\n"
-        "--opt=VALUE.\n"
-        "\n"
-        "Output: four lines per check (result, explanation, comment, "
-        "Received-SPF\n"
-        "header; the -name value is the receiver), five with "
-        "--auth-results; a\n"
-        "line that cannot be checked gets one line instead (\"Invalid IP "
-        "address.\",\n"
-        "...).\n"
-        "Exit status: neutral 1, pass 2, fail 3, softfail 4, none 5, "
-        "temperror 6,\n"
-        "permerror 7, 255 for usage errors and unusable input.\n",
-        out);
+  fputs(
+      "Usage: " PROG " -ip ADDR (-sender ADDR | -helo NAME) [-rcpt-to LIST] "
+      "[options]\n"
+      "       " PROG " -file FILE [options]\n"
+      "\n"
+      "Evaluate SPF (RFC 7208) for a client IP and a MAIL FROM / HELO "
+      "identity.\n"
+      "\n"
+      "Identity:\n"
+      "  -ip ADDR             client IP address (IPv4 or IPv6)\n"
+      "  -sender ADDR         MAIL FROM address; postmaster@ is assumed when "
+      "it has\n"
+      "                       no local part.  Written as in an SMTP log, "
+      "\"<ADDR>\"\n"
+      "                       is ADDR, and \"<>\", \"-\" or \"\" is the null "
+      "sender: the\n"
+      "                       HELO name is checked (the same rule as for "
+      "-file)\n"
+      "  -helo NAME           HELO/EHLO name: checked when the sender is "
+      "null or\n"
+      "                       absent, otherwise only used for %{h}\n"
+      "  -rcpt-to LIST        libspf2's secondary-MX check.  LIST: "
+      "recipients (ADDR\n"
+      "                       or DOMAIN) separated by ',' or ';'.  While "
+      "the result\n"
+      "                       is not pass, the next recipient's domain is "
+      "checked:\n"
+      "                       is the client one of its mail exchangers "
+      "(\"v=spf1\n"
+      "                       mx:DOMAIN\", as libspf2 checks it)?  A pass "
+      "makes the\n"
+      "                       result pass (line 3: \"... which is an MX "
+      "secondary\n"
+      "                       for DOMAIN.\"); any other outcome leaves "
+      "the SPF\n"
+      "                       result as it is (libspf2 let a neutral or "
+      "softfail one\n"
+      "                       replace fail, softfail, none and the "
+      "errors).  Line 1\n"
+      "                       is the SPF result followed, without spaces, "
+      "by each\n"
+      "                       recipient check's result, as libspf2 prints "
+      "it\n"
+      "                       (\"softfailneutralpass\")\n"
+      "\n"
+      "Batch:\n"
+      "  -file FILE, -f FILE  check each line \"IP SENDER [HELO [RCPT-TO]]\" "
+      "of FILE\n"
+      "                       (\"-\": standard input); SENDER as for "
+      "-sender, RCPT-TO\n"
+      "                       as for -rcpt-to.  Blank lines and lines "
+      "starting with\n"
+      "                       '#' are skipped.  Results are printed in "
+      "input order;\n"
+      "                       the exit status is that of the last line\n"
+      "  -keep-comments       echo blank and comment lines in place (as "
+      "libspf2)\n"
+      "  --concurrency N      checks in flight at once (1..4096, default "
+      "16)\n"
+      "\n"
+      "Policy:\n"
+      "  -local MECHS         local policy mechanisms, tried before a "
+      "final 'all'\n"
+      "  -guess RECORD        best-guess record for domains without SPF\n"
+      "  -default-explanation STR\n"
+      "                       explanation for 'fail' when the record has "
+      "no exp=\n"
+      "  -name HOST           receiver host name for %{r}, the comment "
+      "line and the\n"
+      "                       header fields (default: " PROG ")\n"
+      "  -fallback DOMAIN=RECORD\n"
+      "                       use RECORD when DOMAIN publishes none "
+      "(repeatable)\n"
+      "  -max-lookup N        limit of DNS-querying terms (1..100, default "
+      "10)\n"
+      "  -trusted 0|1         accepted for libspf2 scripts, no effect: "
+      "libspf2 added\n"
+      "                       include:spf.trusted-forwarder.org to the "
+      "-local policy,\n"
+      "                       a list that no longer exists (name "
+      "forwarders in -local)\n"
+      "\n"
+      "DNS (live, with the system resolver configuration, by default):\n"
+      "  --server ADDR[:PORT] ask these name servers instead: IPv4, IPv6, "
+      "or\n"
+      "                       [IPv6]:PORT (repeatable or comma-separated)\n"
+      "  --timeout MS         time budget of each check in milliseconds\n"
+      "                       (1..3600000, default 20000)\n"
+      "  --zone FILE          answer DNS queries from an RFC 1035 master "
+      "file\n"
+      "                       instead (repeatable: the files form one "
+      "zone)\n"
+      "\n"
+      "What-if:\n"
+      "  --record RECORD      evaluate RECORD as the SPF record of the "
+      "checked\n"
+      "                       domain (the -sender domain, or the -helo name "
+      "for\n"
+      "                       the HELO identity): it is published as that "
+      "domain's\n"
+      "                       only TXT record in an overlay over the DNS, "
+      "so the\n"
+      "                       result (lookups and queries included) is what "
+      "it\n"
+      "                       will give once published.  A record that does "
+      "not\n"
+      "                       parse is published too (permerror), after a "
+      "warning.\n"
+      "                       Single checks only; wins over an -override of "
+      "the\n"
+      "                       same domain\n"
+      "  -override DOMAIN=RECORD\n"
+      "                       publish RECORD as DOMAIN's TXT record in the "
+      "same\n"
+      "                       way, for any domain (repeatable; the last one "
+      "for a\n"
+      "                       domain counts)\n"
+      "\n"
+      "Output:\n"
+      "  --json               one JSON object per check, on one line\n"
+      "  --auth-results       also print the Authentication-Results header "
+      "field\n"
+      "                       (a fifth line; \"auth_results\" with --json)\n"
+      "  --trace              print the evaluation trace on stdout before "
+      "the\n"
+      "                       result lines, one event per line, each "
+      "starting with\n"
+      "                       two spaces and indented by include depth (a "
+      "\"trace\"\n"
+      "                       array of event objects with --json)\n"
+      "  -debug[=N]           print the same trace on stderr, each line "
+      "starting\n"
+      "                       with \"debug: \" (in batch mode with the input "
+      "line\n"
+      "                       number first), just before the check's "
+      "result\n"
+      "  -sanitize 0|1        accepted for libspf2 scripts: the output is "
+      "always\n"
+      "                       sanitised (every octet that is not printable "
+      "ASCII\n"
+      "                       is shown as '?'), also with -sanitize 0\n"
+      "  --help, -h           show this help and exit\n"
+      "  --version            show the version and exit\n"
+      "\n"
+      "Every option may be written -opt VALUE, -opt=VALUE, --opt VALUE or\n"
+      "--opt=VALUE.\n"
+      "\n"
+      "Output: four lines per check (result, explanation, comment, "
+      "Received-SPF\n"
+      "header; the -name value is the receiver), five with --auth-results; "
+      "a\n"
+      "line that cannot be checked gets one line instead (\"Invalid IP "
+      "address.\",\n"
+      "...).  A syntax error in a record is shown on stderr, the record "
+      "with a\n"
+      "caret line under the error.\n"
+      "Exit status: neutral 1, pass 2, fail 3, softfail 4, none 5, "
+      "temperror 6,\n"
+      "permerror 7, 255 for usage errors and unusable input.\n",
+      out);
 }
 
 /* ======================================================================
@@ -385,6 +437,8 @@ static int parse_ranged(const char *opt, const char *value, long lo, long hi,
 }
 
 static void options_free(struct options *o) {
+  free(o->sender_buf);
+  o->sender_buf = NULL;
   free(o->overrides.v);
   free(o->fallbacks.v);
   free(o->zones.v);
@@ -394,7 +448,7 @@ static void options_free(struct options *o) {
 
 /* Store one option's value; returns 0, or -1 after printing an error. */
 static int apply_option(struct options *o, const struct opt_def *def,
-                        const char *arg, size_t arglen, const char *value) {
+                        const char *value) {
   switch (def->id) {
   case OPT_IP:
     o->ip = value;
@@ -480,21 +534,45 @@ static int apply_option(struct options *o, const struct opt_def *def,
       return -1;
     }
     break;
+  case OPT_RCPT_TO:
+    o->rcpt_to = value;
+    break;
+  case OPT_TRUSTED:
+    if (parse_ranged("-trusted", value, 0, 1, &o->trusted) != 0)
+      return -1;
+    break;
+  case OPT_SANITIZE:
+    if (parse_ranged("-sanitize", value, 0, 1, &o->sanitize) != 0)
+      return -1;
+    break;
   case OPT_HELP:
     o->help = 1;
     break;
   case OPT_VERSION:
     o->version = 1;
     break;
-  case OPT_UNSUPPORTED:
-    err_opt(arg, arglen, "is not supported in this version");
-    return -1;
   }
   return 0;
 }
 
-/* Combinations the single options cannot check; 0 or -1 after an error. */
-static int check_option_set(const struct options *o) {
+/*
+ * The one rule for a sender, from -sender or a -file line, in place:
+ * written as in an SMTP log, "<ADDR>" is ADDR, and "<>", "-" and "" are
+ * the null reverse-path (the check then uses the HELO identity: "").
+ */
+static void sender_normalize(char *s) {
+  size_t n = strlen(s);
+  if (n >= 2 && s[0] == '<' && s[n - 1] == '>') {
+    memmove(s, s + 1, n - 2);
+    s[n - 2] = '\0';
+  }
+  if (strcmp(s, "-") == 0)
+    s[0] = '\0';
+}
+
+/* Combinations the single options cannot check, and the sender's
+ * normal form; 0 or -1 after an error. */
+static int check_option_set(struct options *o) {
   if (o->zones.n > 0 && o->servers.n > 0) {
     fputs(PROG ": --zone and --server cannot be used together (try --help)\n",
           stderr);
@@ -507,9 +585,10 @@ static int check_option_set(const struct options *o) {
             stderr);
       return -1;
     }
-    if (o->ip != NULL || o->sender != NULL || o->helo != NULL) {
-      fputs(PROG ": -file cannot be combined with -ip, -sender or -helo "
-                 "(try --help)\n",
+    if (o->ip != NULL || o->sender != NULL || o->helo != NULL ||
+        o->rcpt_to != NULL) {
+      fputs(PROG ": -file cannot be combined with -ip, -sender, -helo or "
+                 "-rcpt-to (try --help)\n",
             stderr);
       return -1;
     }
@@ -522,6 +601,15 @@ static int check_option_set(const struct options *o) {
   if (o->sender == NULL && o->helo == NULL) {
     fputs(PROG ": missing -sender or -helo (try --help)\n", stderr);
     return -1;
+  }
+  if (o->sender != NULL) { /* the rule -file lines follow too */
+    o->sender_buf = strdup(o->sender);
+    if (o->sender_buf == NULL) {
+      fputs(PROG ": out of memory\n", stderr);
+      return -1;
+    }
+    sender_normalize(o->sender_buf);
+    o->sender = o->sender_buf;
   }
   return 0;
 }
@@ -564,9 +652,7 @@ static int parse_options(int argc, char **argv, struct options *o) {
     }
 
     const char *value = NULL;
-    if (def->id == OPT_UNSUPPORTED) {
-      /* reported by apply_option, whatever the value */
-    } else if (eq != NULL) {
+    if (eq != NULL) {
       if (def->arg == ARG_NONE) {
         err_opt(arg, arglen, "takes no value (try --help)");
         return -1;
@@ -580,7 +666,7 @@ static int parse_options(int argc, char **argv, struct options *o) {
       value = argv[++i]; /* like getopt: may start with '-' ("-all") */
     }
 
-    if (apply_option(o, def, arg, arglen, value) != 0)
+    if (apply_option(o, def, value) != 0)
       return -1;
     if (o->help || o->version)
       return 0;
@@ -610,11 +696,19 @@ enum job_error {
   BAD_NO_SENDER,   /* batch line without a sender field */
   BAD_NO_IDENTITY, /* null sender and no HELO name */
   BAD_TOO_LONG,    /* line over LINE_MAX_OCTETS */
+  BAD_RCPT,        /* a recipient (-rcpt-to) without a usable domain */
   BAD_START        /* mdspf_check_start refused (job->bad_rc) */
 };
 
 /* Fields of a batch line that contain a NUL byte. */
-enum { NUL_IP = 1, NUL_SENDER = 2, NUL_HELO = 4 };
+enum { NUL_IP = 1, NUL_SENDER = 2, NUL_HELO = 4, NUL_RCPT = 8 };
+
+/* One recipient of -rcpt-to (or of a -file line's fourth field). */
+struct rcpt {
+  const char *addr;   /* as given, angle brackets removed */
+  const char *domain; /* after its last '@', else all of it */
+  int result;         /* its secondary-MX check's; 0: not checked */
+};
 
 /* A growing text buffer (a check's trace until it is printed); after an
  * allocation failure it keeps what it has and drops the rest. */
@@ -629,16 +723,28 @@ struct job {
   enum job_state state;
   enum job_error bad;
   int bad_rc;          /* BAD_START: the mdspf_status */
+  const char *bad_rcpt; /* BAD_RCPT: the recipient */
   unsigned long line;  /* input line number; 0 = the command line */
   char *text;          /* owned copy of the line (fields NUL-separated) */
   size_t text_len;     /* length of the line (it may contain NULs) */
   const char *ip;      /* the fields, into text or argv */
   const char *sender;  /* NULL: not given; "": the null sender */
   const char *helo;    /* NULL: not given */
+  const char *rcpt_to; /* the recipient list; NULL: none */
   unsigned nul_fields; /* NUL_* */
   int sender_missing;  /* batch line with only an IP */
-  int extra_fields;    /* batch line with more than three fields */
-  mdspf_check *chk;
+  int extra_fields;    /* batch line with more than four fields */
+  mdspf_check *chk;    /* the SPF check */
+  /* -rcpt-to: the recipients (split in rcpt_buf), the next to check,
+   * the secondary-MX check running and the one that passed (it then
+   * decides the outcome) */
+  char *rcpt_buf;
+  struct rcpt *rcpts;
+  size_t nrcpt, next_rcpt;
+  int spf_result;
+  mdspf_check *mx_run;
+  mdspf_check *mx_win;
+  const struct rcpt *win_rcpt;
   long t_start; /* monotonic ms at mdspf_check_start */
   long elapsed_ms;
   struct tbuf trace; /* --trace: text lines, or JSON event objects */
@@ -681,6 +787,12 @@ struct runner {
   const struct options *o;
   const char *receiver;
   mdspf_ctx *ctx;
+  /* the secondary-MX checks (-rcpt-to) run in a context of their own:
+   * receiver, limits and resolver of ctx, none of its policy options;
+   * per check an override "v=spf1" of the identity domain and the local
+   * policy "mx:DOMAIN" (NULL when no line can have recipients) */
+  mdspf_ctx *mxctx;
+  mdspf_record *empty_rec; /* "v=spf1" */
   struct backend be;
   struct reader *in; /* batch input; NULL = one check from argv */
   int input_done;
@@ -908,7 +1020,8 @@ static void trace_event(void *ud, const mdspf_event *ev) {
   char *big = NULL;
   size_t needed = 0;
 
-  if (mdspf_event_check(ev) != j->chk)
+  const mdspf_check *owner = mdspf_event_check(ev);
+  if (owner != j->chk && owner != j->mx_run)
     return; /* cannot happen: not this job's check */
 
   if (o->trace && o->json) {
@@ -1042,8 +1155,9 @@ static int add_domain_record(mdspf_ctx *ctx, const char *opt,
   return rc == MDSPF_OK ? 0 : -1;
 }
 
-/* Apply every policy option to ctx; 0, or -1 after printing an error. */
-static int configure_ctx(mdspf_ctx *ctx, const struct options *o) {
+/* What every context takes from the options: the receiver, the lookup
+ * limit and the per-check budget; 0, or -1 after printing an error. */
+static int configure_common(mdspf_ctx *ctx, const struct options *o) {
   int rc;
   const char *receiver = o->name != NULL ? o->name : PROG;
 
@@ -1061,6 +1175,22 @@ static int configure_ctx(mdspf_ctx *ctx, const struct options *o) {
       return -1;
     }
   }
+
+  /* The per-check budget; the trace hook is installed per job. */
+  rc = mdspf_ctx_set_limit(ctx, MDSPF_LIMIT_TIMEOUT_MS, o->timeout_ms);
+  if (rc != MDSPF_OK) {
+    fprintf(stderr, PROG ": --timeout: %s\n", mdspf_strerror(rc));
+    return -1;
+  }
+  return 0;
+}
+
+/* Apply every option to the SPF checks' context; 0, or -1 after
+ * printing an error. */
+static int configure_ctx(mdspf_ctx *ctx, const struct options *o) {
+  int rc;
+  if (configure_common(ctx, o) != 0)
+    return -1;
 
   if (o->local != NULL) {
     size_t off = 0;
@@ -1100,13 +1230,6 @@ static int configure_ctx(mdspf_ctx *ctx, const struct options *o) {
   for (size_t i = 0; i < o->fallbacks.n; i++)
     if (add_domain_record(ctx, "-fallback", o->fallbacks.v[i]) != 0)
       return -1;
-
-  /* The per-check budget; the trace hook is installed per job. */
-  rc = mdspf_ctx_set_limit(ctx, MDSPF_LIMIT_TIMEOUT_MS, o->timeout_ms);
-  if (rc != MDSPF_OK) {
-    fprintf(stderr, PROG ": --timeout: %s\n", mdspf_strerror(rc));
-    return -1;
-  }
   return 0;
 }
 
@@ -1257,6 +1380,24 @@ static void print_comment(FILE *out, const mdspf_check *chk,
   putc('\n', out);
 }
 
+/* The check whose outcome is printed: the secondary-MX check that
+ * passed (-rcpt-to), else the SPF check. */
+static const mdspf_check *job_outcome(const struct job *j) {
+  return j->mx_win != NULL ? j->mx_win : j->chk;
+}
+
+/* MDSPF_SYN_* as names for --json (the enum's, lower case with '-'). */
+static const char *syntax_name(int code) {
+  static const char *const names[] = {
+      NULL,           "version",      "too-long",    "bad-char",
+      "unknown-mech", "missing-arg",  "unexpected-arg", "bad-domain",
+      "bad-macro",    "macro-letter", "bad-cidr",    "bad-ip4",
+      "bad-ip6",      "dup-modifier", "bad-modifier", "too-many-terms"};
+  if (code > 0 && (size_t)code < sizeof names / sizeof names[0])
+    return names[code];
+  return NULL;
+}
+
 /* "spfquery: " or, for a batch line, "spfquery: line N: " on stderr;
  * the results before it go out first (for 2>&1). */
 static void err_head(const struct job *j) {
@@ -1267,9 +1408,11 @@ static void err_head(const struct job *j) {
     fprintf(stderr, "line %lu: ", j->line);
 }
 
-/* For a syntax permerror: the record with a caret under the error. */
+/* For a syntax permerror: where the error is -- the record with a caret
+ * under it, and for a misspelt mechanism the names it may have meant.
+ * What the error is, line 3 has said: it is not repeated. */
 static void print_syntax_error(const struct job *j) {
-  const mdspf_check *chk = j->chk;
+  const mdspf_check *chk = job_outcome(j);
   int code = 0;
   size_t off = 0, len = 0;
   if (mdspf_check_syntax_error(chk, &code, &off, &len) != MDSPF_OK)
@@ -1277,33 +1420,38 @@ static void print_syntax_error(const struct job *j) {
   size_t rlen = 0;
   const char *record = mdspf_check_record(chk, &rlen);
   const char *domain = mdspf_check_domain(chk);
+  char hint[64];
+  if (record == NULL)
+    return;
   err_head(j);
-  fputs(mdspf_syntax_str(code), stderr);
+  fputs("the error in the SPF record", stderr);
   if (domain != NULL) {
-    fputs(" in SPF record of ", stderr);
+    fputs(" of ", stderr);
     put_safe(stderr, domain);
   }
-  putc('\n', stderr);
-  if (record != NULL)
-    show_span(stderr, "    ", record, rlen, off, len);
+  if (code == MDSPF_SYN_UNKNOWN_MECH &&
+      suggest_term(record, rlen, off, len, hint, sizeof hint))
+    fprintf(stderr, " (did you mean %s?)", hint);
+  fputs(":\n", stderr);
+  show_span(stderr, "    ", record, rlen, off, len);
 }
 
 /* A header field of a finished check (Received-SPF, or with auth != 0
  * Authentication-Results) naming this host as id; malloc'd, NULL on
  * failure (reported on stderr). */
 static char *header_field(const struct job *j, int auth, const char *id) {
+  const mdspf_check *chk = job_outcome(j);
   char small[1024];
   size_t needed = 0;
-  int rc =
-      auth ? mdspf_check_auth_results(j->chk, id, small, sizeof small, &needed)
-           : mdspf_check_received_spf(j->chk, id, small, sizeof small, &needed);
+  int rc = auth ? mdspf_check_auth_results(chk, id, small, sizeof small, &needed)
+                : mdspf_check_received_spf(chk, id, small, sizeof small, &needed);
   if (rc == MDSPF_OK)
     return strdup(small);
   if (rc == MDSPF_E_BUFFER && needed < SIZE_MAX) {
     char *big = malloc(needed + 1);
     if (big != NULL) {
-      rc = auth ? mdspf_check_auth_results(j->chk, id, big, needed + 1, NULL)
-                : mdspf_check_received_spf(j->chk, id, big, needed + 1, NULL);
+      rc = auth ? mdspf_check_auth_results(chk, id, big, needed + 1, NULL)
+                : mdspf_check_received_spf(chk, id, big, needed + 1, NULL);
       if (rc == MDSPF_OK)
         return big;
       free(big);
@@ -1321,17 +1469,31 @@ static char *header_field(const struct job *j, int auth, const char *id) {
  * Received-SPF, and with --auth-results Authentication-Results (an empty
  * line if a header field cannot be made, so the count stays fixed). */
 static void print_text_result(const struct runner *r, const struct job *j) {
-  const mdspf_check *chk = j->chk;
+  const mdspf_check *chk = job_outcome(j);
   int result = mdspf_check_result(chk);
   char ip[INET6_ADDRSTRLEN + 1];
   format_ip(j->ip, ip, sizeof ip);
 
-  put_safe(stdout, mdspf_result_str(result));
+  /* line 1: with -rcpt-to, the SPF result followed by the result of
+   * each recipient check made, without spaces, as libspf2 prints them */
+  put_safe(stdout, mdspf_result_str(mdspf_check_result(j->chk)));
+  for (size_t k = 0; k < j->nrcpt; k++)
+    if (j->rcpts[k].result != 0)
+      put_safe(stdout, mdspf_result_str(j->rcpts[k].result));
   putc('\n', stdout);
   if (result == MDSPF_FAIL)
     put_safe(stdout, mdspf_check_explanation(chk));
   putc('\n', stdout);
-  print_comment(stdout, chk, r->receiver, ip);
+  if (j->mx_win != NULL) { /* libspf2's wording for its 2mx pass */
+    put_safe(stdout, r->receiver);
+    fputs(": message received from ", stdout);
+    put_safe(stdout, ip);
+    fputs(" which is an MX secondary for ", stdout);
+    put_safe(stdout, j->win_rcpt->domain);
+    fputs(".\n", stdout);
+  } else {
+    print_comment(stdout, chk, r->receiver, ip);
+  }
   char *h = header_field(j, 0, r->receiver);
   put_safe(stdout, h);
   putc('\n', stdout);
@@ -1371,9 +1533,74 @@ static void json_open(const struct job *j, int *first) {
   }
 }
 
-/* One JSON object for a finished check; the keys in a fixed order. */
+/* "syntax_error": null, or for a syntax permerror the error's code
+ * (name and number), message, where it is in the record (offset and
+ * length in octets), the record and the names a misspelt mechanism may
+ * have meant. */
+static void json_syntax_error(FILE *out, const mdspf_check *chk) {
+  int code = 0, first = 1;
+  size_t off = 0, len = 0, rlen = 0;
+  char hint[64];
+  const char *record = mdspf_check_record(chk, &rlen);
+  if (mdspf_check_syntax_error(chk, &code, &off, &len) != MDSPF_OK ||
+      record == NULL) {
+    fputs("null", out);
+    return;
+  }
+  putc('{', out);
+  json_key(out, "code", &first);
+  json_str(out, syntax_name(code));
+  json_key(out, "number", &first);
+  fprintf(out, "%d", code);
+  json_key(out, "message", &first);
+  json_str(out, mdspf_syntax_str(code));
+  json_key(out, "offset", &first);
+  fprintf(out, "%zu", off);
+  json_key(out, "length", &first);
+  fprintf(out, "%zu", len);
+  json_key(out, "record", &first);
+  json_str_n(out, record, rlen);
+  json_key(out, "suggestion", &first);
+  json_str(out, code == MDSPF_SYN_UNKNOWN_MECH &&
+                        suggest_term(record, rlen, off, len, hint, sizeof hint)
+                    ? hint
+                    : NULL);
+  putc('}', out);
+}
+
+/* "rcpt_to": the SPF check's own result and each recipient's secondary-MX
+ * check (result null: not checked, as an earlier one passed or the SPF
+ * result was pass). */
+static void json_rcpt_to(FILE *out, const struct job *j) {
+  int first = 1;
+  putc('{', out);
+  json_key(out, "spf_result", &first);
+  json_str(out, mdspf_result_str(mdspf_check_result(j->chk)));
+  json_key(out, "recipients", &first);
+  putc('[', out);
+  for (size_t k = 0; k < j->nrcpt; k++) {
+    int f = 1;
+    const struct rcpt *rc = &j->rcpts[k];
+    if (k > 0)
+      putc(',', out);
+    putc('{', out);
+    json_key(out, "recipient", &f);
+    json_str(out, rc->addr);
+    json_key(out, "domain", &f);
+    json_str(out, rc->domain);
+    json_key(out, "result", &f);
+    json_str(out, rc->result != 0 ? mdspf_result_str(rc->result) : NULL);
+    putc('}', out);
+  }
+  fputs("]}", out);
+}
+
+/* One JSON object for a finished check; the keys in a fixed order.  With
+ * -rcpt-to, the members up to "received_spf" describe the check that
+ * decided (a recipient's secondary-MX check that passed: source
+ * "secondary-mx"), and "rcpt_to" has them all. */
 static void print_json_result(const struct runner *r, const struct job *j) {
-  const mdspf_check *chk = j->chk;
+  const mdspf_check *chk = job_outcome(j);
   FILE *out = stdout;
   int first;
   json_open(j, &first);
@@ -1397,9 +1624,12 @@ static void print_json_result(const struct runner *r, const struct job *j) {
   json_key(out, "matched_domain", &first);
   json_str(out, mdspf_check_domain(chk));
   json_key(out, "source", &first);
-  json_str(out, source_name(mdspf_check_source(chk)));
+  json_str(out, j->mx_win != NULL ? "secondary-mx"
+                                  : source_name(mdspf_check_source(chk)));
   json_key(out, "problem", &first);
   json_str(out, mdspf_check_problem(chk));
+  json_key(out, "syntax_error", &first);
+  json_syntax_error(out, chk);
   json_key(out, "dns_terms", &first);
   fprintf(out, "%u", mdspf_check_dns_terms(chk));
   json_key(out, "void_lookups", &first);
@@ -1417,6 +1647,10 @@ static void print_json_result(const struct runner *r, const struct job *j) {
     json_key(out, "auth_results", &first);
     json_str(out, h);
     free(h);
+  }
+  if (j->nrcpt > 0) {
+    json_key(out, "rcpt_to", &first);
+    json_rcpt_to(out, j);
   }
   if (r->o->trace) {
     json_key(out, "trace", &first);
@@ -1441,6 +1675,8 @@ static const char *bad_stdout_line(enum job_error e) {
     return "Invalid envelope from address.";
   case BAD_TOO_LONG:
     return "Invalid input line.";
+  case BAD_RCPT:
+    return "Invalid recipient address.";
   case BAD_NONE:
   case BAD_START:
     break;
@@ -1476,6 +1712,13 @@ static const char *bad_what(const struct job *j, const char **echo,
     return "nothing to check: the sender and the HELO name are empty";
   case BAD_TOO_LONG:
     return "line longer than 4096 octets";
+  case BAD_RCPT:
+    *echo = j->bad_rcpt;
+    *why = (j->nul_fields & NUL_RCPT) != 0
+               ? nul_text
+               : " (expected ADDRESS or DOMAIN with a plain domain name: "
+                 "letters, digits, '-', '_' and '.')";
+    return "invalid recipient";
   case BAD_NONE:
   case BAD_START:
     break;
@@ -1556,21 +1799,20 @@ static int print_job(struct runner *r, const struct job *j) {
   }
   if (j->extra_fields) {
     err_head(j);
-    fputs("fields after the HELO name ignored (rcpt-to is not "
-          "supported)\n",
-          stderr);
+    fputs("fields after the recipients ignored\n", stderr);
   }
   if (j->state == JOB_BAD) {
     print_bad(r, j);
     return EXIT_USAGE;
   }
-  int result = mdspf_check_result(j->chk);
-  if (r->o->json)
-    print_json_result(r, j);
-  else
+  int result = mdspf_check_result(job_outcome(j));
+  if (r->o->json) {
+    print_json_result(r, j); /* the syntax error is in the object */
+  } else {
     print_text_result(r, j);
-  if (result == MDSPF_PERMERROR)
-    print_syntax_error(j);
+    if (result == MDSPF_PERMERROR)
+      print_syntax_error(j);
+  }
   return exit_code(result);
 }
 
@@ -1696,15 +1938,13 @@ static int same_name(const char *a, size_t an, const char *b, size_t bn) {
 }
 
 /* A published what-if record that is not a valid SPF record: say so (it
- * stays published, so the check shows what it would do for real). */
+ * stays published, so the check shows what it would do for real).  What
+ * is wrong and where, a check that reaches the record reports, once. */
 static void warn_record(const char *opt, const char *domain,
                         const char *record) {
   size_t len = strlen(record);
   mdspf_record *rec = NULL;
-  int code = 0;
-  size_t off = 0, elen = 0;
-  int rc =
-      mdspf_record_parse(record, len, NULL, NULL, &rec, &code, &off, &elen);
+  int rc = mdspf_record_parse(record, len, NULL, NULL, &rec, NULL, NULL, NULL);
   mdspf_record_free(rec);
   if (rc == MDSPF_OK)
     return;
@@ -1716,9 +1956,9 @@ static void warn_record(const char *opt, const char *domain,
           "has no SPF record\n",
           stderr);
   } else if (rc == MDSPF_E_SYNTAX) {
-    fprintf(stderr, "' does not parse: %s (published as is: permerror)\n",
-            mdspf_syntax_str(code));
-    show_span(stderr, "    ", record, len, off, elen);
+    fputs("' does not parse (published as is: a check that reaches it "
+          "gives permerror)\n",
+          stderr);
   } else {
     fprintf(stderr, "' cannot be parsed: %s\n", mdspf_strerror(rc));
   }
@@ -1833,6 +2073,8 @@ static int backend_open(struct runner *r) {
     res = mdspf_overlay_resolver(b->overlay);
   }
   rc = mdspf_ctx_set_resolver(r->ctx, res);
+  if (rc == MDSPF_OK && r->mxctx != NULL)
+    rc = mdspf_ctx_set_resolver(r->mxctx, res);
   if (rc != MDSPF_OK) {
     fprintf(stderr, PROG ": cannot use the resolver: %s\n", mdspf_strerror(rc));
     return -1;
@@ -2003,19 +2245,26 @@ static void job_reset(struct job *j, struct runner *r, unsigned long line) {
 /* Printed (or abandoned): free what the job owns. */
 static void job_release(struct job *j) {
   mdspf_check_free(j->chk); /* cancels a running check */
+  mdspf_check_free(j->mx_run);
+  mdspf_check_free(j->mx_win);
   tb_free(&j->trace);
   tb_free(&j->debug);
   free(j->text);
+  free(j->rcpt_buf);
+  free(j->rcpts);
   memset(j, 0, sizeof *j);
 }
 
 /*
  * Turn an input line into a job: 0 = nothing to do (blank or comment
  * line without -keep-comments), 1 = *j filled (a check to start, or a
- * line to echo), -1 = out of memory.
+ * line to echo), -1 = out of memory.  The fields are libspf2's: IP,
+ * sender, HELO name, recipients.
  */
 static int job_from_line(struct runner *r, struct job *j, const char *line,
                          size_t len, unsigned long lineno) {
+  static const unsigned nul_flag[4] = {NUL_IP, NUL_SENDER, NUL_HELO,
+                                       NUL_RCPT};
   size_t i = 0;
   if (len > 0 && line[len - 1] == '\r')
     len--; /* CRLF line end */
@@ -2039,17 +2288,15 @@ static int job_from_line(struct runner *r, struct job *j, const char *line,
 
   /* Split in place: each field ends with a NUL. */
   char *s = j->text;
-  const char *field[3] = {NULL, NULL, NULL};
+  char *field[4] = {NULL, NULL, NULL, NULL};
   size_t nfields = 0;
   while (i < len) {
     size_t b = i;
     while (i < len && !is_field_space(s[i]))
       i++;
-    if (nfields < 3) {
+    if (nfields < 4) {
       if (memchr(s + b, '\0', i - b) != NULL)
-        j->nul_fields |= nfields == 0   ? NUL_IP
-                         : nfields == 1 ? NUL_SENDER
-                                        : NUL_HELO;
+        j->nul_fields |= nul_flag[nfields];
       field[nfields++] = s + b;
     } else {
       j->extra_fields = 1;
@@ -2060,12 +2307,15 @@ static int job_from_line(struct runner *r, struct job *j, const char *line,
       i++;
   }
   j->ip = field[0];
-  j->sender = field[1];
   j->helo = field[2];
-  if (j->sender == NULL)
+  j->rcpt_to = field[3];
+  if (field[1] == NULL) {
     j->sender_missing = 1;
-  else if (strcmp(j->sender, "<>") == 0 || strcmp(j->sender, "-") == 0)
-    j->sender = ""; /* the null reverse-path */
+  } else {
+    if ((j->nul_fields & NUL_SENDER) == 0)
+      sender_normalize(field[1]); /* the rule -sender follows too */
+    j->sender = field[1];
+  }
   return 1;
 }
 
@@ -2076,9 +2326,184 @@ static void job_bad(struct job *j, enum job_error why) {
   j->bad = why;
 }
 
+/* A recipient domain the secondary-MX check can use as it is: a plain
+ * host name (letters, digits, '-', '_', '.'; no macro can hide in it)
+ * that makes a valid "mx:DOMAIN" term. */
+static int rcpt_domain_ok(const char *d) {
+  static const char prefix[] = "v=spf1 mx:";
+  char rec[sizeof prefix + 256];
+  size_t n = strlen(d);
+  if (n == 0 || n > 253)
+    return 0;
+  for (size_t i = 0; i < n; i++) {
+    char c = d[i];
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+          (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.'))
+      return 0;
+  }
+  memcpy(rec, prefix, sizeof prefix - 1);
+  memcpy(rec + sizeof prefix - 1, d, n + 1);
+  mdspf_record *parsed = NULL;
+  int rc = mdspf_record_parse(rec, sizeof prefix - 1 + n, NULL, NULL, &parsed,
+                              NULL, NULL, NULL);
+  mdspf_record_free(parsed);
+  return rc == MDSPF_OK;
+}
+
+/*
+ * Split j->rcpt_to (recipients separated by ',' or ';', as libspf2
+ * splits them; blanks around them and empty ones ignored; "<ADDR>" is
+ * ADDR) into j->rcpts.  0, 1 = a recipient without a usable domain
+ * (j->bad_rcpt), -1 = out of memory.
+ */
+static int job_parse_rcpts(struct job *j) {
+  if (j->rcpt_to == NULL)
+    return 0;
+  if ((j->nul_fields & NUL_RCPT) != 0) {
+    j->bad_rcpt = j->rcpt_to;
+    return 1;
+  }
+  size_t n = strlen(j->rcpt_to), max = 1;
+  for (size_t i = 0; i < n; i++)
+    if (j->rcpt_to[i] == ',' || j->rcpt_to[i] == ';')
+      max++;
+  j->rcpt_buf = malloc(n + 1);
+  j->rcpts = calloc(max, sizeof *j->rcpts);
+  if (j->rcpt_buf == NULL || j->rcpts == NULL)
+    return -1;
+  memcpy(j->rcpt_buf, j->rcpt_to, n + 1);
+  char *p = j->rcpt_buf;
+  for (;;) {
+    char *end = p + strcspn(p, ",;");
+    int last = *end == '\0';
+    *end = '\0';
+    while (*p == ' ' || *p == '\t')
+      p++;
+    size_t len = strlen(p);
+    while (len > 0 && (p[len - 1] == ' ' || p[len - 1] == '\t'))
+      p[--len] = '\0';
+    if (len >= 2 && p[0] == '<' && p[len - 1] == '>') {
+      p[len - 1] = '\0';
+      p++;
+    }
+    if (*p != '\0') {
+      struct rcpt *rc = &j->rcpts[j->nrcpt++];
+      const char *at = strrchr(p, '@');
+      rc->addr = p;
+      rc->domain = at != NULL ? at + 1 : p;
+      if (!rcpt_domain_ok(rc->domain)) {
+        j->bad_rcpt = p;
+        return 1;
+      }
+    }
+    if (last)
+      return 0;
+    p = end + 1;
+  }
+}
+
+/* A line of the job's text trace (--trace, -debug) between its checks. */
+static void trace_note(struct job *j, const char *a, const char *b,
+                       const char *c) {
+  const struct options *o = j->run->o;
+  if (o->trace && !o->json) {
+    tb_puts(&j->trace, "  ");
+    tb_put_safe(&j->trace, a);
+    tb_put_safe(&j->trace, b);
+    tb_put_safe(&j->trace, c);
+    tb_putc(&j->trace, '\n');
+  }
+  if (o->debug > 0) {
+    if (j->line > 0) {
+      tb_putu(&j->debug, j->line);
+      tb_puts(&j->debug, ": ");
+    }
+    tb_puts(&j->debug, "debug: ");
+    tb_put_safe(&j->debug, a);
+    tb_put_safe(&j->debug, b);
+    tb_put_safe(&j->debug, c);
+    tb_putc(&j->debug, '\n');
+  }
+}
+
+static void on_check_done(mdspf_check *chk, void *user);
+
+/*
+ * -rcpt-to: start the secondary-MX check of the next recipient, libspf2's
+ * "v=spf1 mx:DOMAIN": is the client one of the mail exchangers of the
+ * recipient's domain?  It runs in r->mxctx with the SPF check's IP,
+ * sender and HELO name, the identity domain's record overridden by
+ * "v=spf1" and "mx:DOMAIN" as the local policy, so that it passes (local
+ * policy) when the client is a mail exchanger of DOMAIN and is neutral
+ * when it is not.  Called from the SPF check's (or the previous
+ * recipient check's) completion, so the check runs after that callback
+ * returns; the configuration is a snapshot taken at the start, so it is
+ * set just for that call.  Returns 1 when a check was started.
+ */
+static int mx_next(struct runner *r, struct job *j) {
+  const char *idom = identity_domain(j->sender, j->helo);
+  if (r->mxctx == NULL || idom == NULL || idom[0] == '\0')
+    return 0;
+  while (j->next_rcpt < j->nrcpt) {
+    const struct rcpt *rc = &j->rcpts[j->next_rcpt++];
+    size_t dlen = strlen(rc->domain);
+    char *mechs = malloc(dlen + 4);
+    mdspf_check *chk = NULL;
+    if (mechs == NULL)
+      return 0;
+    memcpy(mechs, "mx:", 3);
+    memcpy(mechs + 3, rc->domain, dlen + 1);
+    if (r->o->debug > 0 || r->o->trace) {
+      trace_note(j, "rcpt-to ", rc->addr, ": secondary-MX check");
+      (void)mdspf_ctx_set_trace(r->mxctx, trace_event, j);
+    }
+    int rcode = mdspf_check_new(r->mxctx, &chk);
+    if (rcode == MDSPF_OK)
+      rcode = mdspf_check_set_ip(chk, j->ip);
+    if (rcode == MDSPF_OK && j->helo != NULL)
+      rcode = mdspf_check_set_helo(chk, j->helo);
+    if (rcode == MDSPF_OK && j->sender != NULL)
+      rcode = mdspf_check_set_sender(chk, j->sender);
+    if (rcode == MDSPF_OK)
+      rcode = mdspf_ctx_add_override_record(r->mxctx, idom, r->empty_rec);
+    if (rcode == MDSPF_OK)
+      rcode = mdspf_ctx_set_local_policy(r->mxctx, mechs, NULL);
+    if (rcode == MDSPF_OK) {
+      j->mx_run = chk;
+      rcode = mdspf_check_start(chk, on_check_done, j);
+    }
+    (void)mdspf_ctx_set_local_policy(r->mxctx, NULL, NULL);
+    (void)mdspf_ctx_add_override_record(r->mxctx, idom, NULL);
+    free(mechs);
+    if (rcode == MDSPF_OK)
+      return 1;
+    j->mx_run = NULL;
+    mdspf_check_free(chk);
+  }
+  return 0;
+}
+
+/* A check of the job has finished: the SPF check, or a recipient's
+ * secondary-MX check.  With recipients, while the result is not pass,
+ * the next recipient is checked; a recipient check that passes decides
+ * the outcome (libspf2 also let a neutral or softfail one replace fail,
+ * softfail, none and the errors; here only a pass changes the result). */
 static void on_check_done(mdspf_check *chk, void *user) {
   struct job *j = user;
-  (void)chk;
+  if (chk == j->mx_run) {
+    struct rcpt *rc = &j->rcpts[j->next_rcpt - 1];
+    rc->result = mdspf_check_result(chk);
+    j->mx_run = NULL;
+    if (rc->result == MDSPF_PASS) {
+      j->mx_win = chk;
+      j->win_rcpt = rc;
+    } else {
+      mdspf_check_free(chk); /* allowed in its own callback */
+    }
+  }
+  if (j->mx_win == NULL && mdspf_check_result(j->chk) != MDSPF_PASS &&
+      mx_next(j->run, j))
+    return; /* the next recipient's check runs */
   j->state = JOB_DONE;
   j->elapsed_ms = now_ms() - j->t_start;
   j->run->in_flight--;
@@ -2127,6 +2552,15 @@ static int job_start(struct runner *r, struct job *j) {
     job_bad(j, BAD_NO_IDENTITY);
     return 0;
   }
+  rc = job_parse_rcpts(j);
+  if (rc < 0) {
+    fputs(PROG ": out of memory\n", stderr);
+    return -1;
+  }
+  if (rc > 0) {
+    job_bad(j, BAD_RCPT);
+    return 0;
+  }
   /* One check from argv: its inputs are reported before DNS problems. */
   if (!r->be.ready && backend_open(r) != 0)
     return -1;
@@ -2166,6 +2600,7 @@ static int fill(struct runner *r) {
       j->ip = r->o->ip;
       j->sender = r->o->sender;
       j->helo = r->o->helo;
+      j->rcpt_to = r->o->rcpt_to;
       r->count++;
       r->input_done = 1;
       if (job_start(r, j) != 0)
@@ -2256,6 +2691,9 @@ static void wait_step(struct runner *r, int busy) {
   long t = -1;
   if (r->in_flight > 0) {
     t = mdspf_ctx_timeout(r->ctx);
+    long tmx = r->mxctx != NULL ? mdspf_ctx_timeout(r->mxctx) : -1;
+    if (tmx >= 0 && (t < 0 || tmx < t))
+      t = tmx;
     if (t < 0)
       t = 1000; /* cannot happen: a running check has a deadline */
   }
@@ -2325,6 +2763,8 @@ static void run_loop(struct runner *r) {
     if (r->failed)
       break;
     mdspf_ctx_process_timeouts(r->ctx); /* the per-check time budgets */
+    if (r->mxctx != NULL)
+      mdspf_ctx_process_timeouts(r->mxctx);
     progress_tick(r);
   }
   progress_clear(r);
@@ -2338,6 +2778,8 @@ static void runner_free(struct runner *r) {
     free(r->ring);
   }
   mdspf_ctx_free(r->ctx);
+  mdspf_ctx_free(r->mxctx);
+  mdspf_record_unref(r->empty_rec);
   backend_close(&r->be); /* after the checks and ctx that used it */
   if (r->in != NULL)
     reader_close(r->in);
@@ -2363,6 +2805,19 @@ static int run(const struct options *o) {
   }
   if (configure_ctx(r.ctx, o) != 0 || whatif_overrides(&r.be, o) != 0)
     goto out;
+  if (o->rcpt_to != NULL || o->file != NULL) { /* recipients possible */
+    rc = mdspf_ctx_new(NULL, NULL, &r.mxctx);
+    if (rc == MDSPF_OK)
+      rc = mdspf_record_parse("v=spf1", 6, NULL, NULL, &r.empty_rec, NULL,
+                              NULL, NULL);
+    if (rc != MDSPF_OK) {
+      fprintf(stderr, PROG ": cannot create context: %s\n",
+              mdspf_strerror(rc));
+      goto out;
+    }
+    if (configure_common(r.mxctx, o) != 0)
+      goto out;
+  }
 
   /* Traces (-debug, --trace) are kept per check and printed with its
    * result, so they need no serialisation. */

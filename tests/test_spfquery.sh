@@ -1,9 +1,11 @@
 #!/bin/sh
 # Command-line behaviour of spfquery: results, exit codes (libspf2's),
-# option forms, error handling, batch mode (-file), --json, the header
-# lines (Received-SPF, --auth-results), traces (--trace, -debug), what-if
-# records (--record, -override) and -- when the scripted DNS responder is
-# given -- live DNS through --server.
+# option forms, error handling, senders as written in SMTP logs, libspf2's
+# options (-f, -trusted, -sanitize, -rcpt-to), syntax errors shown once,
+# batch mode (-file), --json, the header lines (Received-SPF,
+# --auth-results), traces (--trace, -debug), what-if records (--record,
+# -override) and -- when the scripted DNS responder is given -- live DNS
+# through --server.
 # usage: test_spfquery.sh SPFQUERY SRCDIR [DNSFAULT]
 q=$1
 src=$2
@@ -27,6 +29,25 @@ fails=0
 bad() {
   echo "FAIL $1: $2"
   fails=$((fails + 1))
+}
+
+# same NAME FILE1 FILE2: the two files must be equal.
+same() {
+  if cmp -s "$2" "$3"; then
+    echo "ok $1"
+  else
+    bad "$1" "outputs differ"
+    diff "$2" "$3" | head -n 20 | sed 's/^/  | /'
+  fi
+}
+
+# status NAME GOT WANT
+status() {
+  if [ "$2" = "$3" ]; then
+    echo "ok $1"
+  else
+    bad "$1" "exit $2, want $3"
+  fi
 }
 
 # expect NAME STATUS PATTERN -- args...: run spfquery, compare the exit
@@ -68,6 +89,165 @@ expect helo-only 2 '^pass' -- --zone "$zone" -ip 198.51.100.25 -helo mail.bcoug.
 expect ipv6-mapped 2 '^pass' -- --zone "$zone" -ip ::ffff:204.244.186.184 -sender me@bcoug.org
 expect syntax-error 7 'incldue' -- --zone "$zone" -ip 192.0.2.1 -sender x@broken.bcoug.org
 grep -q '\^~' "$tmp/err" || { echo "FAIL syntax-error: no caret line"; fails=$((fails + 1)); }
+# The problem is said once (line 3; Received-SPF carries it as the header
+# field does), stderr only shows where, with the names it may have meant.
+n=$(grep -hv '^Received-SPF: ' "$tmp/out" "$tmp/err" | grep -c 'unknown mechanism')
+[ "$n" -eq 1 ] || bad syntax-error-once "the problem is printed $n times, want 1"
+cat >"$tmp/want" <<'EOF2'
+spfquery: the error in the SPF record of broken.bcoug.org (did you mean include?):
+    v=spf1 a mx incldue:_spf.google.com ~all
+                ^~~~~~~~~~~~~~~~~~~~~~~
+EOF2
+same syntax-error-stderr "$tmp/want" "$tmp/err"
+sed -n 3p "$tmp/out" | grep -qx 'spfquery: permanent error in processing domain of broken\.bcoug\.org: unknown mechanism in the record of broken\.bcoug\.org' ||
+  bad syntax-error-line3 "line 3 does not say what the problem is"
+# --json: the syntax error in the object (name and number, where, the
+# record, the suggestion), nothing on stderr
+expect syntax-error-json 7 '' -- --zone "$zone" --json -ip 192.0.2.1 -sender x@broken.bcoug.org
+grep -q '"problem":"unknown mechanism in the record of broken.bcoug.org","syntax_error":{"code":"unknown-mech","number":4,"message":"unknown mechanism","offset":12,"length":23,"record":"v=spf1 a mx incldue:_spf.google.com ~all","suggestion":"include"},"dns_terms":0,' "$tmp/out" ||
+  bad syntax-error-json "no syntax_error object"
+[ -s "$tmp/err" ] && bad syntax-error-json-stderr "stderr is not empty"
+expect syntax-error-json-none 2 '"problem":null,"syntax_error":null,' -- --zone "$zone" --json \
+  -ip 204.244.186.184 -sender me@bcoug.org
+expect syntax-error-json-other 7 '"syntax_error":\{"code":"bad-ip4","number":11,"message":"[^"]*","offset":11,"length":11,"record":"v=spf1 ip4:192\.0\.2\.300 -all","suggestion":null\}' -- \
+  --zone "$zone" --json -ip 192.0.2.1 -sender x@plain.bcoug.org --record 'v=spf1 ip4:192.0.2.300 -all'
+expect syntax-error-suggest-two 7 '\(did you mean ip4 or ip6\?\):$' -- --zone "$zone" -ip 192.0.2.1 \
+  -sender x@plain.bcoug.org --record 'v=spf1 ip5:192.0.2.1 -all'
+expect syntax-error-suggest-modifier 7 '\(did you mean redirect=\?\):$' -- --zone "$zone" -ip 192.0.2.1 \
+  -sender x@plain.bcoug.org --record 'v=spf1 redirect:bcoug.org'
+expect syntax-error-no-suggestion 7 'the error in the SPF record of plain\.bcoug\.org:$' -- --zone "$zone" \
+  -ip 192.0.2.1 -sender x@plain.bcoug.org --record 'v=spf1 frobnicate -all'
+
+# ---- senders as written in an SMTP log: one rule for -sender and -file ----------
+"$q" --zone "$zone" -ip 204.244.186.184 -sender me@bcoug.org >"$tmp/plain.out" 2>&1
+expect sender-angle 2 '^pass$' -- --zone "$zone" -ip 204.244.186.184 -sender '<me@bcoug.org>'
+cat "$tmp/out" "$tmp/err" >"$tmp/got"
+same sender-angle-output "$tmp/plain.out" "$tmp/got"
+"$q" --zone "$zone" -ip 198.51.100.25 -sender '' -helo mail.bcoug.org >"$tmp/plain.out" 2>&1
+for null in '<>' '-'; do
+  expect "sender-null-$null" 2 'identity=helo$' -- --zone "$zone" -ip 198.51.100.25 -sender "$null" \
+    -helo mail.bcoug.org
+  cat "$tmp/out" "$tmp/err" >"$tmp/got"
+  same "sender-null-$null-output" "$tmp/plain.out" "$tmp/got"
+done
+expect sender-null-json 2 '^\{"ip":"198\.51\.100\.25","sender":"","helo":"mail\.bcoug\.org","identity":"helo",' -- \
+  --zone "$zone" --json -ip 198.51.100.25 -sender '<>' -helo mail.bcoug.org
+expect sender-null-no-helo 255 'nothing to check' -- --zone "$zone" -ip 198.51.100.25 -sender '<>'
+expect sender-angle-record 2 '^pass$' -- --zone "$zone" -ip 192.0.2.5 -sender '<x@plain.bcoug.org>' \
+  --record 'v=spf1 ip4:192.0.2.5 -all'
+# only a whole "<...>" is unwrapped
+expect sender-half-angle 2 'envelope-from="<me@bcoug\.org";' -- --zone "$zone" -ip 204.244.186.184 \
+  -sender '<me@bcoug.org'
+
+# ---- libspf2's options ---------------------------------------------------------------
+printf '204.244.186.184 me@bcoug.org\n203.0.113.7 me@bcoug.org\n' >"$tmp/f.in"
+"$q" --zone "$zone" -file "$tmp/f.in" >"$tmp/plain.out" 2>&1
+expect option-f 4 '^softfail$' -- --zone "$zone" -f "$tmp/f.in"
+cat "$tmp/out" "$tmp/err" >"$tmp/got"
+same option-f-output "$tmp/plain.out" "$tmp/got"
+expect option-f-eq 4 '^softfail$' -- --zone "$zone" -f="$tmp/f.in"
+"$q" --zone "$zone" -ip 204.244.186.184 -sender me@bcoug.org >"$tmp/plain.out" 2>&1
+for args in "-trusted 1" "-trusted 0" "-trusted=1" "--trusted 0" "-sanitize 1" "-sanitize 0" \
+  "-sanitize=0 -trusted=0"; do
+  # shellcheck disable=SC2086
+  expect "option $args" 2 '^pass$' -- --zone "$zone" -ip 204.244.186.184 -sender me@bcoug.org $args
+  cat "$tmp/out" "$tmp/err" >"$tmp/got"
+  same "option $args output" "$tmp/plain.out" "$tmp/got"
+done
+for args in "-trusted 2" "-trusted yes" "-sanitize -1" "-sanitize"; do
+  # shellcheck disable=SC2086
+  expect "usage $args" 255 '' -- --zone "$zone" -ip 204.244.186.184 -sender me@bcoug.org $args
+done
+# -sanitize 0 does not turn sanitising off: the what-if record's octets
+# outside printable ASCII stay '?'
+expect sanitize-0 7 '' -- --zone "$zone" -sanitize 0 -ip 192.0.2.1 -sender x@plain.bcoug.org \
+  --record "$(printf 'v=spf1 \001\377 -all')"
+printable_only() {
+  ! LC_ALL=C grep -q "$(printf '[^ -~\t]')" "$1"
+}
+printable_only "$tmp/out" && printable_only "$tmp/err" || bad sanitize-0-output "unsanitised octets"
+# --help names every option the parser accepts
+expect help-options 0 '' -- --help
+for opt in -ip -sender -helo -rcpt-to -file '-f FILE' -keep-comments --concurrency -local \
+  -guess -default-explanation -name -fallback -max-lookup -trusted --server --timeout \
+  --zone --record -override --json --auth-results --trace -debug -sanitize --help -h --version; do
+  grep -q -- "$opt" "$tmp/out" || bad help-options "--help does not mention $opt"
+done
+awk '/^static const struct opt_def opt_table/ { on = 1; next } on && /^};/ { exit }
+     on { while (match($0, /\{"[a-z-]+"/)) { print substr($0, RSTART + 2, RLENGTH - 3); $0 = substr($0, RSTART + RLENGTH) } }' \
+  "$src/examples/spfquery.c" >"$tmp/opts"
+[ -s "$tmp/opts" ] || bad help-options "no options found in spfquery.c"
+while read -r opt; do
+  grep -Eq -- "(^| |, )--?$opt([ =,[]|\$)" "$tmp/out" || bad help-options "--help does not list -$opt"
+done <"$tmp/opts"
+
+# ---- -rcpt-to: libspf2's secondary-MX check -----------------------------------------
+# strict.bcoug.org: "v=spf1 mx -all" and no MX; bcoug.org's mail
+# exchangers are 198.51.100.25 and .26, plain.bcoug.org has none.
+expect rcpt-pass 2 '' -- --zone "$zone" -ip 198.51.100.26 -sender me@strict.bcoug.org \
+  -rcpt-to 'a@plain.bcoug.org, <you@bcoug.org>'
+cat >"$tmp/want" <<'EOF2'
+failneutralpass
+
+spfquery: message received from 198.51.100.26 which is an MX secondary for bcoug.org.
+Received-SPF: pass (spfquery: domain of me@strict.bcoug.org designates 198.51.100.26 as permitted sender [local policy]) client-ip=198.51.100.26; envelope-from="me@strict.bcoug.org"; receiver=spfquery; mechanism="mx:bcoug.org"; identity=mailfrom
+EOF2
+same rcpt-pass-output "$tmp/want" "$tmp/out"
+# no recipient is an MX of the client: the SPF result stands
+expect rcpt-none-pass 3 '^failneutral$' -- --zone "$zone" -ip 192.0.2.9 -sender me@strict.bcoug.org \
+  -rcpt-to 'a@plain.bcoug.org'
+sed -n 3p "$tmp/out" | grep -q 'does not designate 192\.0\.2\.9 as permitted sender (matched -all)$' ||
+  bad rcpt-none-pass-line3 "line 3 is not the SPF check's"
+expect rcpt-softfail 4 '^softfailneutral$' -- --zone "$zone" -ip 203.0.113.7 -sender me@bcoug.org \
+  -rcpt-to you@bcoug.org
+# the SPF check passes: no recipient is checked
+expect rcpt-spf-pass 2 '^pass$' -- --zone "$zone" -ip 204.244.186.184 -sender me@bcoug.org \
+  -rcpt-to you@bcoug.org
+# the first pass ends the checks; the HELO identity
+expect rcpt-helo 2 '^failpass$' -- --zone "$zone" -ip 198.51.100.26 -sender '<>' -helo mail.bcoug.org \
+  -rcpt-to 'bcoug.org;a@plain.bcoug.org'
+grep -q '^Received-SPF: pass .*mechanism="mx:bcoug.org"; identity=helo$' "$tmp/out" ||
+  bad rcpt-helo "no HELO Received-SPF"
+expect rcpt-json 2 '"source":"secondary-mx",.*,"rcpt_to":\{"spf_result":"fail","recipients":\[\{"recipient":"a@plain.bcoug.org","domain":"plain.bcoug.org","result":"neutral"\},\{"recipient":"you@bcoug.org","domain":"bcoug.org","result":"pass"\},\{"recipient":"z@x.example","domain":"x.example","result":null\}\]\}\}$' -- \
+  --zone "$zone" --json -ip 198.51.100.26 -sender me@strict.bcoug.org \
+  -rcpt-to 'a@plain.bcoug.org,you@bcoug.org,z@x.example'
+expect rcpt-trace 2 '^  rcpt-to you@bcoug\.org: secondary-MX check$' -- --zone "$zone" --trace \
+  -ip 198.51.100.26 -sender me@strict.bcoug.org -rcpt-to you@bcoug.org
+expect rcpt-empty 3 '^fail$' -- --zone "$zone" -ip 198.51.100.26 -sender me@strict.bcoug.org -rcpt-to ' , ;'
+for r in 'x@%{i}.example' 'x@' 'x@y' 'a@bcoug.org,b@exa mple.com'; do
+  expect "rcpt-bad $r" 255 '^Invalid recipient address\.$' -- --zone "$zone" -ip 198.51.100.26 \
+    -sender me@strict.bcoug.org -rcpt-to "$r"
+done
+expect rcpt-with-file 255 'cannot be combined' -- --zone "$zone" -file "$tmp/f.in" -rcpt-to x@bcoug.org
+expect rcpt-missing-value 255 'needs a value' -- --zone "$zone" -ip 192.0.2.1 -sender a@bcoug.org -rcpt-to
+# the fourth field of a -file line: as -rcpt-to
+cat >"$tmp/rcpt.in" <<'EOF2'
+198.51.100.26 me@strict.bcoug.org - a@plain.bcoug.org,<you@bcoug.org>
+192.0.2.9 me@strict.bcoug.org helo.example a@plain.bcoug.org
+198.51.100.26 <> mail.bcoug.org bcoug.org;a@plain.bcoug.org
+203.0.113.7 me@bcoug.org helo.example you@bcoug.org
+198.51.100.26 me@strict.bcoug.org helo.example x@%{i}.example
+198.51.100.26 me@strict.bcoug.org helo.example you@bcoug.org extra
+EOF2
+for fmt in text json; do
+  extra=
+  [ "$fmt" = json ] && extra=--json
+  : >"$tmp/want"
+  while read -r r_ip r_sender r_helo r_rcpt r_extra; do
+    # shellcheck disable=SC2086
+    "$q" --zone "$zone" $extra -ip "$r_ip" -sender "$r_sender" -helo "$r_helo" -rcpt-to "$r_rcpt" \
+      2>/dev/null | sed -e 's/,"elapsed_ms":[0-9]*//' -e 's/^{/{"line":L,/' >>"$tmp/want"
+  done <"$tmp/rcpt.in"
+  # shellcheck disable=SC2086
+  "$q" --zone "$zone" $extra -file "$tmp/rcpt.in" --concurrency 4 >"$tmp/b.out" 2>"$tmp/b.err"
+  status "rcpt-batch-$fmt-status" $? 2
+  sed -e 's/,"elapsed_ms":[0-9]*//' -e 's/^{"line":[0-9]*,/{"line":L,/' "$tmp/b.out" >"$tmp/got"
+  same "rcpt-batch-$fmt" "$tmp/want" "$tmp/got"
+done
+grep -q "^spfquery: line 5: invalid recipient 'x@%{i}.example'" "$tmp/b.err" ||
+  bad rcpt-batch-bad "no message for line 5"
+grep -q '^spfquery: line 6: fields after the recipients ignored$' "$tmp/b.err" ||
+  bad rcpt-batch-extra "no message for line 6"
 expect none 5 '^none' -- --zone "$zone" -ip 192.0.2.1 -sender x@nowhere.invalid
 expect override 3 '^fail$' -- --zone "$zone" -ip 204.244.186.184 \
   -sender me@bcoug.org -override 'bcoug.org=v=spf1 -all'
@@ -115,7 +295,6 @@ expect file-and-ip 255 'cannot be combined' -- --zone "$zone" -file /dev/null -i
 expect file-missing 255 'cannot open' -- --zone "$zone" -file "$tmp/nonexistent"
 expect file-directory 255 'directory' -- --zone "$zone" -file "$tmp"
 expect zone-and-server-batch 255 'together' -- --zone "$zone" --server 127.0.0.1:53 -file /dev/null
-expect rcpt-to-unsupported 255 'not supported' -- --zone "$zone" -ip 192.0.2.1 -sender a@bcoug.org -rcpt-to x@y
 expect timeout-ok 2 '^pass' -- --zone "$zone" --timeout 1000 -ip 204.244.186.184 -sender me@bcoug.org
 expect bad-ip-stdout 255 '^Invalid IP address\.$' -- --zone "$zone" -ip 1.2.3.999 -sender a@bcoug.org
 
@@ -142,8 +321,7 @@ singles() {
       [ "$s_keep" = 1 ] && printf '%s\n' "$s_line"
       continue
     fi
-    s_ip=$1 s_sender=${2-}
-    case $s_sender in '<>' | -) s_sender= ;; esac
+    s_ip=$1 s_sender=${2-} # "<>" and "-" too: -sender's rule is -file's
     if [ $# -ge 3 ]; then
       "$q" --zone "$zone" -ip "$s_ip" -sender "$s_sender" -helo "$3"
     else
@@ -152,25 +330,6 @@ singles() {
     s_last=$?
   done <"$s_file" 2>/dev/null
   return $s_last
-}
-
-# same NAME FILE1 FILE2: the two files must be equal.
-same() {
-  if cmp -s "$2" "$3"; then
-    echo "ok $1"
-  else
-    bad "$1" "outputs differ"
-    diff "$2" "$3" | head -n 20 | sed 's/^/  | /'
-  fi
-}
-
-# status NAME GOT WANT
-status() {
-  if [ "$2" = "$3" ]; then
-    echo "ok $1"
-  else
-    bad "$1" "exit $2, want $3"
-  fi
 }
 
 # A block of 17 lines: results of every kind, comments, a blank line,
@@ -211,8 +370,8 @@ for n in 1 8 64; do
 done
 grep -q '^spfquery: line 8: invalid IP address' "$tmp/b.err" ||
   bad batch-bad-line-number "no 'line 8: invalid IP address' on stderr"
-grep -q '^spfquery: line 9: unknown mechanism in SPF record of broken' "$tmp/b.err" ||
-  bad batch-syntax-line-number "no 'line 9: unknown mechanism' on stderr"
+grep -q '^spfquery: line 9: the error in the SPF record of broken' "$tmp/b.err" ||
+  bad batch-syntax-line-number "no 'line 9: the error in the SPF record' on stderr"
 "$q" --zone "$zone" -file - --concurrency 8 <"$tmp/batch" >"$tmp/b.out" 2>/dev/null
 status batch-stdin-status $? "$want"
 same batch-stdin-output "$tmp/singles.out" "$tmp/b.out"
@@ -284,9 +443,6 @@ same hostile-output "$tmp/want" "$tmp/got"
 grep -q '^spfquery: line 8: line longer than 4096 octets' "$tmp/b.err" ||
   bad hostile-long-line "no message for line 8"
 # Printable ASCII and tabs only (tabs of comment lines are echoed).
-printable_only() {
-  ! LC_ALL=C grep -q "$(printf '[^ -~\t]')" "$1"
-}
 printable_only "$tmp/b.out" || bad hostile-ascii "non-printable bytes on stdout"
 if [ -r /dev/urandom ]; then
   dd if=/dev/urandom of="$tmp/junk" bs=1024 count=512 2>/dev/null
@@ -315,7 +471,7 @@ fi
 grep -q '^2: debug: .*record bcoug\.org' "$tmp/b.err" || bad batch-debug "no trace"
 
 # ---- --json ----------------------------------------------------------------------
-keys_result=line,ip,sender,helo,identity,domain,result,explanation,mechanism,matched_domain,source,problem,dns_terms,void_lookups,queries,elapsed_ms,received_spf
+keys_result=line,ip,sender,helo,identity,domain,result,explanation,mechanism,matched_domain,source,problem,syntax_error,dns_terms,void_lookups,queries,elapsed_ms,received_spf
 keys_error=line,error
 keys_comment=line,comment
 
@@ -331,10 +487,14 @@ json_check() {
     return
   fi
   while IFS= read -r j_line; do
-    # the members of the trace's event objects are checked apart
-    j_keys=$(printf '%s\n' "$j_line" | sed 's/,"trace":\[.*\]}$/,"trace":}/' |
+    # the members of the trace's event objects, of a syntax error and of
+    # the recipients' checks are checked apart
+    j_keys=$(printf '%s\n' "$j_line" | sed -E -e 's/,"trace":\[.*\]}$/,"trace":}/' \
+      -e 's/"syntax_error":\{"code".*"suggestion":(null|"[^"]*")\}/"syntax_error":null/' \
+      -e 's/,"rcpt_to":\{"spf_result".*\]\}(,"trace":\}|\}$)/,"rcpt_to":0\1/' |
       grep -o '"[a-z_]*":' | tr -d '":' | tr '\n' ',' | sed 's/,$//')
     j_keys=${j_keys%,trace}
+    j_keys=${j_keys%,rcpt_to}
     j_keys=${j_keys%,auth_results}
     case $j_keys in
     "$keys_result" | "${keys_result#line,}" | "$keys_error" | error | "$keys_comment") ;;
@@ -365,7 +525,7 @@ n=$(wc -l <"$tmp/j1.out")
 sed 's/,"elapsed_ms":[0-9]*//' "$tmp/j1.out" >"$tmp/j1.cmp"
 sed 's/,"elapsed_ms":[0-9]*//' "$tmp/j64.out" >"$tmp/j64.cmp"
 same json-batch-order "$tmp/j1.cmp" "$tmp/j64.cmp"
-grep -q '^{"line":2,"ip":"204.244.186.184","sender":"me@bcoug.org","helo":null,"identity":"mailfrom","domain":"bcoug.org","result":"pass","explanation":null,"mechanism":"ip4:204.244.186.184/32","matched_domain":"bcoug.org","source":"dns","problem":null,"dns_terms":7,"void_lookups":0,"queries":[0-9]*,"elapsed_ms":[0-9]*,"received_spf":"Received-SPF: pass (spfquery: domain of me@bcoug.org designates 204.244.186.184 as permitted sender) client-ip=204.244.186.184; envelope-from=\\"me@bcoug.org\\"; receiver=spfquery; mechanism=\\"ip4:204.244.186.184/32\\"; identity=mailfrom"}$' "$tmp/j1.out" ||
+grep -q '^{"line":2,"ip":"204.244.186.184","sender":"me@bcoug.org","helo":null,"identity":"mailfrom","domain":"bcoug.org","result":"pass","explanation":null,"mechanism":"ip4:204.244.186.184/32","matched_domain":"bcoug.org","source":"dns","problem":null,"syntax_error":null,"dns_terms":7,"void_lookups":0,"queries":[0-9]*,"elapsed_ms":[0-9]*,"received_spf":"Received-SPF: pass (spfquery: domain of me@bcoug.org designates 204.244.186.184 as permitted sender) client-ip=204.244.186.184; envelope-from=\\"me@bcoug.org\\"; receiver=spfquery; mechanism=\\"ip4:204.244.186.184/32\\"; identity=mailfrom"}$' "$tmp/j1.out" ||
   bad json-pass-object "unexpected object for line 2"
 grep -q '^{"line":6,.*"sender":"","helo":"mail.bcoug.org","identity":"helo",' "$tmp/j1.out" ||
   bad json-null-sender "null sender not shown as \"\" with identity helo"
@@ -569,7 +729,9 @@ expect record-permerror 7 '^permerror$' -- --zone "$zone" -ip 192.0.2.5 -sender 
 grep -q "^spfquery: warning: the --record text for 'plain.bcoug.org' does not parse" "$tmp/err" ||
   bad record-permerror-warning "no warning"
 n=$(grep -c '^ *^~~~~~~~~$' "$tmp/err")
-[ "$n" -eq 2 ] || bad record-permerror-caret "$n caret lines, want 2 (warning and result)"
+[ "$n" -eq 1 ] || bad record-permerror-caret "$n caret lines, want 1 (with the result, not the warning)"
+n=$(grep -hv '^Received-SPF: ' "$tmp/out" "$tmp/err" | grep -c 'unknown mechanism')
+[ "$n" -eq 1 ] || bad record-permerror-once "the problem is printed $n times, want 1"
 expect record-not-spf 5 '^none$' -- --zone "$zone" -ip 192.0.2.5 -sender x@plain.bcoug.org \
   --record 'hello'
 grep -q 'warning: .*does not start with "v=spf1"' "$tmp/err" || bad record-not-spf-warning "no warning"
@@ -733,6 +895,15 @@ else
       --record 'v=spf1 ip4:192.0.2.2 -all'
     expect live-override-include 2 'matched include:ok\.test' -- --server "$srv" -ip 192.0.2.1 \
       -sender x@servfail.test -override 'servfail.test=v=spf1 include:ok.test -all'
+    # -rcpt-to over c-ares: ok-mx.test (192.0.2.1) is ok.test's mail
+    # exchanger; the recipients' checks have budgets of their own
+    expect live-rcpt 2 '^temperrorpass$' -- --server "$srv" -ip 192.0.2.1 -sender x@servfail.test \
+      -rcpt-to y@ok.test
+    t0=$(now_ms)
+    expect live-rcpt-drop 6 '^temperrortemperror$' -- --server "$srv" --timeout 300 -ip 192.0.2.1 \
+      -sender x@drop.test -rcpt-to y@drop.test
+    t1=$(now_ms)
+    [ $((t1 - t0)) -lt 2000 ] || bad live-rcpt-drop-time "took $((t1 - t0)) ms with --timeout 300"
     # a query cancelled below the overlay when the budget ends
     t0=$(now_ms)
     expect live-override-drop 6 '^temperror' -- --server "$srv" --timeout 300 -ip 192.0.2.1 \
