@@ -20,8 +20,11 @@
  * used, so the result depends on their order).
  *
  * Exit status: 0 no warnings or errors (information is fine), 1
- * warnings, 2 errors -- and 2 for usage errors and anything that stops
- * the lint itself (zone file errors, no DNS configuration).
+ * warnings, 2 errors in the records, 3 when the lint could not do its
+ * job: a usage error (a DOMAIN that is an e-mail address or a URL gets a
+ * hint), a zone file that cannot be read, no DNS configuration, or a
+ * failed lookup of the linted domain's own record -- so a cron job can
+ * tell a broken record from a broken run.
  */
 #include <maildrop-spf/cares.h>
 #include <maildrop-spf/spf.h>
@@ -38,7 +41,7 @@
 #define PROG "spf-lint"
 #define EXIT_WARNINGS 1
 #define EXIT_ERRORS 2
-#define EXIT_USAGE 2
+#define EXIT_TROUBLE 3 /* the lint could not do its job */
 
 #define VALUE_COL_MAX 40 /* the Value column grows up to this width */
 #define TREE_COL 44      /* where the lookup counts of the tree start */
@@ -107,11 +110,20 @@ static void usage(FILE *out) {
         "and\n"
         "report what receivers would reject or ignore.\n"
         "\n"
+        "  DOMAIN               the domain whose published record is linted "
+        "(an\n"
+        "                       e-mail address or a URL gets a hint: "
+        "\"did you mean\n"
+        "                       example.com?\")\n"
         "  --record TEXT        lint TEXT instead of DOMAIN's published "
         "record;\n"
         "                       with --domain as if published there "
         "(includes are\n"
-        "                       followed), without it statically (no DNS)\n"
+        "                       followed), without it statically (no DNS: "
+        "includes\n"
+        "                       and redirects are not followed, and the "
+        "lookup count\n"
+        "                       says so)\n"
         "  --domain DOMAIN      the domain TEXT would be published at\n"
         "  --server ADDR[:PORT] ask these name servers (IPv4, IPv6, "
         "[IPv6]:PORT;\n"
@@ -130,15 +142,19 @@ static void usage(FILE *out) {
         "                       than 10 PTR names (only the first 10 are "
         "used)\n"
         "  --json               one JSON document instead of text\n"
-        "  --help               show this help and exit\n"
+        "  --help, -h           show this help and exit\n"
         "  --version            show the version and exit\n"
         "\n"
         "Every option may be written -opt VALUE, -opt=VALUE, --opt VALUE or\n"
         "--opt=VALUE.\n"
         "\n"
-        "Exit status: 0 no warnings or errors, 1 warnings, 2 errors (also "
-        "for\n"
-        "usage errors and when the lint cannot run).\n",
+        "Exit status: 0 no warnings or errors, 1 warnings, 2 errors in the "
+        "records,\n"
+        "3 when the lint could not do its job: a usage error, a zone file "
+        "that\n"
+        "cannot be read, no DNS configuration, or a failed lookup of "
+        "DOMAIN's own\n"
+        "record.\n",
         out);
 }
 
@@ -180,6 +196,97 @@ static void options_free(struct options *o) {
   free(o->zones.v);
   free(o->servers.v);
   o->zones.v = o->servers.v = NULL;
+}
+
+/* ASCII case-insensitive prefix test. */
+static int has_prefix(const char *s, const char *prefix) {
+  for (; *prefix != '\0'; s++, prefix++) {
+    char c = *s >= 'A' && *s <= 'Z' ? (char)(*s - 'A' + 'a') : *s;
+    if (c != *prefix)
+      return 0;
+  }
+  return 1;
+}
+
+/*
+ * A DOMAIN that is not a domain name but something people paste for one:
+ * an e-mail address ("me@example.com", "<me@example.com>",
+ * "mailto:me@example.com"), a URL ("https://user@www.example.com:8443/x")
+ * or a host with a path ("example.com/").  Returns 0 when s may be a
+ * domain name, else 1 with *what set ("an e-mail address", "a URL", "not
+ * a domain name") and the domain in it written into buf ("" if none).
+ */
+static int domain_hint(const char *s, const char **what, char *buf,
+                       size_t bufsz) {
+  const char *p = s, *host, *end;
+  int mailto = has_prefix(p, "mailto:");
+  if (mailto)
+    p += 7;
+  const char *scheme = strstr(p, "://");
+  buf[0] = '\0';
+  if (scheme != NULL && !mailto) {
+    *what = "a URL";
+    host = scheme + 3;
+    end = host + strcspn(host, "/?#");
+    for (const char *q = host; q < end; q++) /* user:password@ */
+      if (*q == '@')
+        host = q + 1;
+    if (host < end && *host == '[')
+      return 1; /* an IPv6 literal: no domain in it */
+    for (const char *q = host; q < end; q++) /* :port */
+      if (*q == ':') {
+        end = q;
+        break;
+      }
+  } else if (strchr(p, '@') != NULL) {
+    *what = "an e-mail address";
+    host = strrchr(p, '@') + 1;
+    end = host + strcspn(host, ">/ ");
+  } else if (mailto || strchr(p, '/') != NULL) {
+    *what = mailto ? "an e-mail address" : "not a domain name";
+    host = p;
+    end = host + strcspn(host, "/");
+  } else {
+    return 0;
+  }
+  size_t n = (size_t)(end - host);
+  if (n == 0 || n >= bufsz)
+    return 1;
+  for (size_t i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)host[i];
+    if (c <= ' ' || c >= 0x7f || strchr("@:/<>[]\"'\\", c) != NULL)
+      return 1;
+  }
+  memcpy(buf, host, n);
+  buf[n] = '\0';
+  return 1;
+}
+
+/* A DOMAIN argument (or --domain) that is not one: a one-line hint and
+ * -1; else 0. */
+static int check_domain_arg(const char *d, int opt) {
+  const char *what = NULL;
+  char hint[256];
+  if (mdspf_record_is_spf(d, strlen(d))) {
+    err_arg(opt ? "--domain" : "DOMAIN", d,
+            " is an SPF record, not a domain name: lint it with --record");
+    return -1;
+  }
+  if (!domain_hint(d, &what, hint, sizeof hint))
+    return 0;
+  fprintf(stderr, PROG ": %s'", opt ? "--domain " : "");
+  put_echo(stderr, d);
+  if (strcmp(what, "not a domain name") == 0)
+    fputs("' is not a domain name", stderr);
+  else
+    fprintf(stderr, "' is %s, not a domain name", what);
+  if (hint[0] != '\0') {
+    fputs(": did you mean ", stderr);
+    put_safe(stderr, hint);
+    putc('?', stderr);
+  }
+  putc('\n', stderr);
+  return -1;
 }
 
 /* Parse argv; 0 on success (o->help / o->version may be set), -1 after
@@ -306,6 +413,8 @@ static int parse_options(int argc, char **argv, struct options *o) {
     }
     o->domain = positional;
   }
+  if (o->domain != NULL && check_domain_arg(o->domain, o->domain_opt) != 0)
+    return -1;
   return 0;
 }
 
@@ -699,8 +808,10 @@ static int branch_continues(const mdspf_lint *l, size_t n, size_t d) {
   return !last_child(l, a);
 }
 
+/* followed: 0 in static mode (--record without --domain), where no
+ * include or redirect is followed and nothing is looked up. */
 static void print_tree(FILE *out, const mdspf_lint *l, long limit,
-                       long void_limit) {
+                       long void_limit, int followed) {
   fputs("\nDNS lookups (include, a, mx, ptr, exists, redirect; each "
         "include or\nredirect counts 1 plus what its record costs):\n",
         out);
@@ -757,9 +868,39 @@ static void print_tree(FILE *out, const mdspf_lint *l, long limit,
     putc('\n', out);
   }
   unsigned total = mdspf_lint_lookups(l);
+  if (!followed) {
+    fprintf(out,
+            "  total: %u/%ld DNS lookups%s (includes not followed: the "
+            "lookups of included\n"
+            "         and redirected records are not counted without "
+            "--domain); void\n"
+            "         lookups not checked\n",
+            total, limit, total > (unsigned long)limit ? ", too many" : "");
+    return;
+  }
   fprintf(out, "  total: %u/%ld DNS lookups%s, %u/%ld void lookups\n", total,
           limit, total > (unsigned long)limit ? " (too many)" : "",
           mdspf_lint_void_lookups(l), void_limit);
+}
+
+/* For a syntax diagnostic i about a misspelt mechanism: the names it may
+ * have meant, from the record's own syntax error (its text parsed
+ * again, the error at the diagnostic's span); 1 when buf holds them. */
+static int diag_suggestion(const mdspf_lint *l, size_t i, char *buf,
+                           size_t bufsz) {
+  const char *text = mdspf_lint_node_text(l, mdspf_lint_diag_node(l, i));
+  size_t doff = 0, dlen = 0, off = 0, len = 0;
+  int code = 0;
+  mdspf_record *rec = NULL;
+  buf[0] = '\0';
+  if (mdspf_lint_diag_code(l, i) != MDSPF_LINT_SYNTAX || text == NULL ||
+      mdspf_lint_diag_span(l, i, &doff, &dlen) != MDSPF_OK)
+    return 0;
+  int rc = mdspf_record_parse(text, strlen(text), NULL, NULL, &rec, &code,
+                              &off, &len);
+  mdspf_record_free(rec);
+  return rc == MDSPF_E_SYNTAX && code == MDSPF_SYN_UNKNOWN_MECH &&
+         off == doff && suggest_term(text, strlen(text), off, len, buf, bufsz);
 }
 
 static void print_diags(FILE *out, const mdspf_lint *l) {
@@ -773,10 +914,13 @@ static void print_diags(FILE *out, const mdspf_lint *l) {
     for (size_t i = 0; i < nd; i++) {
       if (mdspf_lint_diag_severity(l, i) != sev)
         continue;
+      char hint[64];
       counts[sev]++;
       fputs(severity_word(sev), out);
       fputs(": ", out);
       put_safe(out, mdspf_lint_diag_message(l, i));
+      if (diag_suggestion(l, i, hint, sizeof hint))
+        fprintf(out, "; did you mean %s?", hint);
       fprintf(out, " [%s]\n", mdspf_lint_code_str(mdspf_lint_diag_code(l, i)));
       size_t off = 0, len = 0;
       const char *text = mdspf_lint_node_text(l, mdspf_lint_diag_node(l, i));
@@ -857,7 +1001,7 @@ static const char *via_word(int via) {
 }
 
 static void print_json(FILE *out, const mdspf_lint *l, const struct options *o,
-                       long limit, long void_limit) {
+                       long limit, long void_limit, int followed) {
   int worst = mdspf_lint_worst(l);
   fputs("{\n  \"domain\": ", out);
   json_str(out, mdspf_lint_node_domain(l, 0));
@@ -867,6 +1011,7 @@ static void print_json(FILE *out, const mdspf_lint *l, const struct options *o,
           mdspf_lint_lookups(l), limit);
   fprintf(out, "  \"void_lookups\": %u,\n  \"void_limit\": %ld,\n",
           mdspf_lint_void_lookups(l), void_limit);
+  fprintf(out, "  \"includes_followed\": %s,\n", followed ? "true" : "false");
   fputs("  \"worst\": ", out);
   json_str(out, worst >= 0 ? severity_word(worst) : NULL);
   fputs(",\n  \"nodes\": [", out);
@@ -921,6 +1066,9 @@ static void print_json(FILE *out, const mdspf_lint *l, const struct options *o,
     fprintf(out, "%zu", len);
     json_key(out, "message", &first);
     json_str(out, mdspf_lint_diag_message(l, i));
+    char hint[64];
+    json_key(out, "suggestion", &first);
+    json_str(out, diag_suggestion(l, i, hint, sizeof hint) ? hint : NULL);
     putc('}', out);
   }
   fputs(nd > 0 ? "\n  ]\n}\n" : "]\n}\n", out);
@@ -930,11 +1078,23 @@ static void print_json(FILE *out, const mdspf_lint *l, const struct options *o,
  * main
  * ==================================================================== */
 
+/* The linted domain's own record could not be looked up (DNS failure
+ * or timeout): the run failed, whatever the domain publishes. */
+static int top_lookup_failed(const mdspf_lint *l, const struct options *o) {
+  if (o->record != NULL || mdspf_lint_node_text(l, 0) != NULL)
+    return 0;
+  for (size_t i = 0; i < mdspf_lint_ndiags(l); i++)
+    if (mdspf_lint_diag_node(l, i) == 0 &&
+        mdspf_lint_diag_code(l, i) == MDSPF_LINT_DNS_ERROR)
+      return 1;
+  return 0;
+}
+
 static int run(const struct options *o) {
   mdspf_ctx *ctx = NULL;
   mdspf_lint *l = NULL;
   struct backend be;
-  int status = EXIT_USAGE, rc;
+  int status = EXIT_TROUBLE, rc;
   int use_dns = o->domain != NULL;
   memset(&be, 0, sizeof be);
 
@@ -977,14 +1137,19 @@ static int run(const struct options *o) {
   long limit = mdspf_ctx_get_limit(ctx, MDSPF_LIMIT_DNS_TERMS);
   long void_limit = mdspf_ctx_get_limit(ctx, MDSPF_LIMIT_VOID_LOOKUPS);
   if (o->json) {
-    print_json(stdout, l, o, limit, void_limit);
+    print_json(stdout, l, o, limit, void_limit, use_dns);
   } else {
     print_records(stdout, l, o);
-    print_tree(stdout, l, limit, void_limit);
+    print_tree(stdout, l, limit, void_limit, use_dns);
     print_diags(stdout, l);
   }
   if (fflush(stdout) != 0 || ferror(stdout)) {
     fputs(PROG ": error writing the output\n", stderr);
+    goto out;
+  }
+  if (top_lookup_failed(l, o)) {
+    err_arg("the lint is incomplete: the SPF record of", o->domain,
+            " could not be looked up");
     goto out;
   }
   int worst = mdspf_lint_worst(l);
@@ -1002,13 +1167,13 @@ int main(int argc, char **argv) {
   struct options o;
   int status;
   if (parse_options(argc, argv, &o) != 0) {
-    status = EXIT_USAGE;
+    status = EXIT_TROUBLE;
   } else if (o.help) {
     usage(stdout);
-    status = fflush(stdout) == 0 ? 0 : EXIT_USAGE;
+    status = fflush(stdout) == 0 ? 0 : EXIT_TROUBLE;
   } else if (o.version) {
     printf(PROG " (libmaildrop-spf) %s\n", mdspf_version_str());
-    status = fflush(stdout) == 0 ? 0 : EXIT_USAGE;
+    status = fflush(stdout) == 0 ? 0 : EXIT_TROUBLE;
   } else {
     status = run(&o);
   }

@@ -1,9 +1,12 @@
 #!/bin/sh
 # Command-line behaviour of spf-lint: exit codes (0 clean, 1 warnings,
-# 2 errors and usage errors), the term table and tree for the demo domain
-# bcoug.org, caret lines under syntax errors, --record (static and as if
-# published), --ip (the PTR names of a client), --json validity, and
-# usage errors.  Offline: --zone only.
+# 2 errors in the records, 3 when the lint could not do its job: usage
+# errors, unreadable zones, a failed lookup of the domain's own record),
+# the term table and tree for the demo domain bcoug.org, caret lines and
+# suggestions under syntax errors, hints for addresses and URLs given as
+# DOMAIN, --record (static and as if published), --ip (the PTR names of a
+# client), --json validity, and usage errors.  Offline: --zone, and a
+# closed port on 127.0.0.1 for a DNS failure.
 # usage: test_spflint.sh SPF-LINT SRCDIR
 # SPDX-License-Identifier: BSD-2-Clause
 lint=$1
@@ -126,12 +129,46 @@ cmp -s "$tmp/want-caret" "$tmp/got-caret" || {
   bad caret "no caret line under the bad term"
   diff "$tmp/want-caret" "$tmp/got-caret" | sed 's/^/  | /'
 }
+# a mechanism one edit from a real one: a suggestion in the diagnostic
+grep -Fxq "error: broken.bcoug.org: unknown mechanism: 'incldue:_spf.google.com'; receivers return permerror; did you mean include? [syntax]" \
+  "$tmp/out" || bad caret-suggestion "no 'did you mean include?' in the diagnostic"
+expect suggest-two 2 "unknown mechanism: 'ip5:192\\.0\\.2\\.1'; receivers return permerror; did you mean ip4 or ip6\\? \\[syntax\\]$" -- \
+  --record 'v=spf1 ip5:192.0.2.1 -all'
+expect suggest-swap 2 'did you mean include\? \[syntax\]$' -- --record 'v=spf1 inlcude:x.example -all'
+expect suggest-case 2 'did you mean include\? \[syntax\]$' -- --record 'v=spf1 ~INCLDE:x.example -all'
+expect suggest-modifier 2 'did you mean redirect=\? \[syntax\]$' -- --record 'v=spf1 redirect:x.example'
+expect suggest-extra-letter 2 'did you mean all\? \[syntax\]$' -- --record 'v=spf1 -alll'
+expect suggest-none 2 "unknown mechanism: 'frobnicate'; receivers return permerror \\[syntax\\]$" -- \
+  --record 'v=spf1 frobnicate -all'
+expect suggest-json 2 '"code": "syntax", "node": 0, "offset": 7, "length": 9, "message": "[^"]*", "suggestion": "include"\}' -- \
+  --json --record 'v=spf1 incldue:x -all'
+expect suggest-json-none 1 '"code": "neutral-all", .*"suggestion": null\}' -- \
+  --json --record 'v=spf1 ?all'
+
 expect caret-record 2 '' -- --record 'v=spf1 ip4:192.0.2.300 -all'
 grep -Fxq '             ^~~~~~~~~~~' "$tmp/out" ||
   bad caret-record "no caret under ip4:192.0.2.300"
 
 # ---- --record -------------------------------------------------------------------
 expect record-static-clean 0 'static checks only' -- --record 'v=spf1 -all'
+# static mode says next to its lookup count that includes were not followed
+expect record-static-count 0 '' -- --record 'v=spf1 include:_spf.google.com a -all'
+cat >"$tmp/want" <<'EOF'
+  (record)                                    2
+  total: 2/10 DNS lookups (includes not followed: the lookups of included
+         and redirected records are not counted without --domain); void
+         lookups not checked
+EOF
+sed -n '/^DNS lookups/,/lookups not checked/p' "$tmp/out" | sed '1,2d' >"$tmp/got"
+if cmp -s "$tmp/want" "$tmp/got"; then
+  echo "ok record-static-count-line"
+else
+  bad record-static-count-line "the lookup count does not say that includes were not followed"
+  diff "$tmp/want" "$tmp/got" | sed 's/^/  | /'
+fi
+expect record-static-json 0 '"includes_followed": false,' -- --json --record 'v=spf1 include:x.example -all'
+expect record-domain-json 0 '"includes_followed": true,' -- --zone "$demo" --json \
+  --record 'v=spf1 mx -all' --domain bcoug.org
 expect record-static-plus 2 '^error: \+all: every address passes' -- \
   --record 'v=spf1 +all'
 expect record-as-published 2 'include:nospf\.lint\.test: the domain publishes no SPF record' -- \
@@ -202,8 +239,9 @@ if command -v python3 >/dev/null 2>&1; then
 import json, sys
 d = json.load(open(sys.argv[1]))
 assert list(d) == ["domain", "given_record", "lookups", "lookup_limit",
-                   "void_lookups", "void_limit", "worst", "nodes",
-                   "diagnostics"], list(d)
+                   "void_lookups", "void_limit", "includes_followed",
+                   "worst", "nodes", "diagnostics"], list(d)
+assert d["includes_followed"] is True
 assert d["lookups"] == 7 and d["lookup_limit"] == 10 and d["worst"] is None
 assert len(d["nodes"]) == 6 and d["diagnostics"] == []
 n0 = d["nodes"][0]
@@ -218,14 +256,14 @@ assert d["nodes"][1]["lookups"] == 3
 EOF
 fi
 
-# ---- usage errors: exit 2 and one line on stderr -----------------------------------
+# ---- usage errors: exit 3 and one line on stderr -----------------------------------
 usage_error() {
   name=$1
   shift
   "$lint" "$@" >"$tmp/out" 2>"$tmp/err"
   got=$?
   lines=$(wc -l <"$tmp/err")
-  if [ "$got" != 2 ] || [ "$lines" -ne 1 ] || [ -s "$tmp/out" ]; then
+  if [ "$got" != 3 ] || [ "$lines" -ne 1 ] || [ -s "$tmp/out" ]; then
     bad "usage-$name" "exit $got, $lines stderr lines"
     sed 's/^/  | /' "$tmp/out" "$tmp/err"
     return
@@ -253,6 +291,72 @@ usage_error bad-ip --zone "$zone" --ip 192.0.2.300 ptr.lint.test
 usage_error bad-ip-name --ip mail.example.com a.example
 usage_error bad-ip-missing-zone --ip 192.0.2 --zone "$tmp/no-such.zone" a.example
 usage_error ip-static --ip 192.0.2.11 --record 'v=spf1 ptr -all'
+printf 'example.com. IN A 1.2.3\n' >"$tmp/bad.zone"
+usage_error bad-zone --zone "$tmp/bad.zone" a.example
+usage_error zone-directory --zone "$tmp" a.example
+
+# ---- DOMAIN that is an address or a URL: a hint, exit 3 -------------------------------
+# hint NAME HINT-LINE -- args...: exit 3, nothing on stdout, HINT-LINE on stderr
+hint() {
+  name=$1 want=$2
+  shift 3
+  "$lint" "$@" >"$tmp/out" 2>"$tmp/err"
+  got=$?
+  printf '%s\n' "$want" >"$tmp/want"
+  if [ "$got" != 3 ] || [ -s "$tmp/out" ] || ! cmp -s "$tmp/want" "$tmp/err"; then
+    bad "hint-$name" "exit $got, or not the one hint line"
+    sed 's/^/  | /' "$tmp/out" "$tmp/err"
+    return
+  fi
+  echo "ok hint-$name"
+}
+hint address "spf-lint: 'me@bcoug.org' is an e-mail address, not a domain name: did you mean bcoug.org?" -- \
+  --zone "$demo" me@bcoug.org
+hint address-angle "spf-lint: '<me@bcoug.org>' is an e-mail address, not a domain name: did you mean bcoug.org?" -- \
+  '<me@bcoug.org>'
+hint mailto "spf-lint: 'mailto:me@bcoug.org' is an e-mail address, not a domain name: did you mean bcoug.org?" -- \
+  mailto:me@bcoug.org
+hint url "spf-lint: 'https://bcoug.org/' is a URL, not a domain name: did you mean bcoug.org?" -- \
+  https://bcoug.org/
+hint url-full "spf-lint: 'http://user:pw@www.bcoug.org:8080/spf?x#y' is a URL, not a domain name: did you mean www.bcoug.org?" -- \
+  'http://user:pw@www.bcoug.org:8080/spf?x#y'
+hint path "spf-lint: 'bcoug.org/' is not a domain name: did you mean bcoug.org?" -- bcoug.org/
+hint address-empty "spf-lint: 'me@' is an e-mail address, not a domain name" -- me@
+hint url-ip6 "spf-lint: 'http://[2001:db8::1]/' is a URL, not a domain name" -- 'http://[2001:db8::1]/'
+hint domain-option "spf-lint: --domain 'me@bcoug.org' is an e-mail address, not a domain name: did you mean bcoug.org?" -- \
+  --record 'v=spf1 -all' --domain me@bcoug.org
+hint record "spf-lint: DOMAIN 'v=spf1 -all' is an SPF record, not a domain name: lint it with --record" -- \
+  'v=spf1 -all'
+
+# ---- DNS failures: of the domain's own record, exit 3; of an include, 2 ----------------
+# (nothing listens on 127.0.0.1 port 1: every query fails at once or
+# within --timeout)
+expect dns-top-failure 3 '^spf-lint: the lint is incomplete: the SPF record of .bcoug\.org. could not be looked up$' -- \
+  --server 127.0.0.1:1 --timeout 500 bcoug.org
+grep -q '\[dns-error\]$' "$tmp/out" || bad dns-top-failure "no dns-error diagnostic in the report"
+expect dns-top-failure-json 3 '"code": "dns-error", "node": 0' -- \
+  --server 127.0.0.1:1 --timeout 500 --json bcoug.org
+expect dns-include-failure 2 'include:x\.example +1  \(lookup failed\)' -- \
+  --server 127.0.0.1:1 --timeout 500 --record 'v=spf1 include:x.example -all' --domain a.example
+[ -s "$tmp/err" ] && bad dns-include-failure "a message on stderr"
+
+# a report that cannot be written: the run failed (exit 3)
+write_error() {
+  name=$1
+  shift
+  "$lint" "$@" >/dev/full 2>"$tmp/err"
+  got=$?
+  if [ "$got" = 3 ]; then
+    echo "ok write-error-$name"
+  else
+    bad "write-error-$name" "exit $got, want 3"
+  fi
+}
+if [ -w /dev/full ]; then
+  write_error report --record 'v=spf1 -all'
+  write_error json --json --record 'v=spf1 +all'
+  write_error help --help
+fi
 
 expect help 0 '^Usage: spf-lint' -- --help
 expect version 0 '^spf-lint \(libmaildrop-spf\) [0-9]+\.[0-9]+\.[0-9]+$' -- --version
