@@ -477,11 +477,16 @@ say "$NCASES cases from $(basename "$CASES")"
 ZONEARGS=()
 for f in "${ZONEFILES[@]}"; do ZONEARGS+=(--zone "$f"); done
 
+# The explanation of a fail whose record has no usable exp=, as cases.txt
+# writes it: given explicitly, so that the cases do not depend on the
+# wording of the library's default.
+CASES_EXP=(-default-explanation "%{i} is not one of %{d}'s designated mail servers.")
+
 run_child "$SPFQUERY" --server "127.0.0.1:$PORT" --timeout "$BATCH_TIMEOUT_MS" \
-  --json -file "$TMP/cases.in" >"$TMP/live.json" 2>"$TMP/live.err"
+  "${CASES_EXP[@]}" --json -file "$TMP/cases.in" >"$TMP/live.json" 2>"$TMP/live.err"
 check_run "cases over nsd" "$NCASES" "$TMP/live.json" "$TMP/live.err" ||
   die "cannot compare the cases"
-run_child "$SPFQUERY" "${ZONEARGS[@]}" --json -file "$TMP/cases.in" \
+run_child "$SPFQUERY" "${ZONEARGS[@]}" "${CASES_EXP[@]}" --json -file "$TMP/cases.in" \
   >"$TMP/zone.json" 2>"$TMP/zone.err"
 check_run "cases over --zone" "$NCASES" "$TMP/zone.json" "$TMP/zone.err" ||
   die "cannot compare the cases"
@@ -546,7 +551,7 @@ FAILS=$((FAILS + CASE_FAILS))
 
 if [ "$USE_IP6" = 1 ]; then
   run_child "$SPFQUERY" --server "[::1]:$PORT" --timeout "$BATCH_TIMEOUT_MS" \
-    --json -file "$TMP/cases.in" >"$TMP/live6.json" 2>"$TMP/live6.err"
+    "${CASES_EXP[@]}" --json -file "$TMP/cases.in" >"$TMP/live6.json" 2>"$TMP/live6.err"
   if check_run "cases over nsd on [::1]" "$NCASES" "$TMP/live6.json" \
     "$TMP/live6.err"; then
     strip_elapsed <"$TMP/live6.json" >"$TMP/live6.norm"
