@@ -741,7 +741,6 @@ struct job {
   char *rcpt_buf;
   struct rcpt *rcpts;
   size_t nrcpt, next_rcpt;
-  int spf_result;
   mdspf_check *mx_run;
   mdspf_check *mx_win;
   const struct rcpt *win_rcpt;
