@@ -15,10 +15,12 @@
  * resolver, inline, on standalone query objects.
  *
  * Invariants: the error message is NUL-terminated within errsz and starts
- * with the file name on failure, empty on success; every query answers
- * exactly once inside query(), with a valid status and records of the
- * asked type only; a name the zone says it has is never NXDOMAIN; no
- * allocation is leaked (byte count) and every free passes the exact size.
+ * with the file name on failure, empty on success; the skipped-type list
+ * holds distinct upper-case names with counts of at least one; every
+ * query answers exactly once inside query(), with a valid status and
+ * records of the asked type only; a name the zone says it has is never
+ * NXDOMAIN; no allocation is leaked (byte count) and every free passes
+ * the exact size.
  */
 #include "fuzz_common.h"
 
@@ -78,6 +80,34 @@ static void on_done(mdspf_dns_query *q, void *ud) {
   }
   FUZZ_CHECK(n == q->nrr);
   FUZZ_CHECK(pos == q->len);
+}
+
+/* The skipped-type list: names distinct, "TYPEnnn" or an upper-case
+ * mnemonic (letters, digits, '-'), counts at least one, NULL and 0 past
+ * the end. */
+static void check_skipped(const mdspf_zone *z) {
+  size_t n = mdspf_zone_skipped(z, 0, NULL, NULL), i, j;
+  const char *type = "";
+  unsigned long count = 1;
+  FUZZ_CHECK(n <= 65536);
+  for (i = 0; i < n; i++) {
+    size_t len;
+    FUZZ_CHECK(mdspf_zone_skipped(z, i, &type, &count) == n);
+    FUZZ_CHECK(type != NULL && count >= 1);
+    len = strlen(type);
+    FUZZ_CHECK(len >= 1 && len < 12);
+    for (j = 0; j < len; j++) {
+      FUZZ_CHECK((type[j] >= 'A' && type[j] <= 'Z') ||
+                 (type[j] >= '0' && type[j] <= '9') || type[j] == '-');
+    }
+    for (j = 0; j < i; j++) {
+      const char *other = NULL;
+      (void)mdspf_zone_skipped(z, j, &other, NULL);
+      FUZZ_CHECK(other != NULL && strcmp(other, type) != 0);
+    }
+  }
+  FUZZ_CHECK(mdspf_zone_skipped(z, n, &type, &count) == n);
+  FUZZ_CHECK(type == NULL && count == 0);
 }
 
 /* Ask the zone for name (n octets) and every type; returns the status of
@@ -211,6 +241,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     /* only a bad origin is refused this way */
     FUZZ_CHECK(origin != NULL && strcmp(origin, "a..b") == 0);
   }
+
+  check_skipped(z);
 
   /* answer from what was loaded */
   nn = collect_names(text, len, origin, names);

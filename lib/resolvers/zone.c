@@ -1,6 +1,6 @@
 /*
- * lib/resolvers/zone.c -- the in-memory zone: a small authoritative data set plus a
- * resolver backend (mdspf_resolver) that answers from it, inline or
+ * lib/resolvers/zone.c -- the in-memory zone: a small authoritative data set
+ * plus a resolver backend (mdspf_resolver) that answers from it, inline or
  * deferred, with injectable faults.  Used by tests, demos, what-if checks
  * and fuzzing.  Master-file and rdata parsing live in zonefile.c.
  * SPDX-License-Identifier: BSD-2-Clause
@@ -14,6 +14,9 @@
  * creates every ancestor as an "empty non-terminal", so a query for it
  * gives NODATA, not NXDOMAIN, as an authoritative server would answer.
  * Owner names are matched literally: "*" labels are not wildcards.
+ * Records of types the zone does not serve (SOA, NS, DNSSEC, SRV, ...)
+ * only make their owner exist and are counted per type in a small table
+ * sorted by type number (mdspf_zone_skipped).
  *
  * Answers
  * -------
@@ -40,6 +43,7 @@
 #include "util/list.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <string.h>
 #include <time.h>
 
@@ -49,7 +53,7 @@
 #define ZONE_BAD_NAME ((size_t)-1)
 
 /* The node exists without served data: an ancestor of an added name
- * (empty non-terminal) or the owner of ignored records only. */
+ * (empty non-terminal) or the owner of skipped records only. */
 enum { NODE_ENT = 1u };
 
 typedef struct zone_rr {
@@ -92,11 +96,22 @@ typedef struct zone_entry {
   char name[MDSPF__MAX_NAME + 1]; /* normalised */
 } zone_entry;
 
+/* Records of one type that master files held and the zone does not
+ * serve (mdspf_zone_skipped).  Allocated one by one so that name stays
+ * put while the table of pointers grows. */
+typedef struct zone_skip {
+  unsigned long count;
+  unsigned type; /* 0..65535 */
+  char name[MDSPF__ZONE_TYPE_NAME];
+} zone_skip;
+
 struct mdspf_zone {
   mdspf__allocator alloc;
   zone_node **buckets;
   size_t nbuckets; /* 0 or a power of two */
   size_t nnodes;
+  zone_skip **skips; /* sorted by type; nskips used, skipcap allocated */
+  size_t nskips, skipcap;
   unsigned flags;
   int delivery;
   mdspf__list pending; /* deferred answers (zone_entry), in query order */
@@ -336,6 +351,12 @@ static void free_data(mdspf_zone *z) {
   mdspf__free(&z->alloc, z->buckets, z->nbuckets * sizeof *z->buckets);
   z->buckets = NULL;
   z->nbuckets = z->nnodes = 0;
+  for (i = 0; i < z->nskips; i++) {
+    mdspf__free(&z->alloc, z->skips[i], sizeof *z->skips[i]);
+  }
+  mdspf__free(&z->alloc, z->skips, z->skipcap * sizeof *z->skips);
+  z->skips = NULL;
+  z->nskips = z->skipcap = 0;
 }
 
 /* The handle goes with the last reference, once no call of the zone is
@@ -590,6 +611,80 @@ int mdspf__zone_touch(mdspf_zone *z, const char *owner, size_t ownerlen) {
   return MDSPF_OK;
 }
 
+/* Index of the first counter whose type is >= type. */
+static size_t skip_find(const mdspf_zone *z, unsigned type) {
+  size_t lo = 0, hi = z->nskips;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (z->skips[mid]->type < type) {
+      lo = mid + 1;
+    } else {
+      hi = mid;
+    }
+  }
+  return lo;
+}
+
+int mdspf__zone_skip(mdspf_zone *z, const char *owner, size_t ownerlen,
+                     unsigned rrtype, const char *tname) {
+  size_t at, tn;
+  zone_skip *s;
+  int rc;
+  if (!z || rrtype > 0xffffu || !tname) {
+    return MDSPF_E_INVAL;
+  }
+  tn = strlen(tname);
+  if (tn == 0 || tn >= MDSPF__ZONE_TYPE_NAME) {
+    return MDSPF_E_INVAL;
+  }
+  rc = mdspf__zone_touch(z, owner, ownerlen);
+  if (rc != MDSPF_OK) {
+    return rc;
+  }
+  at = skip_find(z, rrtype);
+  if (at < z->nskips && z->skips[at]->type == rrtype) {
+    if (z->skips[at]->count < ULONG_MAX) {
+      z->skips[at]->count++;
+    }
+    return MDSPF_OK;
+  }
+  if (z->nskips == z->skipcap) {
+    /* at most 65536 types, so the doubling stays far from overflow */
+    size_t ncap = z->skipcap ? z->skipcap * 2 : 8;
+    zone_skip **nt = mdspf__realloc(&z->alloc, z->skips,
+                                    z->skipcap * sizeof *nt, ncap * sizeof *nt);
+    if (!nt) {
+      return MDSPF_E_NOMEM;
+    }
+    z->skips = nt;
+    z->skipcap = ncap;
+  }
+  s = mdspf__alloc(&z->alloc, sizeof *s);
+  if (!s) {
+    return MDSPF_E_NOMEM;
+  }
+  s->count = 1;
+  s->type = rrtype;
+  memcpy(s->name, tname, tn + 1);
+  memmove(z->skips + at + 1, z->skips + at,
+          (z->nskips - at) * sizeof *z->skips);
+  z->skips[at] = s;
+  z->nskips++;
+  return MDSPF_OK;
+}
+
+size_t mdspf_zone_skipped(const mdspf_zone *z, size_t i, const char **type,
+                          unsigned long *count) {
+  const zone_skip *s = z && i < z->nskips ? z->skips[i] : NULL;
+  if (type) {
+    *type = s ? s->name : NULL;
+  }
+  if (count) {
+    *count = s ? s->count : 0;
+  }
+  return z ? z->nskips : 0;
+}
+
 mdspf_status mdspf_zone_add(mdspf_zone *z, const char *name, int rrtype,
                    const char *rdata) {
   int rc;
@@ -707,8 +802,8 @@ mdspf_status mdspf_zone_set_fault(mdspf_zone *z, const char *name, int rrtype,
 
 /* Names that hold served records (a CNAME included) or faults.  Empty
  * non-terminals (ancestors created implicitly) and names holding only
- * ignored types (SOA, NS, SPF from a master file) do not count, although
- * a query for one answers NODATA. */
+ * skipped types (SOA, NS, SPF, DNSSEC, ... from a master file) do not
+ * count, although a query for one answers NODATA. */
 int mdspf_zone_has_name(const mdspf_zone *z, const char *name) {
   char key[MDSPF__MAX_NAME + 1];
   size_t kn;

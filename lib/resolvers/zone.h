@@ -52,10 +52,22 @@ int mdspf__zone_put(mdspf_zone *z, const char *owner, size_t ownerlen,
                     int rrtype, const void *data, size_t len, unsigned pref,
                     const size_t *lens, size_t nstr);
 
-/* Make owner exist without serving data (it holds only record types the
- * zone accepts but ignores: SOA, NS, SPF).  MDSPF_OK, MDSPF_E_INVAL or
- * MDSPF_E_NOMEM. */
+/* Make owner exist without serving data (an empty non-terminal).
+ * MDSPF_OK, MDSPF_E_INVAL or MDSPF_E_NOMEM. */
 int mdspf__zone_touch(mdspf_zone *z, const char *owner, size_t ownerlen);
+
+/* Longest type name a skip counter holds, NUL included ("TYPE65535",
+ * "NSAP-PTR", "NSEC3PARAM"). */
+#define MDSPF__ZONE_TYPE_NAME 12
+
+/* One record of a type the zone does not serve (SOA, NS, SPF, RRSIG,
+ * SRV, TYPE65534, ...): owner exists from now on (NODATA, not NXDOMAIN)
+ * and the counter of rrtype (0..65535) goes up by one; tname, its name
+ * as mdspf_zone_skipped reports it (shorter than MDSPF__ZONE_TYPE_NAME),
+ * is copied when the type is first seen.  MDSPF_OK, MDSPF_E_INVAL (bad
+ * owner, type or name) or MDSPF_E_NOMEM. */
+int mdspf__zone_skip(mdspf_zone *z, const char *owner, size_t ownerlen,
+                     unsigned rrtype, const char *tname);
 
 /*
  * Parse rdata in master-file syntax for rrtype (A, AAAA, MX, TXT, PTR,

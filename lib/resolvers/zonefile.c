@@ -12,6 +12,18 @@
  * errors, and one logical record may hold at most ZF_MAX_RECORD octets,
  * so memory stays bounded by the zone's own contents.  The first error
  * stops the load with "file:line: message".
+ *
+ * Record types
+ * ------------
+ * A, AAAA, MX, TXT, PTR and CNAME are stored.  Every other type known
+ * to IANA, and any type written TYPEnnn (RFC 3597), is skipped: its
+ * rdata is consumed as tokens (parentheses, quotes, comments and all),
+ * its owner exists from then on, and it is counted per type in the zone
+ * (mdspf_zone_skipped).  SOA, NS and SPF rdata in its usual form is
+ * checked as before; other skipped rdata is not interpreted.  Rdata in
+ * the generic form "\# length hex..." is checked for every type (the
+ * hex must hold exactly length octets) and decoded for the stored ones.
+ * Meta-types (OPT, TSIG, AXFR, ANY, ... and TYPE0) cannot be in a zone.
  */
 #ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L
@@ -25,15 +37,19 @@
 #include <string.h>
 
 #define ZF_MAX_FILE (16ul * 1024ul * 1024ul) /* mdspf_zone_load_file cap */
-#define ZF_MAX_RECORD 70000u /* decoded octets (+1 per token) per record */
-#define ZF_SHOW_MAX 60u      /* octets of a token quoted in messages */
+/* decoded octets (+1 per token) per record: the largest rdata (65535
+ * octets) in generic form, hex in words of 16 digits or more */
+#define ZF_MAX_RECORD 140000u
+#define ZF_SHOW_MAX 60u          /* octets of a token quoted in messages */
+#define ZF_MAX_NAME_SHOWN 4096u  /* octets of a file name in messages */
 
-/* record types beyond the stored ones: accepted and ignored */
+/* type codes beyond the stored ones (MDSPF_RR_*) that get a closer look */
 enum { ZF_NS = 2, ZF_SOA = 6, ZF_SPF = 99 };
 
 enum {
   TOK_QUOTED = 1u, /* written as "..." */
-  TOK_ESCDOT = 2u  /* contains an escaped '.' ("\.") */
+  TOK_ESCDOT = 2u, /* contains an escaped '.' ("\.") */
+  TOK_GENERIC = 4u /* exactly the word \# (RFC 3597 generic rdata) */
 };
 
 typedef struct ztok {
@@ -48,7 +64,7 @@ typedef struct zparser {
   const char *text;
   size_t len, pos;
   unsigned long line;
-  const char *filename;
+  const char *filename; /* names the text; the path of a file */
   mdspf__sbuf err;
   int status;     /* MDSPF_OK until the first error */
   int conflict;   /* the error was a CNAME conflict */
@@ -72,39 +88,49 @@ typedef struct zparser {
 
 /* ---- error reporting ----------------------------------------------------- */
 
-static void err_begin(zparser *p, unsigned long line) {
-  mdspf__sbuf_puts(&p->err, p->filename ? p->filename : "<zone>");
-  mdspf__sbuf_putc(&p->err, ':');
-  mdspf__sbuf_putu(&p->err, line);
-  mdspf__sbuf_puts(&p->err, ": ");
-}
-
-/* Quote bytes for a message: printable ASCII as is, others as \DDD, at
- * most ZF_SHOW_MAX octets then "...". */
-static void err_show(zparser *p, const void *data, size_t n) {
+/* Bytes for a message: printable ASCII as is, others as \DDD, at most
+ * max octets then "...". */
+static void show_bytes(mdspf__sbuf *sb, const void *data, size_t n,
+                       size_t max) {
   const unsigned char *s = data;
   size_t i;
-  for (i = 0; i < n && i < ZF_SHOW_MAX; i++) {
+  for (i = 0; i < n && i < max; i++) {
     if (s[i] >= 0x20 && s[i] < 0x7f) {
-      mdspf__sbuf_putc(&p->err, (char)s[i]);
+      mdspf__sbuf_putc(sb, (char)s[i]);
     } else {
       char esc[4];
       esc[0] = '\\';
       esc[1] = (char)('0' + s[i] / 100);
       esc[2] = (char)('0' + s[i] / 10 % 10);
       esc[3] = (char)('0' + s[i] % 10);
-      mdspf__sbuf_put(&p->err, esc, sizeof esc);
+      mdspf__sbuf_put(sb, esc, sizeof esc);
     }
   }
-  if (n > ZF_SHOW_MAX) {
-    mdspf__sbuf_puts(&p->err, "...");
+  if (n > max) {
+    mdspf__sbuf_puts(sb, "...");
   }
 }
 
-/* Record the first error: "file:line: pre<shown data>post".  Returns -1
- * so callers can `return fail...`. */
-static int fail_show(zparser *p, unsigned long line, const char *pre,
-                     const void *data, size_t n, const char *post) {
+/* A file name for a message (printable, whole). */
+static void show_name(mdspf__sbuf *sb, const char *name) {
+  show_bytes(sb, name, strlen(name), ZF_MAX_NAME_SHOWN);
+}
+
+static void err_begin(zparser *p, unsigned long line) {
+  show_name(&p->err, p->filename ? p->filename : "<zone>");
+  mdspf__sbuf_putc(&p->err, ':');
+  mdspf__sbuf_putu(&p->err, line);
+  mdspf__sbuf_puts(&p->err, ": ");
+}
+
+static void err_show(zparser *p, const void *data, size_t n) {
+  show_bytes(&p->err, data, n, ZF_SHOW_MAX);
+}
+
+/* Record the first error: "file:line: pre<shown data>post" with the
+ * given status.  Returns -1 so callers can `return fail...`. */
+static int fail_st(zparser *p, int status, unsigned long line, const char *pre,
+                   const void *data, size_t n, const char *post) {
   if (p->status == MDSPF_OK) {
     err_begin(p, line);
     mdspf__sbuf_puts(&p->err, pre);
@@ -112,9 +138,14 @@ static int fail_show(zparser *p, unsigned long line, const char *pre,
       err_show(p, data, n);
     }
     mdspf__sbuf_puts(&p->err, post);
-    p->status = MDSPF_E_SYNTAX;
+    p->status = status;
   }
   return -1;
+}
+
+static int fail_show(zparser *p, unsigned long line, const char *pre,
+                     const void *data, size_t n, const char *post) {
+  return fail_st(p, MDSPF_E_SYNTAX, line, pre, data, n, post);
 }
 
 static int fail(zparser *p, unsigned long line, const char *msg) {
@@ -237,23 +268,24 @@ static int lex_escape(zparser *p) {
       return fail_show(p, p->line, "escape '\\", p->text + i, 3,
                        "' is above 255");
     }
+    p->pos = i + 3;
     if (v == '.') {
       p->toks[p->ntoks - 1].flags |= TOK_ESCDOT;
     }
-    p->pos = i + 3;
     return put_byte(p, (unsigned char)v);
   }
   if (is_ctrl(c) && c != '\t') {
     return fail_ctrl(p, c);
   }
+  p->pos = i + 1;
   if (c == '.') {
     p->toks[p->ntoks - 1].flags |= TOK_ESCDOT;
   }
-  p->pos = i + 1;
   return put_byte(p, c);
 }
 
 static int lex_word(zparser *p) {
+  size_t start = p->pos;
   if (tok_begin(p, 0) < 0) {
     return -1;
   }
@@ -278,6 +310,10 @@ static int lex_word(zparser *p) {
     p->pos++;
   }
   tok_end(p);
+  if (p->pos - start == 2 && p->text[start] == '\\' &&
+      p->text[start + 1] == '#') {
+    p->toks[p->ntoks - 1].flags |= TOK_GENERIC;
+  }
   return 0;
 }
 
@@ -313,6 +349,13 @@ static int lex_quoted(zparser *p) {
   }
   tok_end(p);
   return 0;
+}
+
+/* An unquoted token equal to word (ASCII case-insensitive). */
+static int tok_is(const zparser *p, const ztok *t, const char *word) {
+  size_t n = strlen(word);
+  return !(t->flags & TOK_QUOTED) && t->len == n &&
+         mdspf__casecmpn(tok_data(p, t), word, n) == 0;
 }
 
 /* Read the next logical record into p->toks.  Returns 1 when one was
@@ -392,13 +435,6 @@ static int read_record(zparser *p) {
 /* ---- token interpretation -------------------------------------------------
  */
 
-/* An unquoted token equal to word (ASCII case-insensitive). */
-static int tok_is(const zparser *p, const ztok *t, const char *word) {
-  size_t n = strlen(word);
-  return !(t->flags & TOK_QUOTED) && t->len == n &&
-         mdspf__casecmpn(tok_data(p, t), word, n) == 0;
-}
-
 /* TTL: a number, or BIND units ("1h30m", "2d", "1w"); 0..2^31-1. */
 static int ttl_ok(const char *s, size_t n) {
   size_t i = 0;
@@ -474,19 +510,89 @@ static int num_ok(const char *s, size_t n, unsigned long max,
   return 1;
 }
 
-static int type_code(const zparser *p, const ztok *t) {
-  static const struct {
-    const char *name;
-    int code;
-  } types[] = {{"A", MDSPF_RR_A},     {"AAAA", MDSPF_RR_AAAA},
-               {"MX", MDSPF_RR_MX},   {"TXT", MDSPF_RR_TXT},
-               {"PTR", MDSPF_RR_PTR}, {"CNAME", MDSPF_RR_CNAME},
-               {"SOA", ZF_SOA},        {"NS", ZF_NS},
-               {"SPF", ZF_SPF}};
+/* The record types of the IANA registry (2024) by mnemonic.  The meta-
+ * types are here too, so that a message can name them. */
+static const struct ztype {
+  const char *name;
+  unsigned code;
+} ZF_TYPES[] = {
+    {"A", 1},         {"NS", 2},       {"MD", 3},          {"MF", 4},
+    {"CNAME", 5},     {"SOA", 6},      {"MB", 7},          {"MG", 8},
+    {"MR", 9},        {"NULL", 10},    {"WKS", 11},        {"PTR", 12},
+    {"HINFO", 13},    {"MINFO", 14},   {"MX", 15},         {"TXT", 16},
+    {"RP", 17},       {"AFSDB", 18},   {"X25", 19},        {"ISDN", 20},
+    {"RT", 21},       {"NSAP", 22},    {"NSAP-PTR", 23},   {"SIG", 24},
+    {"KEY", 25},      {"PX", 26},      {"GPOS", 27},       {"AAAA", 28},
+    {"LOC", 29},      {"NXT", 30},     {"EID", 31},        {"NIMLOC", 32},
+    {"SRV", 33},      {"ATMA", 34},    {"NAPTR", 35},      {"KX", 36},
+    {"CERT", 37},     {"A6", 38},      {"DNAME", 39},      {"SINK", 40},
+    {"OPT", 41},      {"APL", 42},     {"DS", 43},         {"SSHFP", 44},
+    {"IPSECKEY", 45}, {"RRSIG", 46},   {"NSEC", 47},       {"DNSKEY", 48},
+    {"DHCID", 49},    {"NSEC3", 50},   {"NSEC3PARAM", 51}, {"TLSA", 52},
+    {"SMIMEA", 53},   {"HIP", 55},     {"NINFO", 56},      {"RKEY", 57},
+    {"TALINK", 58},   {"CDS", 59},     {"CDNSKEY", 60},    {"OPENPGPKEY", 61},
+    {"CSYNC", 62},    {"ZONEMD", 63},  {"SVCB", 64},       {"HTTPS", 65},
+    {"DSYNC", 66},    {"SPF", 99},     {"UINFO", 100},     {"UID", 101},
+    {"GID", 102},     {"UNSPEC", 103}, {"NID", 104},       {"L32", 105},
+    {"L64", 106},     {"LP", 107},     {"EUI48", 108},     {"EUI64", 109},
+    {"TKEY", 249},    {"TSIG", 250},   {"IXFR", 251},      {"AXFR", 252},
+    {"MAILB", 253},   {"MAILA", 254},  {"ANY", 255},       {"URI", 256},
+    {"CAA", 257},     {"AVC", 258},    {"DOA", 259},       {"AMTRELAY", 260},
+    {"RESINFO", 261}, {"WALLET", 262}, {"TA", 32768},      {"DLV", 32769},
+};
+
+#define ZF_NTYPES (sizeof ZF_TYPES / sizeof ZF_TYPES[0])
+
+/* Types that cannot be records of a zone: reserved 0, OPT and the
+ * question/meta range 128-255 (RFC 6895 3.1). */
+static int type_is_meta(unsigned code) {
+  return code == 0 || code == 41 || (code >= 128 && code <= 255);
+}
+
+/* The name of a type as mdspf_zone_skipped reports it: the mnemonic in
+ * upper case, else TYPEnnn. */
+static void type_name(unsigned code, char out[MDSPF__ZONE_TYPE_NAME]) {
+  size_t i, n = 4;
+  char digits[8];
+  size_t nd = 0;
+  for (i = 0; i < ZF_NTYPES; i++) {
+    if (ZF_TYPES[i].code == code) {
+      size_t len = strlen(ZF_TYPES[i].name);
+      memcpy(out, ZF_TYPES[i].name, len + 1);
+      return;
+    }
+  }
+  memcpy(out, "TYPE", 4);
+  do {
+    digits[nd++] = (char)('0' + code % 10);
+    code /= 10;
+  } while (code && nd < sizeof digits);
+  while (nd) {
+    out[n++] = digits[--nd];
+  }
+  out[n] = '\0';
+}
+
+/* The type written as token t: a mnemonic or TYPEnnn (0..65535).
+ * 1 and *code, or 0 when t is no type. */
+static int type_code(const zparser *p, const ztok *t, unsigned *code) {
+  const char *d = tok_data(p, t);
   size_t i;
-  for (i = 0; i < sizeof types / sizeof types[0]; i++) {
-    if (tok_is(p, t, types[i].name)) {
-      return types[i].code;
+  unsigned long v;
+  if (t->flags & TOK_QUOTED) {
+    return 0;
+  }
+  if (t->len > 4 && mdspf__casecmpn(d, "TYPE", 4) == 0) {
+    if (!num_ok(d + 4, t->len - 4, 0xffff, &v)) {
+      return 0;
+    }
+    *code = (unsigned)v;
+    return 1;
+  }
+  for (i = 0; i < ZF_NTYPES; i++) {
+    if (tok_is(p, t, ZF_TYPES[i].name)) {
+      *code = ZF_TYPES[i].code;
+      return 1;
     }
   }
   return 0;
@@ -506,6 +612,15 @@ static int is_class(const zparser *p, const ztok *t) {
   return !(t->flags & TOK_QUOTED) && t->len > 5 &&
          mdspf__casecmpn(tok_data(p, t), "CLASS", 5) == 0 &&
          mdspf__is_digit((unsigned char)tok_data(p, t)[5]);
+}
+
+/* IN, or CLASS1, its RFC 3597 spelling. */
+static int is_class_in(const zparser *p, const ztok *t) {
+  unsigned long v;
+  return tok_is(p, t, "IN") ||
+         (!(t->flags & TOK_QUOTED) && t->len > 5 &&
+          mdspf__casecmpn(tok_data(p, t), "CLASS", 5) == 0 &&
+          num_ok(tok_data(p, t) + 5, t->len - 5, 0xffff, &v) && v == 1);
 }
 
 /*
@@ -604,10 +719,14 @@ static int store(zparser *p, unsigned long line, const char *owner,
   return fail_show(p, line, "cannot store record for '", owner, ownerlen, "'");
 }
 
-/* An accepted but ignored record: its owner exists. */
-static int touch(zparser *p, unsigned long line, const char *owner,
-                 size_t ownerlen) {
-  int rc = mdspf__zone_touch(p->z, owner, ownerlen);
+/* A record of a type the zone does not serve: its owner exists and the
+ * type is counted. */
+static int skip_rec(zparser *p, unsigned long line, const char *owner,
+                    size_t ownerlen, unsigned code) {
+  char tname[MDSPF__ZONE_TYPE_NAME];
+  int rc;
+  type_name(code, tname);
+  rc = mdspf__zone_skip(p->z, owner, ownerlen, code, tname);
   if (rc == MDSPF_OK) {
     return 0;
   }
@@ -651,7 +770,7 @@ static int rdata_txt(zparser *p, const char *owner, size_t ownerlen, int type,
                      " record longer than 65536 octets");
   }
   if (type == ZF_SPF) {
-    return touch(p, tt->line, owner, ownerlen); /* accepted, not served */
+    return skip_rec(p, tt->line, owner, ownerlen, ZF_SPF); /* not served */
   }
   lens = mdspf__alloc_array(p->a, nr, sizeof *lens);
   if (!lens) {
@@ -666,6 +785,200 @@ static int rdata_txt(zparser *p, const char *owner, size_t ownerlen, int type,
   return rc;
 }
 
+/* ---- RFC 3597 generic rdata ---------------------------------------------- */
+
+static int hex_value(unsigned char c) {
+  if (c >= '0' && c <= '9') {
+    return c - '0';
+  }
+  c = (unsigned char)mdspf__lower(c);
+  if (c >= 'a' && c <= 'f') {
+    return c - 'a' + 10;
+  }
+  return -1;
+}
+
+/*
+ * Check "\# length hex..." (r[0] is the \# token) and decode the octets
+ * in place: they overwrite the hex, which always lies ahead of them in
+ * buf (each hex word is checked whole before it is overwritten, so a
+ * message can still show it).  *out and *outlen locate the octets.
+ */
+static int generic_rdata(zparser *p, const ztok *r, size_t nr,
+                         unsigned char **out, size_t *outlen) {
+  unsigned long want;
+  size_t k, w;
+  if (nr < 2) {
+    return fail(p, r[0].line, "missing length after \\#");
+  }
+  if ((r[1].flags & TOK_QUOTED) ||
+      !num_ok(tok_data(p, &r[1]), r[1].len, 65535, &want)) {
+    return fail_tok(p, &r[1], "invalid length '", "' after \\#");
+  }
+  w = nr > 2 ? r[2].off : 0;
+  for (k = 2; k < nr; k++) {
+    const unsigned char *h = (const unsigned char *)tok_data(p, &r[k]);
+    size_t j;
+    if (r[k].flags & TOK_QUOTED || r[k].len == 0) {
+      return fail_tok(p, &r[k], "invalid hex '", "' in \\# rdata");
+    }
+    for (j = 0; j < r[k].len; j++) {
+      if (hex_value(h[j]) < 0) {
+        return fail_tok(p, &r[k], "invalid hex '", "' in \\# rdata");
+      }
+    }
+    if (r[k].len % 2) {
+      return fail_tok(p, &r[k], "odd number of hex digits in '", "'");
+    }
+    for (j = 0; j < r[k].len; j += 2) {
+      p->buf[w++] = (unsigned char)(hex_value(h[j]) * 16 + hex_value(h[j + 1]));
+    }
+  }
+  if (nr > 2) {
+    w -= r[2].off;
+  }
+  if (w != want) {
+    char msg[80];
+    (void)snprintf(msg, sizeof msg, "\\# rdata holds %lu octets, not %lu",
+                   (unsigned long)w, want);
+    return fail(p, r[1].line, msg);
+  }
+  *out = nr > 2 ? p->buf + r[2].off : NULL;
+  *outlen = w;
+  return 0;
+}
+
+/* A domain name in wire form (uncompressed) at data[*off..len) as text
+ * without trailing dot into out; the root gives length 0. */
+static int wire_name(zparser *p, unsigned long line, const unsigned char *data,
+                     size_t len, size_t *off, char out[MDSPF__MAX_NAME + 1],
+                     size_t *outlen) {
+  size_t i = *off, n = 0, wire = 0;
+  for (;;) {
+    size_t l, j;
+    if (i >= len) {
+      return fail(p, line, "domain name runs past the end of the \\# rdata");
+    }
+    l = data[i++];
+    wire += l + 1;
+    if (l == 0) {
+      break;
+    }
+    if (l > 63) {
+      return fail(p, line, "compressed or bad label in \\# rdata");
+    }
+    if (l > len - i) {
+      return fail(p, line, "domain name runs past the end of the \\# rdata");
+    }
+    if (wire > 255) {
+      return fail(p, line, "domain name too long in \\# rdata");
+    }
+    if (n) {
+      out[n++] = '.';
+    }
+    for (j = 0; j < l; j++) {
+      unsigned char c = data[i + j];
+      if (c == '.' || c == 0) {
+        return fail(p, line,
+                    "label with '.' or NUL in \\# rdata "
+                    "is not supported");
+      }
+      out[n++] = (char)c;
+    }
+    i += l;
+  }
+  if (n > MDSPF__MAX_NAME) {
+    return fail(p, line, "domain name too long in \\# rdata");
+  }
+  out[n] = '\0';
+  *outlen = n;
+  *off = i;
+  return 0;
+}
+
+/* A stored type given in generic form: decode its wire rdata. */
+static int rdata_generic(zparser *p, const char *owner, size_t ownerlen,
+                         int type, const ztok *tt, const ztok *r, size_t nr) {
+  unsigned char *d = NULL;
+  size_t n = 0, off = 0, namelen;
+  char name[MDSPF__MAX_NAME + 1];
+  unsigned long line = r[0].line;
+  if (generic_rdata(p, r, nr, &d, &n) < 0) {
+    return -1;
+  }
+  switch (type) {
+  case MDSPF_RR_A:
+  case MDSPF_RR_AAAA: {
+    size_t want = type == MDSPF_RR_A ? 4u : 16u;
+    if (n != want) {
+      return fail(p, line,
+                  type == MDSPF_RR_A ? "A rdata must be 4 octets"
+                                     : "AAAA rdata must be 16 octets");
+    }
+    return store(p, line, owner, ownerlen, type, d, n, 0, NULL, 0);
+  }
+  case MDSPF_RR_MX: {
+    unsigned pref;
+    if (n < 3) {
+      return fail(p, line, "MX rdata too short");
+    }
+    pref = ((unsigned)d[0] << 8) | (unsigned)d[1];
+    off = 2;
+    if (wire_name(p, line, d, n, &off, name, &namelen) < 0) {
+      return -1;
+    }
+    if (off != n) {
+      return fail(p, line, "octets after the MX exchange in \\# rdata");
+    }
+    return store(p, line, owner, ownerlen, type, name, namelen, pref, NULL, 0);
+  }
+  case MDSPF_RR_PTR:
+  case MDSPF_RR_CNAME:
+    if (wire_name(p, line, d, n, &off, name, &namelen) < 0) {
+      return -1;
+    }
+    if (off != n) {
+      return fail(p, line, "octets after the target name in \\# rdata");
+    }
+    if (namelen == 0) {
+      return fail(p, line, "the root name is not allowed here");
+    }
+    return store(p, line, owner, ownerlen, type, name, namelen, 0, NULL, 0);
+  case MDSPF_RR_TXT: {
+    size_t cnt = 0, i = 0, k = 0, total = 0, *lens;
+    int rc;
+    if (n == 0) {
+      return fail(p, tt->line, "missing TXT data");
+    }
+    while (i < n) {
+      size_t l = d[i];
+      if (l > n - i - 1) {
+        return fail(p, line, "TXT string runs past the end of the \\# rdata");
+      }
+      i += 1 + l;
+      cnt++;
+    }
+    lens = mdspf__alloc_array(p->a, cnt, sizeof *lens);
+    if (!lens) {
+      return fail_nomem(p);
+    }
+    /* squeeze out the length octets in place */
+    for (i = 0; i < n; k++) {
+      size_t l = d[i];
+      memmove(d + total, d + i + 1, l);
+      lens[k] = l;
+      total += l;
+      i += 1 + l;
+    }
+    rc = store(p, line, owner, ownerlen, MDSPF_RR_TXT, d, total, 0, lens, cnt);
+    mdspf__free(p->a, lens, cnt * sizeof *lens);
+    return rc;
+  }
+  default:
+    return fail_tok(p, tt, "unsupported record type ", "");
+  }
+}
+
 /* Interpret the rdata tokens p->toks[first..] of a record of type (tt
  * is the type token, for line numbers). */
 static int rdata(zparser *p, const char *owner, size_t ownerlen, int type,
@@ -677,6 +990,24 @@ static int rdata(zparser *p, const char *owner, size_t ownerlen, int type,
   uint8_t addr[16];
   unsigned long v;
   size_t k;
+  if (nr && (r->flags & TOK_GENERIC)) {
+    unsigned char *d;
+    size_t n;
+    switch (type) {
+    case MDSPF_RR_A:
+    case MDSPF_RR_AAAA:
+    case MDSPF_RR_MX:
+    case MDSPF_RR_TXT:
+    case MDSPF_RR_PTR:
+    case MDSPF_RR_CNAME:
+      return rdata_generic(p, owner, ownerlen, type, tt, r, nr);
+    default:
+      if (generic_rdata(p, r, nr, &d, &n) < 0) {
+        return -1;
+      }
+      return skip_rec(p, tt->line, owner, ownerlen, (unsigned)type);
+    }
+  }
   switch (type) {
   case MDSPF_RR_A:
     if (nr == 0) {
@@ -730,7 +1061,7 @@ static int rdata(zparser *p, const char *owner, size_t ownerlen, int type,
       return -1;
     }
     if (type == ZF_NS) {
-      return touch(p, r->line, owner, ownerlen);
+      return skip_rec(p, r->line, owner, ownerlen, ZF_NS);
     }
     return store(p, r->line, owner, ownerlen, type, name, namelen, 0, NULL, 0);
   }
@@ -738,7 +1069,7 @@ static int rdata(zparser *p, const char *owner, size_t ownerlen, int type,
   case ZF_SPF:
     return rdata_txt(p, owner, ownerlen, type, tt, r, nr);
   case ZF_SOA:
-    /* MNAME RNAME SERIAL REFRESH RETRY EXPIRE MINIMUM: checked, ignored */
+    /* MNAME RNAME SERIAL REFRESH RETRY EXPIRE MINIMUM: checked, skipped */
     if (nr != 7) {
       char msg[] = "SOA record needs 7 fields, found 0";
       if (nr < 7) {
@@ -759,11 +1090,103 @@ static int rdata(zparser *p, const char *owner, size_t ownerlen, int type,
         return fail_tok(p, &r[k], "invalid SOA time value '", "'");
       }
     }
-    return touch(p, tt->line, owner, ownerlen);
+    return skip_rec(p, tt->line, owner, ownerlen, ZF_SOA);
   default:
-    return fail_tok(p, tt, "unsupported record type ", "");
+    if (p->rdata_only) {
+      return fail_tok(p, tt, "unsupported record type ", "");
+    }
+    /* any other type: its rdata was consumed as tokens, not interpreted */
+    return skip_rec(p, tt->line, owner, ownerlen, (unsigned)type);
   }
 }
+
+/* ---- files -----------------------------------------------------------------
+ */
+
+static void put_errno(mdspf__sbuf *sb, int e) {
+  char tmp[256];
+#if defined(__GLIBC__) && defined(_GNU_SOURCE)
+  mdspf__sbuf_puts(sb, strerror_r(e, tmp, sizeof tmp));
+#else
+  if (strerror_r(e, tmp, sizeof tmp) == 0) {
+    mdspf__sbuf_puts(sb, tmp);
+  } else {
+    mdspf__sbuf_puts(sb, "error ");
+    mdspf__sbuf_putu(sb, (unsigned long)(e < 0 ? -e : e));
+  }
+#endif
+}
+
+/* Why a file could not be read: an errno value, or a text. */
+typedef struct zwhy {
+  int eno;
+  const char *text;
+} zwhy;
+
+static void put_why(mdspf__sbuf *sb, const zwhy *w) {
+  if (w->text) {
+    mdspf__sbuf_puts(sb, w->text);
+  } else {
+    put_errno(sb, w->eno ? w->eno : EIO);
+  }
+}
+
+/*
+ * Read all of f into a new block (*buf, *cap octets, *len used) of at
+ * most limit octets: one more is MDSPF_E_LIMIT.  hint is the expected
+ * size (0 unknown).  MDSPF_OK, MDSPF_E_NOMEM, MDSPF_E_LIMIT or
+ * MDSPF_E_IO (why set).  On failure *buf is freed and NULL.
+ */
+static int read_all(const mdspf__allocator *a, FILE *f, size_t limit,
+                    size_t hint, unsigned char **buf, size_t *len, size_t *cap,
+                    zwhy *why) {
+  unsigned char *b = NULL;
+  size_t n = 0, c = 0;
+  int rc = MDSPF_OK;
+  for (;;) {
+    size_t got;
+    if (n == c) {
+      /* read one octet past the limit to notice an oversized file */
+      size_t ncap = c ? c * 2 : (hint && hint <= limit ? hint + 1 : 65536);
+      unsigned char *nb;
+      if (ncap > limit + 1 || ncap < c) {
+        ncap = limit + 1;
+      }
+      nb = mdspf__realloc(a, b, c, ncap);
+      if (!nb) {
+        rc = MDSPF_E_NOMEM;
+        break;
+      }
+      b = nb;
+      c = ncap;
+    }
+    got = fread(b + n, 1, c - n, f);
+    n += got;
+    if (n > limit) {
+      rc = MDSPF_E_LIMIT;
+      break;
+    }
+    if (got == 0) {
+      if (ferror(f)) {
+        why->eno = errno;
+        rc = MDSPF_E_IO;
+      }
+      break;
+    }
+  }
+  if (rc != MDSPF_OK) {
+    mdspf__free(a, b, c);
+    b = NULL;
+    n = c = 0;
+  }
+  *buf = b;
+  *len = n;
+  *cap = c;
+  return rc;
+}
+
+/* ---- directives ------------------------------------------------------------
+ */
 
 static int directive(zparser *p) {
   const ztok *t = p->toks;
@@ -798,10 +1221,14 @@ static int directive(zparser *p) {
   return fail_tok(p, t, "unknown directive ", "");
 }
 
+/* ---- records ---------------------------------------------------------------
+ */
+
 static int process_record(zparser *p) {
   const ztok *t = p->toks;
   size_t n = p->ntoks, i = 0;
-  int have_ttl = 0, have_class = 0, type;
+  int have_ttl = 0, have_class = 0;
+  unsigned code;
   if (!p->indented && !(t->flags & TOK_QUOTED) && t->len > 0 &&
       tok_data(p, t)[0] == '$') {
     return directive(p);
@@ -837,7 +1264,7 @@ static int process_record(zparser *p) {
       if (have_class) {
         return fail_tok(p, ti, "duplicate class '", "'");
       }
-      if (!tok_is(p, ti, "IN")) {
+      if (!is_class_in(p, ti)) {
         return fail_tok(p, ti, "unsupported class ", "");
       }
       have_class = 1;
@@ -848,11 +1275,25 @@ static int process_record(zparser *p) {
   if (i >= n) {
     return fail(p, t[n - 1].line, "missing record type");
   }
-  type = type_code(p, &t[i]);
-  if (type == 0) {
-    return fail_tok(p, &t[i], "unsupported record type ", "");
+  if (!type_code(p, &t[i], &code)) {
+    return fail_tok(p, &t[i], "unknown record type ", "");
   }
-  return rdata(p, p->owner, p->ownerlen, type, &t[i], i + 1);
+  if (type_is_meta(code)) {
+    char tname[MDSPF__ZONE_TYPE_NAME];
+    type_name(code, tname);
+    return fail_show(p, t[i].line, "record type ", tname, strlen(tname),
+                     " cannot be in a zone");
+  }
+  return rdata(p, p->owner, p->ownerlen, (int)code, &t[i], i + 1);
+}
+
+static void parse_all(zparser *p) {
+  for (;;) {
+    int r = read_record(p);
+    if (r <= 0 || process_record(p) < 0) {
+      break;
+    }
+  }
 }
 
 /* ---- entry points
@@ -895,6 +1336,35 @@ int mdspf__zone_add_rdata(mdspf_zone *z, const char *owner, size_t ownerlen,
   return rc;
 }
 
+/* The initial origin; MDSPF_E_INVAL with "file: invalid origin" when it
+ * cannot be one. */
+static int set_origin(zparser *p, const char *origin) {
+  size_t on;
+  if (!origin || !origin[0]) {
+    return MDSPF_OK;
+  }
+  on = strlen(origin);
+  if (on == 1 && origin[0] == '.') {
+    p->has_origin = 1; /* the root */
+    return MDSPF_OK;
+  }
+  if (!mdspf__name_queryable(origin, on)) {
+    show_name(&p->err, p->filename ? p->filename : "<zone>");
+    mdspf__sbuf_puts(&p->err, ": invalid origin '");
+    err_show(p, origin, on);
+    mdspf__sbuf_putc(&p->err, '\'');
+    return MDSPF_E_INVAL;
+  }
+  if (origin[on - 1] == '.') {
+    on--;
+  }
+  memcpy(p->origin, origin, on);
+  p->origin[on] = '\0';
+  p->originlen = on;
+  p->has_origin = 1;
+  return MDSPF_OK;
+}
+
 mdspf_status mdspf_zone_load(mdspf_zone *z, const char *text, size_t len,
                     const char *origin, const char *filename, char *err,
                     size_t errsz) {
@@ -907,118 +1377,61 @@ mdspf_status mdspf_zone_load(mdspf_zone *z, const char *text, size_t len,
     return MDSPF_E_INVAL;
   }
   parser_init(&p, z, text, len, filename, err, errsz);
-  if (origin && origin[0]) {
-    size_t on = strlen(origin);
-    if (on == 1 && origin[0] == '.') {
-      p.has_origin = 1; /* the root */
-    } else if (!mdspf__name_queryable(origin, on)) {
-      mdspf__sbuf_puts(&p.err, filename ? filename : "<zone>");
-      mdspf__sbuf_puts(&p.err, ": invalid origin '");
-      err_show(&p, origin, on);
-      mdspf__sbuf_putc(&p.err, '\'');
-      return MDSPF_E_INVAL;
-    } else {
-      if (origin[on - 1] == '.') {
-        on--;
-      }
-      memcpy(p.origin, origin, on);
-      p.origin[on] = '\0';
-      p.originlen = on;
-      p.has_origin = 1;
-    }
+  rc = set_origin(&p, origin);
+  if (rc != MDSPF_OK) {
+    return rc;
   }
-  for (;;) {
-    int r = read_record(&p);
-    if (r <= 0 || process_record(&p) < 0) {
-      break;
-    }
-  }
+  parse_all(&p);
   rc = p.status;
   parser_fini(&p);
   return rc;
 }
 
-static void put_errno(mdspf__sbuf *sb, int e) {
-  char tmp[256];
-#if defined(__GLIBC__) && defined(_GNU_SOURCE)
-  mdspf__sbuf_puts(sb, strerror_r(e, tmp, sizeof tmp));
-#else
-  if (strerror_r(e, tmp, sizeof tmp) == 0) {
-    mdspf__sbuf_puts(sb, tmp);
-  } else {
-    mdspf__sbuf_puts(sb, "error ");
-    mdspf__sbuf_putu(sb, (unsigned long)(e < 0 ? -e : e));
-  }
-#endif
-}
-
 mdspf_status mdspf_zone_load_file(mdspf_zone *z, const char *path, const char *origin,
                          char *err, size_t errsz) {
-  mdspf__sbuf sb;
-  const mdspf__allocator *a;
+  zparser p;
   unsigned char *buf = NULL;
   size_t len = 0, cap = 0;
+  zwhy why = {0, NULL};
   FILE *f;
   int rc;
-  mdspf__sbuf_init(&sb, err, err ? errsz : 0);
+  if (err && errsz) {
+    err[0] = '\0';
+  }
   if (!z || !path) {
     return MDSPF_E_INVAL;
   }
-  a = mdspf__zone_allocator(z);
+  parser_init(&p, z, NULL, 0, path, err, errsz);
+  rc = set_origin(&p, origin);
+  if (rc != MDSPF_OK) {
+    return rc;
+  }
+  /* anything fopen reads: also a pipe or /dev/stdin */
   f = fopen(path, "rb");
   if (!f) {
-    int e = errno;
-    mdspf__sbuf_puts(&sb, path);
-    mdspf__sbuf_puts(&sb, ": ");
-    put_errno(&sb, e);
-    return MDSPF_E_IO;
-  }
-  for (;;) {
-    size_t got;
-    if (len == cap) {
-      /* read one octet past the cap to notice an oversized file */
-      size_t ncap = cap ? cap * 2 : 65536;
-      unsigned char *nb;
-      if (ncap > ZF_MAX_FILE + 1) {
-        ncap = ZF_MAX_FILE + 1;
-      }
-      nb = mdspf__realloc(a, buf, cap, ncap);
-      if (!nb) {
-        rc = MDSPF_E_NOMEM;
-        mdspf__sbuf_puts(&sb, path);
-        mdspf__sbuf_puts(&sb, ": out of memory");
-        goto out;
-      }
-      buf = nb;
-      cap = ncap;
-    }
-    got = fread(buf + len, 1, cap - len, f);
-    len += got;
-    if (len > ZF_MAX_FILE) {
-      rc = MDSPF_E_LIMIT;
-      mdspf__sbuf_puts(&sb, path);
-      mdspf__sbuf_puts(&sb, ": file larger than 16 MiB");
-      goto out;
-    }
-    if (got == 0) {
-      if (ferror(f)) {
-        int e = errno;
-        rc = MDSPF_E_IO;
-        mdspf__sbuf_puts(&sb, path);
-        mdspf__sbuf_puts(&sb, ": ");
-        put_errno(&sb, e ? e : EIO);
-        goto out;
-      }
-      break;
-    }
-  }
-  (void)fclose(f);
-  f = NULL;
-  rc = mdspf_zone_load(z, (const char *)buf, len, origin, path, err, errsz);
-out:
-  if (f) {
+    why.eno = errno;
+    rc = MDSPF_E_IO;
+  } else {
+    rc = read_all(p.a, f, ZF_MAX_FILE, 0, &buf, &len, &cap, &why);
     (void)fclose(f);
   }
-  mdspf__free(a, buf, cap);
+  if (rc != MDSPF_OK) {
+    show_name(&p.err, path);
+    mdspf__sbuf_puts(&p.err, ": ");
+    if (rc == MDSPF_E_IO) {
+      put_why(&p.err, &why);
+    } else if (rc == MDSPF_E_LIMIT) {
+      mdspf__sbuf_puts(&p.err, "file larger than 16 MiB");
+    } else {
+      mdspf__sbuf_puts(&p.err, "out of memory");
+    }
+    return rc;
+  }
+  p.text = (const char *)buf;
+  p.len = len;
+  parse_all(&p);
+  rc = p.status;
+  parser_fini(&p);
+  mdspf__free(p.a, buf, cap);
   return rc;
 }
