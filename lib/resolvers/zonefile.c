@@ -6,8 +6,8 @@
  * The text is split into logical records (one line, or several joined by
  * parentheses), each a list of tokens decoded into one scratch buffer:
  * words and quoted strings with \X and \DDD escapes.  A record is then
- * interpreted as a directive ($ORIGIN, $TTL; $INCLUDE is refused) or as
- * owner [TTL] [class] type rdata.  Input is read strictly within len
+ * interpreted as a directive ($ORIGIN, $TTL, $INCLUDE) or as owner
+ * [TTL] [class] type rdata.  Input is read strictly within len
  * (no NUL terminator needed), NUL bytes and raw control characters are
  * errors, and one logical record may hold at most ZF_MAX_RECORD octets,
  * so memory stays bounded by the zone's own contents.  The first error
@@ -24,6 +24,17 @@
  * the generic form "\# length hex..." is checked for every type (the
  * hex must hold exactly length octets) and decoded for the stored ones.
  * Meta-types (OPT, TSIG, AXFR, ANY, ... and TYPE0) cannot be in a zone.
+ *
+ * $INCLUDE
+ * --------
+ * $INCLUDE works only when the text came from a file (files != 0): the
+ * included file is read whole, regular files only, its path relative to
+ * the directory of the including file; it is parsed by the same parser
+ * with the text, line, file name, origin and owner swapped out and back
+ * in afterwards (so its $ORIGIN and owner never leak out; $TTL values
+ * are checked but not kept, so there is nothing of them to restore).
+ * Bounds: ZF_MAX_DEPTH levels, ZF_MAX_INCLUDES files and ZF_MAX_FILE
+ * octets of all files together per load.
  */
 #ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L
@@ -33,15 +44,20 @@
 #include "core/addr.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
-#define ZF_MAX_FILE (16ul * 1024ul * 1024ul) /* mdspf_zone_load_file cap */
+#define ZF_MAX_FILE (16ul * 1024ul * 1024ul) /* all files of one load */
 /* decoded octets (+1 per token) per record: the largest rdata (65535
  * octets) in generic form, hex in words of 16 digits or more */
 #define ZF_MAX_RECORD 140000u
 #define ZF_SHOW_MAX 60u          /* octets of a token quoted in messages */
-#define ZF_MAX_NAME_SHOWN 4096u  /* octets of a file name in messages */
+#define ZF_MAX_DEPTH 8u          /* $INCLUDE nesting below the first file */
+#define ZF_MAX_INCLUDES 4096u    /* files included per load */
+#define ZF_MAX_PATH 4096u        /* octets of an included file's path */
 
 /* type codes beyond the stored ones (MDSPF_RR_*) that get a closer look */
 enum { ZF_NS = 2, ZF_SOA = 6, ZF_SPF = 99 };
@@ -84,7 +100,55 @@ typedef struct zparser {
   int has_owner;
   size_t ownerlen;
   char owner[MDSPF__MAX_NAME + 1];
+  /* state of the whole load */
+  int files;                /* loaded from a file: $INCLUDE allowed */
+  unsigned depth;           /* $INCLUDE nesting of the current text */
+  unsigned nincludes;       /* files included so far */
+  size_t budget;            /* file octets still allowed (ZF_MAX_FILE) */
+  int chain_open;           /* " (included from " written after the error */
 } zparser;
+
+/* What an included file swaps out of the parser. */
+typedef struct zstate {
+  const char *text;
+  size_t len, pos;
+  unsigned long line;
+  const char *filename;
+  int has_origin;
+  size_t originlen;
+  char origin[MDSPF__MAX_NAME + 1];
+  int has_owner;
+  size_t ownerlen;
+  char owner[MDSPF__MAX_NAME + 1];
+} zstate;
+
+static void state_save(const zparser *p, zstate *s) {
+  s->text = p->text;
+  s->len = p->len;
+  s->pos = p->pos;
+  s->line = p->line;
+  s->filename = p->filename;
+  s->has_origin = p->has_origin;
+  s->originlen = p->originlen;
+  memcpy(s->origin, p->origin, sizeof s->origin);
+  s->has_owner = p->has_owner;
+  s->ownerlen = p->ownerlen;
+  memcpy(s->owner, p->owner, sizeof s->owner);
+}
+
+static void state_restore(zparser *p, const zstate *s) {
+  p->text = s->text;
+  p->len = s->len;
+  p->pos = s->pos;
+  p->line = s->line;
+  p->filename = s->filename;
+  p->has_origin = s->has_origin;
+  p->originlen = s->originlen;
+  memcpy(p->origin, s->origin, sizeof p->origin);
+  p->has_owner = s->has_owner;
+  p->ownerlen = s->ownerlen;
+  memcpy(p->owner, s->owner, sizeof p->owner);
+}
 
 /* ---- error reporting ----------------------------------------------------- */
 
@@ -113,7 +177,7 @@ static void show_bytes(mdspf__sbuf *sb, const void *data, size_t n,
 
 /* A file name for a message (printable, whole). */
 static void show_name(mdspf__sbuf *sb, const char *name) {
-  show_bytes(sb, name, strlen(name), ZF_MAX_NAME_SHOWN);
+  show_bytes(sb, name, strlen(name), ZF_MAX_PATH);
 }
 
 static void err_begin(zparser *p, unsigned long line) {
@@ -1185,14 +1249,202 @@ static int read_all(const mdspf__allocator *a, FILE *f, size_t limit,
   return rc;
 }
 
+/* Open path for reading if it is a regular file (no device, FIFO or
+ * directory is ever opened); *size gets its size.  NULL with why set
+ * otherwise. */
+static FILE *open_regular(const char *path, size_t *size, zwhy *why) {
+  struct stat st, st2;
+  int fd;
+  FILE *f;
+  if (stat(path, &st) != 0) {
+    why->eno = errno;
+    return NULL;
+  }
+  if (S_ISDIR(st.st_mode)) {
+    why->eno = EISDIR;
+    return NULL;
+  }
+  if (!S_ISREG(st.st_mode)) {
+    why->text = "not a regular file";
+    return NULL;
+  }
+  fd = open(path, O_RDONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) {
+    why->eno = errno;
+    return NULL;
+  }
+  /* the same regular file that stat saw, not one swapped in meanwhile */
+  if (fstat(fd, &st2) != 0 || !S_ISREG(st2.st_mode) ||
+      st2.st_dev != st.st_dev || st2.st_ino != st.st_ino) {
+    (void)close(fd);
+    why->text = "file changed while being opened";
+    return NULL;
+  }
+  f = fdopen(fd, "rb");
+  if (!f) {
+    why->eno = errno;
+    (void)close(fd);
+    return NULL;
+  }
+  *size = st2.st_size > 0 && (unsigned long long)st2.st_size < SIZE_MAX
+              ? (size_t)st2.st_size
+              : 0;
+  return f;
+}
+
 /* ---- directives ------------------------------------------------------------
  */
+
+static void parse_all(zparser *p);
+
+/* After an error inside an included file: name the including file and
+ * the line of its $INCLUDE, innermost first. */
+static void chain_add(zparser *p, unsigned long line) {
+  mdspf__sbuf_puts(&p->err, p->chain_open ? ", " : " (included from ");
+  p->chain_open = 1;
+  show_name(&p->err, p->filename ? p->filename : "<zone>");
+  mdspf__sbuf_putc(&p->err, ':');
+  mdspf__sbuf_putu(&p->err, line);
+}
+
+/* A file that cannot be included: "file:line: cannot include 'path':
+ * reason". */
+static int fail_include(zparser *p, int status, unsigned long line,
+                        const char *path, size_t pathlen, const zwhy *why) {
+  if (p->status == MDSPF_OK) {
+    err_begin(p, line);
+    mdspf__sbuf_puts(&p->err, "cannot include '");
+    show_bytes(&p->err, path, pathlen, ZF_MAX_PATH);
+    mdspf__sbuf_puts(&p->err, "': ");
+    if (why) {
+      put_why(&p->err, why);
+    } else if (status == MDSPF_E_LIMIT) {
+      mdspf__sbuf_puts(&p->err, "the zone files are larger than 16 MiB "
+                                "together");
+    } else {
+      mdspf__sbuf_puts(&p->err, "out of memory");
+    }
+    p->status = status;
+  }
+  return -1;
+}
+
+/* $INCLUDE file [origin]: parse the file here, then go on with this one
+ * as it was. */
+static int include(zparser *p) {
+  const ztok *t = p->toks;
+  size_t n = p->ntoks, dirlen = 0, pathlen, i, tlen = 0;
+  unsigned long line = t->line;
+  char origin[MDSPF__MAX_NAME + 1];
+  size_t originlen = 0;
+  char *path;
+  unsigned char *text = NULL;
+  size_t textcap = 0, size = 0;
+  zwhy why = {0, NULL};
+  zstate saved;
+  FILE *f;
+  int rc;
+  if (n < 2) {
+    return fail(p, line, "$INCLUDE needs a file name");
+  }
+  if (t[1].len == 0) {
+    return fail(p, line, "empty file name after $INCLUDE");
+  }
+  if (memchr(tok_data(p, &t[1]), '\0', t[1].len)) {
+    return fail_tok(p, &t[1], "NUL octet in file name '", "'");
+  }
+  if (n > 2 && make_name(p, &t[2], 1, origin, &originlen) < 0) {
+    return -1;
+  }
+  if (no_more(p, t, n, 3, "the $INCLUDE origin") < 0) {
+    return -1;
+  }
+  if (!p->files) {
+    return fail_st(p, MDSPF_E_NOTSUP, line,
+                   "$INCLUDE needs a zone loaded from a file, not from text",
+                   NULL, 0, "");
+  }
+  if (p->depth >= ZF_MAX_DEPTH) {
+    return fail_st(p, MDSPF_E_LIMIT, line,
+                   "$INCLUDE nested more than 8 levels deep (an include "
+                   "loop?)",
+                   NULL, 0, "");
+  }
+  if (p->nincludes >= ZF_MAX_INCLUDES) {
+    return fail_st(p, MDSPF_E_LIMIT, line,
+                   "more than 4096 $INCLUDEs in one load", NULL, 0, "");
+  }
+  /* relative to the directory of this file (absolute paths as they are) */
+  if (tok_data(p, &t[1])[0] != '/' && p->filename) {
+    for (i = 0; p->filename[i]; i++) {
+      if (p->filename[i] == '/') {
+        dirlen = i + 1;
+      }
+    }
+  }
+  if (t[1].len > ZF_MAX_PATH - dirlen) {
+    return fail_tok(p, &t[1], "file name too long: '", "'");
+  }
+  pathlen = dirlen + t[1].len;
+  path = mdspf__alloc(p->a, pathlen + 1);
+  if (!path) {
+    return fail_nomem(p);
+  }
+  if (dirlen) {
+    memcpy(path, p->filename, dirlen);
+  }
+  memcpy(path + dirlen, tok_data(p, &t[1]), t[1].len);
+  path[pathlen] = '\0';
+  /* t is not used below: the included file reuses the token arrays */
+  f = open_regular(path, &size, &why);
+  if (!f) {
+    rc = fail_include(p, MDSPF_E_IO, line, path, pathlen, &why);
+    mdspf__free(p->a, path, pathlen + 1);
+    return rc;
+  }
+  /* a file already known to be too big is not read at all */
+  rc = size > p->budget
+           ? MDSPF_E_LIMIT
+           : read_all(p->a, f, p->budget, size, &text, &tlen, &textcap, &why);
+  (void)fclose(f);
+  if (rc != MDSPF_OK) {
+    (void)fail_include(p, rc, line, path, pathlen,
+                       rc == MDSPF_E_IO ? &why : NULL);
+    mdspf__free(p->a, path, pathlen + 1);
+    return -1;
+  }
+  p->budget -= tlen;
+  p->nincludes++;
+  state_save(p, &saved);
+  p->text = (const char *)text;
+  p->len = tlen;
+  p->pos = 0;
+  p->line = 1;
+  p->filename = path;
+  if (n > 2) {
+    memcpy(p->origin, origin, originlen + 1);
+    p->originlen = originlen;
+    p->has_origin = 1;
+  }
+  p->has_owner = 0; /* the owner does not carry into an included file */
+  p->depth++;
+  parse_all(p);
+  p->depth--;
+  state_restore(p, &saved);
+  mdspf__free(p->a, text, textcap);
+  mdspf__free(p->a, path, pathlen + 1);
+  if (p->status != MDSPF_OK) {
+    chain_add(p, line);
+    return -1;
+  }
+  return 0;
+}
 
 static int directive(zparser *p) {
   const ztok *t = p->toks;
   size_t n = p->ntoks;
   if (tok_is(p, t, "$INCLUDE")) {
-    return fail(p, t->line, "$INCLUDE is not supported");
+    return include(p);
   }
   if (tok_is(p, t, "$ORIGIN")) {
     char name[MDSPF__MAX_NAME + 1];
@@ -1311,6 +1563,7 @@ static void parser_init(zparser *p, mdspf_zone *z, const char *text, size_t len,
   p->filename = filename;
   mdspf__sbuf_init(&p->err, err, err ? errsz : 0);
   p->status = MDSPF_OK;
+  p->budget = ZF_MAX_FILE;
 }
 
 static void parser_fini(zparser *p) {
@@ -1406,7 +1659,8 @@ mdspf_status mdspf_zone_load_file(mdspf_zone *z, const char *path, const char *o
   if (rc != MDSPF_OK) {
     return rc;
   }
-  /* anything fopen reads: also a pipe or /dev/stdin */
+  /* the first file may be anything fopen reads (a pipe, /dev/stdin);
+   * only included files must be regular files */
   f = fopen(path, "rb");
   if (!f) {
     why.eno = errno;
@@ -1427,9 +1681,14 @@ mdspf_status mdspf_zone_load_file(mdspf_zone *z, const char *path, const char *o
     }
     return rc;
   }
+  p.files = 1;
   p.text = (const char *)buf;
   p.len = len;
+  p.budget -= len;
   parse_all(&p);
+  if (p.chain_open) {
+    mdspf__sbuf_putc(&p.err, ')');
+  }
   rc = p.status;
   parser_fini(&p);
   mdspf__free(p.a, buf, cap);
