@@ -16,8 +16,8 @@
  *
  * Invariants: the error message is NUL-terminated within errsz and starts
  * with the file name on failure, empty on success; $INCLUDE never reaches
- * the file system (mdspf_zone_load refuses it: MDSPF_E_NOTSUP); the
- * skipped-type list
+ * the file system (mdspf_zone_load refuses it: MDSPF_E_NOTSUP) and only
+ * $GENERATE can hit a load bound (MDSPF_E_LIMIT); the skipped-type list
  * holds distinct upper-case names with counts of at least one; every
  * query answers exactly once inside query(), with a valid status and
  * records of the asked type only; a name the zone says it has is never
@@ -249,9 +249,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   }
   rc = mdspf_zone_load(z, text, len, origin, FILENAME, err, errsz);
   FUZZ_CHECK(rc == MDSPF_OK || rc == MDSPF_E_SYNTAX || rc == MDSPF_E_NOMEM ||
-             rc == MDSPF_E_INVAL || rc == MDSPF_E_NOTSUP);
+             rc == MDSPF_E_INVAL || rc == MDSPF_E_NOTSUP ||
+             rc == MDSPF_E_LIMIT);
   /* no file is ever opened from text: $INCLUDE is refused */
   FUZZ_CHECK(rc != MDSPF_E_NOTSUP || has_word(text, len, "$INCLUDE"));
+  FUZZ_CHECK(rc != MDSPF_E_LIMIT || has_word(text, len, "$GENERATE"));
   FUZZ_CHECK(rc != MDSPF_E_NOMEM || fa.nfailed > 0);
   if (err) {
     FUZZ_CHECK(memchr(err, '\0', errsz) != NULL);

@@ -6,8 +6,8 @@
  * The text is split into logical records (one line, or several joined by
  * parentheses), each a list of tokens decoded into one scratch buffer:
  * words and quoted strings with \X and \DDD escapes.  A record is then
- * interpreted as a directive ($ORIGIN, $TTL, $INCLUDE) or as owner
- * [TTL] [class] type rdata.  Input is read strictly within len
+ * interpreted as a directive ($ORIGIN, $TTL, $INCLUDE, $GENERATE) or as
+ * owner [TTL] [class] type rdata.  Input is read strictly within len
  * (no NUL terminator needed), NUL bytes and raw control characters are
  * errors, and one logical record may hold at most ZF_MAX_RECORD octets,
  * so memory stays bounded by the zone's own contents.  The first error
@@ -25,8 +25,8 @@
  * hex must hold exactly length octets) and decoded for the stored ones.
  * Meta-types (OPT, TSIG, AXFR, ANY, ... and TYPE0) cannot be in a zone.
  *
- * $INCLUDE
- * --------
+ * $INCLUDE and $GENERATE
+ * ----------------------
  * $INCLUDE works only when the text came from a file (files != 0): the
  * included file is read whole, regular files only, its path relative to
  * the directory of the including file; it is parsed by the same parser
@@ -35,6 +35,13 @@
  * are checked but not kept, so there is nothing of them to restore).
  * Bounds: ZF_MAX_DEPTH levels, ZF_MAX_INCLUDES files and ZF_MAX_FILE
  * octets of all files together per load.
+ *
+ * $GENERATE range lhs [ttl] [class] type rhs (a BIND extension) is
+ * supported: its tokens are lexed raw (escapes kept), "$" and
+ * "${offset,width,base}" are replaced for every value of the range, and
+ * each resulting line is parsed as a record on its own (so a quoted rhs
+ * becomes several rdata tokens, as in BIND).  Bounds: ZF_MAX_GENERATED
+ * records and ZF_MAX_GEN_TEXT octets of generated text per load.
  */
 #ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L
@@ -58,6 +65,9 @@
 #define ZF_MAX_DEPTH 8u          /* $INCLUDE nesting below the first file */
 #define ZF_MAX_INCLUDES 4096u    /* files included per load */
 #define ZF_MAX_PATH 4096u        /* octets of an included file's path */
+#define ZF_MAX_GENERATED 65536ul /* records made by $GENERATE per load */
+#define ZF_MAX_GEN_TEXT (16ul * 1024ul * 1024ul) /* their text, per load */
+#define ZF_GEN_WIDTH 127u /* widest ${offset,width,base} */
 
 /* type codes beyond the stored ones (MDSPF_RR_*) that get a closer look */
 enum { ZF_NS = 2, ZF_SOA = 6, ZF_SPF = 99 };
@@ -93,6 +103,8 @@ typedef struct zparser {
   size_t ntoks, tcap;
   size_t cost; /* against ZF_MAX_RECORD */
   int indented;
+  int raw;       /* lexing a $GENERATE line: escapes are kept as written */
+  int generated; /* parsing a line made by $GENERATE: no directives */
   /* state carried between records */
   int has_origin;
   size_t originlen;
@@ -106,9 +118,11 @@ typedef struct zparser {
   unsigned nincludes;       /* files included so far */
   size_t budget;            /* file octets still allowed (ZF_MAX_FILE) */
   int chain_open;           /* " (included from " written after the error */
+  unsigned long ngenerated; /* records made by $GENERATE */
+  size_t gentext;           /* octets of text they were made from */
 } zparser;
 
-/* What an included file swaps out of the parser. */
+/* What a file or a generated line swaps out of the parser. */
 typedef struct zstate {
   const char *text;
   size_t len, pos;
@@ -309,7 +323,8 @@ static int is_eol(const zparser *p, size_t i) {
          (p->text[i] == '\r' && (i + 1 >= p->len || p->text[i + 1] == '\n'));
 }
 
-/* A backslash escape at p->pos, in a word or a quoted string. */
+/* A backslash escape at p->pos, in a word or a quoted string.  In raw
+ * mode ($GENERATE) it is checked the same way but kept as written. */
 static int lex_escape(zparser *p) {
   size_t i = p->pos + 1;
   unsigned char c;
@@ -333,6 +348,13 @@ static int lex_escape(zparser *p) {
                        "' is above 255");
     }
     p->pos = i + 3;
+    if (p->raw) {
+      return put_byte(p, '\\') < 0 || put_byte(p, c) < 0 ||
+                     put_byte(p, (unsigned char)p->text[i + 1]) < 0 ||
+                     put_byte(p, (unsigned char)p->text[i + 2]) < 0
+                 ? -1
+                 : 0;
+    }
     if (v == '.') {
       p->toks[p->ntoks - 1].flags |= TOK_ESCDOT;
     }
@@ -342,6 +364,9 @@ static int lex_escape(zparser *p) {
     return fail_ctrl(p, c);
   }
   p->pos = i + 1;
+  if (p->raw) {
+    return put_byte(p, '\\') < 0 ? -1 : put_byte(p, c);
+  }
   if (c == '.') {
     p->toks[p->ntoks - 1].flags |= TOK_ESCDOT;
   }
@@ -424,7 +449,8 @@ static int tok_is(const zparser *p, const ztok *t, const char *word) {
 
 /* Read the next logical record into p->toks.  Returns 1 when one was
  * read, 0 at the end of the text (no tokens), -1 on error.  In rdata_only
- * mode newlines do not end the record. */
+ * mode newlines do not end the record.  The tokens after a leading
+ * $GENERATE are lexed raw. */
 static int read_record(zparser *p) {
   int depth = 0, line_start = 1;
   unsigned long paren_line = 0;
@@ -432,6 +458,7 @@ static int read_record(zparser *p) {
   p->blen = 0;
   p->cost = 0;
   p->indented = 0;
+  p->raw = 0;
   while (p->pos < p->len) {
     unsigned char c = (unsigned char)p->text[p->pos];
     if (line_start && depth == 0 && p->ntoks == 0) {
@@ -486,6 +513,10 @@ static int read_record(zparser *p) {
       }
       if (lex_word(p) < 0) {
         return -1;
+      }
+      if (p->ntoks == 1 && !p->indented && !p->rdata_only && !p->generated &&
+          tok_is(p, p->toks, "$GENERATE")) {
+        p->raw = 1;
       }
       break;
     }
@@ -1296,6 +1327,7 @@ static FILE *open_regular(const char *path, size_t *size, zwhy *why) {
  */
 
 static void parse_all(zparser *p);
+static int process_record(zparser *p);
 
 /* After an error inside an included file: name the including file and
  * the line of its $INCLUDE, innermost first. */
@@ -1440,11 +1472,324 @@ static int include(zparser *p) {
   return 0;
 }
 
+/* ---- $GENERATE -------------------------------------------------------------
+ */
+
+/* A growing text buffer for generated lines. */
+typedef struct zgbuf {
+  char *s;
+  size_t len, cap;
+} zgbuf;
+
+static int gbuf_put(zparser *p, zgbuf *g, const char *s, size_t n) {
+  if (n > ZF_MAX_RECORD - g->len) {
+    return fail(p, p->line, "$GENERATE line too long");
+  }
+  if (g->len + n > g->cap) {
+    size_t ncap = g->cap ? g->cap : 256;
+    char *ns;
+    while (ncap < g->len + n) {
+      ncap *= 2;
+    }
+    ns = mdspf__realloc(p->a, g->s, g->cap, ncap);
+    if (!ns) {
+      return fail_nomem(p);
+    }
+    g->s = ns;
+    g->cap = ncap;
+  }
+  memcpy(g->s + g->len, s, n);
+  g->len += n;
+  return 0;
+}
+
+/* "start-stop[/step]", each 0..2^31-1, start <= stop, step >= 1. */
+static int gen_range(const char *s, size_t n, unsigned long *start,
+                     unsigned long *stop, unsigned long *step) {
+  const char *dash = memchr(s, '-', n), *slash;
+  size_t rest;
+  if (!dash || !num_ok(s, (size_t)(dash - s), 0x7fffffffUL, start)) {
+    return 0;
+  }
+  rest = n - (size_t)(dash - s) - 1;
+  slash = memchr(dash + 1, '/', rest);
+  *step = 1;
+  if (slash) {
+    if (!num_ok(dash + 1, (size_t)(slash - dash - 1), 0x7fffffffUL, stop) ||
+        !num_ok(slash + 1, rest - (size_t)(slash - dash), 0x7fffffffUL, step) ||
+        *step == 0) {
+      return 0;
+    }
+  } else if (!num_ok(dash + 1, rest, 0x7fffffffUL, stop)) {
+    return 0;
+  }
+  return *start <= *stop;
+}
+
+/* value in nibble form (BIND): hex digits lowest first, dot-separated,
+ * padded to width characters (dots included). */
+static size_t gen_nibbles(char *out, size_t outsz, unsigned long v,
+                          unsigned width, int upper) {
+  static const char lo[] = "0123456789abcdef", up[] = "0123456789ABCDEF";
+  size_t n = 0;
+  do {
+    if (n + 2 > outsz) {
+      break;
+    }
+    out[n++] = (upper ? up : lo)[v & 0xf];
+    v >>= 4;
+    width = width ? width - 1 : 0;
+    if (width > 0 || v != 0) {
+      out[n++] = '.';
+      width = width ? width - 1 : 0;
+    }
+  } while (v != 0 || width > 0);
+  return n;
+}
+
+/* "invalid $GENERATE modifier '${...}'" for the modifier whose '{' is
+ * at tpl[i]. */
+static int gen_bad_modifier(zparser *p, const char *tpl, size_t tn, size_t i) {
+  size_t to = i;
+  while (to < tn && tpl[to] != '}' && tpl[to] != ' ') {
+    to++;
+  }
+  if (to < tn && tpl[to] == '}') {
+    to++;
+  }
+  return fail_show(p, p->line, "invalid $GENERATE modifier '", tpl + i - 1,
+                   to - i + 1, "'");
+}
+
+/*
+ * One generated line: tpl (tn octets, the raw tokens after the range)
+ * with "$" replaced by value, "${offset[,width[,base]]}" by value +
+ * offset formatted, "$$" by "$"; backslash escapes are copied whole (so
+ * "\$" stays a '$'), to be decoded when the line is read.
+ */
+static int gen_line(zparser *p, const char *tpl, size_t tn, unsigned long value,
+                    zgbuf *g) {
+  size_t i = 0;
+  g->len = 0;
+  while (i < tn) {
+    char c = tpl[i];
+    char num[ZF_GEN_WIDTH + 24];
+    long long off = 0, v;
+    unsigned long width = 0;
+    char base = 'd';
+    size_t nn;
+    if (c == '\\') {
+      size_t k = i + 1 < tn ? 2 : 1;
+      if (gbuf_put(p, g, tpl + i, k) < 0) {
+        return -1;
+      }
+      i += k;
+      continue;
+    }
+    if (c != '$') {
+      size_t k = i;
+      while (k < tn && tpl[k] != '$' && tpl[k] != '\\') {
+        k++;
+      }
+      if (gbuf_put(p, g, tpl + i, k - i) < 0) {
+        return -1;
+      }
+      i = k;
+      continue;
+    }
+    i++;
+    if (i < tn && tpl[i] == '$') {
+      if (gbuf_put(p, g, "$", 1) < 0) {
+        return -1;
+      }
+      i++;
+      continue;
+    }
+    if (i < tn && tpl[i] == '{') {
+      /* {offset[,width[,base]]} */
+      size_t k = i + 1, d0;
+      int neg = 0;
+      unsigned long mag = 0;
+      if (k < tn && (tpl[k] == '-' || tpl[k] == '+')) {
+        neg = tpl[k] == '-';
+        k++;
+      }
+      d0 = k;
+      while (k < tn && mdspf__is_digit((unsigned char)tpl[k]) && k - d0 < 11) {
+        mag = mag * 10 + (unsigned long)(tpl[k] - '0');
+        k++;
+      }
+      if (k == d0 || mag > 0x7fffffffUL) {
+        return gen_bad_modifier(p, tpl, tn, i);
+      }
+      off = neg ? -(long long)mag : (long long)mag;
+      if (k < tn && tpl[k] == ',') {
+        k++;
+        d0 = k;
+        while (k < tn && mdspf__is_digit((unsigned char)tpl[k]) && k - d0 < 4) {
+          width = width * 10 + (unsigned long)(tpl[k] - '0');
+          k++;
+        }
+        if (k == d0 || width > ZF_GEN_WIDTH) {
+          return gen_bad_modifier(p, tpl, tn, i);
+        }
+        if (k < tn && tpl[k] == ',') {
+          k++;
+          if (k >= tn || !strchr("doxXnN", tpl[k]) || tpl[k] == '\0') {
+            return gen_bad_modifier(p, tpl, tn, i);
+          }
+          base = tpl[k++];
+        }
+      }
+      if (k >= tn || tpl[k] != '}') {
+        return gen_bad_modifier(p, tpl, tn, i);
+      }
+      i = k + 1;
+    }
+    v = (long long)value + off;
+    if (v < 0 || v > 0x7fffffffLL) {
+      char msg[96];
+      (void)snprintf(msg, sizeof msg,
+                     "$GENERATE value %lld is out of range (0-2147483647)", v);
+      return fail(p, p->line, msg);
+    }
+    if (base == 'n' || base == 'N') {
+      nn = gen_nibbles(num, sizeof num, (unsigned long)v, (unsigned)width,
+                       base == 'N');
+    } else {
+      unsigned long uv = (unsigned long)v;
+      int w = (int)width, k;
+      switch (base) {
+      case 'o':
+        k = snprintf(num, sizeof num, "%0*lo", w, uv);
+        break;
+      case 'x':
+        k = snprintf(num, sizeof num, "%0*lx", w, uv);
+        break;
+      case 'X':
+        k = snprintf(num, sizeof num, "%0*lX", w, uv);
+        break;
+      default:
+        k = snprintf(num, sizeof num, "%0*lu", w, uv);
+        break;
+      }
+      nn = k > 0 && (size_t)k < sizeof num ? (size_t)k : 0;
+    }
+    if (gbuf_put(p, g, num, nn) < 0) {
+      return -1;
+    }
+    continue;
+  }
+  return 0;
+}
+
+/* Parse one generated line as a record of its own (no directives), at
+ * the $GENERATE's line; the owner of later blank-owner lines stays. */
+static int gen_record(zparser *p, const zgbuf *g) {
+  zstate saved;
+  int r;
+  state_save(p, &saved);
+  p->text = g->s;
+  p->len = g->len;
+  p->pos = 0;
+  p->generated = 1;
+  r = read_record(p);
+  if (r == 0) {
+    r = fail(p, p->line, "$GENERATE made an empty line");
+  } else if (r > 0) {
+    r = process_record(p);
+  }
+  p->generated = 0;
+  state_restore(p, &saved);
+  return r < 0 ? -1 : 0;
+}
+
+static int generate(zparser *p) {
+  const ztok *t = p->toks;
+  size_t n = p->ntoks, k, tn = 0;
+  unsigned long line = t->line, next_line, start, stop, step, count, v;
+  char *tpl;
+  zgbuf g = {NULL, 0, 0};
+  int rc = 0;
+  if (n < 5) {
+    return fail(p, line, "$GENERATE needs a range, an owner, a type and rdata");
+  }
+  if ((t[1].flags & TOK_QUOTED) ||
+      !gen_range(tok_data(p, &t[1]), t[1].len, &start, &stop, &step)) {
+    return fail_tok(p, &t[1], "invalid $GENERATE range '", "'");
+  }
+  if ((t[2].flags & TOK_QUOTED) || t[2].len == 0) {
+    return fail_tok(p, &t[2], "invalid $GENERATE owner '", "'");
+  }
+  count = (stop - start) / step + 1;
+  if (count > ZF_MAX_GENERATED - p->ngenerated) {
+    return fail_st(p, MDSPF_E_LIMIT, line,
+                   "$GENERATE makes more than 65536 records in one load", NULL,
+                   0, "");
+  }
+  /* the raw tokens after the range, one space apart (a quoted one loses
+   * its quotes: its text is read again as rdata, as BIND does) */
+  for (k = 2; k < n; k++) {
+    tn += t[k].len + 1;
+  }
+  tpl = mdspf__alloc(p->a, tn);
+  if (!tpl) {
+    return fail_nomem(p);
+  }
+  tn = 0;
+  for (k = 2; k < n; k++) {
+    if (t[k].len) {
+      memcpy(tpl + tn, tok_data(p, &t[k]), t[k].len);
+    }
+    tn += t[k].len;
+    tpl[tn++] = ' ';
+  }
+  tn--;
+  /* t is not used below: generated lines reuse the token arrays.  They
+   * and every message about them are at the $GENERATE's line.  Check
+   * both ends of the range first, so a bad modifier or a value out of
+   * range stops the load before anything is stored. */
+  next_line = p->line;
+  p->line = line;
+  if (gen_line(p, tpl, tn, start, &g) < 0 ||
+      gen_line(p, tpl, tn, start + (count - 1) * step, &g) < 0) {
+    rc = -1;
+  }
+  for (v = 0; rc == 0 && v < count; v++) {
+    unsigned long value = start + v * step;
+    if (gen_line(p, tpl, tn, value, &g) < 0) {
+      rc = -1;
+    } else if (g.len > ZF_MAX_GEN_TEXT - p->gentext) {
+      rc = fail_st(p, MDSPF_E_LIMIT, line,
+                   "$GENERATE makes more than 16 MiB of text in one load", NULL,
+                   0, "");
+    } else {
+      p->gentext += g.len;
+      p->ngenerated++;
+      if (gen_record(p, &g) < 0) {
+        char msg[48];
+        (void)snprintf(msg, sizeof msg, " ($GENERATE value %lu)", value);
+        if (p->status == MDSPF_E_SYNTAX) {
+          mdspf__sbuf_puts(&p->err, msg);
+        }
+        rc = -1;
+      }
+    }
+  }
+  p->line = next_line;
+  mdspf__free(p->a, g.s, g.cap);
+  mdspf__free(p->a, tpl, tn + 1);
+  return rc;
+}
+
 static int directive(zparser *p) {
   const ztok *t = p->toks;
   size_t n = p->ntoks;
   if (tok_is(p, t, "$INCLUDE")) {
     return include(p);
+  }
+  if (tok_is(p, t, "$GENERATE")) {
+    return generate(p);
   }
   if (tok_is(p, t, "$ORIGIN")) {
     char name[MDSPF__MAX_NAME + 1];
@@ -1481,7 +1826,7 @@ static int process_record(zparser *p) {
   size_t n = p->ntoks, i = 0;
   int have_ttl = 0, have_class = 0;
   unsigned code;
-  if (!p->indented && !(t->flags & TOK_QUOTED) && t->len > 0 &&
+  if (!p->indented && !p->generated && !(t->flags & TOK_QUOTED) && t->len > 0 &&
       tok_data(p, t)[0] == '$') {
     return directive(p);
   }
