@@ -136,6 +136,7 @@ struct options {
   int json;                 /* --json */
   int auth_results;         /* --auth-results */
   int trace;                /* --trace */
+  int verbose;              /* --verbose: what was set up, on stderr */
   int help;
   int version;
 };
@@ -161,6 +162,7 @@ enum opt_id {
   OPT_JSON,
   OPT_AUTH_RESULTS,
   OPT_TRACE,
+  OPT_VERBOSE,
   OPT_RECORD,
   OPT_RCPT_TO,
   OPT_TRUSTED,
@@ -190,7 +192,6 @@ static const struct opt_def opt_table[] = {
     {"max-lookup", OPT_MAX_LOOKUP, ARG_REQUIRED},
     {"debug", OPT_DEBUG, ARG_OPTIONAL},
     {"file", OPT_FILE, ARG_REQUIRED},
-    {"f", OPT_FILE, ARG_REQUIRED}, /* libspf2's short form */
     {"keep-comments", OPT_KEEP_COMMENTS, ARG_NONE},
     {"concurrency", OPT_CONCURRENCY, ARG_REQUIRED},
     {"zone", OPT_ZONE, ARG_REQUIRED},
@@ -199,9 +200,9 @@ static const struct opt_def opt_table[] = {
     {"json", OPT_JSON, ARG_NONE},
     {"auth-results", OPT_AUTH_RESULTS, ARG_NONE},
     {"trace", OPT_TRACE, ARG_NONE},
+    {"verbose", OPT_VERBOSE, ARG_NONE},
     {"record", OPT_RECORD, ARG_REQUIRED},
     {"help", OPT_HELP, ARG_NONE},
-    {"h", OPT_HELP, ARG_NONE},
     {"version", OPT_VERSION, ARG_NONE},
     /* libspf2's, with libspf2's values */
     {"rcpt-to", OPT_RCPT_TO, ARG_REQUIRED},
@@ -346,16 +347,32 @@ static void usage(FILE *out) {
       "line\n"
       "                       number first), just before the check's "
       "result\n"
+      "  --verbose, -v        after loading --zone files, say on stderr "
+      "how many\n"
+      "                       records of types the zone does not serve "
+      "(SOA, RRSIG,\n"
+      "                       SRV, ...) were skipped, by type (--trace "
+      "says it too)\n"
       "  -sanitize 0|1        accepted for libspf2 scripts: the output is "
       "always\n"
       "                       sanitised (every octet that is not printable "
       "ASCII\n"
       "                       is shown as '?'), also with -sanitize 0\n"
-      "  --help, -h           show this help and exit\n"
+      "  --help               show this help and exit (so does a lone "
+      "-h as the\n"
+      "                       last argument)\n"
       "  --version            show the version and exit\n"
       "\n"
       "Every option may be written -opt VALUE, -opt=VALUE, --opt VALUE or\n"
-      "--opt=VALUE.\n"
+      "--opt=VALUE, and shortened to any prefix that begins no other "
+      "option\n"
+      "(-send).  libspf2's letters are accepted with libspf2's meaning: "
+      "-f file,\n"
+      "-i ip, -s sender, -h helo, -r rcpt-to, -l local, -t trusted, -g "
+      "guess,\n"
+      "-e default-explanation, -m max-lookup, -c sanitize, -n name, -d "
+      "debug,\n"
+      "-k keep-comments; -v is --verbose (libspf2 printed its version).\n"
       "\n"
       "Output: four lines per check (result, explanation, comment, "
       "Received-SPF\n"
@@ -411,13 +428,61 @@ static void json_key(FILE *out, const char *key, int *first) {
  * Option parsing
  * ==================================================================== */
 
-static const struct opt_def *find_option(const char *name, size_t len) {
+/*
+ * libspf2's one-letter options (its getopt string), by the long name they
+ * stand for.  "-h" is special: libspf2 reads it as -helo, so it is -helo
+ * when a value follows and --help when it is the last argument.
+ */
+static const struct {
+  char letter;
+  const char *name;
+} short_table[] = {
+    {'f', "file"},    {'i', "ip"},         {'s', "sender"},
+    {'h', "helo"},    {'r', "rcpt-to"},    {'l', "local"},
+    {'t', "trusted"}, {'g', "guess"},      {'e', "default-explanation"},
+    {'m', "max-lookup"}, {'c', "sanitize"}, {'n', "name"},
+    {'d', "debug"},   {'k', "keep-comments"}, {'v', "verbose"},
+};
+
+static const struct opt_def *find_exact(const char *name, size_t len) {
   for (size_t i = 0; i < sizeof opt_table / sizeof opt_table[0]; i++) {
     if (strlen(opt_table[i].name) == len &&
         memcmp(opt_table[i].name, name, len) == 0)
       return &opt_table[i];
   }
   return NULL;
+}
+
+/*
+ * The option NAME (LEN octets) stands for, as libspf2's getopt_long_only
+ * reads it: an exact long name, a libspf2 letter, or an unambiguous prefix
+ * of a long name ("-send").  NULL when unknown; *AMBIGUOUS is then set
+ * when NAME is the prefix of more than one long name.
+ */
+static const struct opt_def *find_option(const char *name, size_t len,
+                                         int *ambiguous) {
+  *ambiguous = 0;
+  const struct opt_def *def = find_exact(name, len);
+  if (def != NULL)
+    return def;
+  if (len == 1) {
+    for (size_t i = 0; i < sizeof short_table / sizeof short_table[0]; i++)
+      if (short_table[i].letter == name[0])
+        return find_exact(short_table[i].name, strlen(short_table[i].name));
+    return NULL;
+  }
+  const struct opt_def *found = NULL;
+  for (size_t i = 0; i < sizeof opt_table / sizeof opt_table[0]; i++) {
+    if (strlen(opt_table[i].name) > len &&
+        memcmp(opt_table[i].name, name, len) == 0) {
+      if (found != NULL && found->id != opt_table[i].id) {
+        *ambiguous = 1;
+        return NULL;
+      }
+      found = &opt_table[i];
+    }
+  }
+  return found;
 }
 
 /* Decimal in [lo, hi] into *out; -1 after an error naming the option. */
@@ -485,6 +550,9 @@ static int apply_option(struct options *o, const struct opt_def *def,
     break;
   case OPT_AUTH_RESULTS:
     o->auth_results = 1;
+    break;
+  case OPT_VERBOSE:
+    o->verbose = 1;
     break;
   case OPT_TRACE:
     o->trace = 1;
@@ -645,9 +713,16 @@ static int parse_options(int argc, char **argv, struct options *o) {
     const char *eq = strchr(name, '=');
     size_t nlen = eq != NULL ? (size_t)(eq - name) : strlen(name);
     size_t arglen = (size_t)(name - arg) + nlen; /* "-name", "--name" */
-    const struct opt_def *def = find_option(name, nlen);
+    int ambiguous = 0;
+    const struct opt_def *def = find_option(name, nlen, &ambiguous);
+    if (def != NULL && def->id == OPT_HELO && nlen == 1 && eq == NULL &&
+        i + 1 >= argc)
+      def = find_exact("help", 4); /* a lone trailing -h asks for help */
     if (def == NULL) {
-      err_opt(arg, arglen, "is unknown (try --help)");
+      err_opt(arg, arglen,
+              ambiguous ? "is ambiguous: it begins more than one option "
+                          "(try --help)"
+                        : "is unknown (try --help)");
       return -1;
     }
 
@@ -1820,6 +1895,41 @@ static int print_job(struct runner *r, const struct job *j) {
  * ==================================================================== */
 
 /* Load every --zone file into one zone; 0, or -1 after an error. */
+/*
+ * With --verbose (on stderr) or --trace (on stdout, as a trace line), one
+ * line after the zone files are loaded: the records of types the zone does not serve (SOA, RRSIG, SRV,
+ * ...), which the loader skipped, by type.  Nothing in them can change an
+ * SPF result, but a record someone expected to be served may be among
+ * them.
+ */
+static void report_skipped(FILE *out, const char *lead,
+                           const mdspf_zone *zone, size_t files) {
+  fprintf(out, "%s%zu zone file%s loaded; ", lead, files,
+          files == 1 ? "" : "s");
+  size_t n = mdspf_zone_skipped(zone, 0, NULL, NULL);
+  if (n == 0) {
+    fputs("no records skipped\n", out);
+    return;
+  }
+  unsigned long total = 0;
+  for (size_t i = 0; i < n; i++) {
+    unsigned long count = 0;
+    (void)mdspf_zone_skipped(zone, i, NULL, &count);
+    total += count;
+  }
+  fprintf(out, "%lu record%s of types not served skipped:", total,
+          total == 1 ? "" : "s");
+  for (size_t i = 0; i < n; i++) {
+    const char *type = NULL;
+    unsigned long count = 0;
+    (void)mdspf_zone_skipped(zone, i, &type, &count);
+    fputc(' ', out);
+    put_safe(out, type != NULL ? type : "?");
+    fprintf(out, "=%lu", count);
+  }
+  fputc('\n', out);
+}
+
 static int load_zones(struct backend *b, const struct options *o) {
   char err[PATH_MAX + 512]; /* "file:line: message" */
   int rc = mdspf_zone_new(NULL, NULL, &b->zone);
@@ -1843,6 +1953,10 @@ static int load_zones(struct backend *b, const struct options *o) {
     }
     return -1;
   }
+  if (o->verbose)
+    report_skipped(stderr, PROG ": ", b->zone, o->zones.n);
+  if (o->trace && !o->json) /* a trace line of its own, before the checks */
+    report_skipped(stdout, "  ", b->zone, o->zones.n);
   return 0;
 }
 

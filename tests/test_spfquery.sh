@@ -170,7 +170,7 @@ printable_only "$tmp/out" && printable_only "$tmp/err" || bad sanitize-0-output 
 expect help-options 0 '' -- --help
 for opt in -ip -sender -helo -rcpt-to -file '-f FILE' -keep-comments --concurrency -local \
   -guess -default-explanation -name -fallback -max-lookup -trusted --server --timeout \
-  --zone --record -override --json --auth-results --trace -debug -sanitize --help -h --version; do
+  --zone --record -override --json --auth-results --trace -debug -sanitize --help '-h helo' --version; do
   grep -q -- "$opt" "$tmp/out" || bad help-options "--help does not mention $opt"
 done
 awk '/^static const struct opt_def opt_table/ { on = 1; next } on && /^};/ { exit }
@@ -268,6 +268,37 @@ expect debug 4 'debug: .*record bcoug\.org' -- --zone "$zone" -ip 203.0.113.7 \
   -sender me@bcoug.org -debug
 expect help 0 'Usage' -- --help
 expect version 0 'libmaildrop-spf' -- --version
+# --verbose/-v and --trace list the zone's skipped records by type
+provider=$src/tests/data/provider-export.zone
+skipped='1 zone file loaded; 32 records of types not served skipped: NS=3 SOA=1 HINFO=1 LOC=1 SRV=3 NAPTR=2 DS=1 SSHFP=1 RRSIG=6 NSEC=2 DNSKEY=2 TLSA=2 CDS=1 HTTPS=2 URI=1 CAA=3$'
+expect verbose-skipped 5 "$skipped" -- -v --zone "$provider" -ip 192.0.2.1 -sender a@nowhere.example
+expect verbose-long-skipped 5 "$skipped" -- --verbose --zone "$provider" -ip 192.0.2.1 -sender a@nowhere.example
+"$q" --trace --zone "$provider" -ip 192.0.2.1 -sender a@nowhere.example >"$tmp/out" 2>"$tmp/err"
+head -n 1 "$tmp/out" | grep -q "^  $skipped" || bad trace-skipped "the trace does not start with the skipped records"
+[ -s "$tmp/err" ] && bad trace-skipped-stderr "--trace wrote to stderr"
+expect verbose-two-files 2 ': 2 zone files loaded; 6 records of types not served skipped: NS=2 SOA=1 DNSKEY=2 CDS=1$' -- \
+  -v --zone "$src/tests/data/provider-export-keys.zone" --zone "$zone" -ip 204.244.186.184 -sender me@bcoug.org
+printf '$ORIGIN plain.example.\n@ IN TXT "v=spf1 -all"\n' >"$tmp/plain.zone"
+expect verbose-none-skipped 3 ': 1 zone file loaded; no records skipped$' -- -v --zone "$tmp/plain.zone" \
+  -ip 192.0.2.1 -sender a@plain.example
+"$q" --zone "$provider" -ip 192.0.2.1 -sender a@nowhere.example >"$tmp/out" 2>&1
+grep -q 'skipped' "$tmp/out" && bad quiet-skipped "skipped records reported without -v"
+# libspf2's letters and getopt_long_only prefixes mean what they meant there
+"$q" --zone "$zone" -ip 204.244.186.184 -sender me@bcoug.org -helo mail.bcoug.org >"$tmp/long" 2>&1
+"$q" --zone "$zone" -i 204.244.186.184 -s me@bcoug.org -h mail.bcoug.org >"$tmp/short" 2>&1
+same short-options "$tmp/long" "$tmp/short"
+"$q" --zone "$zone" -i 204.244.186.184 -send me@bcoug.org -h mail.bcoug.org >"$tmp/short" 2>&1
+same prefix-options "$tmp/long" "$tmp/short"
+expect short-h-is-helo 3 'helo=mail\.bcoug\.org; .*identity=helo' -- --zone "$zone" -i 204.244.186.184 -h mail.bcoug.org
+expect ambiguous-hel 255 'ambiguous' -- --zone "$zone" -i 204.244.186.184 -hel mail.bcoug.org
+expect lone-h-is-help 0 'Usage' -- -h
+expect trailing-h-is-help 0 'Usage' -- --zone "$zone" -ip 192.0.2.1 -h
+expect short-e 3 '^no from 192\.0\.2\.1$' -- --zone "$zone" -i 192.0.2.1 \
+  -s me@bcoug.org -override 'bcoug.org=v=spf1 -all' -e 'no from %{i}'
+expect short-m 7 'DNS-querying terms' -- --zone "$zone" -i 192.0.2.1 -s me@bcoug.org -m 2
+expect short-n 2 'receiver=mx\.test' -- --zone "$zone" -i 204.244.186.184 -s me@bcoug.org -n mx.test
+expect ambiguous-prefix 255 'ambiguous' -- --zone "$zone" -ip 192.0.2.1 -sender a@bcoug.org -de x
+expect unknown-letter 255 'unknown' -- --zone "$zone" -ip 192.0.2.1 -sender a@bcoug.org -q
 expect bad-ip 255 'invalid IP' -- --zone "$zone" -ip 1.2.3.999 -sender a@bcoug.org
 expect bad-ip-garbage 255 'invalid IP' -- --zone "$zone" -ip 'x y' -sender a@bcoug.org
 expect no-ip 255 '' -- --zone "$zone" -sender a@bcoug.org
@@ -614,7 +645,9 @@ done
 # -debug: the same events on stderr, stdout unchanged
 "$q" --zone "$zone" -ip 203.0.113.7 -sender me@bcoug.org -debug >"$tmp/b.out" 2>"$tmp/b.err"
 same debug-stdout "$tmp/plain.out" "$tmp/b.out"
-sed -n 's/^  //p' "$tmp/trace.out" >"$tmp/t1"
+head -n 1 "$tmp/trace.out" | grep -q '^  1 zone file loaded; 3 records of types not served skipped: NS=2 SOA=1$' ||
+  bad trace-zone-line "the trace does not start with the zone's skipped records"
+sed -e 1d -e 's/^  //p' -e d "$tmp/trace.out" >"$tmp/t1"
 sed -n 's/^debug: //p' "$tmp/b.err" >"$tmp/t2"
 same debug-equals-trace "$tmp/t1" "$tmp/t2"
 # JSON: a "trace" array of event objects, members in a fixed order
@@ -783,9 +816,9 @@ while IFS='|' read -r r_ip r_sender r_record; do
     trace) extra=--trace ;;
     esac
     "$q" --zone "$zone" "$@" --record "$r_record" "$extra" 2>/dev/null |
-      sed 's/,"elapsed_ms":[0-9]*//' >"$tmp/w.out"
+      sed -e 's/,"elapsed_ms":[0-9]*//' -e '/^  [0-9]* zone files* loaded; /d' >"$tmp/w.out"
     "$q" --zone "$zone" --zone "$tmp/pub.zone" "$@" "$extra" 2>/dev/null |
-      sed 's/,"elapsed_ms":[0-9]*//' >"$tmp/p.out"
+      sed -e 's/,"elapsed_ms":[0-9]*//' -e '/^  [0-9]* zone files* loaded; /d' >"$tmp/p.out"
     if [ ! -s "$tmp/p.out" ]; then
       bad "record-equals-published-$i-$fmt" "no output for '$r_record'"
     elif ! cmp -s "$tmp/p.out" "$tmp/w.out"; then
