@@ -26,7 +26,7 @@ BUILD=$ROOT/build
 ASAN_BUILD=$ROOT/build-asan
 
 # What building needs (./build.sh, ./build.sh demo) ...
-PACKAGES=(cmake make gcc pkg-config libc-ares-dev)
+PACKAGES=(cmake make gcc libc6-dev pkg-config libc-ares-dev)
 # ... and what the tests need besides: cmocka and libyaml (unit tests,
 # suite runner), libevent (the event-loop example), NSD (integration),
 # valgrind and TSan, clang (a -Werror build with it), the openspf suite
