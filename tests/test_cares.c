@@ -56,6 +56,7 @@
 /* Timing scale: MDSPF_TEST_TIME_SCALE=N stretches every timeout and bound
  * N times (valgrind runs the test several times slower). */
 static int g_scale = 1;
+static int g_skipped; /* tests that could not run here */
 #define T_TIMEOUT (200 * g_scale)
 #define T_TRIES 2
 #define T_GIVEUP (3 * T_TIMEOUT)
@@ -2144,6 +2145,7 @@ static void test_cares_ipv6_failover(void **state) {
   long took;
   (void)state;
   if (responder_start(&r6, "-6") != 0) {
+    g_skipped++; /* the run then ends in 77: CTest says "skipped" */
     skip();
   }
   mdspf_cares_options_init(&o);
@@ -2534,5 +2536,10 @@ int main(int argc, char **argv) {
   rc = cmocka_run_group_tests_name("cares", tests, group_setup,
                                    group_teardown);
   responder_stop(&g_main); /* also after a failed setup */
+  if (rc == 0 && g_skipped > 0) {
+    fprintf(stderr, "%d test(s) skipped: reporting the run as skipped\n",
+            g_skipped);
+    return 77;
+  }
   return rc;
 }
