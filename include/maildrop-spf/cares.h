@@ -78,8 +78,8 @@
  * makes the whole reply unreadable (MDSPF_DNS_ERROR) rather than that
  * one record being skipped.
  *
- * Signals: the backend writes with MSG_NOSIGNAL, so a server closing a
- * TCP connection never raises SIGPIPE in the host.
+ * Signals: the backend writes with MSG_NOSIGNAL (SO_NOSIGPIPE on macOS), so a
+ * server closing a TCP connection never raises SIGPIPE in the host.
  */
 #ifndef MAILDROP_SPF_CARES_H
 #define MAILDROP_SPF_CARES_H

@@ -739,10 +739,21 @@ static void site_ready(mdspf_cares *c, cares_site *s, int l) {
  * which raises SIGPIPE when the server has closed the connection and
  * would kill a host that did not ignore the signal; a library must not
  * demand that.  These wrappers are the plain calls, except that sends go
- * through sendmsg(MSG_NOSIGNAL).  With socket functions installed c-ares
+ * through sendmsg(MSG_NOSIGNAL) (SO_NOSIGPIPE on macOS).  With socket functions installed c-ares
  * 1.18 leaves the sockets unconfigured ("user-managed"), so asocket()
  * does what it would do: non-blocking, close-on-exec, a large receive
  * buffer for UDP (see SOCK_RCVBUF) and no Nagle delay for TCP. */
+/* Linux and the BSDs have MSG_NOSIGNAL; macOS has the socket option
+ * SO_NOSIGPIPE instead (set in sf_socket). */
+#if defined(MSG_NOSIGNAL)
+#define SEND_FLAGS MSG_NOSIGNAL
+#else
+#define SEND_FLAGS 0
+#if !defined(SO_NOSIGPIPE)
+#error "neither MSG_NOSIGNAL nor SO_NOSIGPIPE: a closed TCP connection would raise SIGPIPE"
+#endif
+#endif
+
 static ares_socket_t sf_socket(int af, int type, int proto, void *ud) {
   int fd, fl, one = 1, rcv = SOCK_RCVBUF;
   (void)ud;
@@ -756,6 +767,12 @@ static ares_socket_t sf_socket(int af, int type, int proto, void *ud) {
     close(fd);
     return ARES_SOCKET_BAD;
   }
+#if defined(SO_NOSIGPIPE)
+  if (setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &one, sizeof one) != 0) {
+    close(fd);
+    return ARES_SOCKET_BAD;
+  }
+#endif
   if (type == SOCK_DGRAM) {
     /* best effort: the kernel may grant less */
     (void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof rcv);
@@ -794,7 +811,7 @@ static ares_ssize_t sf_sendv(ares_socket_t fd, const struct iovec *iov,
   memset(&m, 0, sizeof m);
   m.msg_iov = (struct iovec *)(uintptr_t)iov; /* sendmsg does not write */
   m.msg_iovlen = (size_t)n;
-  return sendmsg(fd, &m, MSG_NOSIGNAL);
+  return sendmsg(fd, &m, SEND_FLAGS);
 }
 
 /* Immutable, shared by every channel. */
