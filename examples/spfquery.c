@@ -96,8 +96,10 @@
 #define FILL_MAX_LINES 4096
 /* Progress line on a terminal: redrawn at most this often. */
 #define PROGRESS_INTERVAL_MS 250
-/* Most sockets the backend asks to watch at once (ARES_GETSOCK_MAXNUM). */
-#define MAX_WATCH 16
+/* Sockets watched at once while input is read too: the backend's pool has
+ * a socket or two per channel and server (16 channels by default); any
+ * beyond these are served by mdspf_cares_wait(c, 0) after the poll. */
+#define MAX_WATCH 256
 
 /* ======================================================================
  * Options
