@@ -252,7 +252,9 @@ SMALL_ZONES = [
     "c TXT \"\\065\\066\\\"\\\\x\" unquoted\nd SPF \"v=spf1\"\n"
     "e NS ns.example.\nf SOA a b 1 2 3 4 5\n",
     "$INCLUDE other.zone\n",
-    "bad TYPE99 data\n",
+    "bad TYPE0 data\n",  # a meta-type: refused (TYPE99, SPF, is skipped)
+    "x TYPE65534 \\# 3 abcdef\nx CAA 0 issue \"ca.example\"\n",
+    "$GENERATE 1-4 host$ A 192.0.2.$\n",
     "x TXT \"" + "y" * 300 + "\"\n",
     "x MX 70000 mail.\n",
     "x A 192.0.2.256\n",
