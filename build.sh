@@ -85,6 +85,16 @@ ensure_packages() {
     exit 1
   fi
   [ -n "$policy" ] && "${sudo[@]}" rm -f "$policy"
+  # installed here for the tests only: it must not start at the next boot
+  case " ${missing[*]} " in
+  *" nsd "*)
+    if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+      "${sudo[@]}" systemctl disable --quiet nsd >/dev/null 2>&1 || true
+    elif command -v update-rc.d >/dev/null 2>&1; then
+      "${sudo[@]}" update-rc.d nsd disable >/dev/null 2>&1 || true
+    fi
+    ;;
+  esac
   # a service started anyway (no invoke-rc.d): stop it
   if command -v nsd-control >/dev/null 2>&1 && pgrep -x nsd >/dev/null 2>&1 &&
     [ -f /etc/nsd/nsd.conf ]; then
