@@ -406,6 +406,24 @@ MDSPF_API void mdspf_dns_add_name(mdspf_dns_query *q, const char *name,
  * after this call.
  */
 MDSPF_API void mdspf_dns_done(mdspf_dns_query *q, int dns_status, int rcode);
+/**
+ * How long the answer may be kept by a cache, in seconds: optional, called
+ * between query() and mdspf_dns_done(q), once or several times (the
+ * smallest value counts, so a backend may call it once per record).
+ *   - Positive answer: the smallest TTL of the records given and of the
+ *     CNAME records that led to them.
+ *   - NODATA, NXDOMAIN: the negative-caching TTL of RFC 2308 section 5,
+ *     min(TTL of the SOA record in the authority section, the SOA's
+ *     MINIMUM field).  A negative answer without a SOA gets no call.
+ *   - TEMPFAIL, ERROR: not needed (ignored by the cache).
+ * A value over 2^31 - 1 counts as 0 (RFC 2181 section 8); 0 means "do
+ * not keep".  A backend that never calls it -- every V1 or V2 backend
+ * written before this call existed -- leaves the TTL unknown: the answer
+ * is used as always, and mdspf_cache does not keep it (see there).  The
+ * zone, overlay and c-ares resolvers of this library call it.  Ignored
+ * after mdspf_dns_done and for q NULL.
+ */
+MDSPF_API void mdspf_dns_set_ttl(mdspf_dns_query *q, uint32_t seconds);
 /** The name and type a query asks for (for backends that keep q). */
 MDSPF_API const char *mdspf_dns_query_name(const mdspf_dns_query *q);
 MDSPF_API int mdspf_dns_query_type(const mdspf_dns_query *q);

@@ -153,6 +153,19 @@ void mdspf_dns_done(mdspf_dns_query *q, int dns_status, int rcode) {
   }
 }
 
+void mdspf_dns_set_ttl(mdspf_dns_query *q, uint32_t seconds) {
+  if (!q || q->state == MDSPF__Q_DONE) {
+    return;
+  }
+  if (seconds > 0x7fffffffu) {
+    seconds = 0; /* RFC 2181 8: a TTL with the top bit set counts as 0 */
+  }
+  if (!q->has_ttl || seconds < q->ttl) {
+    q->ttl = seconds;
+  }
+  q->has_ttl = 1;
+}
+
 const char *mdspf_dns_query_name(const mdspf_dns_query *q) {
   return q ? q->name : "";
 }
@@ -162,15 +175,23 @@ int mdspf_dns_query_type(const mdspf_dns_query *q) {
 }
 
 int mdspf__dnsq_next(const mdspf_dns_query *q, size_t *pos, mdspf__rr *rr) {
-  size_t p = *pos, len;
-  const uint8_t *d;
-  if (!q || p + HDR > q->len) {
+  if (!q) {
     return 0;
   }
-  d = q->data + p;
+  return mdspf__dnsq_next_in(q->data, q->len, pos, rr);
+}
+
+int mdspf__dnsq_next_in(const uint8_t *data, size_t dlen, size_t *pos,
+                        mdspf__rr *rr) {
+  size_t p = *pos, len;
+  const uint8_t *d;
+  if (!data || p > dlen || dlen - p < HDR) {
+    return 0;
+  }
+  d = data + p;
   len = (size_t)d[1] | ((size_t)d[2] << 8) | ((size_t)d[3] << 16) |
         ((size_t)d[4] << 24);
-  if (p + HDR + len > q->len) {
+  if (len > dlen - p - HDR) {
     return 0;
   }
   memset(rr, 0, sizeof *rr);
@@ -188,4 +209,33 @@ int mdspf__dnsq_next(const mdspf_dns_query *q, size_t *pos, mdspf__rr *rr) {
   }
   *pos = p + HDR + len;
   return 1;
+}
+
+void mdspf__dnsq_replay(mdspf_dns_query *dst, const uint8_t *data,
+                        size_t len) {
+  size_t pos = 0;
+  mdspf__rr rr;
+  while (mdspf__dnsq_next_in(data, len, &pos, &rr)) {
+    switch (rr.kind) {
+    case MDSPF__RK_TXT:
+      mdspf_dns_add_txt(dst, (const char *)rr.data, rr.len);
+      break;
+    case MDSPF__RK_ADDR:
+      if (rr.len == (rr.family == 4 ? 4u : 16u)) {
+        mdspf_dns_add_addr(dst, rr.family, rr.data);
+      }
+      break;
+    case MDSPF__RK_NAME: {
+      char name[MDSPF__MAX_NAME + 2];
+      if (rr.len < sizeof name) {
+        memcpy(name, rr.data, rr.len);
+        name[rr.len] = '\0';
+        mdspf_dns_add_name(dst, name, rr.pref);
+      }
+      break;
+    }
+    default:
+      break;
+    }
+  }
 }

@@ -48,6 +48,8 @@ struct mdspf_dns_query {
   unsigned nrr;
   int too_big; /* answer exceeded the caps */
   int nomem;   /* an add_* failed to allocate */
+  int has_ttl;  /* mdspf_dns_set_ttl was called (else the TTL is unknown) */
+  uint32_t ttl; /* seconds: the smallest value set */
   unsigned tag;  /* owner data */
   int announced; /* owner data: the answer was traced */
   uint8_t *data;
@@ -63,5 +65,14 @@ mdspf_dns_query *mdspf__dnsq_new(const mdspf__allocator *a, const char *name,
 void mdspf__dnsq_free(mdspf_dns_query *q);
 /* Iterate records: *pos starts at 0; returns 1 and fills rr, or 0 at end. */
 int mdspf__dnsq_next(const mdspf_dns_query *q, size_t *pos, mdspf__rr *rr);
+/* The same over a copy of a query's record data (q->data, q->len). */
+int mdspf__dnsq_next_in(const uint8_t *data, size_t len, size_t *pos,
+                        mdspf__rr *rr);
+/* Give every record of data (a copy of some query's q->data, q->len) to
+ * dst through the public answer builders, which copy and cap them as
+ * for any backend.  Used by resolvers that pass answers on (overlay,
+ * cache). */
+void mdspf__dnsq_replay(mdspf_dns_query *dst, const uint8_t *data,
+                        size_t len);
 
 #endif /* MDSPF_CORE_DNSQ_H */

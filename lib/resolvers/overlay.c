@@ -235,32 +235,13 @@ static void on_inner_done(mdspf_dns_query *inner, void *ud) {
   mdspf_overlay *o = r->o;
   mdspf_dns_query *outer = r->outer;
   int status = inner->status, rcode = inner->rcode;
-  size_t pos = 0;
   if (r->exists_top && status == MDSPF_DNS_NXDOMAIN) {
     status = MDSPF_DNS_NODATA; /* the name exists once top is published */
     rcode = 0;
   }
-  mdspf__rr rr;
-  while (mdspf__dnsq_next(inner, &pos, &rr)) {
-    switch (rr.kind) {
-    case MDSPF__RK_TXT:
-      mdspf_dns_add_txt(outer, (const char *)rr.data, rr.len);
-      break;
-    case MDSPF__RK_ADDR:
-      mdspf_dns_add_addr(outer, rr.family, rr.data);
-      break;
-    case MDSPF__RK_NAME: {
-      char name[MDSPF__MAX_NAME + 2];
-      if (rr.len < sizeof name) {
-        memcpy(name, rr.data, rr.len);
-        name[rr.len] = '\0';
-        mdspf_dns_add_name(outer, name, rr.pref);
-      }
-      break;
-    }
-    default:
-      break;
-    }
+  mdspf__dnsq_replay(outer, inner->data, inner->len);
+  if (inner->has_ttl) {
+    mdspf_dns_set_ttl(outer, inner->ttl); /* for a cache above */
   }
   relay_unlink(o, r);
   if (r->in_query) {
