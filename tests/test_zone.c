@@ -2586,6 +2586,149 @@ static void test_load_file_oom(void **state) {
   assert_true(n > 50);
 }
 
+
+/* ---- TTLs ------------------------------------------------------------------ */
+
+/* The TTL an inline answer carries: -1 when none was set. */
+static long ask_ttl(mdspf_zone *z, const char *name, int type, int *status) {
+  probe p;
+  void *token = NULL;
+  int rc = -1;
+  long ttl;
+  mdspf_dns_query *q;
+  memset(&p, 0, sizeof p);
+  q = start_query(z, &g_libc, name, type, &p, &token, &rc);
+  assert_non_null(q);
+  assert_int_equal(rc, 0);
+  assert_int_equal(p.calls, 1);
+  *status = q->status;
+  ttl = q->has_ttl ? (long)q->ttl : -1;
+  mdspf__dnsq_free(q);
+  return ttl;
+}
+
+#define TTL_IS(z, name, type, want_status, want_ttl)                           \
+  do {                                                                         \
+    int st_ = -1;                                                              \
+    assert_int_equal(ask_ttl((z), (name), (type), &st_), (want_ttl));          \
+    assert_int_equal(st_, (want_status));                                      \
+  } while (0)
+
+/* Zone files keep TTLs: the record's own, else $TTL, else the last one
+ * written (RFC 1035 5.1), else none; a positive answer carries the
+ * smallest of its RRset and of the CNAMEs that led to it; a negative one
+ * the RFC 2308 TTL of the nearest SOA above it, min(SOA TTL, MINIMUM). */
+static void test_zone_ttls(void **state) {
+  static const char text[] =
+      "before A 192.0.2.1\n" /* no TTL known yet */
+      "$ORIGIN example.com.\n"
+      "@ 7200 IN SOA ns hostmaster 1 3600 600 86400 300\n"
+      "$TTL 600\n"
+      "a A 192.0.2.1\n"
+      "a 60 A 192.0.2.2\n"
+      "a IN 1h A 192.0.2.3\n"
+      "big 2147483647 TXT \"v=spf1 -all\"\n"
+      "zero 0 TXT \"v=spf1 -all\"\n"
+      "alias 30 CNAME a\n"
+      "alias2 900 CNAME alias\n"
+      "dangling 20 CNAME nothing\n"
+      "sub.lowsoa 100 SOA ns hostmaster 1 1 1 1 3600\n"
+      "x.sub.lowsoa 5 TXT \"x\"\n"
+      "$ORIGIN other.test.\n"
+      "mx MX 10 mail.other.test.\n";
+  mdspf_zone *z;
+  char err[256];
+  (void)state;
+  assert_int_equal(mdspf_zone_new(NULL, NULL, &z), MDSPF_OK);
+  assert_int_equal(mdspf_zone_load(z, text, strlen(text), "top.test", "t",
+                                   err, sizeof err),
+                   MDSPF_OK);
+  TTL_IS(z, "before.top.test", MDSPF_RR_A, MDSPF_DNS_OK, -1);
+  TTL_IS(z, "a.example.com", MDSPF_RR_A, MDSPF_DNS_OK, 60);
+  TTL_IS(z, "A.Example.COM.", MDSPF_RR_A, MDSPF_DNS_OK, 60);
+  TTL_IS(z, "big.example.com", MDSPF_RR_TXT, MDSPF_DNS_OK, 2147483647L);
+  TTL_IS(z, "zero.example.com", MDSPF_RR_TXT, MDSPF_DNS_OK, 0);
+  TTL_IS(z, "alias.example.com", MDSPF_RR_A, MDSPF_DNS_OK, 30);
+  TTL_IS(z, "alias2.example.com", MDSPF_RR_A, MDSPF_DNS_OK, 30);
+  /* negative: min(7200, 300) from the SOA of example.com */
+  TTL_IS(z, "nope.example.com", MDSPF_RR_A, MDSPF_DNS_NXDOMAIN, 300);
+  TTL_IS(z, "deep.nope.example.com", MDSPF_RR_TXT, MDSPF_DNS_NXDOMAIN, 300);
+  TTL_IS(z, "a.example.com", MDSPF_RR_TXT, MDSPF_DNS_NODATA, 300);
+  TTL_IS(z, "example.com", MDSPF_RR_A, MDSPF_DNS_NODATA, 300);
+  /* a CNAME to nowhere: the CNAME's TTL is smaller than the SOA's */
+  TTL_IS(z, "dangling.example.com", MDSPF_RR_A, MDSPF_DNS_NXDOMAIN, 20);
+  /* the nearest SOA counts: min(100, 3600) */
+  TTL_IS(z, "y.sub.lowsoa.example.com", MDSPF_RR_A, MDSPF_DNS_NXDOMAIN, 100);
+  TTL_IS(z, "x.sub.lowsoa.example.com", MDSPF_RR_TXT, MDSPF_DNS_OK, 5);
+  /* $TTL 600 still in force after the $ORIGIN */
+  TTL_IS(z, "mx.other.test", MDSPF_RR_MX, MDSPF_DNS_OK, 600);
+  /* no SOA above: a negative answer without TTL */
+  TTL_IS(z, "nothing.other.test", MDSPF_RR_A, MDSPF_DNS_NXDOMAIN, -1);
+  TTL_IS(z, "mx.other.test", MDSPF_RR_A, MDSPF_DNS_NODATA, -1);
+  /* records added through the API have no TTL */
+  assert_int_equal(mdspf_zone_add(z, "api.example.com", MDSPF_RR_A,
+                                  "192.0.2.9"),
+                   MDSPF_OK);
+  TTL_IS(z, "api.example.com", MDSPF_RR_A, MDSPF_DNS_OK, -1);
+  /* one record without a TTL makes the RRset's TTL unknown */
+  assert_int_equal(mdspf_zone_add(z, "a.example.com", MDSPF_RR_A,
+                                  "192.0.2.4"),
+                   MDSPF_OK);
+  TTL_IS(z, "a.example.com", MDSPF_RR_A, MDSPF_DNS_OK, -1);
+  /* faults carry none */
+  assert_int_equal(mdspf_zone_set_fault(z, "big.example.com", 0,
+                                        MDSPF_ZONE_SERVFAIL),
+                   MDSPF_OK);
+  TTL_IS(z, "big.example.com", MDSPF_RR_TXT, MDSPF_DNS_TEMPFAIL, -1);
+  mdspf_zone_free(z);
+}
+
+/* Without $TTL, the last TTL written goes on; a SOA without a TTL gives
+ * MINIMUM alone; $TTL of an included file stays there; deferred answers
+ * carry the TTL too. */
+static void test_zone_ttl_inheritance(void **state) {
+  tmpdir d;
+  const char *top;
+  mdspf_zone *z;
+  char err[512];
+  probe p;
+  void *token = NULL;
+  int rc = -1;
+  mdspf_dns_query *q;
+  (void)state;
+  tmp_init(&d);
+  tmp_file(&d, "inc.zone", "$TTL 5\nin A 192.0.2.5\n");
+  top = tmp_file(&d, "top.zone",
+                 "$ORIGIN t.test.\n"
+                 "@ SOA ns hostmaster 1 2 3 4 42\n"
+                 "one 77 A 192.0.2.1\n"
+                 "two A 192.0.2.2\n"
+                 "$INCLUDE inc.zone\n"
+                 "three A 192.0.2.3\n");
+  assert_int_equal(mdspf_zone_new(NULL, NULL, &z), MDSPF_OK);
+  assert_int_equal(mdspf_zone_load_file(z, top, NULL, err, sizeof err),
+                   MDSPF_OK);
+  TTL_IS(z, "one.t.test", MDSPF_RR_A, MDSPF_DNS_OK, 77);
+  TTL_IS(z, "two.t.test", MDSPF_RR_A, MDSPF_DNS_OK, 77);
+  TTL_IS(z, "in.t.test", MDSPF_RR_A, MDSPF_DNS_OK, 5);
+  TTL_IS(z, "three.t.test", MDSPF_RR_A, MDSPF_DNS_OK, 77);
+  TTL_IS(z, "none.t.test", MDSPF_RR_A, MDSPF_DNS_NXDOMAIN, 42);
+  assert_int_equal(mdspf_zone_set_delivery(z, MDSPF_ZONE_DEFERRED_FIFO),
+                   MDSPF_OK);
+  memset(&p, 0, sizeof p);
+  q = start_query(z, &g_libc, "one.t.test", MDSPF_RR_A, &p, &token, &rc);
+  assert_non_null(q);
+  assert_int_equal(rc, 0);
+  assert_int_equal(p.calls, 0);
+  assert_int_equal(mdspf_zone_process(z, 10), 1);
+  assert_int_equal(p.calls, 1);
+  assert_true(q->has_ttl);
+  assert_int_equal(q->ttl, 77);
+  mdspf__dnsq_free(q);
+  mdspf_zone_free(z);
+  tmp_cleanup(&d);
+}
+
 int main(void) {
   static const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_zone_new_free),
@@ -2626,6 +2769,8 @@ int main(void) {
       cmocka_unit_test(test_load_provider_export),
       cmocka_unit_test(test_zone_oom),
       cmocka_unit_test(test_load_file_oom),
+      cmocka_unit_test(test_zone_ttls),
+      cmocka_unit_test(test_zone_ttl_inheritance),
   };
   static struct CMUnitTest err_tests[N_ERR_CASES];
   size_t i;

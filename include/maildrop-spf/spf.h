@@ -507,6 +507,18 @@ MDSPF_API void mdspf_zone_set_flags(mdspf_zone *z, unsigned flags);
  * hex) and decoded for the loaded ones.  A word that is no type, and the
  * meta-types (OPT, TSIG, AXFR, ANY, TYPE0, ...), are errors.
  *
+ * TTLs are kept and reported with every answer (mdspf_dns_set_ttl): a
+ * record's TTL is the one written on it, else the last $TTL, else the
+ * last TTL written on a record before it (RFC 1035 5.1), else none.  A
+ * positive answer carries the smallest TTL of its records and of the
+ * CNAMEs followed; an answer holding a record without TTL carries none.
+ * A SOA record (otherwise skipped, see below) gives the names at and
+ * under its owner the negative-caching TTL of RFC 2308, min(SOA TTL,
+ * MINIMUM) (MINIMUM alone when the SOA has no TTL), which NODATA and
+ * NXDOMAIN answers carry; without a SOA above the name they carry none.
+ * Records added with mdspf_zone_add and mdspf_zone_add_txt have no TTL,
+ * and answers for faults carry none.
+ *
  * $INCLUDE needs a file (mdspf_zone_load_file): here it fails with
  * MDSPF_E_NOTSUP.  origin (may be NULL) is the initial $ORIGIN and
  * filename names the text in messages.  On error returns MDSPF_E_SYNTAX

@@ -60,6 +60,7 @@ typedef struct zone_rr {
   struct zone_rr *next;
   size_t size; /* bytes allocated for this struct */
   int type;    /* MDSPF_RR_A, _AAAA, _MX, _PTR, _TXT */
+  long ttl;    /* seconds, -1: unknown */
   unsigned pref;
   size_t len;  /* data octets (TXT: all strings concatenated) */
   size_t nstr; /* TXT: number of character-strings */
@@ -82,6 +83,8 @@ typedef struct zone_node {
   zone_fault *faults;
   char *cname; /* lower case, no trailing dot; NULL if none */
   size_t cname_len;
+  long cname_ttl; /* seconds, -1: unknown */
+  long neg_ttl;   /* a SOA is here: RFC 2308 TTL of the subtree; else -1 */
   size_t namelen;
   char name[]; /* lower case, no trailing dot, NUL-terminated */
 } zone_node;
@@ -210,6 +213,8 @@ static zone_node *node_get(mdspf_zone *z, const char *key, size_t n) {
   memcpy(nd->name, key, n);
   nd->name[n] = '\0';
   nd->namelen = n;
+  nd->cname_ttl = -1;
+  nd->neg_ttl = -1;
   nd->hash = hash_name(key, n);
   b = nd->hash & (z->nbuckets - 1);
   nd->next = z->buckets[b];
@@ -461,6 +466,7 @@ static zone_rr *rr_new(mdspf_zone *z, int type, unsigned pref, size_t len,
   }
   rr->size = size;
   rr->type = type;
+  rr->ttl = -1;
   rr->pref = pref;
   rr->len = len;
   rr->nstr = nstr;
@@ -485,7 +491,7 @@ static int rr_attach(mdspf_zone *z, const char *key, size_t kn, zone_rr *rr) {
 }
 
 static int put_cname(mdspf_zone *z, const char *key, size_t kn,
-                     const char *target, size_t tn) {
+                     const char *target, size_t tn, long ttl) {
   char tkey[MDSPF__MAX_NAME + 1];
   size_t tkn = norm_name(target, tn, tkey);
   zone_node *nd;
@@ -495,7 +501,10 @@ static int put_cname(mdspf_zone *z, const char *key, size_t kn,
   nd = node_find(z, key, kn);
   if (nd && nd->cname) {
     if (nd->cname_len == tkn && memcmp(nd->cname, tkey, tkn) == 0) {
-      return MDSPF_OK; /* the same CNAME again */
+      if (ttl >= 0 && (nd->cname_ttl < 0 || ttl < nd->cname_ttl)) {
+        nd->cname_ttl = ttl; /* the same CNAME again: one RRset */
+      }
+      return MDSPF_OK;
     }
     return MDSPF__ZONE_CNAME_CONFLICT;
   }
@@ -511,13 +520,14 @@ static int put_cname(mdspf_zone *z, const char *key, size_t kn,
     }
     nd->cname = c;
     nd->cname_len = tkn;
+    nd->cname_ttl = ttl;
   }
   return MDSPF_OK;
 }
 
 int mdspf__zone_put(mdspf_zone *z, const char *owner, size_t ownerlen,
                     int rrtype, const void *data, size_t len, unsigned pref,
-                    const size_t *lens, size_t nstr) {
+                    const size_t *lens, size_t nstr, long ttl) {
   char key[MDSPF__MAX_NAME + 1];
   size_t kn;
   zone_rr *rr;
@@ -554,7 +564,7 @@ int mdspf__zone_put(mdspf_zone *z, const char *owner, size_t ownerlen,
     break;
   }
   case MDSPF_RR_CNAME:
-    return put_cname(z, key, kn, data, len);
+    return put_cname(z, key, kn, data, len, ttl);
   case MDSPF_RR_TXT: {
     size_t i, total = 0;
     if (len > MDSPF__ZONE_MAX_TXT || nstr > ZONE_MAX_TXT_STRINGS ||
@@ -582,6 +592,7 @@ int mdspf__zone_put(mdspf_zone *z, const char *owner, size_t ownerlen,
   if (!rr) {
     return MDSPF_E_NOMEM;
   }
+  rr->ttl = ttl < 0 || ttl > 0x7fffffffL ? -1 : ttl;
   if (len) {
     memcpy(rr->data, data, len);
   }
@@ -590,6 +601,31 @@ int mdspf__zone_put(mdspf_zone *z, const char *owner, size_t ownerlen,
     memcpy(rr->data + len + 1, lens, nstr * sizeof(size_t));
   }
   return rr_attach(z, key, kn, rr);
+}
+
+int mdspf__zone_soa(mdspf_zone *z, const char *owner, size_t ownerlen,
+                    long ttl, long minimum) {
+  char key[MDSPF__MAX_NAME + 1];
+  size_t kn;
+  zone_node *nd;
+  long neg = minimum;
+  if (!z || minimum < 0) {
+    return MDSPF_E_INVAL;
+  }
+  kn = norm_name(owner, ownerlen, key);
+  if (kn == ZONE_BAD_NAME) {
+    return MDSPF_E_INVAL;
+  }
+  nd = owner_node(z, key, kn);
+  if (!nd) {
+    return MDSPF_E_NOMEM;
+  }
+  if (ttl >= 0 && ttl < neg) {
+    neg = ttl;
+  }
+  nd->flags |= NODE_ENT;
+  nd->neg_ttl = neg; /* a zone has one SOA: the last one counts */
+  return MDSPF_OK;
 }
 
 int mdspf__zone_touch(mdspf_zone *z, const char *owner, size_t ownerlen) {
@@ -870,14 +906,26 @@ int mdspf_zone_has(const mdspf_zone *z, const char *name, int rrtype) {
   return 0;
 }
 
-/* Add the records of rrtype held by nd to q; returns how many. */
-static size_t add_records(const zone_node *nd, mdspf_dns_query *q, int rrtype) {
+/* The smaller of two TTLs where -1 (unknown) wins: an answer is only
+ * as cacheable as its least known part. */
+static long ttl_min(long a, long b) {
+  if (a < 0 || b < 0) {
+    return -1;
+  }
+  return a < b ? a : b;
+}
+
+/* Add the records of rrtype held by nd to q; returns how many, and
+ * lowers *ttl to their smallest TTL. */
+static size_t add_records(const zone_node *nd, mdspf_dns_query *q, int rrtype,
+                          long *ttl) {
   const zone_rr *rr;
   size_t n = 0;
   for (rr = nd->rr_head; rr; rr = rr->next) {
     if (rr->type != rrtype) {
       continue;
     }
+    *ttl = ttl_min(*ttl, rr->ttl);
     switch (rr->type) {
     case MDSPF_RR_A:
       mdspf_dns_add_addr(q, 4, rr->data);
@@ -900,13 +948,38 @@ static size_t add_records(const zone_node *nd, mdspf_dns_query *q, int rrtype) {
   return n;
 }
 
+/* The negative-caching TTL for name (normalised): the one of the
+ * nearest SOA at or above it; -1 when there is none. */
+static long neg_ttl_of(const mdspf_zone *z, const char *name, size_t n) {
+  size_t i = 0;
+  for (;;) {
+    const zone_node *nd = node_find(z, name + i, n - i);
+    if (nd && nd->neg_ttl >= 0) {
+      return nd->neg_ttl;
+    }
+    while (i < n && name[i] != '.') {
+      i++;
+    }
+    if (i >= n) {
+      return -1;
+    }
+    i++; /* past the dot: the parent */
+  }
+}
+
 /* Compute the answer for (key, rrtype).  Adds records to q only for a
- * positive answer; on ANSWER_HANG q is untouched. */
+ * positive answer; on ANSWER_HANG q is untouched.  *ttl gets the
+ * answer's TTL (-1: unknown): the records' and the CNAMEs' smallest, or
+ * for NODATA and NXDOMAIN the SOA's negative TTL (and the CNAMEs'). */
 static int compute_answer(const mdspf_zone *z, mdspf_dns_query *q,
                           const char *key, size_t kn, int rrtype, int *status,
-                          int *rcode) {
+                          int *rcode, long *ttl) {
   const zone_node *nd = node_find(z, key, kn);
+  const char *cur = key; /* the name being looked at */
+  size_t curlen = kn;
+  long chain = 0x7fffffffL; /* smallest TTL of the CNAMEs followed */
   unsigned hops = 0;
+  *ttl = -1;
   for (;;) {
     switch (node_fault(nd, rrtype)) {
     case MDSPF_ZONE_TIMEOUT:
@@ -922,10 +995,15 @@ static int compute_answer(const mdspf_zone *z, mdspf_dns_query *q,
     default:
       break;
     }
-    if (nd && rrtype != MDSPF_RR_CNAME && add_records(nd, q, rrtype) > 0) {
-      *status = MDSPF_DNS_OK;
-      *rcode = 0;
-      return ANSWER_DONE;
+    {
+      long rt = chain;
+      if (nd && rrtype != MDSPF_RR_CNAME &&
+          add_records(nd, q, rrtype, &rt) > 0) {
+        *status = MDSPF_DNS_OK;
+        *rcode = 0;
+        *ttl = rt;
+        return ANSWER_DONE;
+      }
     }
     if (nd && nd->cname && rrtype != MDSPF_RR_CNAME) {
       if (hops >= ZONE_MAX_CNAME) {
@@ -934,6 +1012,9 @@ static int compute_answer(const mdspf_zone *z, mdspf_dns_query *q,
         return ANSWER_DONE;
       }
       hops++;
+      chain = ttl_min(chain, nd->cname_ttl);
+      cur = nd->cname;
+      curlen = nd->cname_len;
       nd = node_find(z, nd->cname, nd->cname_len);
       continue;
     }
@@ -944,6 +1025,7 @@ static int compute_answer(const mdspf_zone *z, mdspf_dns_query *q,
       *status = MDSPF_DNS_NXDOMAIN;
       *rcode = 3;
     }
+    *ttl = ttl_min(chain, neg_ttl_of(z, cur, curlen));
     return ANSWER_DONE;
   }
 }
@@ -952,14 +1034,18 @@ static int compute_answer(const mdspf_zone *z, mdspf_dns_query *q,
  * (then it moves to the hung list).  May run callbacks. */
 static int deliver(mdspf_zone *z, zone_entry *e) {
   int status = MDSPF_DNS_ERROR, rcode = -1;
+  long ttl = -1;
   mdspf_dns_query *q = e->q;
-  if (compute_answer(z, q, e->name, e->namelen, e->rrtype, &status, &rcode) ==
-      ANSWER_HANG) {
+  if (compute_answer(z, q, e->name, e->namelen, e->rrtype, &status, &rcode,
+                     &ttl) == ANSWER_HANG) {
     e->hung = 1;
     mdspf__list_push_back(&z->hung, &e->link);
     return 0;
   }
   mdspf__free(&z->alloc, e, sizeof *e); /* before the callback can run */
+  if (ttl >= 0) {
+    mdspf_dns_set_ttl(q, (uint32_t)ttl);
+  }
   mdspf_dns_done(q, status, rcode);
   return 1;
 }
@@ -972,6 +1058,7 @@ static int zone_query(void *impl, mdspf_dns_query *q, const char *name,
   void *dummy;
   zone_entry *e;
   int status = MDSPF_DNS_ERROR, rcode = -1;
+  long ttl = -1;
   if (!token) {
     token = &dummy;
   }
@@ -999,7 +1086,8 @@ static int zone_query(void *impl, mdspf_dns_query *q, const char *name,
     return 0;
   }
   zone_enter(z);
-  if (compute_answer(z, q, key, kn, rrtype, &status, &rcode) == ANSWER_HANG) {
+  if (compute_answer(z, q, key, kn, rrtype, &status, &rcode, &ttl) ==
+      ANSWER_HANG) {
     e = entry_new(z, q, key, kn, rrtype);
     if (e) {
       e->hung = 1;
@@ -1008,6 +1096,9 @@ static int zone_query(void *impl, mdspf_dns_query *q, const char *name,
     }
     zone_leave(z);
     return e ? 0 : 1;
+  }
+  if (ttl >= 0) {
+    mdspf_dns_set_ttl(q, (uint32_t)ttl);
   }
   mdspf_dns_done(q, status, rcode);
   zone_leave(z);

@@ -44,13 +44,22 @@ unsigned mdspf__zone_flags(const mdspf_zone *z);
  *   TXT:   data = the nstr character-strings concatenated (len octets);
  *          lens[i] their lengths (lens may be NULL when nstr == 0)
  * String lengths are NOT checked against 255 here (the callers apply
- * MDSPF_ZONE_LAX); the total is capped at MDSPF__ZONE_MAX_TXT.
+ * MDSPF_ZONE_LAX); the total is capped at MDSPF__ZONE_MAX_TXT.  ttl is
+ * the record's TTL in seconds (0..2^31-1), -1 for none (unknown).
  * Returns MDSPF_OK, MDSPF_E_INVAL (bad owner, bad target name, bad type
  * or size), MDSPF_E_NOMEM or MDSPF__ZONE_CNAME_CONFLICT.
  */
 int mdspf__zone_put(mdspf_zone *z, const char *owner, size_t ownerlen,
                     int rrtype, const void *data, size_t len, unsigned pref,
-                    const size_t *lens, size_t nstr);
+                    const size_t *lens, size_t nstr, long ttl);
+
+/* A SOA record at owner with TTL ttl (-1: none) and MINIMUM field
+ * minimum: names at and below owner get the negative-caching TTL
+ * min(ttl, minimum) (RFC 2308; minimum alone without ttl).  The record
+ * itself is counted with mdspf__zone_skip.  MDSPF_OK, MDSPF_E_INVAL or
+ * MDSPF_E_NOMEM. */
+int mdspf__zone_soa(mdspf_zone *z, const char *owner, size_t ownerlen,
+                    long ttl, long minimum);
 
 /* Make owner exist without serving data (an empty non-terminal).
  * MDSPF_OK, MDSPF_E_INVAL or MDSPF_E_NOMEM. */

@@ -25,14 +25,23 @@
  * hex must hold exactly length octets) and decoded for the stored ones.
  * Meta-types (OPT, TSIG, AXFR, ANY, ... and TYPE0) cannot be in a zone.
  *
+ * TTLs
+ * ----
+ * Each stored record keeps its TTL: the one written on it, else the
+ * last $TTL, else the last TTL written on a record before it (RFC 1035
+ * 5.1), else none ("unknown": answers made of it carry no TTL, so a
+ * cache does not keep them).  mdspf_zone_add and mdspf_zone_add_txt
+ * store records without a TTL.  A SOA record gives its owner's subtree
+ * the negative-caching TTL of RFC 2308, min(SOA TTL, MINIMUM) -- MINIMUM
+ * alone when the SOA has no TTL; see zone.c for how answers use them.
+ *
  * $INCLUDE and $GENERATE
  * ----------------------
  * $INCLUDE works only when the text came from a file (files != 0): the
  * included file is read whole, regular files only, its path relative to
  * the directory of the including file; it is parsed by the same parser
  * with the text, line, file name, origin and owner swapped out and back
- * in afterwards (so its $ORIGIN and owner never leak out; $TTL values
- * are checked but not kept, so there is nothing of them to restore).
+ * in afterwards (so its $ORIGIN, $TTL and owner never leak out).
  * Bounds: ZF_MAX_DEPTH levels, ZF_MAX_INCLUDES files and ZF_MAX_FILE
  * octets of all files together per load.
  *
@@ -112,6 +121,9 @@ typedef struct zparser {
   int has_owner;
   size_t ownerlen;
   char owner[MDSPF__MAX_NAME + 1];
+  /* TTLs, -1 for none: $TTL, the last one written on a record, and the
+   * one of the record being stored (see "TTLs" at the top) */
+  long dollar_ttl, last_ttl, rec_ttl;
   /* state of the whole load */
   int files;                /* loaded from a file: $INCLUDE allowed */
   unsigned depth;           /* $INCLUDE nesting of the current text */
@@ -134,6 +146,7 @@ typedef struct zstate {
   int has_owner;
   size_t ownerlen;
   char owner[MDSPF__MAX_NAME + 1];
+  long dollar_ttl, last_ttl;
 } zstate;
 
 static void state_save(const zparser *p, zstate *s) {
@@ -148,6 +161,8 @@ static void state_save(const zparser *p, zstate *s) {
   s->has_owner = p->has_owner;
   s->ownerlen = p->ownerlen;
   memcpy(s->owner, p->owner, sizeof s->owner);
+  s->dollar_ttl = p->dollar_ttl;
+  s->last_ttl = p->last_ttl;
 }
 
 static void state_restore(zparser *p, const zstate *s) {
@@ -162,6 +177,8 @@ static void state_restore(zparser *p, const zstate *s) {
   p->has_owner = s->has_owner;
   p->ownerlen = s->ownerlen;
   memcpy(p->owner, s->owner, sizeof p->owner);
+  p->dollar_ttl = s->dollar_ttl;
+  p->last_ttl = s->last_ttl;
 }
 
 /* ---- error reporting ----------------------------------------------------- */
@@ -530,8 +547,9 @@ static int read_record(zparser *p) {
 /* ---- token interpretation -------------------------------------------------
  */
 
-/* TTL: a number, or BIND units ("1h30m", "2d", "1w"); 0..2^31-1. */
-static int ttl_ok(const char *s, size_t n) {
+/* TTL: a number, or BIND units ("1h30m", "2d", "1w"); 0..2^31-1, into
+ * *out when it is one. */
+static int ttl_val(const char *s, size_t n, long *out) {
   size_t i = 0;
   unsigned long long total = 0;
   int units = 0;
@@ -553,7 +571,11 @@ static int ttl_ok(const char *s, size_t n) {
       return 0;
     }
     if (i == n) {
-      return !units; /* a bare number must stand alone */
+      if (units) {
+        return 0; /* a bare number must stand alone */
+      }
+      *out = (long)v;
+      return 1;
     }
     switch (mdspf__lower((unsigned char)s[i])) {
     case 's':
@@ -581,8 +603,10 @@ static int ttl_ok(const char *s, size_t n) {
       return 0;
     }
   }
+  *out = (long)total;
   return 1;
 }
+
 
 /* Unsigned decimal of at most max. */
 static int num_ok(const char *s, size_t n, unsigned long max,
@@ -799,7 +823,7 @@ static int store(zparser *p, unsigned long line, const char *owner,
                  size_t ownerlen, int rrtype, const void *data, size_t len,
                  unsigned pref, const size_t *lens, size_t nstr) {
   int rc = mdspf__zone_put(p->z, owner, ownerlen, rrtype, data, len, pref, lens,
-                           nstr);
+                           nstr, p->rec_ttl);
   if (rc == MDSPF_OK) {
     return 0;
   }
@@ -1084,6 +1108,7 @@ static int rdata(zparser *p, const char *owner, size_t ownerlen, int type,
   size_t namelen;
   uint8_t addr[16];
   unsigned long v;
+  long minimum = 0;
   size_t k;
   if (nr && (r->flags & TOK_GENERIC)) {
     unsigned char *d;
@@ -1181,11 +1206,19 @@ static int rdata(zparser *p, const char *owner, size_t ownerlen, int type,
       return fail_tok(p, &r[2], "invalid SOA serial '", "'");
     }
     for (k = 3; k < 7; k++) {
-      if (!ttl_ok(tok_data(p, &r[k]), r[k].len)) {
+      if (!ttl_val(tok_data(p, &r[k]), r[k].len, &minimum)) {
         return fail_tok(p, &r[k], "invalid SOA time value '", "'");
       }
     }
-    return skip_rec(p, tt->line, owner, ownerlen, ZF_SOA);
+    /* the last value is MINIMUM: with the SOA's own TTL it makes the
+     * negative-caching TTL of the names below (RFC 2308) */
+    if (skip_rec(p, tt->line, owner, ownerlen, ZF_SOA) < 0) {
+      return -1;
+    }
+    return mdspf__zone_soa(p->z, owner, ownerlen, p->rec_ttl, minimum) ==
+                   MDSPF_OK
+               ? 0
+               : fail_nomem(p);
   default:
     if (p->rdata_only) {
       return fail_tok(p, tt, "unsupported record type ", "");
@@ -1810,7 +1843,8 @@ static int directive(zparser *p) {
     if (n < 2) {
       return fail(p, t->line, "$TTL needs a value");
     }
-    if ((t[1].flags & TOK_QUOTED) || !ttl_ok(tok_data(p, &t[1]), t[1].len)) {
+    if ((t[1].flags & TOK_QUOTED) ||
+        !ttl_val(tok_data(p, &t[1]), t[1].len, &p->dollar_ttl)) {
       return fail_tok(p, &t[1], "invalid TTL '", "'");
     }
     return no_more(p, t, n, 2, "the $TTL value");
@@ -1825,6 +1859,7 @@ static int process_record(zparser *p) {
   const ztok *t = p->toks;
   size_t n = p->ntoks, i = 0;
   int have_ttl = 0, have_class = 0;
+  long ttl = -1;
   unsigned code;
   if (!p->indented && !p->generated && !(t->flags & TOK_QUOTED) && t->len > 0 &&
       tok_data(p, t)[0] == '$') {
@@ -1853,7 +1888,7 @@ static int process_record(zparser *p) {
       if (have_ttl) {
         return fail_tok(p, ti, "duplicate TTL '", "'");
       }
-      if (!ttl_ok(tok_data(p, ti), ti->len)) {
+      if (!ttl_val(tok_data(p, ti), ti->len, &ttl)) {
         return fail_tok(p, ti, "invalid TTL '", "'");
       }
       have_ttl = 1;
@@ -1881,6 +1916,11 @@ static int process_record(zparser *p) {
     return fail_show(p, t[i].line, "record type ", tname, strlen(tname),
                      " cannot be in a zone");
   }
+  if (have_ttl) {
+    p->last_ttl = ttl;
+  }
+  p->rec_ttl = have_ttl ? ttl : p->dollar_ttl >= 0 ? p->dollar_ttl
+                                                   : p->last_ttl;
   return rdata(p, p->owner, p->ownerlen, (int)code, &t[i], i + 1);
 }
 
@@ -1909,6 +1949,7 @@ static void parser_init(zparser *p, mdspf_zone *z, const char *text, size_t len,
   mdspf__sbuf_init(&p->err, err, err ? errsz : 0);
   p->status = MDSPF_OK;
   p->budget = ZF_MAX_FILE;
+  p->dollar_ttl = p->last_ttl = p->rec_ttl = -1;
 }
 
 static void parser_fini(zparser *p) {
