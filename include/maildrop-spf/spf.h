@@ -1006,6 +1006,152 @@ MDSPF_API int mdspf_zone_has(const mdspf_zone *z, const char *name,
                              int rrtype);
 
 /* ======================================================================
+ * Cache resolver: answers kept for their TTL in front of another resolver
+ * ==================================================================== */
+
+/**
+ * A resolver that keeps answers of another resolver ("below") for as long
+ * as their TTL allows and answers repeated queries from memory.  Names
+ * are compared without regard to ASCII case ("Example.COM" and
+ * "example.com" share an entry); the records handed out are byte-exact
+ * copies of what below answered.  The key is (name, type): an NXDOMAIN
+ * is kept for the type it was asked for only.
+ *
+ * What is kept, and for how long (TTLs come from mdspf_dns_set_ttl):
+ *   - OK: the smallest TTL of the answer, at most max_ttl.  Unknown TTL
+ *     (a backend that does not report one) or 0: not kept.
+ *   - NODATA, NXDOMAIN: the RFC 2308 TTL (min of SOA TTL and SOA
+ *     MINIMUM), at most max_neg_ttl.  Without a SOA (TTL unknown):
+ *     nosoa_ttl, by default 0 = not kept.
+ *   - TEMPFAIL (SERVFAIL, timeouts): fail_ttl seconds, by default 0 =
+ *     not kept, at most MDSPF_CACHE_MAX_FAIL_TTL: a transient failure
+ *     must never become a long temperror.
+ *   - ERROR, truncated or oversized answers (the MDSPF_MAX_ANSWER_*
+ *     caps), answers whose entry would exceed a quarter of max_bytes, and
+ *     answers that arrive incomplete for lack of memory: never kept.
+ * A hit passes the remaining lifetime on (mdspf_dns_set_ttl), so caches
+ * can be stacked.
+ *
+ * Memory is bounded: at most max_entries answers and max_bytes of
+ * answer data plus bookkeeping; past either bound the least recently
+ * used answers are dropped (an expired one counts as expired, any other
+ * as evicted).  Expired answers are dropped when met.
+ *
+ * Identical queries in flight are coalesced: while below works on (name,
+ * type), further queries for it wait for that one answer and each gets
+ * its own copy.  Cancelling a waiter cancels nothing else; when the last
+ * waiter of an upstream query is cancelled, the upstream query is
+ * cancelled too (its answer is not waited for, so nothing is kept).
+ *
+ * Answers from the cache are delivered inline, inside query(); the
+ * others when below delivers them.  wait() is below's (NULL when below
+ * has none).
+ *
+ * Threads: the cache, below and the contexts using them form one unit,
+ * used by one thread at a time.  No global state: two caches share
+ * nothing.
+ */
+typedef struct mdspf_cache mdspf_cache;
+
+/** A clock for the cache: milliseconds from any origin, never going
+ *  back.  Called from inside the cache's calls only. */
+typedef int64_t (*mdspf_clock_fn)(void *ud);
+
+/** Longest fail_ttl accepted, in seconds. */
+#define MDSPF_CACHE_MAX_FAIL_TTL 10
+
+/**
+ * Options.  Fill with mdspf_cache_options_init() and change what you
+ * need; the library reads only struct_size bytes, so fields are only
+ * ever appended (a caller whose struct ends before a field gets its
+ * default).
+ */
+typedef struct mdspf_cache_options {
+  size_t struct_size;   /**< sizeof(mdspf_cache_options) */
+  mdspf_alloc_fn alloc; /**< NULL: libc; fixed at creation */
+  void *alloc_ud;
+  size_t max_entries; /**< answers kept at most [10000], >= 1 */
+  size_t max_bytes;   /**< their memory at most [8 MiB], >= 4096 */
+  uint32_t max_ttl;     /**< cap of positive TTLs, s [3600] */
+  uint32_t max_neg_ttl; /**< cap of negative TTLs, s [3600] */
+  uint32_t nosoa_ttl;   /**< negative answer without SOA, s [0] */
+  uint32_t fail_ttl;    /**< TEMPFAIL, s [0], <= MDSPF_CACHE_MAX_FAIL_TTL */
+  /** The clock (NULL: the monotonic clock), e.g. a test's; fixed at
+   *  creation. */
+  mdspf_clock_fn now;
+  void *now_ud;
+} mdspf_cache_options;
+
+/** Defaults: struct_size set, everything else as documented above. */
+MDSPF_API void mdspf_cache_options_init(mdspf_cache_options *opt);
+
+/**
+ * Create a cache in front of below (the vtable is copied; a V2 resolver
+ * is referenced, a V1 one must outlive the cache).  opt may be NULL (all
+ * defaults).  MDSPF_E_INVAL for a bad resolver (unknown version, missing
+ * query or cancel), out NULL, or a bad option (struct_size smaller than
+ * the first published struct, max_entries 0, max_bytes below 4096,
+ * fail_ttl over MDSPF_CACHE_MAX_FAIL_TTL); MDSPF_E_NOMEM.  If below is
+ * freed first, its queries in flight complete with TEMPFAIL (as its
+ * teardown rule says) and new misses fail; kept answers are still
+ * served.
+ */
+MDSPF_API mdspf_status mdspf_cache_new(const mdspf_resolver *below,
+                                       const mdspf_cache_options *opt,
+                                       mdspf_cache **out);
+/** The cache's resolver vtable (a V2 resolver; valid as long as the
+ *  handle, see mdspf_cache_free). */
+MDSPF_API const mdspf_resolver *mdspf_cache_resolver(mdspf_cache *c);
+/**
+ * Change the bounds and the TTL policy (every field but struct_size,
+ * alloc, alloc_ud, now and now_ud, which are ignored), with the same
+ * checks as mdspf_cache_new.  Allowed at any time, also with queries in
+ * flight and inside any callback.  Smaller bounds drop least recently
+ * used answers at once; the new TTL caps apply to answers kept from now
+ * on.  MDSPF_E_INVAL (nothing changed), MDSPF_E_STATE once freed.
+ */
+MDSPF_API mdspf_status mdspf_cache_set_options(mdspf_cache *c,
+                                               const mdspf_cache_options *opt);
+/** Drop every kept answer (queries in flight go on; not counted as
+ *  expired or evicted).  Allowed at any time, also inside any callback.
+ *  NULL is fine. */
+MDSPF_API void mdspf_cache_flush(mdspf_cache *c);
+
+/** Counters since creation (the first five) and the current state. */
+typedef struct mdspf_cache_counters {
+  size_t struct_size; /**< set by the caller: sizeof(mdspf_cache_counters) */
+  uint64_t hits;      /**< queries answered from a kept answer */
+  uint64_t misses;    /**< queries sent to below (one upstream query each) */
+  uint64_t coalesced; /**< queries that joined an upstream query in flight */
+  uint64_t expired;   /**< kept answers dropped because their TTL ran out */
+  uint64_t evicted;   /**< kept answers dropped to stay within the bounds */
+  uint64_t stored;    /**< answers kept */
+  uint64_t entries;   /**< answers kept now */
+  uint64_t bytes;     /**< their memory now (data and bookkeeping) */
+  uint64_t inflight;  /**< upstream queries in flight now */
+} mdspf_cache_counters;
+
+/**
+ * Fill *out (its first out->struct_size bytes, which must cover at least
+ * up to inflight) with the counters.  Every query the cache accepted is
+ * exactly one of a hit, a miss or a coalesced query.  Allowed at any
+ * time until mdspf_cache_free, also inside callbacks.  MDSPF_E_INVAL for
+ * NULL or a struct_size too small.
+ */
+MDSPF_API mdspf_status mdspf_cache_stats(const mdspf_cache *c,
+                                         mdspf_cache_counters *out);
+/**
+ * Free the cache.  Queries in flight are cancelled at below and every
+ * waiter completes with MDSPF_DNS_TEMPFAIL first (their checks may call
+ * back inside this call), the kept answers go, the reference to below is
+ * dropped and from then on the cache refuses queries; the small handle
+ * stays while contexts still hold its resolver.  Allowed at any time;
+ * inside one of its own deliveries the free happens when the delivering
+ * call returns.  NULL is fine.
+ */
+MDSPF_API void mdspf_cache_free(mdspf_cache *c);
+
+/* ======================================================================
  * Lint: what a mail administrator needs to know about a record
  * ==================================================================== */
 
