@@ -722,19 +722,41 @@ static void reply(wbuf *w, const char *qname, unsigned qtype, unsigned rcode) {
   w16(w, qtype);
   w16(w, 1);
 }
-static void rr(wbuf *w, unsigned type, const void *rdata, size_t rdlen) {
+static void rr_ttl(wbuf *w, unsigned type, unsigned long ttl,
+                   const void *rdata, size_t rdlen) {
   w16(w, 0xc00c);
   w16(w, type);
   w16(w, 1);
-  w32(w, 300);
+  w32(w, ttl);
   w16(w, (unsigned)rdlen);
   wbytes(w, rdata, rdlen);
   w->b[7] = (unsigned char)(w->b[7] + 1);
+}
+static void rr(wbuf *w, unsigned type, const void *rdata, size_t rdlen) {
+  rr_ttl(w, type, 300, rdata, rdlen);
+}
+/* A SOA record in the authority section (after every answer RR), owned
+ * by the question name, with TTL ttl and MINIMUM minimum. */
+static void soa(wbuf *w, unsigned long ttl, unsigned long minimum) {
+  static const unsigned char names[] = "\x02ns\xc0\x0c\x0ahostmaster\xc0\x0c";
+  w16(w, 0xc00c);
+  w16(w, 6);
+  w16(w, 1);
+  w32(w, ttl);
+  w16(w, (unsigned)(sizeof names - 1 + 20));
+  wbytes(w, names, sizeof names - 1);
+  w32(w, 1);
+  w32(w, 3600);
+  w32(w, 600);
+  w32(w, 86400);
+  w32(w, minimum);
+  w->b[9] = (unsigned char)(w->b[9] + 1);
 }
 
 typedef struct got {
   int ncb;
   int status, rcode;
+  long ttl; /* -1: none */
   unsigned nrr;
   char txt[8][300];
   size_t txtlen[8];
@@ -752,6 +774,7 @@ static void got_cb(mdspf_dns_query *q, void *ud) {
   g->ncb++;
   g->status = q->status;
   g->rcode = q->rcode;
+  g->ttl = q->has_ttl ? (long)q->ttl : -1;
   g->nrr = q->nrr;
   while (mdspf__dnsq_next(q, &pos, &r) && i < 8) {
     if (r.kind == MDSPF__RK_TXT) {
@@ -849,6 +872,102 @@ static void test_cares_answer_txt(void **state) {
   rr(&w, 5, "\x03" "foo\x07" "example\x00", 13);
   answer("alias.example", MDSPF_RR_TXT, ARES_SUCCESS, w.b, (int)w.len, &g);
   assert_int_equal(g.status, MDSPF_DNS_NODATA);
+}
+
+/* The TTL every answer carries: a positive one's is the smallest of its
+ * records and CNAMEs; a negative one's min(SOA TTL, MINIMUM) from the
+ * authority section (and the CNAMEs'); none without a SOA, for errors,
+ * or when the reply cannot be walked. */
+static void test_cares_answer_ttl(void **state) {
+  static wbuf w;
+  static const unsigned char a1[4] = {192, 0, 2, 1};
+  got g;
+  (void)state;
+  reply(&w, "host.example", 1, 0);
+  rr_ttl(&w, 1, 600, a1, 4);
+  rr_ttl(&w, 1, 60, a1, 4);
+  rr_ttl(&w, 16, 5, "\x01x", 2); /* another type: not counted */
+  answer("host.example", MDSPF_RR_A, ARES_SUCCESS, w.b, (int)w.len, &g);
+  assert_int_equal(g.status, MDSPF_DNS_OK);
+  assert_int_equal(g.ttl, 60);
+  /* a CNAME on the way lowers it */
+  reply(&w, "alias.example", 16, 0);
+  rr_ttl(&w, 5, 30, "\x03" "foo\xc0\x0c", 6);
+  rr_ttl(&w, 16, 300, "\x02hi", 3);
+  answer("alias.example", MDSPF_RR_TXT, ARES_SUCCESS, w.b, (int)w.len, &g);
+  assert_int_equal(g.status, MDSPF_DNS_OK);
+  assert_int_equal(g.ttl, 30);
+  /* huge and zero TTLs */
+  reply(&w, "host.example", 1, 0);
+  rr_ttl(&w, 1, 0x7fffffffUL, a1, 4);
+  answer("host.example", MDSPF_RR_A, ARES_SUCCESS, w.b, (int)w.len, &g);
+  assert_int_equal(g.ttl, 0x7fffffffL);
+  reply(&w, "host.example", 1, 0);
+  rr_ttl(&w, 1, 0x80000000UL, a1, 4);
+  answer("host.example", MDSPF_RR_A, ARES_SUCCESS, w.b, (int)w.len, &g);
+  assert_int_equal(g.ttl, 0); /* RFC 2181 8 */
+  reply(&w, "host.example", 1, 0);
+  rr_ttl(&w, 1, 0, a1, 4);
+  answer("host.example", MDSPF_RR_A, ARES_SUCCESS, w.b, (int)w.len, &g);
+  assert_int_equal(g.ttl, 0);
+  /* NXDOMAIN with a SOA: min(SOA TTL, MINIMUM) either way round */
+  reply(&w, "gone.example", 16, 3);
+  soa(&w, 3600, 300);
+  answer("gone.example", MDSPF_RR_TXT, ARES_ENOTFOUND, w.b, (int)w.len, &g);
+  assert_int_equal(g.status, MDSPF_DNS_NXDOMAIN);
+  assert_int_equal(g.ttl, 300);
+  reply(&w, "gone.example", 16, 3);
+  soa(&w, 100, 86400);
+  answer("gone.example", MDSPF_RR_TXT, ARES_ENOTFOUND, w.b, (int)w.len, &g);
+  assert_int_equal(g.ttl, 100);
+  reply(&w, "gone.example", 16, 3);
+  soa(&w, 100, 0xffffffffUL);
+  answer("gone.example", MDSPF_RR_TXT, ARES_ENOTFOUND, w.b, (int)w.len, &g);
+  assert_int_equal(g.ttl, 0);
+  /* NODATA, as c-ares says it and as a reply with only a CNAME */
+  reply(&w, "empty.example", 16, 0);
+  soa(&w, 900, 120);
+  answer("empty.example", MDSPF_RR_TXT, ARES_ENODATA, w.b, (int)w.len, &g);
+  assert_int_equal(g.status, MDSPF_DNS_NODATA);
+  assert_int_equal(g.ttl, 120);
+  reply(&w, "alias.example", 16, 0);
+  rr_ttl(&w, 5, 30, "\x03" "foo\xc0\x0c", 6);
+  soa(&w, 900, 120);
+  answer("alias.example", MDSPF_RR_TXT, ARES_SUCCESS, w.b, (int)w.len, &g);
+  assert_int_equal(g.status, MDSPF_DNS_NODATA);
+  assert_int_equal(g.ttl, 30);
+  /* no SOA: no TTL */
+  reply(&w, "gone.example", 16, 3);
+  answer("gone.example", MDSPF_RR_TXT, ARES_ENOTFOUND, w.b, (int)w.len, &g);
+  assert_int_equal(g.status, MDSPF_DNS_NXDOMAIN);
+  assert_int_equal(g.ttl, -1);
+  answer("gone.example", MDSPF_RR_TXT, ARES_ENOTFOUND, NULL, 0, &g);
+  assert_int_equal(g.ttl, -1);
+  /* a SOA whose rdata does not add up: no TTL */
+  reply(&w, "gone.example", 16, 3);
+  soa(&w, 100, 50);
+  w.b[w.len - 20 - 13] = 0x0b; /* RNAME's label one octet longer */
+  answer("gone.example", MDSPF_RR_TXT, ARES_ENOTFOUND, w.b, (int)w.len, &g);
+  assert_int_equal(g.status, MDSPF_DNS_NXDOMAIN);
+  assert_int_equal(g.ttl, -1);
+  /* errors carry none */
+  reply(&w, "fail.example", 16, 2);
+  soa(&w, 100, 50);
+  answer("fail.example", MDSPF_RR_TXT, ARES_ESERVFAIL, w.b, (int)w.len, &g);
+  assert_int_equal(g.status, MDSPF_DNS_TEMPFAIL);
+  assert_int_equal(g.ttl, -1);
+  /* every truncated prefix of a reply: a defined answer, never a crash */
+  {
+    size_t cut, full;
+    reply(&w, "alias.example", 16, 0);
+    rr_ttl(&w, 5, 30, "\x03" "foo\xc0\x0c", 6);
+    soa(&w, 900, 120);
+    full = w.len;
+    for (cut = 0; cut < full; cut++) {
+      answer("alias.example", MDSPF_RR_TXT, ARES_ENODATA, w.b, (int)cut, &g);
+      assert_true(g.ttl == -1 || g.ttl == 30);
+    }
+  }
 }
 
 static void test_cares_answer_types(void **state) {
@@ -2502,6 +2621,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_cares_escape),
       cmocka_unit_test(test_cares_answer_txt),
       cmocka_unit_test(test_cares_answer_types),
+      cmocka_unit_test(test_cares_answer_ttl),
       cmocka_unit_test(test_cares_answer_status),
       cmocka_unit_test(test_cares_answer_oom),
       cmocka_unit_test(test_cares_answer_bad),

@@ -18,6 +18,13 @@
  *     a recursive server that finds the loop itself answers (SERVFAIL)
  *     and as the zone resolver reports it.  A chain that ends at a name
  *     without records of the type stays "no data".
+ * And the TTL every answer carries (mdspf_dns_set_ttl), read from the
+ * reply itself since the 1.18 parsers report it for A and AAAA only: a
+ * positive answer's is the smallest TTL of the answer section's records
+ * of the asked type and its CNAMEs; a negative one's (NXDOMAIN, NODATA)
+ * is RFC 2308's, min(TTL of the authority section's SOA, its MINIMUM),
+ * lowered by the CNAMEs the answer section holds.  No SOA, or a reply
+ * that cannot be walked: no TTL (a cache then does not keep it).
  * SPDX-License-Identifier: BSD-2-Clause
  */
 #include "cares_internal.h"
@@ -37,6 +44,7 @@
 #define DNS_HEADER_LEN 12
 #define DNS_FLAG_TC 0x02 /* in octet 2 of the header */
 #define DNS_TYPE_CNAME 5
+#define DNS_TYPE_SOA 6
 #define DNS_CLASS_IN 1
 
 /* CNAME records of one reply looked at for a loop (a real chain has a
@@ -441,6 +449,130 @@ static int cname_loop(const unsigned char *abuf, int alen) {
   }
 }
 
+/* ---- TTLs ---------------------------------------------------------------- */
+
+static uint32_t get32(const unsigned char *p) {
+  return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) |
+         ((uint32_t)p[2] << 8) | p[3];
+}
+
+/* The offset just past the name at off, without following compression
+ * pointers; -1 when it runs out of the reply. */
+static int skip_name(const unsigned char *abuf, int alen, int off) {
+  int pos = off;
+  for (;;) {
+    unsigned len;
+    if (pos < 0 || pos >= alen) {
+      return -1;
+    }
+    len = abuf[pos];
+    if ((len & 0xc0u) == 0xc0u) {
+      return pos + 2 <= alen ? pos + 2 : -1;
+    }
+    if ((len & 0xc0u) != 0) {
+      return -1;
+    }
+    if (len == 0) {
+      return pos + 1;
+    }
+    pos += 1 + (int)len;
+  }
+}
+
+/* The reply's TTL for an answer of rrtype (see the top): for a positive
+ * answer (negative == 0) the smallest TTL of the records of rrtype and
+ * the CNAMEs in the answer section, which must hold one of rrtype; for a
+ * negative one min(SOA TTL, MINIMUM) of the first SOA in the authority
+ * section and the CNAMEs' TTLs.  Returns 1 and sets *ttl, or 0 when the
+ * reply has no such TTL or cannot be walked.  TTLs with the top bit set
+ * are left to mdspf_dns_set_ttl (RFC 2181: 0). */
+static int reply_ttl(const unsigned char *abuf, int alen, int rrtype,
+                     int negative, uint32_t *ttl) {
+  uint32_t best = 0xffffffffu;
+  int pos = DNS_HEADER_LEN, found = 0;
+  unsigned qd, an, ns, i;
+  if (!abuf || alen < DNS_HEADER_LEN) {
+    return 0;
+  }
+  qd = get16(abuf + 4);
+  an = get16(abuf + 6);
+  ns = get16(abuf + 8);
+  for (i = 0; i < qd; i++) {
+    pos = skip_name(abuf, alen, pos);
+    if (pos < 0 || pos + 4 > alen) {
+      return 0;
+    }
+    pos += 4;
+  }
+  for (i = 0; i < an + ns; i++) {
+    unsigned type, klass, rdlen;
+    uint32_t t;
+    pos = skip_name(abuf, alen, pos);
+    if (pos < 0 || pos + 10 > alen) {
+      return 0;
+    }
+    type = get16(abuf + pos);
+    klass = get16(abuf + pos + 2);
+    t = get32(abuf + pos + 4);
+    rdlen = get16(abuf + pos + 8);
+    pos += 10;
+    if (pos + (int)rdlen > alen) {
+      return 0;
+    }
+    if (t > 0x7fffffffu) {
+      t = 0; /* RFC 2181 8 */
+    }
+    if (klass == DNS_CLASS_IN && i < an &&
+        (type == DNS_TYPE_CNAME || (!negative && (int)type == rrtype))) {
+      if (t < best) {
+        best = t;
+      }
+      if ((int)type == rrtype) {
+        found = 1;
+      }
+    } else if (klass == DNS_CLASS_IN && i >= an && negative &&
+               type == DNS_TYPE_SOA) {
+      /* MNAME RNAME SERIAL REFRESH RETRY EXPIRE MINIMUM */
+      int r = skip_name(abuf, alen, pos);
+      uint32_t minimum;
+      r = r < 0 ? -1 : skip_name(abuf, alen, r);
+      if (r < 0 || r + 20 != pos + (int)rdlen) {
+        return 0;
+      }
+      minimum = get32(abuf + r + 16);
+      if (minimum > 0x7fffffffu) {
+        minimum = 0;
+      }
+      if (t < best) {
+        best = t;
+      }
+      if (minimum < best) {
+        best = minimum;
+      }
+      found = 1;
+      break;
+    }
+    pos += (int)rdlen;
+  }
+  if (!found) {
+    return 0;
+  }
+  *ttl = best;
+  return 1;
+}
+
+/* Complete q with status, carrying the reply's TTL when it has one. */
+static void done_ttl(mdspf_dns_query *q, int rrtype, int status, int rcode,
+                     const unsigned char *abuf, int alen) {
+  uint32_t ttl;
+  if ((status == MDSPF_DNS_OK || status == MDSPF_DNS_NODATA ||
+       status == MDSPF_DNS_NXDOMAIN) &&
+      reply_ttl(abuf, alen, rrtype, status != MDSPF_DNS_OK, &ttl)) {
+    mdspf_dns_set_ttl(q, ttl);
+  }
+  mdspf_dns_done(q, status, rcode);
+}
+
 /* ---- status mapping ----------------------------------------------------- */
 
 /* The answer for an RCODE other than NOERROR, as c-ares' own qcallback
@@ -481,12 +613,13 @@ void mdspf__cares_answer(mdspf_dns_query *q, int rrtype, int ares_status,
     break;
   case ARES_ENODATA:
     /* a truncated reply is not "no data" (see the top) */
-    mdspf_dns_done(q,
-                   truncated(abuf, alen) ? MDSPF_DNS_ERROR : MDSPF_DNS_NODATA,
-                   rcode >= 0 ? rcode : 0);
+    done_ttl(q, rrtype,
+             truncated(abuf, alen) ? MDSPF_DNS_ERROR : MDSPF_DNS_NODATA,
+             rcode >= 0 ? rcode : 0, abuf, alen);
     return;
   case ARES_ENOTFOUND:
-    mdspf_dns_done(q, MDSPF_DNS_NXDOMAIN, rcode >= 0 ? rcode : 3);
+    done_ttl(q, rrtype, MDSPF_DNS_NXDOMAIN, rcode >= 0 ? rcode : 3, abuf,
+             alen);
     return;
   case ARES_ESERVFAIL:
     mdspf_dns_done(q, MDSPF_DNS_TEMPFAIL, rcode >= 0 ? rcode : 2);
@@ -519,7 +652,7 @@ void mdspf__cares_answer(mdspf_dns_query *q, int rrtype, int ares_status,
     return;
   }
   if (rcode != 0) {
-    mdspf_dns_done(q, rcode_status(rcode), rcode);
+    done_ttl(q, rrtype, rcode_status(rcode), rcode, abuf, alen);
     return;
   }
   if (truncated(abuf, alen)) {
@@ -556,11 +689,12 @@ void mdspf__cares_answer(mdspf_dns_query *q, int rrtype, int ares_status,
   switch (st) {
   case ARES_SUCCESS:
     /* no records of the type (e.g. only a CNAME): the core makes it
-     * NODATA */
-    mdspf_dns_done(q, MDSPF_DNS_OK, rcode);
+     * NODATA, and then the reply's SOA (if any) gives the TTL */
+    done_ttl(q, rrtype, added > 0 ? MDSPF_DNS_OK : MDSPF_DNS_NODATA, rcode,
+             abuf, alen);
     break;
   case ARES_ENODATA:
-    mdspf_dns_done(q, MDSPF_DNS_NODATA, rcode);
+    done_ttl(q, rrtype, MDSPF_DNS_NODATA, rcode, abuf, alen);
     break;
   case ARES_ENOMEM:
     mdspf_dns_done(q, MDSPF_DNS_TEMPFAIL, -1);
