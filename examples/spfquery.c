@@ -29,6 +29,15 @@
  * looked up like published records, so a what-if check gives what the
  * record will give once published, query count included.
  *
+ * Cache.  In batch mode (-file) without a trace, and with --cache, a DNS
+ * cache (mdspf_cache) sits between the what-if overlay and the live or
+ * zone resolver, so checks of the same domains share their lookups and
+ * identical lookups in flight are asked once; --no-cache turns it off.
+ * Its counters are printed once, after the last check: with --json as
+ * a last object {"cache":{...}} (never part of a check's object, whose
+ * content stays the same whatever --concurrency), with --trace as a
+ * last trace line "  cache: ...", and with --verbose on stderr.
+ *
  * Traces.  -debug (stderr) and --trace (stdout, or a "trace" array with
  * --json) collect each check's events in the check's own buffer (the
  * hook is installed per check, and mdspf_event_check confirms the
@@ -138,6 +147,7 @@ struct options {
   int json;                 /* --json */
   int auth_results;         /* --auth-results */
   int trace;                /* --trace */
+  int cache;                /* CACHE_*: --cache, --no-cache */
   int verbose;              /* --verbose: what was set up, on stderr */
   int help;
   int version;
@@ -164,6 +174,8 @@ enum opt_id {
   OPT_JSON,
   OPT_AUTH_RESULTS,
   OPT_TRACE,
+  OPT_CACHE,
+  OPT_NO_CACHE,
   OPT_VERBOSE,
   OPT_RECORD,
   OPT_RCPT_TO,
@@ -174,6 +186,9 @@ enum opt_id {
 };
 
 enum opt_arg { ARG_NONE, ARG_REQUIRED, ARG_OPTIONAL };
+
+/* options.cache: the default is on for -file batches, off otherwise */
+enum { CACHE_DEFAULT = 0, CACHE_ON = 1, CACHE_OFF = 2 };
 
 struct opt_def {
   const char *name;
@@ -202,6 +217,8 @@ static const struct opt_def opt_table[] = {
     {"json", OPT_JSON, ARG_NONE},
     {"auth-results", OPT_AUTH_RESULTS, ARG_NONE},
     {"trace", OPT_TRACE, ARG_NONE},
+    {"cache", OPT_CACHE, ARG_NONE},
+    {"no-cache", OPT_NO_CACHE, ARG_NONE},
     {"verbose", OPT_VERBOSE, ARG_NONE},
     {"record", OPT_RECORD, ARG_REQUIRED},
     {"help", OPT_HELP, ARG_NONE},
@@ -305,6 +322,18 @@ static void usage(FILE *out) {
       "file\n"
       "                       instead (repeatable: the files form one "
       "zone)\n"
+      "  --cache              keep DNS answers for their TTL (at most an "
+      "hour)\n"
+      "                       and ask identical lookups once; the default "
+      "for\n"
+      "                       -file batches without --trace or -debug.  "
+      "Its\n"
+      "                       counters are printed "
+      "after the\n"
+      "                       last check with --json (a last object "
+      "\"cache\"),\n"
+      "                       --trace and --verbose\n"
+      "  --no-cache           do not (every check asks the DNS itself)\n"
       "\n"
       "What-if:\n"
       "  --record RECORD      evaluate RECORD as the SPF record of the "
@@ -558,6 +587,12 @@ static int apply_option(struct options *o, const struct opt_def *def,
     break;
   case OPT_TRACE:
     o->trace = 1;
+    break;
+  case OPT_CACHE:
+    o->cache = CACHE_ON;
+    break;
+  case OPT_NO_CACHE:
+    o->cache = CACHE_OFF;
     break;
   case OPT_RECORD:
     o->record = value;
@@ -848,6 +883,7 @@ struct backend {
   char *servers;      /* joined --server list, kept while the backend lives */
   mdspf_zone *whatif; /* the what-if records (NULL: none) */
   mdspf_overlay *overlay; /* whatif over zone / cares */
+  mdspf_cache *cache;     /* between them (NULL: none) */
   int ready;
 };
 
@@ -1675,6 +1711,40 @@ static void json_rcpt_to(FILE *out, const struct job *j) {
  * -rcpt-to, the members up to "received_spf" describe the check that
  * decided (a recipient's secondary-MX check that passed: source
  * "secondary-mx"), and "rcpt_to" has them all. */
+/* The cache's counters as a JSON object. */
+static void json_cache(FILE *out, const mdspf_cache *c) {
+  mdspf_cache_counters k;
+  memset(&k, 0, sizeof k);
+  k.struct_size = sizeof k;
+  (void)mdspf_cache_stats(c, &k);
+  fprintf(out,
+          "{\"hits\":%llu,\"misses\":%llu,\"coalesced\":%llu,"
+          "\"expired\":%llu,\"evicted\":%llu,\"stored\":%llu,"
+          "\"entries\":%llu,\"bytes\":%llu,\"inflight\":%llu}",
+          (unsigned long long)k.hits, (unsigned long long)k.misses,
+          (unsigned long long)k.coalesced, (unsigned long long)k.expired,
+          (unsigned long long)k.evicted, (unsigned long long)k.stored,
+          (unsigned long long)k.entries, (unsigned long long)k.bytes,
+          (unsigned long long)k.inflight);
+}
+
+/* The cache's counters as one text line ("cache: hits N, ..."). */
+static void text_cache(FILE *out, const char *prefix, const mdspf_cache *c) {
+  mdspf_cache_counters k;
+  memset(&k, 0, sizeof k);
+  k.struct_size = sizeof k;
+  (void)mdspf_cache_stats(c, &k);
+  fprintf(out,
+          "%scache: hits %llu, misses %llu, coalesced %llu, expired %llu, "
+          "evicted %llu, stored %llu, entries %llu, bytes %llu, "
+          "inflight %llu\n",
+          prefix, (unsigned long long)k.hits, (unsigned long long)k.misses,
+          (unsigned long long)k.coalesced, (unsigned long long)k.expired,
+          (unsigned long long)k.evicted, (unsigned long long)k.stored,
+          (unsigned long long)k.entries, (unsigned long long)k.bytes,
+          (unsigned long long)k.inflight);
+}
+
 static void print_json_result(const struct runner *r, const struct job *j) {
   const mdspf_check *chk = job_outcome(j);
   FILE *out = stdout;
@@ -1873,6 +1943,7 @@ static int print_job(struct runner *r, const struct job *j) {
     if (j->trace.truncated)
       fputs("  (trace truncated: out of memory)\n", stdout);
   }
+
   if (j->extra_fields) {
     err_head(j);
     fputs("fields after the recipients ignored\n", stderr);
@@ -2178,6 +2249,21 @@ static int backend_open(struct runner *r) {
     res = mdspf_cares_resolver(b->cares);
   }
   int rc;
+  /* By default only in batch mode, and not with a trace: a check's trace
+   * shows its own lookups in the order they are answered, the same
+   * whatever --concurrency, which a shared cache would change. */
+  if (r->o->cache == CACHE_ON ||
+      (r->o->cache == CACHE_DEFAULT && r->in != NULL && !r->o->trace &&
+       r->o->debug <= 0)) {
+    /* below the what-if overlay: its records never enter the cache */
+    rc = mdspf_cache_new(res, NULL, &b->cache);
+    if (rc != MDSPF_OK) {
+      fprintf(stderr, PROG ": cannot create the DNS cache: %s\n",
+              mdspf_strerror(rc));
+      return -1;
+    }
+    res = mdspf_cache_resolver(b->cache);
+  }
   if (b->whatif != NULL) {
     rc = mdspf_overlay_new(NULL, NULL, b->whatif, res, &b->overlay);
     if (rc != MDSPF_OK) {
@@ -2202,6 +2288,7 @@ static int backend_open(struct runner *r) {
 static void backend_close(struct backend *b) {
   mdspf_overlay_free(b->overlay); /* before what it lies over */
   mdspf_zone_free(b->whatif);
+  mdspf_cache_free(b->cache);
   mdspf_cares_free(b->cares);
   mdspf_zone_free(b->zone);
   free(b->servers);
@@ -2959,6 +3046,20 @@ static int run(const struct options *o) {
 
   run_loop(&r);
   status = r.failed || r.read_error ? EXIT_USAGE : r.status;
+  if (r.be.cache != NULL && !r.failed) {
+    /* the counters, once, after the last check */
+    if (o->json) {
+      fputs("{\"cache\":", stdout);
+      json_cache(stdout, r.be.cache);
+      fputs("}\n", stdout);
+    } else if (o->trace) {
+      text_cache(stdout, "  ", r.be.cache);
+    }
+    if (o->verbose) {
+      fflush(stdout);
+      text_cache(stderr, PROG ": ", r.be.cache);
+    }
+  }
 
 out:
   runner_free(&r);

@@ -2,10 +2,10 @@
 # Command-line behaviour of spfquery: results, exit codes (libspf2's),
 # option forms, error handling, senders as written in SMTP logs, libspf2's
 # options (-f, -trusted, -sanitize, -rcpt-to), syntax errors shown once,
-# batch mode (-file), --json, the header lines (Received-SPF,
-# --auth-results), traces (--trace, -debug), what-if records (--record,
-# -override) and -- when the scripted DNS responder is given -- live DNS
-# through --server.
+# batch mode (-file), the DNS cache (--cache, --no-cache), --json, the
+# header lines (Received-SPF, --auth-results), traces (--trace, -debug),
+# what-if records (--record, -override) and -- when the scripted DNS
+# responder is given -- live DNS through --server.
 # usage: test_spfquery.sh SPFQUERY SRCDIR [DNSFAULT]
 q=$1
 src=$2
@@ -249,7 +249,8 @@ for fmt in text json; do
   # shellcheck disable=SC2086
   "$q" --zone "$zone" $extra -file "$tmp/rcpt.in" --concurrency 4 >"$tmp/b.out" 2>"$tmp/b.err"
   status "rcpt-batch-$fmt-status" $? 2
-  sed -e 's/,"elapsed_ms":[0-9]*//' -e 's/^{"line":[0-9]*,/{"line":L,/' "$tmp/b.out" >"$tmp/got"
+  # (the cache's counters, after the last check, are tested below)
+  sed -e '/^{"cache":/d' -e 's/,"elapsed_ms":[0-9]*//' -e 's/^{"line":[0-9]*,/{"line":L,/' "$tmp/b.out" >"$tmp/got"
   same "rcpt-batch-$fmt" "$tmp/want" "$tmp/got"
 done
 grep -q "^spfquery: line 5: invalid recipient 'x@%{i}.example'" "$tmp/b.err" ||
@@ -509,10 +510,78 @@ if grep -v '^2: debug: ' "$tmp/b.err" | grep -q .; then
 fi
 grep -q '^2: debug: .*record bcoug\.org' "$tmp/b.err" || bad batch-debug "no trace"
 
+# ---- the DNS cache ---------------------------------------------------------------
+# On by default in batch mode: a last --json object holds its counters,
+# every lookup of every check is a hit, a miss or a coalesced lookup, and
+# the checks' objects are those of a run without it.  (expect() below
+# sets want: the batch's exit status is kept apart.)
+batch_want=$want
+json_cache_sum() { # FILE: hits+misses+coalesced of its cache object
+  sed -n 's/^{"cache":{"hits":\([0-9]*\),"misses":\([0-9]*\),"coalesced":\([0-9]*\),.*/\1 \2 \3/p' "$1" |
+    awk '{ print $1 + $2 + $3 }'
+}
+json_queries_sum() { # FILE: the checks' "queries" added up
+  grep -o '"queries":[0-9]*' "$1" | awk -F: '{ s += $2 } END { print s + 0 }'
+}
+for n in 1 16; do
+  "$q" --zone "$zone" -file "$tmp/batch" --json --concurrency $n >"$tmp/c.out" 2>/dev/null
+  status "cache-c$n-status" $? 4
+  [ "$(grep -c '^{"cache":' "$tmp/c.out")" -eq 1 ] && tail -n 1 "$tmp/c.out" | grep -q '^{"cache":' ||
+    bad "cache-c$n-json" "the cache's counters are not the one last object"
+  a=$(json_cache_sum "$tmp/c.out") b=$(json_queries_sum "$tmp/c.out")
+  if [ -n "$a" ] && [ "$a" -eq "$b" ] && [ "$b" -gt 0 ]; then
+    echo "ok cache-c$n-counts ($a lookups)"
+  else
+    bad "cache-c$n-counts" "hits+misses+coalesced '$a', the checks' queries '$b'"
+  fi
+  grep -Eq '^\{"cache":\{"hits":[1-9]' "$tmp/c.out" || bad "cache-c$n-hits" "no hits"
+  "$q" --zone "$zone" -file "$tmp/batch" --json --concurrency $n --no-cache >"$tmp/nc.out" 2>/dev/null
+  status "cache-off-c$n-status" $? 4
+  grep -q '"cache"' "$tmp/nc.out" && bad "cache-off-c$n" "counters with --no-cache"
+  sed -e '/^{"cache":/d' -e 's/,"elapsed_ms":[0-9]*//' "$tmp/c.out" >"$tmp/c.cmp"
+  sed -e 's/,"elapsed_ms":[0-9]*//' "$tmp/nc.out" >"$tmp/nc.cmp"
+  same "cache-same-results-c$n" "$tmp/nc.cmp" "$tmp/c.cmp"
+done
+# one at a time nothing is coalesced
+"$q" --zone "$zone" -file "$tmp/batch" --json --concurrency 1 2>/dev/null | tail -n 1 |
+  grep -q '"coalesced":0,' || bad cache-c1-coalesced "coalesced lookups one at a time"
+# the text output is the same with and without it
+"$q" --zone "$zone" -file "$tmp/batch" >"$tmp/c.out" 2>/dev/null
+"$q" --zone "$zone" -file "$tmp/batch" --no-cache >"$tmp/nc.out" 2>/dev/null
+same cache-text-same "$tmp/nc.out" "$tmp/c.out"
+# a single check: off unless asked for; the last of --cache, --no-cache counts
+expect cache-single-off 2 '' -- --zone "$zone" --json -ip 204.244.186.184 -sender me@bcoug.org
+grep -q '"cache"' "$tmp/out" && bad cache-single-off "counters for a single check"
+expect cache-single-on 2 '^\{"cache":\{"hits":0,"misses":10,"coalesced":0,' -- --zone "$zone" --json \
+  -ip 204.244.186.184 -sender me@bcoug.org --no-cache --cache
+expect cache-single-last 2 '' -- --zone "$zone" --json -ip 204.244.186.184 -sender me@bcoug.org --cache --no-cache
+grep -q '"cache"' "$tmp/out" && bad cache-single-last "--no-cache after --cache did not win"
+# --trace: a last trace line; off by default with a trace (whose order
+# then stays the same whatever --concurrency), on with --cache
+expect cache-trace 2 '^  cache: hits 0, misses 10, coalesced 0, expired 0, evicted 0, stored 10, entries 10, bytes [0-9]+, inflight 0$' -- \
+  --zone "$zone" --trace --cache -ip 204.244.186.184 -sender me@bcoug.org
+printf '204.244.186.184 me@bcoug.org\n204.244.186.184 me@bcoug.org\n' >"$tmp/two"
+expect cache-trace-batch-off 2 '' -- --zone "$zone" --trace -file "$tmp/two"
+grep -q 'cache:' "$tmp/out" && bad cache-trace-batch-off "a cache with --trace by default"
+expect cache-trace-batch-on 2 '^  cache: hits 10, misses 10, coalesced 0,' -- \
+  --zone "$zone" --trace --cache --concurrency 1 -file "$tmp/two"
+expect cache-debug-batch-off 2 '' -- --zone "$zone" -debug -v -file "$tmp/two"
+grep -q 'cache:' "$tmp/err" && bad cache-debug-batch-off "a cache with -debug by default"
+expect cache-verbose 2 '^spfquery: cache: hits 10, misses 10, coalesced 0, expired 0, evicted 0, stored 10, entries 10, bytes [0-9]+, inflight 0$' -- \
+  --zone "$zone" -v --concurrency 1 -file "$tmp/two"
+# what-if records lie over the cache and never enter it: both checks see
+# the override, and the cache is never asked for bcoug.org's TXT record
+expect cache-whatif 3 '' -- --zone "$zone" --json --concurrency 1 -file "$tmp/two" \
+  -override 'bcoug.org=v=spf1 -all'
+grep -c '"result":"fail"' "$tmp/out" | grep -qx 2 || bad cache-whatif "the override was not used twice"
+grep -q '^{"cache":{"hits":0,"misses":0,' "$tmp/out" || bad cache-whatif-counters "what-if answers in the cache"
+want=$batch_want
+
 # ---- --json ----------------------------------------------------------------------
 keys_result=line,ip,sender,helo,identity,domain,result,explanation,mechanism,matched_domain,source,problem,syntax_error,dns_terms,void_lookups,queries,elapsed_ms,received_spf
 keys_error=line,error
 keys_comment=line,comment
+keys_cache=cache,hits,misses,coalesced,expired,evicted,stored,entries,bytes,inflight
 
 # json_check NAME FILE: one object per line, keys in the fixed order,
 # plain ASCII; strict validation with python3 or jq when available.
@@ -536,7 +605,7 @@ json_check() {
     j_keys=${j_keys%,rcpt_to}
     j_keys=${j_keys%,auth_results}
     case $j_keys in
-    "$keys_result" | "${keys_result#line,}" | "$keys_error" | error | "$keys_comment") ;;
+    "$keys_result" | "${keys_result#line,}" | "$keys_error" | error | "$keys_comment" | "$keys_cache") ;;
     *)
       bad "$1" "keys in the wrong order: $j_keys"
       return
@@ -559,10 +628,12 @@ for line in open(sys.argv[1], encoding="ascii"):
 status json-batch-status $? "$want"
 json_check json-batch "$tmp/j1.out"
 n=$(wc -l <"$tmp/j1.out")
-[ "$n" -eq 140 ] || bad json-batch-count "$n objects, want 140"
+[ "$n" -eq 141 ] || bad json-batch-count "$n objects, want 140 and the cache's"
 "$q" --zone "$zone" -file "$tmp/batch" --json --concurrency 64 >"$tmp/j64.out" 2>/dev/null
-sed 's/,"elapsed_ms":[0-9]*//' "$tmp/j1.out" >"$tmp/j1.cmp"
-sed 's/,"elapsed_ms":[0-9]*//' "$tmp/j64.out" >"$tmp/j64.cmp"
+# the checks' objects are the same whatever the concurrency; the cache's
+# counters (hits or coalesced lookups) are not
+sed -e '/^{"cache":/d' -e 's/,"elapsed_ms":[0-9]*//' "$tmp/j1.out" >"$tmp/j1.cmp"
+sed -e '/^{"cache":/d' -e 's/,"elapsed_ms":[0-9]*//' "$tmp/j64.out" >"$tmp/j64.cmp"
 same json-batch-order "$tmp/j1.cmp" "$tmp/j64.cmp"
 grep -q '^{"line":2,"ip":"204.244.186.184","sender":"me@bcoug.org","helo":null,"identity":"mailfrom","domain":"bcoug.org","result":"pass","explanation":null,"mechanism":"ip4:204.244.186.184/32","matched_domain":"bcoug.org","source":"dns","problem":null,"syntax_error":null,"dns_terms":7,"void_lookups":0,"queries":[0-9]*,"elapsed_ms":[0-9]*,"received_spf":"Received-SPF: pass (spfquery: domain of me@bcoug.org designates 204.244.186.184 as permitted sender) client-ip=204.244.186.184; envelope-from=\\"me@bcoug.org\\"; receiver=spfquery; mechanism=\\"ip4:204.244.186.184/32\\"; identity=mailfrom"}$' "$tmp/j1.out" ||
   bad json-pass-object "unexpected object for line 2"
@@ -868,9 +939,9 @@ grep -q '_netblocks3' "$tmp/demo-nogoogle.zone" || bad override-fixture2 "a TXT 
 grep -q 'include:_netblocks3' "$tmp/demo-nogoogle.zone" && bad override-fixture2 "_spf.google.com not removed"
 "$q" --zone "$zone" -file "$tmp/batch" --json --concurrency 8 \
   -override '_spf.google.com=v=spf1 -all' -override '_SPF.google.com.=v=spf1 ip4:203.0.113.0/24 -all' \
-  2>/dev/null | sed 's/,"elapsed_ms":[0-9]*//' >"$tmp/w.out"
+  2>/dev/null | sed -e '/^{"cache":/d' -e 's/,"elapsed_ms":[0-9]*//' >"$tmp/w.out"
 "$q" --zone "$tmp/demo-nogoogle.zone" --zone "$tmp/pub.zone" -file "$tmp/batch" --json --concurrency 8 \
-  2>/dev/null | sed 's/,"elapsed_ms":[0-9]*//' >"$tmp/p.out"
+  2>/dev/null | sed -e '/^{"cache":/d' -e 's/,"elapsed_ms":[0-9]*//' >"$tmp/p.out"
 same override-batch-include "$tmp/p.out" "$tmp/w.out"
 n=$(grep -c '"queries":' "$tmp/w.out")
 [ "$n" -eq 130 ] || bad override-batch-include-count "$n results, want 130"
@@ -984,11 +1055,12 @@ else
         if (i % 40 == 0) print "# comment " i
       }
     }' >"$tmp/live"
+    # (without the cache, which would answer the repeated lookups itself)
     t0=$(now_ms)
-    "$q" --server "$srv" -file "$tmp/live" --concurrency 1 -keep-comments >"$tmp/l1.out" 2>"$tmp/l1.err"
+    "$q" --server "$srv" -file "$tmp/live" --concurrency 1 -keep-comments --no-cache >"$tmp/l1.out" 2>"$tmp/l1.err"
     rc1=$?
     t1=$(now_ms)
-    "$q" --server "$srv" -file "$tmp/live" --concurrency 50 -keep-comments >"$tmp/l50.out" 2>"$tmp/l50.err"
+    "$q" --server "$srv" -file "$tmp/live" --concurrency 50 -keep-comments --no-cache >"$tmp/l50.out" 2>"$tmp/l50.err"
     rc50=$?
     t2=$(now_ms)
     status live-batch-status "$rc50" "$rc1"
@@ -1004,6 +1076,22 @@ else
     if [ "$seq_ms" -lt 2000 ] || [ "$conc_ms" -ge 1500 ]; then
       bad live-batch-overlap "checks did not overlap"
     fi
+    # The cache (on by default in batch mode): the same results one at a
+    # time, the slow answer waited for once and the SERVFAILs asked every
+    # time (failures are not kept), so 40 temperrors still.
+    t0=$(now_ms)
+    "$q" --server "$srv" -file "$tmp/live" --concurrency 1 -keep-comments -v >"$tmp/lc.out" 2>"$tmp/lc.err"
+    rc=$?
+    t1=$(now_ms)
+    status live-cache-status "$rc" "$rc1"
+    same live-cache-output "$tmp/l1.out" "$tmp/lc.out"
+    echo "  (200 live checks through the cache, one at a time: $((t1 - t0)) ms)"
+    [ $((t1 - t0)) -lt 1500 ] || bad live-cache-time "the slow answer was not kept"
+    grep -Eq '^spfquery: cache: hits [1-9][0-9]*, misses [1-9][0-9]*, coalesced 0, ' "$tmp/lc.err" ||
+      bad live-cache-counters "no counters on stderr: $(cat "$tmp/lc.err")"
+    misses=$(sed -n 's/^spfquery: cache: hits [0-9]*, misses \([0-9]*\),.*/\1/p' "$tmp/lc.err")
+    # ok.test, slow-100.test (TXT each) and 40 servfail.test asked
+    [ "${misses:-0}" -eq 42 ] || bad live-cache-misses "misses $misses, want 42"
     # From a pipe: the loop watches the input and the DNS sockets at once.
     # shellcheck disable=SC2002
     cat "$tmp/live" | "$q" --server "$srv" -file - --concurrency 50 -keep-comments >"$tmp/b.out" 2>/dev/null
