@@ -1132,6 +1132,66 @@ static void test_cares_answer_oom(void **state) {
   }
 }
 
+/* Answers too big for the parsers' stack buffers (40 A records, a TXT
+ * record of 2000 octets) take memory from the hook: every failure of it
+ * is a defined answer, never a leak; small ones take none. */
+static void test_cares_answer_big_oom(void **state) {
+  static wbuf w;
+  static unsigned char txt[2000 + 8];
+  int pass;
+  (void)state;
+  for (pass = 0; pass < 3; pass++) {
+    int type = pass == 0 ? MDSPF_RR_A : MDSPF_RR_TXT;
+    unsigned long k, need = 0;
+    reply(&w, "big.example", (unsigned)type, 0);
+    if (pass == 0) {
+      int i;
+      for (i = 0; i < 40; i++) {
+        unsigned char a[4] = {192, 0, 2, (unsigned char)i};
+        rr(&w, 1, a, 4);
+      }
+    } else {
+      size_t n = pass == 1 ? 2000 : 100, off = 0, i;
+      for (i = 0; i < n; i += 250) {
+        size_t len = n - i < 250 ? n - i : 250;
+        txt[off++] = (unsigned char)len;
+        memset(txt + off, 'a', len);
+        off += len;
+      }
+      rr(&w, 16, txt, off);
+    }
+    for (k = 0; k <= 4; k++) {
+      counting ca = {0}, qa = {0};
+      mdspf__allocator a;
+      mdspf_dns_query *q;
+      got g;
+      mdspf__allocator_init(&a, count_alloc, &qa); /* the query's own */
+      q = mdspf__dnsq_new(&a, "big.example", 11, type, got_cb, &g);
+      assert_non_null(q);
+      memset(&g, 0, sizeof g);
+      ca.fail_at = k; /* 0: none */
+      mdspf__cares_answer(q, type, ARES_SUCCESS, w.b, (int)w.len,
+                          count_alloc, &ca);
+      assert_int_equal(g.ncb, 1);
+      if (k == 0) {
+        need = ca.allocs;
+        assert_int_equal(g.status, MDSPF_DNS_OK);
+        assert_int_equal(g.nrr, pass == 0 ? 40 : 1);
+        /* the big ones need the hook once, the small one never */
+        assert_int_equal(need, pass == 2 ? 0 : 1);
+      } else if (k <= need) {
+        assert_true(ca.failed);
+        assert_int_equal(g.status, MDSPF_DNS_TEMPFAIL);
+      } else {
+        assert_int_equal(g.status, MDSPF_DNS_OK);
+      }
+      mdspf__dnsq_free(q);
+      assert_int_equal(ca.outstanding, 0);
+      assert_int_equal(qa.outstanding, 0);
+    }
+  }
+}
+
 static void test_cares_answer_bad(void **state) {
   static wbuf w;
   static const int types[] = {MDSPF_RR_A, MDSPF_RR_AAAA, MDSPF_RR_MX,
@@ -1898,7 +1958,11 @@ static void test_cares_hook_reentry(void **state) {
       h.spawned.domain = "ok.test";
       h.spawned.want_result = MDSPF_PASS;
       h.spawned.want_reason = -1;
-      jobs[0].domain = "ok.test";
+      /* The watch hook is called when c-ares opens or closes a socket:
+       * the main lane's UDP socket stays open, so the watch variant
+       * asks for a truncated answer, whose TCP connection opens and
+       * closes while the backend works. */
+      jobs[0].domain = which == 0 ? "tc.test" : "ok.test";
       jobs[1].domain = "slow-300.test";
       h.victim = &jobs[1];
       h.c = backend_opts(&ca, 2000, 1, 0, hook_watch, hook_timer, &h);
@@ -2087,6 +2151,115 @@ static void tl_round(tloop *L, mdspf_cares *c) {
     L->timer_at = -1; /* one-shot */
     mdspf_cares_process_timeout(c);
   }
+}
+
+/* Sockets as the watch hook sees them: opened (first watched) and
+ * closed (told to stop). */
+typedef struct sockcount {
+  int fds[64];
+  size_t n;
+  unsigned opens, closes;
+} sockcount;
+
+static void count_watch(void *ud, int fd, int rd, int wr) {
+  sockcount *sc = ud;
+  size_t i;
+  for (i = 0; i < sc->n && sc->fds[i] != fd; i++) {
+  }
+  if (rd == 0 && wr == 0) {
+    if (i < sc->n) {
+      sc->fds[i] = sc->fds[--sc->n];
+      sc->closes++;
+    }
+  } else if (i == sc->n) {
+    assert_true(sc->n < 64);
+    sc->fds[sc->n++] = fd;
+    sc->opens++;
+  }
+}
+
+/* The hot path: checks one after another use the one UDP socket opened
+ * for the first (ARES_FLAG_STAYOPEN), and once warm the backend allocates
+ * nothing per query (its tokens and sites come from free lists, ordinary
+ * answers are parsed on the stack); a burst grows the free lists only up
+ * to their bound, and the free releases everything. */
+static void test_cares_hot_path(void **state) {
+  counting ca = {0};
+  sockcount sc;
+  mdspf_cares *c;
+  unsigned long warm;
+  size_t held;
+  int i;
+  (void)state;
+  memset(&sc, 0, sizeof sc);
+  c = backend_opts(&ca, T_TIMEOUT, T_TRIES, 0, count_watch, NULL, &sc);
+  assert_int_equal(sc.opens, 0); /* no socket before the first query */
+  for (i = 0; i < 40; i++) {
+    direct d;
+    char name[64];
+    mdspf_dns_query *q;
+    /* a new site every time, and the types an SPF check asks */
+    snprintf(name, sizeof name, "ok-%d.test", i % 20);
+    q = query_direct(c, name, i % 2 ? MDSPF_RR_TXT : MDSPF_RR_A, &d);
+    assert_int_equal(d.status, MDSPF_DNS_OK);
+    mdspf__dnsq_free(q);
+    if (i == 1) {
+      warm = ca.allocs; /* a token and a site are on the free lists */
+    }
+  }
+  assert_int_equal(sc.opens, 1);
+  assert_int_equal(sc.closes, 0);
+  assert_int_equal(ca.allocs, warm);
+  /* checks through a context, one at a time: still the one socket */
+  for (i = 0; i < 5; i++) {
+    assert_int_equal(run_sync(c, "mx-ok.test", 0, NULL, NULL), MDSPF_PASS);
+  }
+  assert_int_equal(sc.opens, 1);
+  assert_int_equal(sc.closes, 0);
+  assert_int_equal(ca.allocs, warm);
+  /* a burst of 300: the free lists keep at most their bound */
+  held = ca.outstanding;
+  {
+    mdspf__allocator a;
+    const mdspf_resolver *r = mdspf_cares_resolver(c);
+    static mdspf_dns_query *qs[300];
+    static direct ds[300];
+    long limit = now_ms() + T_LIMIT_MS;
+    size_t done = 0;
+    mdspf__allocator_init(&a, NULL, NULL);
+    for (i = 0; i < 300; i++) {
+      char name[64];
+      void *token = NULL;
+      snprintf(name, sizeof name, "ok-%d.test", i);
+      memset(&ds[i], 0, sizeof ds[i]);
+      qs[i] = mdspf__dnsq_new(&a, name, strlen(name), MDSPF_RR_A, direct_cb,
+                              &ds[i]);
+      assert_non_null(qs[i]);
+      qs[i]->state = MDSPF__Q_PENDING;
+      assert_int_equal(r->query(r->impl, qs[i], qs[i]->name, MDSPF_RR_A,
+                                &token),
+                       0);
+    }
+    while (done < 300 && now_ms() < limit) {
+      assert_int_equal(mdspf_cares_wait(c, 100), 0);
+      for (done = 0, i = 0; i < 300; i++) {
+        done += (size_t)ds[i].ncb;
+      }
+    }
+    assert_int_equal(done, 300);
+    for (i = 0; i < 300; i++) {
+      assert_int_equal(ds[i].status, MDSPF_DNS_OK);
+      mdspf__dnsq_free(qs[i]);
+    }
+  }
+  assert_int_equal(mdspf_cares_pending(c), 0);
+  /* 128 tokens of ~600 octets, 64 sites of ~400, the socket table */
+  assert_true(ca.outstanding - held < 128 * 1024);
+  assert_true(sc.n >= 1);
+  mdspf_cares_free(c);
+  assert_int_equal(sc.n, 0); /* every socket told to stop */
+  assert_int_equal(sc.closes, sc.opens);
+  assert_int_equal(ca.outstanding, 0);
 }
 
 static void test_cares_event_loop(void **state) {
@@ -2394,12 +2567,13 @@ static void head_of_line(int shape, int hooks, int channels) {
   }
   if (shape == 2 && hooks) {
     /* the drops given up: swept out of c-ares, the extra channels close,
-     * and with them every socket */
+     * and with them every socket but the primary channel's UDP socket,
+     * which stays open for the next queries */
     free_jobs(hol_jobs, HOL_N);
     assert_int_equal(mdspf_cares_pending(c), 0);
     assert_int_equal(mdspf_cares_timeout(c), -1);
-    assert_int_equal(mdspf_cares_getsock(c, fds, ev, 64), 0);
-    assert_int_equal(L.n, 0);
+    assert_int_equal(mdspf_cares_getsock(c, fds, ev, 64), 1);
+    assert_int_equal(L.n, 1);
     /* and the pool is as good as new */
     mdspf_check_free(ok.chk);
     memset(&ok, 0, sizeof ok);
@@ -2624,6 +2798,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_cares_answer_ttl),
       cmocka_unit_test(test_cares_answer_status),
       cmocka_unit_test(test_cares_answer_oom),
+      cmocka_unit_test(test_cares_answer_big_oom),
       cmocka_unit_test(test_cares_answer_bad),
       cmocka_unit_test(test_cares_faults),
       cmocka_unit_test(test_cares_sync_and_tcp),
@@ -2637,6 +2812,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_cares_callback_reentry),
       cmocka_unit_test(test_cares_hook_reentry),
       cmocka_unit_test(test_cares_event_loop),
+      cmocka_unit_test(test_cares_hot_path),
       cmocka_unit_test(test_cares_concurrent),
       cmocka_unit_test(test_cares_burst),
       cmocka_unit_test(test_cares_head_of_line),

@@ -167,6 +167,12 @@ static void add_name(mdspf_dns_query *q, const char *name, unsigned pref,
 
 /* ---- per-type parsing ----------------------------------------------------- */
 
+/* Answers of ordinary size are parsed in buffers on the stack, larger
+ * ones in memory from the allocator hook: the usual answer costs no
+ * allocation of ours. */
+#define STACK_ADDRS 32   /* A or AAAA records */
+#define STACK_TXT 1024   /* octets of the longest TXT record, + 1 */
+
 static size_t rr_cap(int alen, size_t min_rr) {
   size_t cap = (size_t)alen / min_rr + 1;
   /* one more than the builder accepts, so an over-long answer still
@@ -181,8 +187,10 @@ static size_t rr_cap(int alen, size_t min_rr) {
  * in *added; it returns the c-ares status of the parse. */
 static int parse_a(mdspf_dns_query *q, const mem *mm,
                    const unsigned char *abuf, int alen, size_t *added) {
+  struct ares_addrttl stack[STACK_ADDRS];
   size_t cap = rr_cap(alen, MIN_RR_A), i;
-  struct ares_addrttl *tt = m_alloc(mm, cap * sizeof *tt);
+  struct ares_addrttl *tt =
+      cap <= STACK_ADDRS ? stack : m_alloc(mm, cap * sizeof *tt);
   int n = (int)cap, st;
   if (!tt) {
     return ARES_ENOMEM;
@@ -194,14 +202,18 @@ static int parse_a(mdspf_dns_query *q, const mem *mm,
       (*added)++;
     }
   }
-  m_free(mm, tt, cap * sizeof *tt);
+  if (tt != stack) {
+    m_free(mm, tt, cap * sizeof *tt);
+  }
   return st;
 }
 
 static int parse_aaaa(mdspf_dns_query *q, const mem *mm,
                       const unsigned char *abuf, int alen, size_t *added) {
+  struct ares_addr6ttl stack[STACK_ADDRS];
   size_t cap = rr_cap(alen, MIN_RR_AAAA), i;
-  struct ares_addr6ttl *tt = m_alloc(mm, cap * sizeof *tt);
+  struct ares_addr6ttl *tt =
+      cap <= STACK_ADDRS ? stack : m_alloc(mm, cap * sizeof *tt);
   int n = (int)cap, st;
   if (!tt) {
     return ARES_ENOMEM;
@@ -213,7 +225,9 @@ static int parse_aaaa(mdspf_dns_query *q, const mem *mm,
       (*added)++;
     }
   }
-  m_free(mm, tt, cap * sizeof *tt);
+  if (tt != stack) {
+    m_free(mm, tt, cap * sizeof *tt);
+  }
   return st;
 }
 
@@ -264,6 +278,7 @@ static int parse_txt(mdspf_dns_query *q, const mem *mm,
                      const unsigned char *abuf, int alen, size_t *added) {
   struct ares_txt_ext *txt = NULL, *t, *start;
   size_t maxrec = 0, cur = 0;
+  char stack[STACK_TXT];
   char *buf;
   int st = ares_parse_txt_reply_ext(abuf, alen, &txt);
   if (st != ARES_SUCCESS) {
@@ -288,7 +303,7 @@ static int parse_txt(mdspf_dns_query *q, const mem *mm,
       maxrec = cur;
     }
   }
-  buf = m_alloc(mm, maxrec + 1);
+  buf = maxrec < sizeof stack ? stack : m_alloc(mm, maxrec + 1);
   if (!buf) {
     ares_free_data(txt);
     return ARES_ENOMEM;
@@ -310,7 +325,9 @@ static int parse_txt(mdspf_dns_query *q, const mem *mm,
     (*added)++;
     start = t;
   }
-  m_free(mm, buf, maxrec + 1);
+  if (buf != stack) {
+    m_free(mm, buf, maxrec + 1);
+  }
   ares_free_data(txt);
   return ARES_SUCCESS;
 }

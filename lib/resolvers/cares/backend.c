@@ -18,9 +18,12 @@
  * (so the extra ones drain and close).  Each channel has its own sockets;
  * the fd table maps every socket to its channel, the hooks and
  * mdspf_cares_getsock report all of them, the timer is the earliest
- * deadline of any channel, and mdspf_cares_wait polls them all.  c-ares
- * closes the sockets of a channel without queries, so an idle extra
- * channel costs memory (~75 KiB, mostly c-ares' tables), not sockets.
+ * deadline of any channel, and mdspf_cares_wait polls them all.  The
+ * main lane's UDP channels keep their sockets open while they have no
+ * query (ARES_FLAG_STAYOPEN): a host that checks one message at a time
+ * would otherwise open, configure, connect and close a socket per check.
+ * So the primary channel holds one UDP socket per server from its first
+ * query until the free; an extra channel's sockets close with it.
  *
  * Sites.  The pool alone would only move the limit: a domain whose name
  * servers never answer can fill any number of channels with names under
@@ -72,6 +75,13 @@
  * one, ares_cancel() ends them all at once, so abandoned lookups do not
  * keep sockets and timers alive.  A token still waiting in its site's
  * queue is freed at once when cancelled.
+ *
+ * Free lists.  Tokens and sites are made and dropped for every query, so
+ * they have one size each (the longest name, the longest site key) and
+ * the ones dropped are kept for reuse, up to FREE_TOKENS and FREE_SITES:
+ * one check at a time, or a steady load below those numbers, allocates
+ * nothing in the backend per query.  What is kept is bounded and goes
+ * with the free.
  *
  * Re-entrancy.  Answers are delivered from inside c-ares calls
  * (ares_process_fd, ares_query, ares_cancel, ares_destroy), and delivery
@@ -177,6 +187,11 @@
 /* Longest site key: a name is at most 253 octets. */
 #define SITE_KEY_MAX 253
 
+/* Tokens and sites kept for reuse (see "Free lists" at the top): about
+ * 75 KiB and 25 KiB at most. */
+#define FREE_TOKENS 128
+#define FREE_SITES 64
+
 /* The site hash table starts with (and never shrinks below) this many
  * buckets; it doubles when there are more sites than buckets and halves
  * when there are fewer than an eighth. */
@@ -208,8 +223,12 @@ typedef struct cares_token {
   int state;      /* TOK_* */
   int submitting; /* inside ares_query(): do not free on completion */
   int completed;  /* c-ares called back while submitting */
+  struct cares_token *next_free; /* on the free list */
   char name[];    /* the name escaped for ares_query */
 } cares_token;
+
+/* Every token has room for the longest escaped name. */
+#define TOKEN_SIZE (sizeof(cares_token) + ESC_NAME_MAX + 1)
 
 #define TOKEN(k) MDSPF__CONTAINER(k, cares_token, link)
 
@@ -227,8 +246,12 @@ struct cares_site {
   size_t size;    /* of this allocation */
   uint32_t hash;
   size_t keylen;
+  cares_site *next_free; /* on the free list */
   char key[]; /* lower case, NUL-terminated */
 };
+
+/* Every site has room for the longest key. */
+#define SITE_SIZE (sizeof(cares_site) + SITE_KEY_MAX + 1)
 
 struct cares_chan {
   struct mdspf_cares *c;
@@ -294,6 +317,11 @@ struct mdspf_cares {
   int free_req; /* free asked for from a delivery callback or a hook */
   int in_hook;  /* inside the host's watch or timer callback */
   unsigned refs; /* the user's, plus one per holder of the vtable */
+  /* dropped tokens and sites kept for reuse */
+  cares_token *free_tokens;
+  size_t nfree_tokens;
+  cares_site *free_sites;
+  size_t nfree_sites;
 };
 
 static int destroy(mdspf_cares *c);
@@ -333,6 +361,76 @@ static void c_free(const mdspf_cares *c, void *p, size_t n) {
   if (p) {
     (void)c->afn(c->aud, p, n, 0);
   }
+}
+
+/* A zeroed token (its name not), from the free list when it has one. */
+static cares_token *token_alloc(mdspf_cares *c) {
+  cares_token *t = c->free_tokens;
+  if (t) {
+    c->free_tokens = t->next_free;
+    c->nfree_tokens--;
+    memset(t, 0, sizeof *t);
+  } else {
+    t = c_alloc(c, TOKEN_SIZE);
+    if (!t) {
+      return NULL;
+    }
+  }
+  t->size = TOKEN_SIZE;
+  return t;
+}
+
+/* The memory of a token that is done with: kept for reuse while the
+ * free list has room and the backend is open. */
+static void token_release(mdspf_cares *c, cares_token *t) {
+  if (c->nfree_tokens < FREE_TOKENS && !c->closing) {
+    t->next_free = c->free_tokens;
+    c->free_tokens = t;
+    c->nfree_tokens++;
+  } else {
+    c_free(c, t, t->size);
+  }
+}
+
+static cares_site *site_alloc(mdspf_cares *c) {
+  cares_site *s = c->free_sites;
+  if (s) {
+    c->free_sites = s->next_free;
+    c->nfree_sites--;
+    memset(s, 0, sizeof *s);
+  } else {
+    s = c_alloc(c, SITE_SIZE);
+    if (!s) {
+      return NULL;
+    }
+  }
+  s->size = SITE_SIZE;
+  return s;
+}
+
+static void site_release(mdspf_cares *c, cares_site *s) {
+  if (c->nfree_sites < FREE_SITES && !c->closing) {
+    s->next_free = c->free_sites;
+    c->free_sites = s;
+    c->nfree_sites++;
+  } else {
+    c_free(c, s, s->size);
+  }
+}
+
+/* Empty both free lists (the backend closes). */
+static void free_lists_drop(mdspf_cares *c) {
+  while (c->free_tokens) {
+    cares_token *t = c->free_tokens;
+    c->free_tokens = t->next_free;
+    c_free(c, t, t->size);
+  }
+  while (c->free_sites) {
+    cares_site *s = c->free_sites;
+    c->free_sites = s->next_free;
+    c_free(c, s, s->size);
+  }
+  c->nfree_tokens = c->nfree_sites = 0;
 }
 
 /* ---- time ---------------------------------------------------------------- */
@@ -661,7 +759,7 @@ static void site_rehash(mdspf_cares *c, size_t nb) {
  * there is no memory. */
 static cares_site *site_get(mdspf_cares *c, const char *name) {
   char key[SITE_KEY_MAX + 1];
-  size_t n = site_key(name, key), size;
+  size_t n = site_key(name, key);
   uint32_t h = key_hash(key, n);
   cares_site *s;
   if (c->tab) {
@@ -680,12 +778,10 @@ static cares_site *site_get(mdspf_cares *c, const char *name) {
   } else if (c->nsites >= c->tab_n && c->tab_n <= SIZE_MAX / 4) {
     site_rehash(c, c->tab_n * 2); /* failure: longer chains */
   }
-  size = sizeof *s + n + 1;
-  s = c_alloc(c, size);
+  s = site_alloc(c);
   if (!s) {
     return NULL;
   }
-  s->size = size;
   s->hash = h;
   s->keylen = n;
   memcpy(s->key, key, n + 1);
@@ -710,7 +806,7 @@ static void site_put(mdspf_cares *c, cares_site *s) {
     }
   }
   c->nsites--;
-  c_free(c, s, s->size);
+  site_release(c, s);
   if (c->tab_n > SITE_TAB_MIN && c->nsites < c->tab_n / 8) {
     site_rehash(c, c->tab_n / 2); /* kept at SITE_TAB_MIN until the free */
   }
@@ -910,7 +1006,7 @@ static void chan_close(mdspf_cares *c, cares_chan *h) {
     mdspf__list_remove(&h->sent, &t->link);
     t->site->ln[t->lane].sent--;
     site_put(c, t->site);
-    c_free(c, t, t->size);
+    token_release(c, t);
   }
   c->fd_slots -= 2 * (c->nservers > 0 ? c->nservers : 1);
   mdspf__list_remove(&c->lanes[h->lane].chans, &h->link);
@@ -975,7 +1071,7 @@ static int ares_type(int rrtype) {
 
 static void token_free(mdspf_cares *c, cares_token *t) {
   site_put(c, t->site);
-  c_free(c, t, t->size);
+  token_release(c, t);
 }
 
 /* Put t at the back of its site's queue in lane l. */
@@ -1257,7 +1353,6 @@ static int cares_query(void *impl, mdspf_dns_query *q, const char *name,
   cares_token *t;
   cares_site *s;
   cares_chan *h;
-  size_t size;
   int len;
   if (!c || !q || !name || !token) {
     return MDSPF_E_INVAL;
@@ -1273,20 +1368,18 @@ static int cares_query(void *impl, mdspf_dns_query *q, const char *name,
   if (len < 0) {
     return MDSPF_E_INVAL;
   }
-  size = sizeof *t + (size_t)len + 1;
-  t = c_alloc(c, size);
+  t = token_alloc(c);
   if (!t) {
     return MDSPF_E_NOMEM;
   }
   s = site_get(c, name);
   if (!s) {
-    c_free(c, t, size);
+    token_release(c, t);
     return MDSPF_E_NOMEM;
   }
   t->c = c;
   t->q = q;
   t->site = s;
-  t->size = size;
   t->rrtype = rrtype;
   memcpy(t->name, esc, (size_t)len + 1);
   c->pending++;
@@ -1599,7 +1692,8 @@ mdspf_status mdspf_cares_new(const mdspf_cares_options *opt, mdspf_cares **out) 
     } else {
       /* UDP: a truncated reply comes back to us (next_lane) */
       L->chan_sent = CHAN_SENT;
-      L->flags = base | ARES_FLAG_IGNTC;
+      /* STAYOPEN: the sockets outlive the queries (see "Channels") */
+      L->flags = base | ARES_FLAG_IGNTC | ARES_FLAG_STAYOPEN;
       L->tries = o.tries;
       L->timeout_ms = o.timeout_ms;
     }
@@ -1716,6 +1810,7 @@ static void close_all(mdspf_cares *c) {
   c_free(c, c->fds, c->fds_cap * sizeof *c->fds);
   c_free(c, c->pfd, c->pfd_cap * sizeof *c->pfd);
   c_free(c, c->tab, c->tab_n * sizeof *c->tab); /* no site is left */
+  free_lists_drop(c);
   c->fds = NULL;
   c->pfd = NULL;
   c->tab = NULL;
