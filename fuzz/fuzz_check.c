@@ -36,6 +36,14 @@
  * queued in the zone; no allocation is leaked and every free passes the
  * exact size; the Received-SPF and Authentication-Results lines are
  * printable ASCII only, whatever the sender, HELO, records or host name.
+ *
+ * Every input (without a hang fault) also runs through a DNS cache
+ * (mdspf_cache) over the zone, whose text then starts with "$TTL 300"
+ * so that answers can be kept: the check gives exactly the inline
+ * outcome with at most as many zone queries, a second check through the
+ * warm cache gives it again, and the cache's hits, misses and coalesced
+ * lookups add up to the checks' queries.  The failure run goes through
+ * a cache too when the failing allocation's number is odd.
  */
 #include "fuzz_common.h"
 
@@ -228,10 +236,51 @@ static void apply_directives(const spec *sp, mdspf_zone *z, mdspf_ctx *ctx) {
   }
 }
 
+/* A second check through the warm cache of a finished first one (of
+ * outcome o): the same verdict, and the cache's counters add up. */
+static void rerun_cached(const spec *sp, mdspf_ctx *ctx, mdspf_zone *z,
+                         mdspf_cache *cache, const mdspf_check *first,
+                         const outcome *o, int timeout_ms) {
+  mdspf_check *chk = NULL;
+  mdspf_cache_counters k;
+  unsigned long zq = mdspf_zone_queries(z);
+  FUZZ_CHECK(mdspf_check_new(ctx, &chk) == MDSPF_OK);
+  FUZZ_CHECK(mdspf_check_set_ip(chk, o->client_ip) == MDSPF_OK);
+  if (sp->sender[0]) {
+    (void)mdspf_check_set_sender(chk, sp->sender);
+  }
+  if (!sp->helo[0] || mdspf_check_set_helo(chk, sp->helo) != MDSPF_OK) {
+    FUZZ_CHECK(mdspf_check_set_helo(chk, "mail.example.net") == MDSPF_OK);
+  }
+  if (sp->flags & 4u) {
+    FUZZ_CHECK(mdspf_check_set_identity(chk, MDSPF_ID_HELO) == MDSPF_OK);
+  }
+  FUZZ_CHECK(mdspf_check_run(chk, timeout_ms) == MDSPF_OK);
+  FUZZ_CHECK(mdspf_check_result(chk) == o->result);
+  FUZZ_CHECK(mdspf_check_reason(chk) == o->reason);
+  FUZZ_CHECK(mdspf_check_source(chk) == o->source);
+  FUZZ_CHECK(same_str(mdspf_check_mechanism(chk), o->mechanism));
+  FUZZ_CHECK(same_str(mdspf_check_domain(chk), o->domain));
+  FUZZ_CHECK(same_str(mdspf_check_problem(chk), o->problem));
+  FUZZ_CHECK(mdspf_check_dns_terms(chk) == o->dns_terms);
+  FUZZ_CHECK(mdspf_check_void_lookups(chk) == o->voids);
+  FUZZ_CHECK(mdspf_check_queries(chk) == o->queries);
+  FUZZ_CHECK(mdspf_zone_queries(z) - zq <= o->queries);
+  memset(&k, 0, sizeof k);
+  k.struct_size = sizeof k;
+  FUZZ_CHECK(mdspf_cache_stats(cache, &k) == MDSPF_OK);
+  FUZZ_CHECK(k.hits + k.misses + k.coalesced ==
+             (uint64_t)mdspf_check_queries(first) + mdspf_check_queries(chk));
+  FUZZ_CHECK(k.misses >= mdspf_zone_queries(z) &&
+             k.inflight == 0 && k.entries <= k.stored);
+  mdspf_check_free(chk);
+}
+
 static void run_check(const spec *sp, int delivery, int oom, int timeout_ms,
-                      outcome *o) {
+                      outcome *o, int cached) {
   fuzz_alloc fa;
   mdspf_zone *z = NULL;
+  mdspf_cache *cache = NULL;
   mdspf_ctx *ctx = NULL;
   mdspf_check *chk = NULL;
   tracer tr;
@@ -246,10 +295,34 @@ static void run_check(const spec *sp, int delivery, int oom, int timeout_ms,
   }
   FUZZ_CHECK(mdspf_zone_set_delivery(z, delivery) == MDSPF_OK);
   /* errors leave what was loaded before them */
-  (void)mdspf_zone_load(z, sp->zone, sp->zone_len, ORIGIN, "check.zone", NULL,
-                        0);
+  if (cached) {
+    /* a default TTL, so that the cache keeps what it can */
+    static const char ttl[] = "$TTL 300\n";
+    char *text = malloc(sizeof ttl - 1 + sp->zone_len + 1);
+    FUZZ_CHECK(text != NULL);
+    memcpy(text, ttl, sizeof ttl - 1);
+    memcpy(text + sizeof ttl - 1, sp->zone, sp->zone_len);
+    (void)mdspf_zone_load(z, text, sizeof ttl - 1 + sp->zone_len, ORIGIN,
+                          "check.zone", NULL, 0);
+    free(text);
+  } else {
+    (void)mdspf_zone_load(z, sp->zone, sp->zone_len, ORIGIN, "check.zone",
+                          NULL, 0);
+  }
   FUZZ_CHECK(mdspf_ctx_new(fuzz_alloc_fn, &fa, &ctx) == MDSPF_OK);
-  FUZZ_CHECK(mdspf_ctx_set_resolver(ctx, mdspf_zone_resolver(z)) == MDSPF_OK);
+  if (cached) {
+    mdspf_cache_options co;
+    mdspf_cache_options_init(&co);
+    co.alloc = fuzz_alloc_fn;
+    co.alloc_ud = &fa;
+    FUZZ_CHECK(mdspf_cache_new(mdspf_zone_resolver(z), &co, &cache) ==
+               MDSPF_OK);
+    FUZZ_CHECK(mdspf_ctx_set_resolver(ctx, mdspf_cache_resolver(cache)) ==
+               MDSPF_OK);
+  } else {
+    FUZZ_CHECK(mdspf_ctx_set_resolver(ctx, mdspf_zone_resolver(z)) ==
+               MDSPF_OK);
+  }
   for (i = 0; i < 5; i++) {
     if (sp->limit[i] >= 0) {
       FUZZ_CHECK(mdspf_ctx_set_limit(ctx, i + 1, sp->limit[i]) == MDSPF_OK);
@@ -397,11 +470,19 @@ static void run_check(const spec *sp, int delivery, int oom, int timeout_ms,
   if (o->reason == MDSPF_E_NOMEM) {
     FUZZ_CHECK(fa.nfailed > 0);
   }
-  if (!oom) {
+  if (!oom && !cached) {
     FUZZ_CHECK(o->zone_queries == o->queries);
+  }
+  if (cached) {
+    /* identical lookups of one check are asked once */
+    FUZZ_CHECK(o->zone_queries <= o->queries);
   }
   if (sp->flags & 0x20u) {
     FUZZ_CHECK(o->results == 1);
+  }
+  if (cached && !oom) {
+    mdspf_ctx_set_trace(ctx, NULL, NULL);
+    rerun_cached(sp, ctx, z, cache, chk, o, timeout_ms);
   }
 
 out:
@@ -411,6 +492,7 @@ out:
   FUZZ_CHECK(mdspf_zone_pending(z) == 0);
   FUZZ_CHECK(mdspf_zone_process(z, (size_t)-1) == 0);
   mdspf_ctx_free(ctx);
+  mdspf_cache_free(cache);
   mdspf_zone_free(z);
   FUZZ_CHECK(fa.outstanding == 0);
 }
@@ -524,13 +606,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   timeout = sp.has_hang ? HANG_TIMEOUT_MS : NOHANG_TIMEOUT_MS;
 
   t0 = time(NULL);
-  run_check(&sp, MDSPF_ZONE_INLINE, 0, timeout, &base);
+  run_check(&sp, MDSPF_ZONE_INLINE, 0, timeout, &base, 0);
   for (i = 1; i <= 2; i++) {
     if (!(sp.flags & (unsigned)i)) {
       continue;
     }
     run_check(&sp, i == 1 ? MDSPF_ZONE_DEFERRED_FIFO : MDSPF_ZONE_DEFERRED_LIFO,
-              0, timeout, &other);
+              0, timeout, &other, 0);
     t1 = time(NULL);
     if (!same_outcome(&base, &other, t0 == t1) && sp.has_hang &&
         (base.reason == MDSPF_E_TIMEOUT) != (other.reason == MDSPF_E_TIMEOUT)) {
@@ -538,10 +620,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       outcome_free(&base);
       outcome_free(&other);
       t0 = time(NULL);
-      run_check(&sp, MDSPF_ZONE_INLINE, 0, HANG_RETRY_MS, &base);
+      run_check(&sp, MDSPF_ZONE_INLINE, 0, HANG_RETRY_MS, &base, 0);
       run_check(&sp,
                 i == 1 ? MDSPF_ZONE_DEFERRED_FIFO : MDSPF_ZONE_DEFERRED_LIFO, 0,
-                HANG_RETRY_MS, &other);
+                HANG_RETRY_MS, &other, 0);
       t1 = time(NULL);
     }
     if (!same_outcome(&base, &other, t0 == t1)) {
@@ -550,10 +632,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     }
     outcome_free(&other);
   }
+  if (!sp.has_hang) {
+    /* through a cache: the same outcome, no more zone queries */
+    t0 = time(NULL);
+    run_check(&sp, (sp.flags & 2u) ? MDSPF_ZONE_DEFERRED_LIFO
+                                   : MDSPF_ZONE_INLINE,
+              0, timeout, &other, 1);
+    t1 = time(NULL);
+    FUZZ_CHECK(other.zone_queries <= base.zone_queries);
+    other.zone_queries = base.zone_queries;
+    if (!same_outcome(&base, &other, t0 == t1)) {
+      report("cached run", &base, &other);
+      abort();
+    }
+    outcome_free(&other);
+  }
   if (sp.flags & 0x10u) {
     run_check(&sp,
               (sp.flags & 0x40u) ? MDSPF_ZONE_DEFERRED_FIFO : MDSPF_ZONE_INLINE,
-              1, timeout, &other);
+              1, timeout, &other, (sp.fail_at & 1u) != 0);
     outcome_free(&other);
   }
   outcome_free(&base);
