@@ -33,10 +33,12 @@
  * cache (mdspf_cache) sits between the what-if overlay and the live or
  * zone resolver, so checks of the same domains share their lookups and
  * identical lookups in flight are asked once; --no-cache turns it off.
- * Its counters are printed once, after the last check: with --json as
- * a last object {"cache":{...}} (never part of a check's object, whose
- * content stays the same whatever --concurrency), with --trace as a
- * last trace line "  cache: ...", and with --verbose on stderr.
+ * Its counters are printed once, after the last check: with --verbose
+ * on stderr, and when --cache was asked for, with --json as a last
+ * object {"cache":{...}} or with --trace as a last trace line "  cache:
+ * ...".  Without --cache the output is one object per check as before,
+ * and a check's object never holds counters, so it stays the same
+ * whatever --concurrency.
  *
  * Traces.  -debug (stderr) and --trace (stdout, or a "trace" array with
  * --json) collect each check's events in the check's own buffer (the
@@ -328,11 +330,12 @@ static void usage(FILE *out) {
       "for\n"
       "                       -file batches without --trace or -debug.  "
       "Its\n"
-      "                       counters are printed "
-      "after the\n"
-      "                       last check with --json (a last object "
-      "\"cache\"),\n"
-      "                       --trace and --verbose\n"
+      "                       counters follow the last check: on stderr "
+      "with\n"
+      "                       --verbose, and when --cache is given, as a "
+      "last\n"
+      "                       --json object {\"cache\":...} or --trace "
+      "line\n"
       "  --no-cache           do not (every check asks the DNS itself)\n"
       "\n"
       "What-if:\n"
@@ -3047,12 +3050,13 @@ static int run(const struct options *o) {
   run_loop(&r);
   status = r.failed || r.read_error ? EXIT_USAGE : r.status;
   if (r.be.cache != NULL && !r.failed) {
-    /* the counters, once, after the last check */
-    if (o->json) {
+    /* the counters, once, after the last check; on stdout only when
+     * asked for, so that a default batch keeps one object per check */
+    if (o->json && o->cache == CACHE_ON) {
       fputs("{\"cache\":", stdout);
       json_cache(stdout, r.be.cache);
       fputs("}\n", stdout);
-    } else if (o->trace) {
+    } else if (o->trace && o->cache == CACHE_ON) {
       text_cache(stdout, "  ", r.be.cache);
     }
     if (o->verbose) {
