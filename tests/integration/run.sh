@@ -66,26 +66,10 @@ skip() {
 ZONEFILES=("$ZONEDIR"/*.zone)
 [ -f "${ZONEFILES[0]}" ] || die "no zone files in $ZONEDIR"
 
-find_nsd() {
-  if [ -n "${NSD:-}" ]; then
-    [ -x "$NSD" ] && printf '%s\n' "$NSD"
-    return
-  fi
-  local p
-  p=$(command -v nsd 2>/dev/null) && [ -x "$p" ] && {
-    printf '%s\n' "$p"
-    return
-  }
-  for p in /usr/sbin/nsd /usr/local/sbin/nsd /sbin/nsd; do
-    [ -x "$p" ] && {
-      printf '%s\n' "$p"
-      return
-    }
-  done
-}
-NSD_BIN=$(find_nsd)
+# shellcheck source=../nsd-lib.sh
+. "$HERE/../nsd-lib.sh" || die "cannot read $HERE/../nsd-lib.sh"
+NSD_BIN=$(nsd_find)
 [ -n "$NSD_BIN" ] || skip "nsd (NLnet Labs NSD) not found in PATH or /usr/sbin; install the Debian package 'nsd' (./build.sh does) to run the live-DNS tests"
-NSD_CHECKCONF=$(dirname "$NSD_BIN")/nsd-checkconf
 NSD_CHECKZONE=$(dirname "$NSD_BIN")/nsd-checkzone
 
 help_text=$("$SPFQUERY" --help 2>&1)
@@ -106,25 +90,10 @@ done
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/mdspf-integration.XXXXXX") ||
   die "mktemp -d failed"
-NSD_PID=
 CHILD_PID=
 
-stop_nsd() {
-  [ -n "$NSD_PID" ] || return 0
-  local pid=$NSD_PID i
-  NSD_PID=
-  kill -TERM "$pid" 2>/dev/null
-  for ((i = 0; i < 100; i++)); do # NSD takes a second or two to stop
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  if kill -0 "$pid" 2>/dev/null; then
-    say "nsd (pid $pid) ignored SIGTERM for 10 s; sending SIGKILL"
-    kill -KILL "$pid" 2>/dev/null
-  fi
-  wait "$pid" 2>/dev/null
-  return 0
-}
+nsd_note() { say "$@"; }
+stop_nsd() { nsd_stop; }
 
 cleanup() {
   local status=$?
@@ -157,14 +126,7 @@ run_child() {
   CHILD_PID=
 }
 
-now_ms() {
-  if [ -n "${EPOCHREALTIME:-}" ]; then
-    local t=${EPOCHREALTIME/[.,]/}
-    echo $((t / 1000))
-  else
-    echo $(($(date +%s%N) / 1000000))
-  fi
-}
+now_ms() { nsd_now_ms; }
 
 # ---------------------------------------------------------------------------
 # NSD
@@ -203,80 +165,16 @@ if [ -r /proc/net/if_inet6 ] &&
   USE_IP6=1
 fi
 
-# Local ports in use (TCP or UDP, any address), from /proc/net; empty if
-# unreadable -- then a collision shows up as a bind failure and is retried.
-ports_in_use() {
-  cat /proc/net/tcp /proc/net/tcp6 /proc/net/udp /proc/net/udp6 2>/dev/null |
-    awk 'NR > 0 && $2 ~ /:/ { split($2, a, ":"); print a[2] }' | sort -u
-}
-
-# A random port below the ephemeral range (where outgoing sockets, such as
-# the resolver's own, take theirs), or 20000-60000 if that range is odd.
-pick_port() {
-  local lo=32768 span base p hex
-  if [ -r /proc/sys/net/ipv4/ip_local_port_range ]; then
-    read -r lo _ </proc/sys/net/ipv4/ip_local_port_range
-  fi
-  if [ "$lo" -gt 21024 ]; then
-    base=20000 span=$((lo - 20000))
-  else
-    base=20000 span=40000
-  fi
-  local used
-  used=$(ports_in_use)
-  for _ in 1 2 3 4 5 6 7 8 9 10; do
-    p=$((base + (RANDOM * 32768 + RANDOM) % span))
-    hex=$(printf '%04X' "$p")
-    case $'\n'"$used"$'\n' in
-    *$'\n'"$hex"$'\n'*) continue ;;
-    esac
-    echo "$p"
-    return
-  done
-  echo "$p"
-}
-
 write_conf() {
-  local port=$1 conf=$TMP/nsd.conf z
-  {
-    echo "server:"
-    echo "  ip-address: 127.0.0.1@$port"
-    [ "$USE_IP6" = 1 ] && echo "  ip-address: ::1@$port"
-    echo "  port: $port"
-    echo "  do-ip4: yes"
-    if [ "$USE_IP6" = 1 ]; then echo "  do-ip6: yes"; else echo "  do-ip6: no"; fi
-    echo "  username: \"\""
-    echo "  chroot: \"\""
-    echo "  database: \"\""
-    echo "  zonesdir: \"$TMP/zones\""
-    echo "  pidfile: \"$TMP/nsd.pid\""
-    echo "  logfile: \"$TMP/nsd.log\""
-    echo "  xfrdfile: \"$TMP/xfrd.state\""
-    echo "  xfrdir: \"$TMP/xfr\""
-    echo "  zonelistfile: \"$TMP/zone.list\""
-    echo "  server-count: 1"
-    echo "  verbosity: 1"
-    echo "  hide-version: yes"
-    # Response rate limiting would drop or truncate the batch runs.
-    echo "  rrl-ratelimit: 0"
-    echo "  rrl-whitelist-ratelimit: 0"
-    echo "remote-control:"
-    echo "  control-enable: no"
-    for z in "${ZONENAMES[@]}" probe.test; do
-      echo "zone:"
-      echo "  name: \"$z\""
-      echo "  zonefile: \"$z.zone\""
-    done
-    # Configured, but its file is missing: NSD answers SERVFAIL for it,
-    # which gives the temperror cases of cases.txt.
-    echo "zone:"
-    echo "  name: \"servfail.test\""
-    echo "  zonefile: \"servfail.test.zone\""
-  } >"$conf"
-  if [ -x "$NSD_CHECKCONF" ]; then
-    "$NSD_CHECKCONF" "$conf" >"$TMP/checkconf.out" 2>&1 ||
-      die "nsd-checkconf rejects the generated configuration: $(cat "$TMP/checkconf.out")"
-  fi
+  local port=$1 addrs
+  addrs=("127.0.0.1@$port")
+  [ "$USE_IP6" = 1 ] && addrs+=("::1@$port")
+  NSD_ZONES=("${ZONENAMES[@]}" probe.test)
+  # Configured, but its file is missing: NSD answers SERVFAIL for it,
+  # which gives the temperror cases of cases.txt.
+  NSD_MISSING_ZONES=(servfail.test)
+  nsd_write_conf "$TMP/nsd.conf" "$TMP" "$port" "${addrs[@]}" ||
+    die "nsd-checkconf rejects the generated configuration: $(cat "$TMP/checkconf.out")"
 }
 
 # probe ADDR:PORT -> 0 when this run's server answers there.
@@ -289,49 +187,41 @@ probe() {
 
 PORT=
 start_nsd() {
-  local attempt t0 log
+  local attempt rc
   for ((attempt = 1; attempt <= 12; attempt++)); do
     if [ "$attempt" = 1 ] && [ -n "${MDSPF_INTEGRATION_PORT:-}" ]; then
       PORT=$MDSPF_INTEGRATION_PORT
     else
-      PORT=$(pick_port)
+      PORT=$(nsd_pick_port)
     fi
-    rm -f "$TMP/nsd.log" "$TMP/nsd.pid"
     write_conf "$PORT"
-    "$NSD_BIN" -d -c "$TMP/nsd.conf" >"$TMP/nsd.out" 2>&1 &
-    NSD_PID=$!
-    t0=$(now_ms)
-    while :; do
-      if ! kill -0 "$NSD_PID" 2>/dev/null; then
-        wait "$NSD_PID" 2>/dev/null
-        NSD_PID=
-        log=$(cat "$TMP/nsd.out" "$TMP/nsd.log" 2>/dev/null)
-        case $log in
-        *"::1@"*"Cannot assign requested address"* | *"::1@"*"Address family not supported"*)
-          say "cannot bind ::1; serving 127.0.0.1 only"
-          USE_IP6=0
-          ;;
-        *"Address already in use"*)
-          say "port $PORT is taken; trying another"
-          ;;
-        *)
-          die "nsd exited during start-up:"$'\n'"$log"
-          ;;
-        esac
-        continue 2
-      fi
-      if probe "127.0.0.1:$PORT"; then
-        if [ "$USE_IP6" = 1 ] && ! probe "[::1]:$PORT"; then
-          die "nsd answers on 127.0.0.1:$PORT but not on [::1]:$PORT"
-        fi
-        return 0
-      fi
-      if [ $(($(now_ms) - t0)) -gt 10000 ]; then
-        log=$(cat "$TMP/nsd.out" "$TMP/nsd.log" 2>/dev/null)
-        die "nsd (pid $NSD_PID) did not answer on 127.0.0.1:$PORT within 10 s:"$'\n'"$log"
-      fi
-      sleep 0.1
-    done
+    rc=0
+    nsd_launch "$TMP/nsd.conf" "$TMP" probe "127.0.0.1:$PORT" || rc=$?
+    case $rc in
+    0) ;;
+    1)
+      case $NSD_LOG in
+      *"::1@"*"Cannot assign requested address"* | *"::1@"*"Address family not supported"*)
+        say "cannot bind ::1; serving 127.0.0.1 only"
+        USE_IP6=0
+        ;;
+      *"Address already in use"*)
+        say "port $PORT is taken; trying another"
+        ;;
+      *)
+        die "nsd exited during start-up:"$'\n'"$NSD_LOG"
+        ;;
+      esac
+      continue
+      ;;
+    *)
+      die "nsd (pid $NSD_PID) did not answer on 127.0.0.1:$PORT within 10 s:"$'\n'"$NSD_LOG"
+      ;;
+    esac
+    if [ "$USE_IP6" = 1 ] && ! probe "[::1]:$PORT"; then
+      die "nsd answers on 127.0.0.1:$PORT but not on [::1]:$PORT"
+    fi
+    return 0
   done
   die "could not start nsd on a free port after 12 attempts"
 }

@@ -1,0 +1,183 @@
+# nsd-lib.sh -- start and stop NSD for the scripts that need a real
+# authoritative DNS server on loopback (tests/integration/run.sh, the
+# benchmark's tests/bench/run.sh).  Sourced by bash, never run.
+# SPDX-License-Identifier: BSD-2-Clause
+#
+#   nsd_find                   path of nsd ($NSD, PATH, /usr/sbin, ...) or ""
+#   nsd_pick_port              a random local port that looks free
+#   nsd_write_conf CONF DIR PORT ADDR...
+#                              a configuration serving DIR/zones/NAME.zone for
+#                              every NAME in NSD_ZONES on each ADDR (ip@port),
+#                              state files in DIR; NSD_MISSING_ZONES are
+#                              configured without a file (NSD answers
+#                              SERVFAIL for them); returns nsd-checkconf's
+#                              verdict (output in DIR/checkconf.out)
+#   nsd_launch CONF DIR PROBE...  start "nsd -d -c CONF" (NSD_PID) and wait
+#                              until the command PROBE... succeeds: 0 ready,
+#                              1 nsd exited (its output in NSD_LOG), 2 no
+#                              answer within 10 s (nsd left running)
+#   nsd_stop                   stop the NSD_PID server (SIGTERM, after 10 s
+#                              SIGKILL) and reap it; safe to call twice
+#
+# Callers stop the server from an EXIT trap, so that it goes on every exit
+# path.  Nothing here prints on success; nsd_stop says when it has to kill,
+# through nsd_note (redefine it after sourcing to prefix the message).
+
+nsd_note() { printf '%s\n' "$*"; }
+
+NSD_PID=
+NSD_LOG=
+NSD_ZONES=()
+NSD_MISSING_ZONES=()
+
+nsd_find() {
+  if [ -n "${NSD:-}" ]; then
+    [ -x "$NSD" ] && printf '%s\n' "$NSD"
+    return 0
+  fi
+  local p
+  p=$(command -v nsd 2>/dev/null) && [ -x "$p" ] && {
+    printf '%s\n' "$p"
+    return 0
+  }
+  for p in /usr/sbin/nsd /usr/local/sbin/nsd /sbin/nsd; do
+    [ -x "$p" ] && {
+      printf '%s\n' "$p"
+      return 0
+    }
+  done
+  return 0
+}
+
+nsd_now_ms() {
+  if [ -n "${EPOCHREALTIME:-}" ]; then
+    local t=${EPOCHREALTIME/[.,]/}
+    echo $((t / 1000))
+  else
+    echo $(($(date +%s%N) / 1000000))
+  fi
+}
+
+# Local ports in use (TCP or UDP, any address), from /proc/net; empty if
+# unreadable -- then a collision shows up as a bind failure and is retried.
+nsd_ports_in_use() {
+  cat /proc/net/tcp /proc/net/tcp6 /proc/net/udp /proc/net/udp6 2>/dev/null |
+    awk 'NR > 0 && $2 ~ /:/ { split($2, a, ":"); print a[2] }' | sort -u
+}
+
+# A random port below the ephemeral range (where outgoing sockets, such as
+# the resolver's own, take theirs), or 20000-60000 if that range is odd.
+nsd_pick_port() {
+  local lo=32768 span base p hex used
+  if [ -r /proc/sys/net/ipv4/ip_local_port_range ]; then
+    read -r lo _ </proc/sys/net/ipv4/ip_local_port_range
+  fi
+  if [ "$lo" -gt 21024 ]; then
+    base=20000 span=$((lo - 20000))
+  else
+    base=20000 span=40000
+  fi
+  used=$(nsd_ports_in_use)
+  for _ in 1 2 3 4 5 6 7 8 9 10; do
+    p=$((base + (RANDOM * 32768 + RANDOM) % span))
+    hex=$(printf '%04X' "$p")
+    case $'\n'"$used"$'\n' in
+    *$'\n'"$hex"$'\n'*) continue ;;
+    esac
+    echo "$p"
+    return
+  done
+  echo "$p"
+}
+
+nsd_write_conf() {
+  local conf=$1 dir=$2 port=$3 a z ip6=no
+  shift 3
+  for a in "$@"; do
+    case $a in *:*) ip6=yes ;; esac
+  done
+  {
+    echo "server:"
+    for a in "$@"; do echo "  ip-address: $a"; done
+    echo "  port: $port"
+    echo "  do-ip4: yes"
+    echo "  do-ip6: $ip6"
+    echo "  username: \"\""
+    echo "  chroot: \"\""
+    echo "  database: \"\""
+    echo "  zonesdir: \"$dir/zones\""
+    echo "  pidfile: \"$dir/nsd.pid\""
+    echo "  logfile: \"$dir/nsd.log\""
+    echo "  xfrdfile: \"$dir/xfrd.state\""
+    echo "  xfrdir: \"$dir/xfr\""
+    echo "  zonelistfile: \"$dir/zone.list\""
+    echo "  server-count: 1"
+    echo "  verbosity: 1"
+    echo "  hide-version: yes"
+    # Response rate limiting would drop or truncate batch runs.
+    echo "  rrl-ratelimit: 0"
+    echo "  rrl-whitelist-ratelimit: 0"
+    echo "remote-control:"
+    echo "  control-enable: no"
+    for z in "${NSD_ZONES[@]}"; do
+      echo "zone:"
+      echo "  name: \"$z\""
+      echo "  zonefile: \"$z.zone\""
+    done
+    for z in "${NSD_MISSING_ZONES[@]}"; do
+      echo "zone:"
+      echo "  name: \"$z\""
+      echo "  zonefile: \"$z.zone\""
+    done
+  } >"$conf"
+  mkdir -p "$dir/xfr"
+  local checkconf
+  checkconf=$(dirname "$NSD_BIN")/nsd-checkconf
+  if [ -x "$checkconf" ]; then
+    "$checkconf" "$conf" >"$dir/checkconf.out" 2>&1 || return 1
+  fi
+  return 0
+}
+
+nsd_launch() {
+  local conf=$1 dir=$2 t0
+  shift 2
+  rm -f "$dir/nsd.log" "$dir/nsd.pid"
+  NSD_LOG=
+  "$NSD_BIN" -d -c "$conf" >"$dir/nsd.out" 2>&1 &
+  NSD_PID=$!
+  t0=$(nsd_now_ms)
+  while :; do
+    if ! kill -0 "$NSD_PID" 2>/dev/null; then
+      wait "$NSD_PID" 2>/dev/null
+      NSD_PID=
+      NSD_LOG=$(cat "$dir/nsd.out" "$dir/nsd.log" 2>/dev/null)
+      return 1
+    fi
+    if "$@"; then
+      return 0
+    fi
+    if [ $(($(nsd_now_ms) - t0)) -gt 10000 ]; then
+      NSD_LOG=$(cat "$dir/nsd.out" "$dir/nsd.log" 2>/dev/null)
+      return 2
+    fi
+    sleep 0.1
+  done
+}
+
+nsd_stop() {
+  [ -n "$NSD_PID" ] || return 0
+  local pid=$NSD_PID i
+  NSD_PID=
+  kill -TERM "$pid" 2>/dev/null
+  for ((i = 0; i < 100; i++)); do # NSD takes a second or two to stop
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  if kill -0 "$pid" 2>/dev/null; then
+    nsd_note "nsd (pid $pid) ignored SIGTERM for 10 s; sending SIGKILL"
+    kill -KILL "$pid" 2>/dev/null
+  fi
+  wait "$pid" 2>/dev/null
+  return 0
+}
