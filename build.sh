@@ -10,6 +10,10 @@
 #                        core's tests in a 32-bit build
 #   ./build.sh fuzz [S]  libFuzzer targets (clang) in build-fuzz/, S seconds
 #                        each (default 60)
+#   ./build.sh bench [-- OPTS]  build build/bin/spf-bench and compare the
+#                        library with libspf2 against NSD on loopback
+#                        (about a minute; OPTS go to spf-bench, e.g.
+#                        --runs 9); never part of ./build.sh test
 #   ./build.sh clean     remove the build trees
 #
 # Missing Debian packages are installed first where apt-get exists
@@ -36,6 +40,9 @@ PACKAGES_TEST=(libcmocka-dev libyaml-dev libevent-dev nsd valgrind libtsan2
   clang golang-blitiri-go-spf-dev python3-spf groff-base python3)
 # the 32-bit build of ./build.sh test (gcc -m32, without the c-ares backend)
 PACKAGES_M32=(gcc-multilib libcmocka-dev:i386 libyaml-dev:i386)
+# ./build.sh bench: the peer (libspf2), the DNS server (NSD), and ip(8)
+# to bring up the loopback of the benchmark's private network namespace
+PACKAGES_BENCH=(libspf2-dev nsd iproute2)
 
 say() { printf '\n== %s\n' "$*"; }
 
@@ -190,7 +197,10 @@ cmd_test() {
   # a missing openspf suite is a failure here, not a skip
   export MDSPF_REQUIRE_SUITE=1
   say "build with -Werror"
-  configure_and_build "$BUILD" -DMDSPF_WERROR=ON -DMDSPF_ENABLE_TESTS=ON
+  # (the benchmark, if ./build.sh bench enabled it in build/, is not
+  # part of the tests)
+  configure_and_build "$BUILD" -DMDSPF_WERROR=ON -DMDSPF_ENABLE_TESTS=ON \
+    -DMDSPF_ENABLE_BENCH=OFF
   say "tests"
   run_ctest "$BUILD"
   say "tests under valgrind memcheck"
@@ -271,16 +281,39 @@ cmd_fuzz() {
   [ $failed -eq 0 ] || { echo "build.sh fuzz: a target crashed" >&2; exit 1; }
 }
 
+# ./build.sh bench [-- OPTIONS]: spf-bench against libspf2 (see
+# tests/bench/bench.c for what it measures, tests/bench/run.sh for how
+# NSD and the private network namespace are set up).  Prints a table of
+# medians and ratios; exits non-zero when any result was wrong.
+cmd_bench() {
+  ensure_packages "${PACKAGES[@]}" "${PACKAGES_BENCH[@]}"
+  say "building into build/ with the benchmark"
+  configure_and_build "$BUILD" -DMDSPF_ENABLE_BENCH=ON |
+    grep -E '^\[ *[0-9]+%\] (Built target|Linking)' || true
+  [ -x "$BUILD/bin/spf-bench" ] && [ -x "$BUILD/bin/spfquery" ] || {
+    echo "build.sh: the build failed; run ./build.sh to see why" >&2
+    exit 1
+  }
+  say "benchmark: libmaildrop-spf against libspf2"
+  bash "$ROOT/tests/bench/run.sh" "$BUILD/bin/spf-bench" \
+    "$BUILD/bin/spfquery" "$ROOT" -- "$@"
+}
+
 case "${1:-build}" in
 build) cmd_build ;;
 demo) cmd_demo ;;
 test) cmd_test ;;
 fuzz) cmd_fuzz "${2:-60}" ;;
+bench)
+  shift
+  [ "${1:-}" = -- ] && shift
+  cmd_bench "$@"
+  ;;
 clean) rm -rf "$BUILD" "$ASAN_BUILD" "$TSAN_BUILD" "$M32_BUILD" "$CLANG_BUILD" \
   "$ROOT/build-fuzz" ;;
--h | --help | help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//' ;;
+-h | --help | help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//' ;;
 *)
-  echo "usage: ./build.sh [build|demo|test|fuzz [SECONDS]|clean]" >&2
+  echo "usage: ./build.sh [build|demo|test|fuzz [SECONDS]|bench [-- OPTIONS]|clean]" >&2
   exit 2
   ;;
 esac
