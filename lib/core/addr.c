@@ -13,45 +13,47 @@
 /* qnum = DIGIT / %x31-39 DIGIT / "1" 2DIGIT / "2" %x30-34 DIGIT / "25"
  * %x30-35: 0..255 without leading zeros. */
 int mdspf__ip4_parse(const char *s, size_t n, uint8_t out[4]) {
-  size_t i = 0;
+  const unsigned char *p = (const unsigned char *)s, *e = p + n;
   int part;
   for (part = 0; part < 4; part++) {
-    unsigned v = 0;
-    size_t digits = 0;
+    unsigned v, d;
     if (part > 0) {
-      if (i >= n || s[i] != '.') {
+      if (p == e || *p != '.') {
         return 0;
       }
-      i++;
+      p++;
     }
-    while (i < n && mdspf__is_digit((unsigned char)s[i])) {
-      if (digits == 3) {
-        return 0;
-      }
-      if (digits == 1 && v == 0) {
+    if (p == e || (v = (unsigned)*p - '0') > 9) {
+      return 0;
+    }
+    p++;
+    if (p < e && (d = (unsigned)*p - '0') <= 9) {
+      if (v == 0) {
         return 0; /* leading zero */
       }
-      v = v * 10 + (unsigned)(s[i] - '0');
-      digits++;
-      i++;
-    }
-    if (digits == 0 || v > 255) {
-      return 0;
+      v = v * 10 + d;
+      p++;
+      if (p < e && (d = (unsigned)*p - '0') <= 9) {
+        v = v * 10 + d;
+        p++;
+        if (v > 255 || (p < e && (unsigned)*p - '0' <= 9)) {
+          return 0; /* over 255, or a fourth digit */
+        }
+      }
     }
     out[part] = (uint8_t)v;
   }
-  return i == n;
+  return p == e;
 }
 
+/* Value of a hex digit, -1 for any other octet. */
 static int hexval(int c) {
-  if (c >= '0' && c <= '9') {
-    return c - '0';
-  }
-  c = mdspf__lower(c);
-  if (c >= 'a' && c <= 'f') {
-    return c - 'a' + 10;
-  }
-  return -1;
+  static const signed char hex[256] = {
+      ['0'] = 1,  ['1'] = 2,  ['2'] = 3,  ['3'] = 4,  ['4'] = 5,  ['5'] = 6,
+      ['6'] = 7,  ['7'] = 8,  ['8'] = 9,  ['9'] = 10, ['a'] = 11, ['b'] = 12,
+      ['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16, ['A'] = 11, ['B'] = 12,
+      ['C'] = 13, ['D'] = 14, ['E'] = 15, ['F'] = 16};
+  return hex[c & 0xff] - 1;
 }
 
 int mdspf__ip6_parse(const char *s, size_t n, uint8_t out[16]) {
@@ -77,15 +79,15 @@ int mdspf__ip6_parse(const char *s, size_t n, uint8_t out[16]) {
   while (i < n) {
     size_t start = i;
     unsigned v = 0;
-    int digits = 0;
+    int digits = 0, h;
     if (words >= 8) {
       return 0;
     }
-    while (i < n && hexval((unsigned char)s[i]) >= 0) {
+    while (i < n && (h = hexval((unsigned char)s[i])) >= 0) {
       if (digits == 4) {
         return 0;
       }
-      v = (v << 4) | (unsigned)hexval((unsigned char)s[i]);
+      v = (v << 4) | (unsigned)h;
       digits++;
       i++;
     }
