@@ -16,7 +16,7 @@ static void *libc_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
     free(ptr);
     return NULL;
   }
-  return realloc(ptr, nsize);
+  return ptr ? realloc(ptr, nsize) : malloc(nsize);
 }
 
 void mdspf__allocator_init(mdspf__allocator *a, mdspf_alloc_fn fn, void *ud) {
