@@ -10,13 +10,18 @@
  *     with identical terms, and formatting that gives the same text;
  *   - formatting into a short buffer gives a NUL-terminated prefix and
  *     MDSPF_E_BUFFER exactly when the text does not fit;
- *   - every allocation is returned (the checking allocator).
+ *   - every allocation is returned (the checking allocator);
+ *   - the parser's fast path and its general term parser agree: the
+ *     same error at the same place, or byte-identical records
+ *     (mdspf__record_parse_general).
  */
 #include "fuzz_common.h"
 
 #include <maildrop-spf/spf.h>
 
 #include <ctype.h>
+
+#include "core/record.h"
 
 static int same_name(const char *a, const char *b) {
   if (!a || !b) {
@@ -173,6 +178,39 @@ static void format_short(const mdspf_record *rec, const char *full, size_t flen,
   free(buf);
 }
 
+/* The general term parser gives what the parser gave. */
+static void same_as_general(const char *txt, size_t size, int rc,
+                            const mdspf_record *r, int code, size_t off,
+                            size_t len) {
+  mdspf__allocator a;
+  mdspf_record *g = NULL;
+  int gcode = -1;
+  size_t goff = (size_t)-1, glen = (size_t)-1, i;
+  int grc;
+  mdspf__allocator_init(&a, NULL, NULL);
+  grc = mdspf__record_parse_general(&a, txt, size, &g, &gcode, &goff, &glen);
+  FUZZ_CHECK(grc == rc);
+  if (rc != MDSPF_OK) {
+    FUZZ_CHECK(gcode == code && goff == off && glen == len);
+    return;
+  }
+  FUZZ_CHECK(g->size == r->size && g->nterms == r->nterms &&
+             g->redirect == r->redirect && g->exp == r->exp &&
+             g->text_len == r->text_len);
+  for (i = 0; i < r->nterms; i++) {
+    const mdspf__term *x = &r->terms[i], *y = &g->terms[i];
+    FUZZ_CHECK(x->kind == y->kind && x->qual == y->qual &&
+               x->qual_char == y->qual_char && x->flags == y->flags);
+    FUZZ_CHECK(x->cidr4 == y->cidr4 && x->cidr6 == y->cidr6);
+    FUZZ_CHECK(x->off == y->off && x->len == y->len && x->name == y->name);
+    FUZZ_CHECK(x->value == y->value && x->value_len == y->value_len);
+    FUZZ_CHECK(x->letters == y->letters);
+    FUZZ_CHECK(memcmp(x->addr, y->addr, sizeof x->addr) == 0);
+  }
+  FUZZ_CHECK(memcmp(r->pool, g->pool, 2 * (size_t)r->text_len + 2) == 0);
+  mdspf_record_free(g);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   const char *txt = (const char *)data;
   mdspf_record *rec = NULL, *rec2 = NULL, *rec3 = NULL;
@@ -187,6 +225,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
              mdspf_record_is_spf(txt, size) == 1);
   rc = mdspf_record_parse(txt, size, fuzz_alloc_fn, &fa, &rec, &code, &off,
                           &len);
+  same_as_general(txt, size, rc, rec, code, off, len);
   if (rc != MDSPF_OK) {
     FUZZ_CHECK(rc == MDSPF_E_SYNTAX);
     FUZZ_CHECK(rec == NULL);

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,6 +17,57 @@
 #include "core/macro.h"
 #include "util/strbuf.h"
 #include "test_alloc.h"
+
+/* The parser reads common terms on a fast path and everything else with
+ * its general term parser: both must give the same error at the same
+ * place, or byte-identical records.  Every record of these tests is
+ * checked both ways. */
+static void same_as_general(const char *txt, size_t n) {
+  mdspf__allocator a;
+  mdspf_record *r = NULL, *g = NULL;
+  int rc, grc, code = -1, gcode = -2;
+  size_t off = 1, len = 1, goff = 2, glen = 2, i;
+  mdspf__allocator_init(&a, NULL, NULL);
+  rc = mdspf__record_parse(&a, txt, n, &r, &code, &off, &len);
+  grc = mdspf__record_parse_general(&a, txt, n, &g, &gcode, &goff, &glen);
+  if (rc != grc || (rc != MDSPF_OK &&
+                    (code != gcode || off != goff || len != glen))) {
+    print_error("'%s': fast path rc=%d %s at %zu+%zu, general rc=%d %s at "
+                "%zu+%zu\n",
+                txt, rc, mdspf_syntax_str(code), off, len, grc,
+                mdspf_syntax_str(gcode), goff, glen);
+  }
+  assert_int_equal(rc, grc);
+  if (rc != MDSPF_OK) {
+    assert_int_equal(code, gcode);
+    assert_int_equal(off, goff);
+    assert_int_equal(len, glen);
+    return;
+  }
+  assert_int_equal(r->size, g->size);
+  assert_int_equal(r->nterms, g->nterms);
+  assert_int_equal(r->redirect, g->redirect);
+  assert_int_equal(r->exp, g->exp);
+  for (i = 0; i < r->nterms; i++) {
+    const mdspf__term *x = &r->terms[i], *y = &g->terms[i];
+    assert_int_equal(x->kind, y->kind);
+    assert_int_equal(x->qual, y->qual);
+    assert_int_equal(x->qual_char, y->qual_char);
+    assert_int_equal(x->flags, y->flags);
+    assert_int_equal(x->cidr4, y->cidr4);
+    assert_int_equal(x->cidr6, y->cidr6);
+    assert_int_equal(x->off, y->off);
+    assert_int_equal(x->len, y->len);
+    assert_int_equal(x->name, y->name);
+    assert_int_equal(x->value, y->value);
+    assert_int_equal(x->value_len, y->value_len);
+    assert_int_equal(x->letters, y->letters);
+    assert_memory_equal(x->addr, y->addr, sizeof x->addr);
+  }
+  assert_memory_equal(r->pool, g->pool, 2 * (size_t)r->text_len + 2);
+  mdspf_record_free(r);
+  mdspf_record_free(g);
+}
 
 static mdspf_record *parse_ok(const char *txt) {
   mdspf_record *rec = NULL;
@@ -29,6 +81,7 @@ static mdspf_record *parse_ok(const char *txt) {
   }
   assert_int_equal(rc, MDSPF_OK);
   assert_non_null(rec);
+  same_as_general(txt, strlen(txt));
   return rec;
 }
 
@@ -48,6 +101,7 @@ static void parse_err(const char *txt, int code, size_t off, size_t len) {
   assert_int_equal(c, code);
   assert_int_equal(o, off);
   assert_int_equal(l, len);
+  same_as_general(txt, strlen(txt));
 }
 
 static void test_record_is_spf(void **state) {
@@ -429,6 +483,44 @@ static void test_record_oom(void **state) {
   assert_int_equal(f.live, 0);
 }
 
+/* A record of more terms than the parser's stack holds is allocated
+ * mid-parse: still one allocation, and none left when it fails. */
+static void test_record_oom_many_terms(void **state) {
+  char txt[8 + 3 * 100 + 16];
+  test_alloc f;
+  mdspf_record *rec = NULL;
+  size_t n, i;
+  (void)state;
+  n = (size_t)sprintf(txt, "v=spf1");
+  for (i = 0; i < 100; i++) {
+    n += (size_t)sprintf(txt + n, " mx");
+  }
+  memset(&f, 0, sizeof f);
+  f.fail_at = 1;
+  assert_int_equal(mdspf_record_parse(txt, n, test_alloc_fn, &f, &rec, NULL,
+                                      NULL, NULL),
+                   MDSPF_E_NOMEM);
+  assert_null(rec);
+  assert_int_equal(f.live, 0);
+  f.fail_at = 0;
+  f.calls = 0;
+  assert_int_equal(mdspf_record_parse(txt, n, test_alloc_fn, &f, &rec, NULL,
+                                      NULL, NULL),
+                   MDSPF_OK);
+  assert_int_equal(f.calls, 1);
+  assert_int_equal(mdspf_record_nterms(rec), 100);
+  mdspf_record_free(rec);
+  /* a syntax error after the allocation gives it back */
+  memcpy(txt + n - 2, "m%", 2);
+  f.calls = 0;
+  assert_int_equal(mdspf_record_parse(txt, n, test_alloc_fn, &f, &rec, NULL,
+                                      NULL, NULL),
+                   MDSPF_E_SYNTAX);
+  assert_null(rec);
+  assert_int_equal(f.calls, 1);
+  assert_int_equal(f.live, 0);
+}
+
 static void test_record_text_kept(void **state) {
   mdspf_record *rec;
   size_t len = 0;
@@ -437,6 +529,136 @@ static void test_record_text_kept(void **state) {
   assert_string_equal(mdspf_record_text(rec, &len), "v=spf1 ip4:192.0.2.1 -all");
   assert_int_equal(len, 25);
   mdspf_record_free(rec);
+}
+
+/* The macro letters and flags are the parser's: kept in the term, not
+ * found by scanning its value again. */
+static void test_record_letters_kept(void **state) {
+  mdspf_record *rec;
+  (void)state;
+  rec = parse_ok("v=spf1 exists:%{i}.%{l1r+-}._spf.%{d} a:%{P}.x.example "
+                 "include:%%.%_.%-.example.com redirect=%{s}.%{h}.example");
+  assert_int_equal(mdspf_record_nterms(rec), 4);
+  assert_int_equal(rec->terms[0].letters,
+                   MDSPF__ML('i') | MDSPF__ML('l') | MDSPF__ML('d'));
+  assert_int_equal(rec->terms[0].flags, MDSPF__TF_MACROS);
+  assert_int_equal(rec->terms[1].letters, MDSPF__ML('p'));
+  assert_int_equal(rec->terms[1].flags,
+                   MDSPF__TF_MACROS | MDSPF__TF_NEEDS_P);
+  /* escapes only: macros, but no letters */
+  assert_int_equal(rec->terms[2].letters, 0);
+  assert_int_equal(rec->terms[2].flags, MDSPF__TF_MACROS);
+  assert_int_equal(rec->terms[3].letters, MDSPF__ML('s') | MDSPF__ML('h'));
+  /* c is an explain-string letter: not allowed in exp's domain-spec */
+  mdspf_record_free(rec);
+  parse_err("v=spf1 exp=%{c}.example", MDSPF_SYN_MACRO_LETTER, 11, 3);
+  rec = parse_ok("v=spf1 exp=%{d}.example foo=%{p}%{o} ip4:192.0.2.1 "
+                 "mx:example.com");
+  assert_int_equal(rec->terms[0].letters, MDSPF__ML('d'));
+  /* an unknown modifier is never expanded: its %{p} needs no lookup */
+  assert_int_equal(rec->terms[1].letters, MDSPF__ML('p') | MDSPF__ML('o'));
+  assert_int_equal(rec->terms[1].flags, MDSPF__TF_MACROS);
+  assert_int_equal(rec->terms[2].letters, 0);
+  assert_int_equal(rec->terms[2].flags, 0);
+  assert_int_equal(rec->terms[3].letters, 0);
+  assert_int_equal(mdspf__term_letters(rec, &rec->terms[1]),
+                   MDSPF__ML('p') | MDSPF__ML('o'));
+  assert_true(mdspf_record_term_has_macros(rec, 1));
+  assert_false(mdspf_record_term_has_macros(rec, 3));
+  mdspf_record_free(rec);
+}
+
+/* Records of more terms than the parser keeps on its stack, up to the
+ * limit; and the order of errors when a record is also too long. */
+static void test_record_many_terms(void **state) {
+  static const size_t counts[] = {1, 63, 64, 65, 129, 1000, 4096};
+  char *txt = malloc(8 + 16 * 4100);
+  mdspf_record *rec;
+  size_t k, i, n;
+  (void)state;
+  assert_non_null(txt);
+  for (k = 0; k < sizeof counts / sizeof counts[0]; k++) {
+    n = (size_t)sprintf(txt, "v=spf1");
+    for (i = 0; i < counts[k]; i++) {
+      n += (size_t)sprintf(txt + n, i % 3 ? " ip4:192.0.2.%zu" : " mx/%zu",
+                           i % 3 ? i % 250 : i % 33);
+    }
+    rec = parse_ok(txt);
+    assert_int_equal(mdspf_record_nterms(rec), counts[k]);
+    for (i = 0; i < counts[k]; i++) {
+      assert_int_equal(mdspf_record_term_kind(rec, i),
+                       i % 3 ? MDSPF_TERM_IP4 : MDSPF_TERM_MX);
+      assert_int_equal(mdspf_record_term_cidr(rec, i, 4),
+                       i % 3 ? -1 : (int)(i % 33));
+    }
+    assert_string_equal(mdspf_record_term_name(rec, counts[k] - 1),
+                        (counts[k] - 1) % 3 ? "ip4" : "mx");
+    mdspf_record_free(rec);
+  }
+  /* 4097 terms: too many, whatever else is wrong with them */
+  n = (size_t)sprintf(txt, "v=spf1");
+  for (i = 0; i < 4097; i++) {
+    n += (size_t)sprintf(txt + n, " a");
+  }
+  parse_err(txt, MDSPF_SYN_TOO_MANY_TERMS, 0, n);
+  memcpy(txt + 7, "x", 1); /* the first term is now unknown */
+  parse_err(txt, MDSPF_SYN_TOO_MANY_TERMS, 0, n);
+  txt[7 + 2 * 70] = '%'; /* and the 71st a bad one */
+  memcpy(txt + 7, "a", 1);
+  parse_err(txt, MDSPF_SYN_TOO_MANY_TERMS, 0, n);
+  /* 200 terms, the 150th unknown: that error */
+  n = (size_t)sprintf(txt, "v=spf1");
+  for (i = 0; i < 200; i++) {
+    n += (size_t)sprintf(txt + n, i == 149 ? " bogus" : " a");
+  }
+  parse_err(txt, MDSPF_SYN_UNKNOWN_MECH, 6 + 2 * 149 + 1, 5);
+  free(txt);
+}
+
+/* Shapes the fast path reads, and their near misses, all compared with
+ * the general term parser (same_as_general). */
+static void test_record_fast_path_agrees(void **state) {
+  static const char *const terms[] = {
+      "all", "-all", "~ALL", "all:x", "all/24", "a", "a/24", "a//64",
+      "a/24//64", "a:x.example", "a:x.example/0//0", "a:x.example/33",
+      "a:x.example//129", "a:x.example/024", "a:", "a:/24", "a/x",
+      "a:x.example.", "a:x.example..", "a:.example", "a:example",
+      "a:x.-ex", "a:x.ex-", "a:x.e-x", "a:x.123", "a:x.1a", "a:x.%{d}",
+      "a:x%.ex", "a:x.ex", "a:x:y.ex", "a:x=y.ex", "mx", "MX:x.ex/24",
+      "mx-y=z", "ptr", "ptr:x.ex", "ptr:", "ptr/24", "ptr:x.ex/24",
+      "include:x.ex", "include:", "include", "include:x", "Include:X.EX",
+      "include:x.ex/24", "exists:x.ex", "exists:%{i}.x.ex", "ip4:192.0.2.1",
+      "ip4:192.0.2.1/0", "ip4:192.0.2.1/32", "ip4:192.0.2.1/33",
+      "ip4:192.0.2.1/", "ip4:192.0.2.1/024", "ip4:192.0.2.1//24",
+      "ip4:192.0.2", "ip4:192.0.2.01", "ip4:192.0.2.256", "ip4:192.0.2.1x",
+      "ip4:192.0.2.1000", "ip4:", "ip4", "ip4/24", "IP4:1.2.3.4",
+      "ip6:2001:db8::1", "ip6:2001:db8::/32", "ip6:::1/128", "ip6:::",
+      "ip6:2001:db8::1/129", "ip6:2001:db8::g", "ip6:1:2:3:4:5:6:7:8:9",
+      "ip6:::ffff:192.0.2.1", "ip6:2001:db8::1%", "ip6:2001:db8::1/64x",
+      "redirect=x.ex", "redirect=", "REDIRECT=x.ex", "redirect=x",
+      "redirect=%{d}", "exp=x.ex", "exp=x", "foo=bar", "foo=", "foo=%{d}",
+      "foo=%{c}", "foo=a", "foo-bar=x", "foo.bar=x", "1foo=x", "-foo=x",
+      "+a", "?mx", "!a", "", "a=b", "ip4=b", "all=x", "=x", ":x", "%",
+      "include:x.ex:y", "v=spf1",
+  };
+  char txt[256];
+  size_t i, j;
+  (void)state;
+  for (i = 0; i < sizeof terms / sizeof terms[0]; i++) {
+    for (j = 0; j < sizeof terms / sizeof terms[0]; j += 7) {
+      int n = snprintf(txt, sizeof txt, "v=spf1 %s %s", terms[i], terms[j]);
+      assert_true(n > 0 && (size_t)n < sizeof txt);
+      same_as_general(txt, (size_t)n);
+      n = snprintf(txt, sizeof txt, "v=spf1 %s  %s", terms[j], terms[i]);
+      same_as_general(txt, (size_t)n);
+    }
+    /* the term alone, at the very end of the text */
+    same_as_general(txt, (size_t)snprintf(txt, sizeof txt, "v=spf1 %s",
+                                          terms[i]));
+  }
+  /* a duplicate modifier after many terms */
+  same_as_general("v=spf1 redirect=a.ex a a a redirect=b.ex", 40);
+  same_as_general("v=spf1 exp=a.ex exp=b.ex", 24);
 }
 
 int main(void) {
@@ -457,7 +679,11 @@ int main(void) {
       cmocka_unit_test(test_record_null_args),
       cmocka_unit_test(test_record_format),
       cmocka_unit_test(test_record_oom),
+      cmocka_unit_test(test_record_oom_many_terms),
       cmocka_unit_test(test_record_text_kept),
+      cmocka_unit_test(test_record_letters_kept),
+      cmocka_unit_test(test_record_many_terms),
+      cmocka_unit_test(test_record_fast_path_agrees),
   };
   return cmocka_run_group_tests_name("record", tests, NULL, NULL);
 }

@@ -33,6 +33,8 @@ typedef struct mdspf__term {
   uint32_t name;     /* pool offset of the name as written */
   uint32_t value;    /* pool offset of the value, MDSPF__NO_STR if none */
   uint32_t value_len;
+  uint32_t letters; /* macro letters of the value (MDSPF__ML bits), found
+                       by the parser; 0 without macros */
   uint8_t addr[16]; /* ip4 (first 4 bytes) / ip6 */
 } mdspf__term;
 
@@ -45,7 +47,10 @@ struct mdspf_record {
   int32_t redirect; /* term index or -1 */
   int32_t exp;      /* term index or -1 */
   mdspf__term *terms;
-  char *pool; /* text copy (NUL-terminated) first, then term strings */
+  /* text copy (NUL-terminated), then a second copy of the text in which
+   * the octet after each name and each value is a NUL: names and values
+   * are C strings there (pool offsets in the terms) */
+  char *pool;
 };
 
 /* mdspf_record_parse with an allocator of the library's (its budget is
@@ -55,8 +60,16 @@ mdspf_status mdspf__record_parse(const mdspf__allocator *a, const char *txt,
                                  int *err_code, size_t *err_off,
                                  size_t *err_len);
 
+/* The same parser with its fast path off: every term goes through the
+ * general term parser.  For tests and fuzzing only, which check that
+ * both give byte-identical records and the same errors. */
+mdspf_status mdspf__record_parse_general(const mdspf__allocator *a,
+                                         const char *txt, size_t len,
+                                         mdspf_record **out, int *err_code,
+                                         size_t *err_off, size_t *err_len);
+
 /* The macro letters a term's value uses (mask of MDSPF__ML bits; 0 when
- * it has no macros). */
+ * it has no macros), as the parser recorded them (t->letters). */
 unsigned mdspf__term_letters(const mdspf_record *r, const mdspf__term *t);
 
 /* Value string (NUL-terminated) of a term, "" if none. */
