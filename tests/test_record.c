@@ -624,7 +624,8 @@ static void test_record_fast_path_agrees(void **state) {
       "a:x.example//129", "a:x.example/024", "a:", "a:/24", "a/x",
       "a:x.example.", "a:x.example..", "a:.example", "a:example",
       "a:x.-ex", "a:x.ex-", "a:x.e-x", "a:x.123", "a:x.1a", "a:x.%{d}",
-      "a:x%.ex", "a:x.ex", "a:x:y.ex", "a:x=y.ex", "mx", "MX:x.ex/24",
+      "a:x%.ex", "a:x\x01.ex", "a:x:y.ex", "a:x=y.ex", "a:x.e:x", "a:x.e.x:",
+      "a:x.e_x", "a:x.e/x", "a:x.e:1//64", "mx", "MX:x.ex/24",
       "mx-y=z", "ptr", "ptr:x.ex", "ptr:", "ptr/24", "ptr:x.ex/24",
       "include:x.ex", "include:", "include", "include:x", "Include:X.EX",
       "include:x.ex/24", "exists:x.ex", "exists:%{i}.x.ex", "ip4:192.0.2.1",
@@ -637,7 +638,7 @@ static void test_record_fast_path_agrees(void **state) {
       "ip6:::ffff:192.0.2.1", "ip6:2001:db8::1%", "ip6:2001:db8::1/64x",
       "redirect=x.ex", "redirect=", "REDIRECT=x.ex", "redirect=x",
       "redirect=%{d}", "exp=x.ex", "exp=x", "foo=bar", "foo=", "foo=%{d}",
-      "foo=%{c}", "foo=a", "foo-bar=x", "foo.bar=x", "1foo=x", "-foo=x",
+      "foo=%{c}", "foo=a\x80", "foo-bar=x", "foo.bar=x", "1foo=x", "-foo=x",
       "+a", "?mx", "!a", "", "a=b", "ip4=b", "all=x", "=x", ":x", "%",
       "include:x.ex:y", "v=spf1",
   };

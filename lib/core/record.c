@@ -150,16 +150,23 @@ static const unsigned char octet_class[256] = {
 #undef B
 #undef M
 
-/* Octet classes for names and labels. */
-enum { I_ALPHA = 1, I_DIGIT = 2, I_DASH = 4, I_ALNUM = I_ALPHA | I_DIGIT };
+/* Octet classes for names, labels and IPv6 addresses. */
+enum {
+  I_ALPHA = 1,
+  I_DIGIT = 2,
+  I_DASH = 4,
+  I_IP6SEP = 8, /* ':' and '.' */
+  I_ALNUM = I_ALPHA | I_DIGIT
+};
 #define A I_ALPHA
 #define D I_DIGIT
 #define H I_DASH
+#define S I_IP6SEP
 static const unsigned char ident_class[256] = {
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, H, 0, 0,
-    D, D, D, D, D, D, D, D, D, D, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, H, S, 0,
+    D, D, D, D, D, D, D, D, D, D, S, 0, 0, 0, 0, 0,
     0, A, A, A, A, A, A, A, A, A, A, A, A, A, A, A,
     A, A, A, A, A, A, A, A, A, A, A, 0, 0, 0, 0, 0,
     0, A, A, A, A, A, A, A, A, A, A, A, A, A, A, A,
@@ -168,6 +175,7 @@ static const unsigned char ident_class[256] = {
 #undef A
 #undef D
 #undef H
+#undef S
 
 #define NONE ((size_t)-1)
 
@@ -582,7 +590,7 @@ static int toplabel(const unsigned char *l, size_t n) {
     return 0;
   }
   for (j = 0; j < n; j++) {
-    k = ident_class[l[j]];
+    k = ident_class[l[j]] & (I_ALNUM | I_DASH);
     if (!k) {
       return 0;
     }
@@ -731,8 +739,7 @@ static size_t fast_term(parser *P, size_t i, mdspf__term *t, uint32_t index) {
       e = fast_ip4(u, len, v, t->addr);
     } else {
       e = v;
-      while (e < len && ((ident_class[u[e]] & I_ALNUM) || u[e] == ':' ||
-                         u[e] == '.')) {
+      while (e < len && (ident_class[u[e]] & (I_ALNUM | I_IP6SEP))) {
         e++;
       }
       if (!mdspf__ip6_parse(P->txt + v, e - v, t->addr)) {
