@@ -20,7 +20,8 @@ typedef struct bench_job_out {
   size_t wrong;    /* results that were not the expected ones */
 } bench_job_out;
 
-uint64_t bench_now_ns(void);
+uint64_t bench_now_ns(void); /* monotonic clock */
+uint64_t bench_cpu_ns(void); /* this thread's CPU time */
 /* Peak RSS of this process in KiB (getrusage). */
 long bench_peak_rss_kb(void);
 
@@ -35,7 +36,7 @@ int spf2_available(const char **why);
 /* "1.2.10" */
 const char *spf2_version(void);
 /* Parse every record of the set with SPF_record_compile, in passes until
- * min_ns has gone by; 0, or -1 when a record did not compile (said on
+ * min_ns of this thread's CPU time has gone by; 0, or -1 when a record did not compile (said on
  * stderr). */
 int spf2_parse(const char *const *recs, size_t n, uint64_t min_ns,
                bench_job_out *out);

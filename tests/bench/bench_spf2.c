@@ -57,7 +57,7 @@ int spf2_parse(const char *const *recs, size_t n, uint64_t min_ns,
     SPF_server_free(srv);
     return -1;
   }
-  t0 = bench_now_ns();
+  t0 = bench_cpu_ns();
   do {
     for (i = 0; i < n; i++) {
       SPF_record_t *rec = NULL;
@@ -73,7 +73,7 @@ int spf2_parse(const char *const *recs, size_t n, uint64_t min_ns,
       }
     }
     done += n;
-    t = bench_now_ns();
+    t = bench_cpu_ns();
   } while (rc == 0 && t - t0 < min_ns);
   out->ns = t - t0;
   out->checks = done;
