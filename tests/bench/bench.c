@@ -13,9 +13,12 @@
  * and the benchmark prints what was wrong and exits 1 without figures.
  *
  * Rows:
- *   records/s parsed        every record of workload.c, in passes:
- *                           mdspf_record_parse + free against
- *                           SPF_record_compile + SPF_record_free
+ *   records parsed per      every record of workload.c, in passes:
+ *   CPU second              mdspf_record_parse + free against
+ *                           SPF_record_compile + SPF_record_free, in
+ *                           this process, five slices of each in turn,
+ *                           timed by thread CPU time (other processes
+ *                           of a busy machine do not count)
  *   checks/s sequential     one check at a time (mdspf_check_run over the
  *                           c-ares backend; libspf2's SPF_DNS_RESOLV),
  *                           straight to NSD, then through the delay proxy
