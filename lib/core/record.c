@@ -521,40 +521,44 @@ static size_t fast_cidr(const unsigned char *u, size_t len, size_t p,
   return p;
 }
 
-/* A dotted quad at u[p..) (the qnum rules of mdspf__ip4_parse); the
- * position after it, or 0. */
-static size_t fast_ip4(const unsigned char *u, size_t len, size_t p,
-                       uint8_t out[4]) {
-  int part;
-  for (part = 0; part < 4; part++) {
-    unsigned v, d;
-    if (part > 0) {
-      if (p == len || u[p] != '.') {
-        return 0;
-      }
-      p++;
-    }
-    if (p == len || (v = (unsigned)u[p] - '0') > 9) {
+/* One qnum at u[p..) (0..255, no leading zero): the position after it
+ * and *v, or 0. */
+static inline size_t fast_qnum(const unsigned char *u, size_t len,
+                               size_t p, uint8_t *out) {
+  unsigned v, d;
+  if (p == len || (v = (unsigned)u[p] - '0') > 9) {
+    return 0;
+  }
+  p++;
+  if (p < len && (d = (unsigned)u[p] - '0') <= 9) {
+    if (v == 0) {
       return 0;
     }
+    v = v * 10 + d;
     p++;
     if (p < len && (d = (unsigned)u[p] - '0') <= 9) {
-      if (v == 0) {
-        return 0;
-      }
       v = v * 10 + d;
       p++;
-      if (p < len && (d = (unsigned)u[p] - '0') <= 9) {
-        v = v * 10 + d;
-        p++;
-        if (v > 255) {
-          return 0;
-        }
+      if (v > 255) {
+        return 0;
       }
     }
-    out[part] = (uint8_t)v;
   }
+  *out = (uint8_t)v;
   return p;
+}
+
+/* A dotted quad at u[p..) (the rules of mdspf__ip4_parse); the position
+ * after it, or 0.  (A fourth digit after the last qnum is left to the
+ * caller, which wants '/', SP or the end there.) */
+static size_t fast_ip4(const unsigned char *u, size_t len, size_t p,
+                       uint8_t out[4]) {
+  if (!(p = fast_qnum(u, len, p, &out[0])) || p == len || u[p] != '.' ||
+      !(p = fast_qnum(u, len, p + 1, &out[1])) || p == len || u[p] != '.' ||
+      !(p = fast_qnum(u, len, p + 1, &out[2])) || p == len || u[p] != '.') {
+    return 0;
+  }
+  return fast_qnum(u, len, p + 1, &out[3]);
 }
 
 /* A plain value at u[p..): runs to the end of the term; 0 if it holds a
@@ -628,6 +632,35 @@ static int fast_domain_end(const unsigned char *u, size_t v, size_t n) {
 #define KW7(a, b, c, d, e, f, g) (KW6(a, b, c, d, e, f) << 8 | (uint64_t)(g))
 #define KW8(a, b, c, d, e, f, g, h) (KW4(a, b, c, d) << 32 | KW4(e, f, g, h))
 
+/* The mechanism names' keys, each in its own slot of eight: the slot of
+ * a key is the top three bits of key * MECH_HASH (a multiplier picked so
+ * that the eight names fall in eight different slots; the assertions
+ * below check that at compile time). */
+#define MECH_HASH UINT64_C(0x0d36ce2c1a09a841)
+#define MECH_SLOT(k) ((size_t)(((uint64_t)(k) * MECH_HASH) >> 61))
+static const struct {
+  uint64_t key;
+  int kind;
+} mech_slots[8] = {
+    {KW1('a'), MDSPF_TERM_A},
+    {KW3('i', 'p', '4'), MDSPF_TERM_IP4},
+    {KW3('i', 'p', '6'), MDSPF_TERM_IP6},
+    {KW6('e', 'x', 'i', 's', 't', 's'), MDSPF_TERM_EXISTS},
+    {KW2('m', 'x'), MDSPF_TERM_MX},
+    {KW7('i', 'n', 'c', 'l', 'u', 'd', 'e'), MDSPF_TERM_INCLUDE},
+    {KW3('a', 'l', 'l'), MDSPF_TERM_ALL},
+    {KW3('p', 't', 'r'), MDSPF_TERM_PTR},
+};
+_Static_assert(MECH_SLOT(KW1('a')) == 0, "mech_slots");
+_Static_assert(MECH_SLOT(KW3('i', 'p', '4')) == 1, "mech_slots");
+_Static_assert(MECH_SLOT(KW3('i', 'p', '6')) == 2, "mech_slots");
+_Static_assert(MECH_SLOT(KW6('e', 'x', 'i', 's', 't', 's')) == 3, "mech_slots");
+_Static_assert(MECH_SLOT(KW2('m', 'x')) == 4, "mech_slots");
+_Static_assert(MECH_SLOT(KW7('i', 'n', 'c', 'l', 'u', 'd', 'e')) == 5,
+               "mech_slots");
+_Static_assert(MECH_SLOT(KW3('a', 'l', 'l')) == 6, "mech_slots");
+_Static_assert(MECH_SLOT(KW3('p', 't', 'r')) == 7, "mech_slots");
+
 static size_t fast_term(parser *P, size_t i, mdspf__term *t, uint32_t index) {
   static const mdspf__term blank = {0, 0, 0, 0, -1, -1, 0, 0, 0,
                                     MDSPF__NO_STR, 0, 0, {0}};
@@ -688,32 +721,11 @@ static size_t fast_term(parser *P, size_t i, mdspf__term *t, uint32_t index) {
     t->value_len = (uint32_t)n;
     return e;
   }
-  switch (key) {
-  case KW1('a'):
-    kind = MDSPF_TERM_A;
-    break;
-  case KW2('m', 'x'):
-    kind = MDSPF_TERM_MX;
-    break;
-  case KW3('a', 'l', 'l'):
-    kind = MDSPF_TERM_ALL;
-    break;
-  case KW3('p', 't', 'r'):
-    kind = MDSPF_TERM_PTR;
-    break;
-  case KW3('i', 'p', '4'):
-    kind = MDSPF_TERM_IP4;
-    break;
-  case KW3('i', 'p', '6'):
-    kind = MDSPF_TERM_IP6;
-    break;
-  case KW6('e', 'x', 'i', 's', 't', 's'):
-    kind = MDSPF_TERM_EXISTS;
-    break;
-  case KW7('i', 'n', 'c', 'l', 'u', 'd', 'e'):
-    kind = MDSPF_TERM_INCLUDE;
-    break;
-  default:
+  /* one look into a table, one comparison: the name is a mechanism
+   * exactly when its slot holds its key */
+  kind = mech_slots[MECH_SLOT(key)].key == key ? mech_slots[MECH_SLOT(key)].kind
+                                               : 0;
+  if (!kind) {
     return 0;
   }
   t->kind = (uint8_t)kind;
@@ -991,10 +1003,12 @@ static mdspf_status parse(const mdspf__allocator *alloc, const char *txt,
     size_t ne = t->kind >= MDSPF_TERM_REDIRECT
                     ? (size_t)(t->value - 1)
                     : (size_t)t->name + mech_len(t);
+    /* (a term without a value ends its name twice) */
+    size_t ve = t->value != MDSPF__NO_STR
+                    ? (size_t)t->value + t->value_len
+                    : ne;
     rec->pool[ne] = '\0';
-    if (t->value != MDSPF__NO_STR) {
-      rec->pool[t->value + t->value_len] = '\0';
-    }
+    rec->pool[ve] = '\0';
   }
   *out = rec;
   return MDSPF_OK;

@@ -36,8 +36,8 @@ int spf2_available(const char **why);
 /* "1.2.10" */
 const char *spf2_version(void);
 /* Parse every record of the set with SPF_record_compile, in passes until
- * min_ns of this thread's CPU time has gone by; 0, or -1 when a record did not compile (said on
- * stderr). */
+ * min_ns of this thread's CPU time has gone by; 0, or -1 when a record
+ * did not compile (said on stderr). */
 int spf2_parse(const char *const *recs, size_t n, uint64_t min_ns,
                bench_job_out *out);
 /* Check the set in order, one at a time (libspf2 is synchronous), with

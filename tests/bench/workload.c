@@ -19,7 +19,8 @@ const bench_check bench_checks[] = {
      "office365-like, outer include"},
     {"100.69.80.5", "frank@contoso.example", W_PASS,
      "office365-like, nested include"},
-    {"192.0.2.201", "grace@contoso.example", W_FAIL, "office365-like, no match"},
+    {"192.0.2.201", "grace@contoso.example", W_FAIL,
+     "office365-like, no match"},
     /* self-hosted: mx, a, exists, ptr */
     {"192.0.2.11", "heidi@mixed.example", W_PASS, "mx"},
     {"192.0.2.20", "ivan@mixed.example", W_PASS, "a:"},
