@@ -118,6 +118,15 @@ REAL_WORLD = [
     "v=spf1 " + " ".join("ip4:10.0.%d.%d" % (i // 256, i % 256)
                          for i in range(200)) + " -all",
     "v=spf1 " + "a " * 300 + "-all",
+    # the parser's fast path and its near misses, each next to a term the
+    # fast path reads, and the number of terms the parser keeps on its
+    # stack, one more, and one more than allowed
+    "v=spf1 a:x.e:x ip4:192.0.2.1 a:x.ex:y include:x.ex/24 ip4:192.0.2.1x "
+    "ip4:192.0.2.1/024 ip6:2001:db8::1%x mx-y=z redirect=x.ex -exp=a.ex "
+    "exp=e.ex a:x.e-x ptr:x.ex/24 moo=%{p} all",
+    "v=spf1 " + " ".join("mx/%d" % (i % 33) for i in range(64)),
+    "v=spf1 " + " ".join("ip4:192.0.2.%d" % (i % 250) for i in range(65)),
+    "v=spf1 " + "a " * 4097,
     "v=spf10 -all",
     "v=spf1",
     "v=spf1 -all\x00",
