@@ -150,23 +150,16 @@ static const unsigned char octet_class[256] = {
 #undef B
 #undef M
 
-/* Octet classes for names, labels and IPv6 addresses. */
-enum {
-  I_ALPHA = 1,
-  I_DIGIT = 2,
-  I_DASH = 4,
-  I_IP6SEP = 8, /* ':' and '.' */
-  I_ALNUM = I_ALPHA | I_DIGIT
-};
+/* Octet classes for names and labels. */
+enum { I_ALPHA = 1, I_DIGIT = 2, I_DASH = 4, I_ALNUM = I_ALPHA | I_DIGIT };
 #define A I_ALPHA
 #define D I_DIGIT
 #define H I_DASH
-#define S I_IP6SEP
 static const unsigned char ident_class[256] = {
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, H, S, 0,
-    D, D, D, D, D, D, D, D, D, D, S, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, H, 0, 0,
+    D, D, D, D, D, D, D, D, D, D, 0, 0, 0, 0, 0, 0,
     0, A, A, A, A, A, A, A, A, A, A, A, A, A, A, A,
     A, A, A, A, A, A, A, A, A, A, A, 0, 0, 0, 0, 0,
     0, A, A, A, A, A, A, A, A, A, A, A, A, A, A, A,
@@ -175,7 +168,6 @@ static const unsigned char ident_class[256] = {
 #undef A
 #undef D
 #undef H
-#undef S
 
 #define NONE ((size_t)-1)
 
@@ -561,6 +553,72 @@ static size_t fast_ip4(const unsigned char *u, size_t len, size_t p,
   return fast_qnum(u, len, p + 1, &out[3]);
 }
 
+/* An IPv6 address at u[p..) of hex groups and at most one "::" (the
+ * rules of mdspf__ip6_parse); the position after it, or 0 -- also for an
+ * embedded dotted quad, left to the general parser. */
+static size_t fast_ip6(const unsigned char *u, size_t len, size_t p,
+                       uint8_t out[16]) {
+  static const signed char hex[256] = {
+      ['0'] = 1,  ['1'] = 2,  ['2'] = 3,  ['3'] = 4,  ['4'] = 5,  ['5'] = 6,
+      ['6'] = 7,  ['7'] = 8,  ['8'] = 9,  ['9'] = 10, ['a'] = 11, ['b'] = 12,
+      ['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16, ['A'] = 11, ['B'] = 12,
+      ['C'] = 13, ['D'] = 14, ['E'] = 15, ['F'] = 16};
+  unsigned w[8];
+  int n = 0, gap = -1, k;
+  if (p + 1 < len && u[p] == ':' && u[p + 1] == ':') {
+    gap = 0;
+    p += 2;
+    if (p == len || u[p] == '/' || u[p] == ' ') {
+      memset(out, 0, 16);
+      return p;
+    }
+  }
+  for (;;) {
+    unsigned v = 0;
+    int digits = 0, h;
+    while (p < len && (h = hex[u[p]]) != 0) {
+      if (digits == 4) {
+        return 0;
+      }
+      v = (v << 4) | (unsigned)(h - 1);
+      digits++;
+      p++;
+    }
+    if (digits == 0 || n == 8) {
+      return 0;
+    }
+    w[n++] = v;
+    if (p == len || u[p] != ':') {
+      break; /* the end ('.' included: a dotted quad) */
+    }
+    p++;
+    if (p < len && u[p] == ':') {
+      if (gap >= 0) {
+        return 0;
+      }
+      gap = n;
+      p++;
+      if (p == len || u[p] == '/' || u[p] == ' ') {
+        break;
+      }
+    }
+  }
+  if (p < len && u[p] == '.') {
+    return 0;
+  }
+  if (gap < 0 ? n != 8 : n == 8) {
+    return 0;
+  }
+  memset(out, 0, 16);
+  for (k = 0; k < n; k++) {
+    /* the groups after the gap go to the end */
+    int at = (gap >= 0 && k >= gap) ? 8 - (n - k) : k;
+    out[2 * at] = (uint8_t)(w[k] >> 8);
+    out[2 * at + 1] = (uint8_t)(w[k] & 0xff);
+  }
+  return p;
+}
+
 /* A plain value at u[p..): runs to the end of the term; 0 if it holds a
  * '%' or an octet outside 0x21..0x7e (the general parser decides). */
 static size_t fast_value(const unsigned char *u, size_t len, size_t p) {
@@ -594,7 +652,7 @@ static int toplabel(const unsigned char *l, size_t n) {
     return 0;
   }
   for (j = 0; j < n; j++) {
-    k = ident_class[l[j]] & (I_ALNUM | I_DASH);
+    k = ident_class[l[j]];
     if (!k) {
       return 0;
     }
@@ -750,13 +808,7 @@ static size_t fast_term(parser *P, size_t i, mdspf__term *t, uint32_t index) {
     if (kind == MDSPF_TERM_IP4) {
       e = fast_ip4(u, len, v, t->addr);
     } else {
-      e = v;
-      while (e < len && (ident_class[u[e]] & (I_ALNUM | I_IP6SEP))) {
-        e++;
-      }
-      if (!mdspf__ip6_parse(P->txt + v, e - v, t->addr)) {
-        return 0;
-      }
+      e = fast_ip6(u, len, v, t->addr);
     }
     if (!e) {
       return 0;
