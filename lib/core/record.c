@@ -51,7 +51,11 @@ static int fail(parse_err *e, int code, size_t off, size_t len) {
  * case have l's bits once 0x20 is set. */
 #define IS_LETTER(c, l) ((((unsigned char)(c)) | 0x20u) == (unsigned)(l))
 
-int mdspf_record_is_spf(const char *txt, size_t len) {
+/* The library's exported functions are called through the dynamic
+ * linker's table even from inside the library (a program may interpose
+ * them), and cannot be inlined there: the parser and the free path use
+ * these static ones, and the exported functions are wrappers. */
+static int is_spf(const char *txt, size_t len) {
   if (!txt || len < 6 || !IS_LETTER(txt[0], 'v') || txt[1] != '=' ||
       !IS_LETTER(txt[2], 's') || !IS_LETTER(txt[3], 'p') ||
       !IS_LETTER(txt[4], 'f') || txt[5] != '1') {
@@ -59,6 +63,12 @@ int mdspf_record_is_spf(const char *txt, size_t len) {
   }
   return len == 6 || txt[6] == ' ';
 }
+
+int mdspf_record_is_spf(const char *txt, size_t len) {
+  return is_spf(txt, len);
+}
+
+static void record_unref(const mdspf_record *rec);
 
 /* n octets at p spell the lower-case letters l, in any case. */
 static int letters_eq(const char *p, const char *l, size_t n) {
@@ -994,7 +1004,7 @@ static mdspf_status parse(const mdspf__allocator *alloc, const char *txt,
     fail(&P.e, MDSPF_SYN_TOO_LONG, MDSPF_MAX_RECORD, len - MDSPF_MAX_RECORD);
     goto syntax;
   }
-  if (!mdspf_record_is_spf(txt, len)) {
+  if (!is_spf(txt, len)) {
     size_t n = 0;
     while (n < len && txt[n] != ' ') {
       n++;
@@ -1066,7 +1076,7 @@ static mdspf_status parse(const mdspf__allocator *alloc, const char *txt,
   return MDSPF_OK;
 
 syntax:
-  mdspf_record_free(rec);
+  record_unref(rec);
   if (err_code) {
     *err_code = P.e.code;
   }
@@ -1107,7 +1117,7 @@ mdspf_record *mdspf_record_ref(const mdspf_record *rec) {
   return r;
 }
 
-void mdspf_record_unref(const mdspf_record *rec) {
+static void record_unref(const mdspf_record *rec) {
   mdspf_record *r = mutable_rec(rec);
   if (r && atomic_fetch_sub_explicit(&r->refs, 1u, memory_order_acq_rel) ==
                1u) {
@@ -1116,7 +1126,9 @@ void mdspf_record_unref(const mdspf_record *rec) {
   }
 }
 
-void mdspf_record_free(mdspf_record *rec) { mdspf_record_unref(rec); }
+void mdspf_record_unref(const mdspf_record *rec) { record_unref(rec); }
+
+void mdspf_record_free(mdspf_record *rec) { record_unref(rec); }
 
 const char *mdspf_record_text(const mdspf_record *rec, size_t *len) {
   if (!rec) {
