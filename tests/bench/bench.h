@@ -25,6 +25,11 @@ uint64_t bench_cpu_ns(void); /* this thread's CPU time */
 /* Peak RSS of this process in KiB (getrusage). */
 long bench_peak_rss_kb(void);
 
+/* In a job process: say that the untimed warm-up pass is over (a line
+ * "warm" on stdout, read by the benchmark to count only the timed
+ * part's DNS queries). */
+void bench_warm_done(void);
+
 /* Report a wrong result on stderr (at most a few lines per job). */
 void bench_report_wrong(const char *who, const bench_check *c, int got,
                         const char *detail);

@@ -141,6 +141,7 @@ int spf2_checks(const bench_check *set, size_t n, int cache, int warm,
         return -1;
       }
     }
+    bench_warm_done();
   }
   t0 = bench_now_ns();
   do {
