@@ -23,20 +23,41 @@ void mdspf__allocator_init(mdspf__allocator *a, mdspf_alloc_fn fn, void *ud) {
   a->fn = fn ? fn : libc_alloc;
   a->ud = fn ? ud : NULL;
   a->budget = NULL;
+  a->quiet = 0;
 }
 
-/* Charge n bytes to b and every budget above it; 0 (nothing charged) if
- * one of them has no room. */
-static int budget_take(mdspf__budget *b, size_t n) {
+/* The first budget from b up that has no room for n more bytes. */
+static mdspf__budget *budget_refuser(mdspf__budget *b, size_t n) {
   mdspf__budget *x;
   for (x = b; x; x = x->parent) {
     if (x->limit && (n > x->limit || x->used > x->limit - n)) {
+      return x;
+    }
+  }
+  return NULL;
+}
+
+/* Charge n bytes to b and every budget above it; 0 (nothing charged) if
+ * one of them has no room.  A refusal of an allocation that is not
+ * speculative (quiet) first lets the refusing budget reclaim what is held
+ * speculatively, and is marked on the budgets only when that did not
+ * help. */
+static int budget_take(mdspf__budget *b, size_t n, int quiet) {
+  mdspf__budget *x;
+  int rounds = 0;
+  while ((x = budget_refuser(b, n)) != NULL) {
+    /* each budget of the chain reclaims at most once per allocation */
+    if (!quiet && x->reclaim && rounds++ < 4 &&
+        x->reclaim(x->reclaim_ud) > 0) {
+      continue;
+    }
+    if (!quiet) {
       /* the requester learns which of its budgets said no: 1 its own,
        * 2 one above it */
       b->exceeded = x == b ? 1 : 2;
       x->exceeded = x->exceeded ? x->exceeded : 1;
-      return 0;
     }
+    return 0;
   }
   for (x = b; x; x = x->parent) {
     x->used += n;
@@ -56,7 +77,7 @@ static void budget_give(mdspf__budget *b, size_t n) {
 
 void *mdspf__alloc(const mdspf__allocator *a, size_t n) {
   void *p;
-  if (n == 0 || !budget_take(a->budget, n)) {
+  if (n == 0 || !budget_take(a->budget, n, a->quiet)) {
     return NULL;
   }
   p = a->fn(a->ud, NULL, 0, n);
@@ -84,7 +105,7 @@ void *mdspf__realloc(const mdspf__allocator *a, void *p, size_t osize,
   if (!p) {
     osize = 0;
   }
-  if (nsize > osize && !budget_take(a->budget, nsize - osize)) {
+  if (nsize > osize && !budget_take(a->budget, nsize - osize, a->quiet)) {
     return NULL;
   }
   np = a->fn(a->ud, p, osize, nsize);
@@ -130,3 +151,11 @@ void mdspf__strfree(const mdspf__allocator *a, char *s) {
   }
 }
 
+
+int mdspf__budget_charge(mdspf__budget *b, size_t n, int quiet) {
+  return n == 0 || budget_take(b, n, quiet);
+}
+
+void mdspf__budget_refund(mdspf__budget *b, size_t n) {
+  budget_give(b, n);
+}

@@ -25,12 +25,22 @@ typedef struct mdspf__budget {
   size_t peak;
   int exceeded;
   struct mdspf__budget *parent;
+  /* Optional: give back memory held only speculatively (answers looked
+   * up ahead of the evaluation) and return how many bytes that freed.
+   * Called when this budget refuses an allocation that is not itself
+   * speculative; the allocation is then tried once more.  It must only
+   * free memory (no allocation, no callback). */
+  size_t (*reclaim)(void *ud);
+  void *reclaim_ud;
 } mdspf__budget;
 
 typedef struct mdspf__allocator {
   mdspf_alloc_fn fn; /* never NULL after mdspf__allocator_init */
   void *ud;
   mdspf__budget *budget; /* NULL: none */
+  /* Speculative allocations: a budget that refuses one reclaims nothing
+   * and is not marked exceeded (the request is just dropped). */
+  int quiet;
 } mdspf__allocator;
 
 /* fn == NULL selects the libc allocator; no budget. */
@@ -51,5 +61,13 @@ char *mdspf__strndup(const mdspf__allocator *a, const char *s, size_t n);
 char *mdspf__strdup(const mdspf__allocator *a, const char *s);
 /* Free a string from mdspf__strndup/strdup (size = strlen + 1). */
 void mdspf__strfree(const mdspf__allocator *a, char *s);
+
+/* Move accounting without allocating: charge n bytes to b and every
+ * budget above it (1), or refuse (0) -- quietly when quiet, else after
+ * trying the budgets' reclaim hooks, marking the refusing budget exceeded
+ * as an allocation would; refund gives n bytes back to b and those above
+ * it.  b NULL: always 1. */
+int mdspf__budget_charge(mdspf__budget *b, size_t n, int quiet);
+void mdspf__budget_refund(mdspf__budget *b, size_t n);
 
 #endif /* MDSPF_UTIL_ALLOC_H */
