@@ -19,7 +19,10 @@ mdspf_dns_query *mdspf__dnsq_new(const mdspf__allocator *a, const char *name,
   if (!mdspf__name_queryable(name, namelen)) {
     return NULL;
   }
-  q = mdspf__alloc(a, sizeof *q);
+  if (namelen > 0 && name[namelen - 1] == '.') {
+    namelen--;
+  }
+  q = mdspf__alloc(a, sizeof *q + namelen + 1);
   if (!q) {
     return NULL;
   }
@@ -28,19 +31,20 @@ mdspf_dns_query *mdspf__dnsq_new(const mdspf__allocator *a, const char *name,
   q->ud = ud;
   q->rrtype = rrtype;
   q->rcode = -1;
-  if (namelen > 0 && name[namelen - 1] == '.') {
-    namelen--;
-  }
   memcpy(q->name, name, namelen);
   q->name[namelen] = '\0';
   return q;
+}
+
+size_t mdspf__dnsq_size(const mdspf_dns_query *q) {
+  return sizeof *q + strlen(q->name) + 1;
 }
 
 void mdspf__dnsq_free(mdspf_dns_query *q) {
   if (q) {
     mdspf__allocator a = q->alloc;
     mdspf__free(&a, q->data, q->cap);
-    mdspf__free(&a, q, sizeof *q);
+    mdspf__free(&a, q, mdspf__dnsq_size(q));
   }
 }
 
@@ -58,7 +62,7 @@ static void put_record(mdspf_dns_query *q, int kind, const void *d1,
   }
   need = q->len + HDR + total;
   if (need > q->cap) {
-    size_t ncap = q->cap ? q->cap : 256;
+    size_t ncap = q->cap ? q->cap : 64; /* most answers are small */
     uint8_t *nd;
     while (ncap < need) {
       ncap *= 2;

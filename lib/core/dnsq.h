@@ -54,7 +54,7 @@ struct mdspf_dns_query {
   int announced; /* owner data: the answer was traced */
   uint8_t *data;
   size_t len, cap;
-  char name[MDSPF__MAX_NAME + 2];
+  char name[]; /* allocated to its length (mdspf__dnsq_size) */
 };
 
 /* Create a query for name (copied, normalised: no trailing dot) and type.
@@ -63,6 +63,8 @@ mdspf_dns_query *mdspf__dnsq_new(const mdspf__allocator *a, const char *name,
                                  size_t namelen, int rrtype,
                                  mdspf__dnsq_cb on_done, void *ud);
 void mdspf__dnsq_free(mdspf_dns_query *q);
+/* Bytes of the query object itself (its answer data not included). */
+size_t mdspf__dnsq_size(const mdspf_dns_query *q);
 /* Iterate records: *pos starts at 0; returns 1 and fills rr, or 0 at end. */
 int mdspf__dnsq_next(const mdspf_dns_query *q, size_t *pos, mdspf__rr *rr);
 /* The same over a copy of a query's record data (q->data, q->len). */
