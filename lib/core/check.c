@@ -255,6 +255,7 @@ static void check_destroy(mdspf_check *chk) {
   mdspf__strfree(&a, chk->helo);
   mdspf__strfree(ea, chk->m_s);
   mdspf__strfree(ea, chk->m_l);
+  mdspf__strfree(ea, chk->m_o);
   /* the outcome (bounded, and needed most when a budget ran out) is not
    * charged to the budgets */
   mdspf__strfree(&a, chk->problem);

@@ -165,34 +165,21 @@ enum {
   MDSPF__CS_CANCELLED = 3
 };
 
-/* One record being evaluated (the checked domain's, or an include's). */
+/* One record being evaluated (the checked domain's, or an include's).
+ * Allocated when the evaluation enters it and freed when it returns, so
+ * a check holds only the frames of the includes it is inside. */
 typedef struct mdspf__frame {
+  struct mdspf__frame *parent; /* the including frame; NULL at the root */
   mdspf_record *rec; /* a reference; NULL while its TXT lookup is pending */
-  int source;        /* MDSPF_SRC_* */
-  int top;           /* checked domain (or its redirect target) */
-  int redirected;    /* reached through redirect= */
-  uint32_t next;     /* next term to evaluate */
-  int inc_state;     /* 0 idle, 1 child running, 2 child returned */
-  int inc_result;
+  char *domain;      /* exact size (the check's allocator) */
   mdspf_dns_query *fq; /* TXT lookup of this frame's record */
-  char domain[MDSPF__MAX_NAME + 1];
+  uint32_t next;       /* next term to evaluate */
+  int source;          /* MDSPF_SRC_* */
+  int top;             /* checked domain (or its redirect target) */
+  int redirected;      /* reached through redirect= */
+  int inc_state;       /* 0 idle, 1 child running, 2 child returned */
+  int inc_result;
 } mdspf__frame;
-
-/* State of the term being evaluated. */
-typedef struct mdspf__op {
-  int counted;  /* DNS term counted */
-  int expanded; /* target computed */
-  int invalid;  /* target is not a queryable name */
-  char target[MDSPF__MAX_NAME + 1];
-  size_t target_len;
-  mdspf_dns_query *q; /* primary query */
-  /* mx: the hosts, their address lookups, which of them gave data */
-  int mx_started;
-  unsigned mx_n, mx_next;
-  int mx_nonvoid; /* an address lookup of a host was not void */
-  char (*mx_names)[MDSPF__MAX_NAME + 1];
-  mdspf_dns_query **mx_q;
-} mdspf__op;
 
 enum {
   MDSPF__V_UNKNOWN = 0,
@@ -201,17 +188,42 @@ enum {
   MDSPF__V_INVALID
 };
 
+/* A name of an MX set (pointing into the MX answer, which is kept while
+ * the term runs) or of the client's PTR answer (copied: the check keeps
+ * them). */
+typedef struct mdspf__host {
+  const char *name; /* not NUL-terminated */
+  size_t len;
+  unsigned pref;
+  int vstate;         /* PTR names: MDSPF__V_* */
+  mdspf_dns_query *q; /* its address lookup */
+} mdspf__host;
+
+/* State of the term being evaluated. */
+typedef struct mdspf__op {
+  int counted;  /* DNS term counted */
+  int expanded; /* target computed */
+  int invalid;  /* target is not a queryable name */
+  char *target; /* exact size; NULL until expanded */
+  size_t target_len;
+  mdspf_dns_query *q; /* primary query; mx: the MX answer, kept while the
+                         hosts (which point into it) are looked up */
+  int mx_started;
+  unsigned mx_n, mx_next, mx_size; /* hosts, the next, allocated */
+  int mx_nonvoid;   /* an address lookup of a host was not void */
+  mdspf__host *mx;  /* mx_n hosts in preference order */
+} mdspf__op;
+
 /* The PTR names of the client and their validation, shared by "ptr"
  * mechanisms and %{p} within one check. */
 typedef struct mdspf__ptrcache {
   int state;    /* 0 none, 1 pending, 2 done */
   int failed;   /* DNS error: no names */
   int void_ans; /* NXDOMAIN / NODATA */
-  mdspf_dns_query *q;
+  mdspf_dns_query *q; /* the PTR lookup, until its answer is taken */
   unsigned n;
-  char (*names)[MDSPF__MAX_NAME + 1];
-  int *vstate;
-  mdspf_dns_query **vq;
+  mdspf__host *names; /* n names, their text after them (one block) */
+  size_t size;        /* of that block */
 } mdspf__ptrcache;
 
 enum {
@@ -237,9 +249,9 @@ struct mdspf_check {
   int identity;
   /* derived at start */
   int id_used;
-  char *m_s, *m_l; /* %{s} and %{l} */
-  char m_o[MDSPF__MAX_NAME + 1];
-  char m_i[64], m_c[48], m_t[24];
+  char *m_s, *m_l, *m_o; /* %{s}, %{l}, %{o} (the evaluation's allocator) */
+  char m_c[48];          /* %{c}, also mdspf_check_client_ip */
+  unsigned long m_t;     /* %{t} */
   /* callback */
   mdspf_check_cb cb;
   void *user;
@@ -251,9 +263,8 @@ struct mdspf_check {
   int released; /* queries and evaluation state are gone */
   /* engine */
   int ph;
-  mdspf__frame *frames;
-  size_t nframes, frames_cap;
-  size_t mx_cap, ptr_cap; /* array sizes, from the snapshot's limits */
+  mdspf__frame *frame; /* the innermost record being evaluated */
+  size_t nframes;
   mdspf__op op;
   mdspf__ptrcache ptr;
   int local_done, local_active;

@@ -6,16 +6,23 @@
  * (counted? expanded? answer arrived?) and either makes progress or
  * returns ST_WAIT after issuing queries.  An answer only wakes the check
  * (see check.c); the engine's drain then calls mdspf__eval_run, which
- * re-enters the current step.  So answers may arrive inline (inside query()), later, or in any
- * order, and several queries of one check may be outstanding at once
- * (the address lookups of an mx mechanism, the validation of PTR names)
- * while results are still applied in record order.
+ * re-enters the current step.  So answers may arrive inline (inside
+ * query()), later, or in any order, while results are applied in record
+ * order.  The evaluation itself asks one query at a time, as RFC 7208
+ * reads: the address lookups of an MX set's hosts and of the client's
+ * PTR names go one after the other, in order, and stop at the first
+ * match (or error), so a check never sends a query that a sequential
+ * evaluation would not.
  *
  * Everything here reads the check's configuration snapshot (chk->cfg),
  * never the context's current one, and frees nothing that a caller up
  * the stack may still use: a cancel or free from a trace hook only marks
  * the check (see engine.h), every loop stops when the check is no longer
  * running, and mdspf__eval_release runs from the drain.
+ *
+ * Memory: a check allocates what its evaluation reaches -- one frame
+ * per record it is inside, the target of the term at hand, an MX set's
+ * or the PTR answer's hosts sized to the answer -- through its budget.
  * SPDX-License-Identifier: BSD-2-Clause
  */
 #include "core/engine.h"
@@ -34,8 +41,16 @@ enum { M_NOMATCH = 0, M_MATCH = 1, M_WAIT = 2, M_STOP = 3, M_PUSHED = 4 };
 #define LIMIT(chk, w) ((chk)->cfg->limits[w])
 #define EXPLAIN_MAX 2048
 
-static mdspf__frame *top_frame(mdspf_check *chk) {
-  return &chk->frames[chk->nframes - 1];
+static mdspf__frame *top_frame(mdspf_check *chk) { return chk->frame; }
+
+/* The checked domain's frame (the only one left once the verdict is
+ * known). */
+static mdspf__frame *root_frame(mdspf_check *chk) {
+  mdspf__frame *f = chk->frame;
+  while (f && f->parent) {
+    f = f->parent;
+  }
+  return f;
 }
 
 static int depth_of(const mdspf_check *chk) {
@@ -43,9 +58,8 @@ static int depth_of(const mdspf_check *chk) {
 }
 
 static const char *cur_domain(mdspf_check *chk) {
-  return chk->nframes ? top_frame(chk)->domain : chk->m_o;
+  return chk->frame ? chk->frame->domain : chk->m_o;
 }
-
 /* ---- problems / outcome helpers ---------------------------------------------- */
 
 /* The problem text: the first one set stays (the root cause).  Its
@@ -183,21 +197,19 @@ static void finish(mdspf_check *chk, int result, int reason,
  * NULL -- and the caller stops -- when the check is no longer running
  * (a trace hook may cancel it) or out of memory (the check then ends in
  * temperror). */
-static mdspf_dns_query *issue(mdspf_check *chk, const char *name, int rrtype,
-                              unsigned tag) {
+static mdspf_dns_query *issue(mdspf_check *chk, const char *name,
+                              size_t len, int rrtype) {
   const mdspf_resolver *res = &chk->cfg->res;
   mdspf_dns_query *q;
   int rc;
   if (!running(chk)) {
     return NULL;
   }
-  q = mdspf__dnsq_new(&chk->alloc, name, strlen(name), rrtype, on_done,
-                      chk);
+  q = mdspf__dnsq_new(&chk->alloc, name, len, rrtype, on_done, chk);
   if (!q) {
     finish(chk, MDSPF_TEMPERROR, MDSPF_E_NOMEM, "out of memory");
     return NULL;
   }
-  q->tag = tag;
   mdspf__list_push_back(&chk->live, &q->link);
   chk->queries++;
   mdspf__emit(chk, MDSPF_EV_QUERY, depth_of(chk), cur_domain(chk), q->name,
@@ -226,42 +238,49 @@ static int dns_void(const mdspf_dns_query *q) {
   return q->status == MDSPF_DNS_NXDOMAIN || q->status == MDSPF_DNS_NODATA;
 }
 
+/* The address type of the client's family. */
+static int addr_type(const mdspf_check *chk) {
+  return chk->family == 4 ? MDSPF_RR_A : MDSPF_RR_AAAA;
+}
+
 static void reset_op(mdspf_check *chk) {
   mdspf__op *op = &chk->op;
   unsigned i;
   drop(chk, &op->q);
   for (i = 0; i < op->mx_n; i++) {
-    drop(chk, &op->mx_q[i]);
+    drop(chk, &op->mx[i].q);
   }
-  op->counted = op->expanded = op->invalid = 0;
-  op->target[0] = '\0';
-  op->target_len = 0;
-  op->mx_started = 0;
-  op->mx_n = op->mx_next = 0;
-  op->mx_nonvoid = 0;
+  mdspf__free(&chk->alloc, op->mx, op->mx_size * sizeof *op->mx);
+  if (op->target) {
+    mdspf__free(&chk->alloc, op->target, op->target_len + 1);
+  }
+  memset(op, 0, sizeof *op);
 }
 
+static void frame_pop(mdspf_check *chk);
+
 /* Cancel and free every query, free the evaluation state (frames and
- * their record references, the MX and PTR arrays, sized when the check
- * started).  The outcome stays.  Idempotent; called by the drain once
- * the check stopped, and when it is destroyed. */
+ * their record references, the term at hand, the PTR names).  The
+ * outcome stays.  Idempotent; called by the drain once the check
+ * stopped, and when it is destroyed. */
 void mdspf__eval_release(mdspf_check *chk) {
-  mdspf__allocator *a = &chk->alloc;
-  size_t i;
+  mdspf__ptrcache *pc = &chk->ptr;
+  unsigned i;
   if (chk->released) {
     return;
   }
   chk->released = 1;
-  drop(chk, &chk->op.q);
-  for (i = 0; chk->op.mx_q && i < chk->mx_cap; i++) {
-    drop(chk, &chk->op.mx_q[i]);
+  reset_op(chk);
+  for (i = 0; i < pc->n; i++) {
+    drop(chk, &pc->names[i].q);
   }
-  drop(chk, &chk->ptr.q);
-  for (i = 0; chk->ptr.vq && i < chk->ptr_cap; i++) {
-    drop(chk, &chk->ptr.vq[i]);
-  }
-  for (i = 0; i < chk->nframes; i++) {
-    drop(chk, &chk->frames[i].fq);
+  mdspf__free(&chk->alloc, pc->names, pc->size);
+  pc->names = NULL;
+  pc->n = 0;
+  pc->size = 0;
+  drop(chk, &pc->q);
+  while (chk->frame) {
+    frame_pop(chk);
   }
   drop(chk, &chk->exp_q);
   while (chk->live.head) {
@@ -269,23 +288,6 @@ void mdspf__eval_release(mdspf_check *chk) {
                                           link);
     drop(chk, &q);
   }
-  for (i = 0; i < chk->nframes; i++) {
-    mdspf_record_unref(chk->frames[i].rec);
-  }
-  mdspf__free(a, chk->frames, chk->frames_cap * sizeof *chk->frames);
-  chk->frames = NULL;
-  chk->nframes = chk->frames_cap = 0;
-  mdspf__free(a, chk->op.mx_names, chk->mx_cap * sizeof *chk->op.mx_names);
-  mdspf__free(a, chk->op.mx_q, chk->mx_cap * sizeof *chk->op.mx_q);
-  chk->op.mx_names = NULL;
-  chk->op.mx_q = NULL;
-  mdspf__free(a, chk->ptr.names, chk->ptr_cap * sizeof *chk->ptr.names);
-  mdspf__free(a, chk->ptr.vstate, chk->ptr_cap * sizeof *chk->ptr.vstate);
-  mdspf__free(a, chk->ptr.vq, chk->ptr_cap * sizeof *chk->ptr.vq);
-  chk->ptr.names = NULL;
-  chk->ptr.vstate = NULL;
-  chk->ptr.vq = NULL;
-  chk->mx_cap = chk->ptr_cap = 0;
 }
 
 /* ---- finishing ------------------------------------------------------------------ */
@@ -347,7 +349,7 @@ static void finish(mdspf_check *chk, int result, int reason,
   if (problem) {
     set_problem(chk, problem, NULL, NULL);
   }
-  if (!chk->out_domain && chk->nframes > 0 &&
+  if (!chk->out_domain && chk->frame &&
       (result == MDSPF_PERMERROR || result == MDSPF_TEMPERROR)) {
     mdspf__frame *f = top_frame(chk);
     set_name(chk, &chk->out_domain, f->domain);
@@ -426,20 +428,52 @@ static void dns_error(mdspf_check *chk, const mdspf_dns_query *q) {
 
 /* ---- macros ----------------------------------------------------------------------- */
 
-static void make_env(mdspf_check *chk, const char *domain, const char *p,
-                     mdspf__macro_env *env) {
+/* Storage for the letters computed on demand. */
+typedef struct envbuf {
+  char i[64];
+  char t[24];
+} envbuf;
+
+static void make_env(const mdspf_check *chk, const char *domain,
+                     const char *p, mdspf__macro_env *env, envbuf *b) {
   const mdspf__config *cfg = chk->cfg;
+  mdspf__sbuf sb;
+  mdspf__ip_macro_i(chk->family, chk->ip, b->i);
+  mdspf__sbuf_init(&sb, b->t, sizeof b->t);
+  mdspf__sbuf_putu(&sb, chk->m_t);
   env->s = chk->m_s;
   env->l = chk->m_l;
   env->o = chk->m_o;
   env->d = domain;
-  env->i = chk->m_i;
+  env->i = b->i;
   env->p = p;
   env->v = chk->family == 4 ? "in-addr" : "ip6";
   env->h = chk->helo ? chk->helo : "";
   env->c = chk->m_c;
   env->r = cfg->receiver ? cfg->receiver : "unknown";
-  env->t = chk->m_t;
+  env->t = b->t;
+}
+
+/* The target of term t of rec evaluated for domain: its expanded
+ * domain-spec (p: %{p}, NULL when it is not used), or domain itself when
+ * it has none.  Returns the length (0: nothing usable). */
+static size_t compute_target(const mdspf_check *chk, const char *domain,
+                             const mdspf_record *rec, const mdspf__term *t,
+                             const char *p, char out[MDSPF__MAX_NAME + 1]) {
+  size_t n;
+  if (t->value != MDSPF__NO_STR && t->value_len > 0) {
+    mdspf__macro_env env;
+    envbuf eb;
+    make_env(chk, domain, p, &env, &eb);
+    n = mdspf__macro_expand_domain(rec->pool + t->value, t->value_len, &env,
+                                   out);
+    n = n == (size_t)-1 ? 0 : n;
+  } else {
+    n = strlen(domain);
+    memcpy(out, domain, n);
+  }
+  out[n] = '\0';
+  return n;
 }
 
 /* ---- PTR names and their validation (ptr mechanism, %{p}) ---------------------- */
@@ -449,7 +483,7 @@ static int ptr_list(mdspf_check *chk) {
   if (pc->state == 0) {
     char rev[74];
     mdspf__reverse_name(chk->family, chk->ip, rev);
-    pc->q = issue(chk, rev, MDSPF_RR_PTR, 0);
+    pc->q = issue(chk, rev, strlen(rev), MDSPF_RR_PTR);
     if (!pc->q) {
       return ST_STOP;
     }
@@ -459,7 +493,7 @@ static int ptr_list(mdspf_check *chk) {
   if (pc->state == 1) {
     size_t pos = 0;
     mdspf__rr rr;
-    unsigned max = (unsigned)LIMIT(chk, MDSPF_LIMIT_PTR_NAMES);
+    unsigned max = (unsigned)LIMIT(chk, MDSPF_LIMIT_PTR_NAMES), n = 0;
     if (!is_done(pc->q)) {
       return ST_WAIT;
     }
@@ -473,14 +507,38 @@ static int ptr_list(mdspf_check *chk) {
     } else if (dns_void(pc->q)) {
       pc->void_ans = 1;
     }
-    /* only the first `max` names are used (RFC 7208 4.6.4) */
-    while (pc->n < max && mdspf__dnsq_next(pc->q, &pos, &rr)) {
-      if (rr.kind == MDSPF__RK_NAME &&
-          mdspf__name_queryable((const char *)rr.data, rr.len)) {
-        memcpy(pc->names[pc->n], rr.data, rr.len);
-        pc->names[pc->n][rr.len] = '\0';
-        pc->vstate[pc->n] = MDSPF__V_UNKNOWN;
-        pc->n++;
+    /* only the first `max` names are used (RFC 7208 4.6.4); they are
+     * kept in one block, sized to them, for the rest of the check */
+    {
+      size_t bytes = 0;
+      char *text;
+      while (n < max && mdspf__dnsq_next(pc->q, &pos, &rr)) {
+        if (rr.kind == MDSPF__RK_NAME &&
+            mdspf__name_queryable((const char *)rr.data, rr.len)) {
+          n++;
+          bytes += rr.len;
+        }
+      }
+      if (n) {
+        pc->size = n * sizeof *pc->names + bytes;
+        pc->names = mdspf__alloc(&chk->alloc, pc->size);
+        if (!pc->names) {
+          pc->size = 0;
+          finish(chk, MDSPF_TEMPERROR, MDSPF_E_NOMEM, "out of memory");
+          return ST_STOP;
+        }
+      }
+      text = n ? (char *)(pc->names + n) : NULL;
+      pos = 0;
+      while (pc->n < n && mdspf__dnsq_next(pc->q, &pos, &rr)) {
+        if (rr.kind == MDSPF__RK_NAME &&
+            mdspf__name_queryable((const char *)rr.data, rr.len)) {
+          memcpy(text, rr.data, rr.len);
+          pc->names[pc->n].name = text;
+          pc->names[pc->n].len = rr.len;
+          text += rr.len;
+          pc->n++;
+        }
       }
     }
     drop(chk, &pc->q);
@@ -489,73 +547,71 @@ static int ptr_list(mdspf_check *chk) {
   return ST_CONT;
 }
 
-/* Fold arrived validation answers into vstate. */
-static int ptr_collect(mdspf_check *chk) {
-  mdspf__ptrcache *pc = &chk->ptr;
-  unsigned i;
-  for (i = 0; i < pc->n; i++) {
-    if (pc->vstate[i] == MDSPF__V_PENDING && is_done(pc->vq[i])) {
-      size_t pos = 0;
-      mdspf__rr rr;
-      int ok = 0;
-      if (pc->vq[i]->nomem) {
-        finish(chk, MDSPF_TEMPERROR, MDSPF_E_NOMEM, "out of memory");
-        return ST_STOP;
-      }
-      /* a DNS error skips the name (RFC 7208 5.5) */
-      while (!ok && mdspf__dnsq_next(pc->vq[i], &pos, &rr)) {
-        if (rr.kind == MDSPF__RK_ADDR && rr.family == chk->family &&
-            memcmp(rr.data, chk->ip, chk->family == 4 ? 4 : 16) == 0) {
-          ok = 1;
-        }
-      }
-      pc->vstate[i] = ok ? MDSPF__V_VALID : MDSPF__V_INVALID;
-      drop(chk, &pc->vq[i]);
-    }
+/* Which PTR names a ptr term or %{p} looks at. */
+typedef struct ptr_want {
+  const char *domain;
+  size_t len;
+  int phase; /* 0: the domain itself, 1: it or a subdomain, 2: any */
+} ptr_want;
+
+static int ptr_wanted(const mdspf_check *chk, const mdspf__host *h,
+                      const void *arg) {
+  const ptr_want *w = arg;
+  (void)chk;
+  switch (w->phase) {
+  case 0:
+    return mdspf__domain_eq(h->name, h->len, w->domain, w->len);
+  case 1:
+    return mdspf__domain_under(h->name, h->len, w->domain, w->len);
+  default:
+    return 1;
   }
-  return ST_CONT;
 }
 
-static int ptr_validate(mdspf_check *chk, unsigned i) {
+/* Validate PTR name i (RFC 7208 5.5: its address lookup holds the
+ * client's address).  ST_CONT once its state is known, ST_WAIT while its
+ * lookup is out, ST_STOP when the check stopped.  Names are validated one
+ * at a time, in the order the caller (looking for w) looks at them. */
+static int ptr_settle(mdspf_check *chk, unsigned i, const ptr_want *w) {
   mdspf__ptrcache *pc = &chk->ptr;
-  pc->vq[i] = issue(chk, pc->names[i],
-                    chk->family == 4 ? MDSPF_RR_A : MDSPF_RR_AAAA, i);
-  if (!pc->vq[i]) {
-    return ST_STOP;
-  }
-  pc->vstate[i] = MDSPF__V_PENDING;
-  return ST_CONT;
-}
-
-/* Compute %{p} for domain into out (RFC 7208 7.3). */
-static void pick_p(const mdspf_check *chk, const char *domain,
-                   char out[MDSPF__MAX_NAME + 1]);
-
-static int ensure_p(mdspf_check *chk, const char *domain,
-                    char out[MDSPF__MAX_NAME + 1]) {
-  mdspf__ptrcache *pc = &chk->ptr;
-  unsigned i;
-  int pending = 0, r;
-  r = ptr_list(chk);
-  if (r != ST_CONT) {
-    return r;
-  }
-  if (ptr_collect(chk) != ST_CONT) {
-    return ST_STOP;
-  }
-  for (i = 0; i < pc->n; i++) {
-    if (pc->vstate[i] == MDSPF__V_UNKNOWN && ptr_validate(chk, i) != ST_CONT) {
+  mdspf__host *h = &pc->names[i];
+  (void)w;
+  if (h->vstate == MDSPF__V_UNKNOWN) {
+    h->q = issue(chk, h->name, h->len, addr_type(chk));
+    if (!h->q) {
       return ST_STOP;
     }
-    if (pc->vstate[i] == MDSPF__V_PENDING) {
-      pending = 1;
-    }
-  }
-  if (pending) {
+    h->vstate = MDSPF__V_PENDING;
     return ST_WAIT;
   }
-  pick_p(chk, domain, out);
+  if (h->vstate == MDSPF__V_PENDING) {
+    size_t pos = 0;
+    mdspf__rr rr;
+    int ok = 0;
+    if (!is_done(h->q)) {
+      return ST_WAIT;
+    }
+    if (h->q->nomem) {
+      finish(chk, MDSPF_TEMPERROR, MDSPF_E_NOMEM, "out of memory");
+      return ST_STOP;
+    }
+    /* a DNS error skips the name (RFC 7208 5.5) */
+    while (!ok && mdspf__dnsq_next(h->q, &pos, &rr)) {
+      if (rr.kind == MDSPF__RK_ADDR && rr.family == chk->family &&
+          memcmp(rr.data, chk->ip, chk->family == 4 ? 4 : 16) == 0) {
+        ok = 1;
+      }
+    }
+    h->vstate = ok ? MDSPF__V_VALID : MDSPF__V_INVALID;
+    drop(chk, &h->q);
+  }
   return ST_CONT;
+}
+
+static void copy_name(char out[MDSPF__MAX_NAME + 1], const char *s,
+                      size_t n) {
+  memcpy(out, s, n);
+  out[n] = '\0';
 }
 
 /* %{p} from the names validated so far (RFC 7208 7.3): the domain
@@ -564,30 +620,53 @@ static int ensure_p(mdspf_check *chk, const char *domain,
 static void pick_p(const mdspf_check *chk, const char *domain,
                    char out[MDSPF__MAX_NAME + 1]) {
   const mdspf__ptrcache *pc = &chk->ptr;
+  ptr_want w;
   unsigned i;
-  size_t dl = strlen(domain);
-  const char *pick = NULL;
-  for (i = 0; i < pc->n && !pick; i++) {
-    if (pc->vstate[i] == MDSPF__V_VALID &&
-        mdspf__domain_eq(pc->names[i], strlen(pc->names[i]), domain, dl)) {
-      pick = pc->names[i];
+  w.domain = domain;
+  w.len = strlen(domain);
+  for (w.phase = 0; w.phase < 3; w.phase++) {
+    for (i = 0; i < pc->n; i++) {
+      if (pc->names[i].vstate == MDSPF__V_VALID &&
+          ptr_wanted(chk, &pc->names[i], &w)) {
+        copy_name(out, pc->names[i].name, pc->names[i].len);
+        return;
+      }
     }
   }
-  for (i = 0; i < pc->n && !pick; i++) {
-    if (pc->vstate[i] == MDSPF__V_VALID &&
-        mdspf__domain_under(pc->names[i], strlen(pc->names[i]), domain, dl)) {
-      pick = pc->names[i];
+  copy_name(out, "unknown", 7);
+}
+
+/* Compute %{p} for domain into out (RFC 7208 7.3).  The names are
+ * validated in the order pick_p prefers them, and no further once one
+ * is valid: the pick is the one of validating them all. */
+static int ensure_p(mdspf_check *chk, const char *domain,
+                    char out[MDSPF__MAX_NAME + 1]) {
+  mdspf__ptrcache *pc = &chk->ptr;
+  ptr_want w;
+  unsigned i;
+  int r = ptr_list(chk);
+  if (r != ST_CONT) {
+    return r;
+  }
+  w.domain = domain;
+  w.len = strlen(domain);
+  for (w.phase = 0; w.phase < 3; w.phase++) {
+    for (i = 0; i < pc->n; i++) {
+      if (!ptr_wanted(chk, &pc->names[i], &w)) {
+        continue;
+      }
+      r = ptr_settle(chk, i, &w);
+      if (r != ST_CONT) {
+        return r;
+      }
+      if (pc->names[i].vstate == MDSPF__V_VALID) {
+        copy_name(out, pc->names[i].name, pc->names[i].len);
+        return ST_CONT;
+      }
     }
   }
-  for (i = 0; i < pc->n && !pick; i++) {
-    if (pc->vstate[i] == MDSPF__V_VALID) {
-      pick = pc->names[i];
-    }
-  }
-  if (!pick) {
-    pick = "unknown";
-  }
-  memcpy(out, pick, strlen(pick) + 1);
+  copy_name(out, "unknown", 7);
+  return ST_CONT;
 }
 
 /* Target name of a term: its expanded domain-spec, or the current
@@ -595,39 +674,38 @@ static void pick_p(const mdspf_check *chk, const char *domain,
 static int expand_target(mdspf_check *chk, mdspf__frame *f,
                          const mdspf_record *rec, const mdspf__term *t) {
   mdspf__op *op = &chk->op;
+  char name[MDSPF__MAX_NAME + 1];
+  char p[MDSPF__MAX_NAME + 1];
+  const char *pv = NULL;
+  size_t n;
   if (op->expanded) {
     return ST_CONT;
   }
-  if (t->value != MDSPF__NO_STR && t->value_len > 0) {
-    char p[MDSPF__MAX_NAME + 1];
-    mdspf__macro_env env;
-    size_t n;
-    const char *pv = NULL;
-    if (t->flags & MDSPF__TF_NEEDS_P) {
-      int r = ensure_p(chk, f->domain, p);
-      if (r != ST_CONT) {
-        return r;
-      }
-      pv = p;
+  if (t->value != MDSPF__NO_STR && t->value_len > 0 &&
+      (t->flags & MDSPF__TF_NEEDS_P)) {
+    int r = ensure_p(chk, f->domain, p);
+    if (r != ST_CONT) {
+      return r;
     }
-    make_env(chk, f->domain, pv, &env);
-    n = mdspf__macro_expand_domain(rec->pool + t->value, t->value_len, &env,
-                                   op->target);
-    op->target_len = n == (size_t)-1 ? 0 : n;
-    op->target[op->target_len] = '\0';
-    if (t->flags & MDSPF__TF_MACROS) {
-      char ev[MDSPF__MAX_NAME * 2 + 8];
-      mdspf__sbuf sb;
-      mdspf__sbuf_init(&sb, ev, sizeof ev);
-      mdspf__sbuf_put(&sb, rec->pool + t->value, t->value_len);
-      mdspf__sbuf_puts(&sb, " -> ");
-      mdspf__sbuf_puts(&sb, op->target);
-      mdspf__emit(chk, MDSPF_EV_EXPAND, depth_of(chk), f->domain, ev, -1, 0,
-                  -1, 0);
-    }
-  } else {
-    op->target_len = strlen(f->domain);
-    memcpy(op->target, f->domain, op->target_len + 1);
+    pv = p;
+  }
+  n = compute_target(chk, f->domain, rec, t, pv, name);
+  op->target = mdspf__strndup(&chk->alloc, name, n);
+  if (!op->target) {
+    finish(chk, MDSPF_TEMPERROR, MDSPF_E_NOMEM, "out of memory");
+    return ST_STOP;
+  }
+  op->target_len = n;
+  if (t->value != MDSPF__NO_STR && t->value_len > 0 &&
+      (t->flags & MDSPF__TF_MACROS)) {
+    char ev[MDSPF__MAX_NAME * 2 + 8];
+    mdspf__sbuf sb;
+    mdspf__sbuf_init(&sb, ev, sizeof ev);
+    mdspf__sbuf_put(&sb, rec->pool + t->value, t->value_len);
+    mdspf__sbuf_puts(&sb, " -> ");
+    mdspf__sbuf_puts(&sb, op->target);
+    mdspf__emit(chk, MDSPF_EV_EXPAND, depth_of(chk), f->domain, ev, -1, 0,
+                -1, 0);
   }
   op->invalid = !mdspf__name_queryable(op->target, op->target_len);
   op->expanded = 1;
@@ -678,10 +756,8 @@ static int mech_a_exists(mdspf_check *chk, mdspf__frame *f,
     return M_NOMATCH;
   }
   if (!op->q) {
-    int type = (t->kind == MDSPF_TERM_EXISTS || chk->family == 4)
-                   ? MDSPF_RR_A
-                   : MDSPF_RR_AAAA;
-    op->q = issue(chk, op->target, type, 0);
+    int type = t->kind == MDSPF_TERM_EXISTS ? MDSPF_RR_A : addr_type(chk);
+    op->q = issue(chk, op->target, op->target_len, type);
     return op->q ? M_WAIT : M_STOP;
   }
   if (!is_done(op->q)) {
@@ -700,6 +776,61 @@ static int mech_a_exists(mdspf_check *chk, mdspf__frame *f,
   return addr_match(chk, op->q, t) ? M_MATCH : M_NOMATCH;
 }
 
+/* The MX set of the answer op->q, in preference order, without
+ * duplicates; its names point into the answer, which is kept. */
+static int mx_hosts(mdspf_check *chk) {
+  mdspf__op *op = &chk->op;
+  size_t pos = 0;
+  mdspf__rr rr;
+  unsigned total = 0, n = 0, max = (unsigned)LIMIT(chk, MDSPF_LIMIT_MX_NAMES);
+  while (mdspf__dnsq_next(op->q, &pos, &rr)) {
+    if (rr.kind != MDSPF__RK_NAME || rr.len == 0) {
+      continue; /* null MX ("MX 0 .") names no host */
+    }
+    if (++total > max) {
+      over_limit(chk, (long)max, " MX names for ", op->target);
+      return ST_STOP;
+    }
+    if (mdspf__name_queryable((const char *)rr.data, rr.len)) {
+      n++;
+    }
+  }
+  if (n) {
+    op->mx = mdspf__alloc_array(&chk->alloc, n, sizeof *op->mx);
+    if (!op->mx) {
+      finish(chk, MDSPF_TEMPERROR, MDSPF_E_NOMEM, "out of memory");
+      return ST_STOP;
+    }
+    op->mx_size = n;
+  }
+  pos = 0;
+  while (mdspf__dnsq_next(op->q, &pos, &rr)) {
+    unsigned k, j;
+    int dup = 0;
+    if (rr.kind != MDSPF__RK_NAME || rr.len == 0 ||
+        !mdspf__name_queryable((const char *)rr.data, rr.len)) {
+      continue;
+    }
+    for (k = 0; k < op->mx_n && !dup; k++) {
+      dup = mdspf__domain_eq(op->mx[k].name, op->mx[k].len,
+                             (const char *)rr.data, rr.len);
+    }
+    if (dup) {
+      continue;
+    }
+    /* insertion by preference keeps the evaluation order stable */
+    for (j = op->mx_n; j > 0 && op->mx[j - 1].pref > rr.pref; j--) {
+      op->mx[j] = op->mx[j - 1];
+    }
+    memset(&op->mx[j], 0, sizeof op->mx[j]);
+    op->mx[j].name = (const char *)rr.data;
+    op->mx[j].len = rr.len;
+    op->mx[j].pref = rr.pref;
+    op->mx_n++;
+  }
+  return ST_CONT;
+}
+
 static int mech_mx(mdspf_check *chk, mdspf__frame *f, const mdspf_record *rec,
                    const mdspf__term *t) {
   mdspf__op *op = &chk->op;
@@ -710,15 +841,11 @@ static int mech_mx(mdspf_check *chk, mdspf__frame *f, const mdspf_record *rec,
   if (op->invalid) {
     return M_NOMATCH;
   }
-  if (!op->q && !op->mx_started) {
-    op->q = issue(chk, op->target, MDSPF_RR_MX, 0);
+  if (!op->q) {
+    op->q = issue(chk, op->target, op->target_len, MDSPF_RR_MX);
     return op->q ? M_WAIT : M_STOP;
   }
   if (!op->mx_started) {
-    size_t pos = 0;
-    mdspf__rr rr;
-    unsigned total = 0, max = (unsigned)LIMIT(chk, MDSPF_LIMIT_MX_NAMES), i;
-    unsigned prefs[100];
     if (!is_done(op->q)) {
       return M_WAIT;
     }
@@ -729,64 +856,36 @@ static int mech_mx(mdspf_check *chk, mdspf__frame *f, const mdspf_record *rec,
     if (dns_void(op->q)) {
       return count_void(chk) ? M_STOP : M_NOMATCH;
     }
-    while (mdspf__dnsq_next(op->q, &pos, &rr)) {
-      unsigned k, j;
-      int dup = 0;
-      if (rr.kind != MDSPF__RK_NAME || rr.len == 0) {
-        continue; /* null MX ("MX 0 .") names no host */
-      }
-      if (++total > max) {
-        over_limit(chk, (long)max, " MX names for ", op->target);
-        return M_STOP;
-      }
-      if (!mdspf__name_queryable((const char *)rr.data, rr.len)) {
-        continue;
-      }
-      for (k = 0; k < op->mx_n && !dup; k++) {
-        dup = mdspf__domain_eq(op->mx_names[k], strlen(op->mx_names[k]),
-                               (const char *)rr.data, rr.len);
-      }
-      if (dup) {
-        continue;
-      }
-      /* insertion by preference keeps the evaluation order stable */
-      for (j = op->mx_n; j > 0 && prefs[j - 1] > rr.pref; j--) {
-        memcpy(op->mx_names[j], op->mx_names[j - 1], sizeof op->mx_names[0]);
-        prefs[j] = prefs[j - 1];
-      }
-      memcpy(op->mx_names[j], rr.data, rr.len);
-      op->mx_names[j][rr.len] = '\0';
-      prefs[j] = rr.pref;
-      op->mx_n++;
-    }
-    drop(chk, &op->q);
-    op->mx_started = 1;
-    for (i = 0; i < op->mx_n; i++) {
-      op->mx_q[i] = issue(chk, op->mx_names[i],
-                          chk->family == 4 ? MDSPF_RR_A : MDSPF_RR_AAAA, i);
-      if (!op->mx_q[i]) {
-        return M_STOP;
-      }
-    }
-  }
-  /* apply the answers in preference order, as a sequential evaluation
-   * would: the first error or match decides */
-  while (op->mx_next < op->mx_n) {
-    mdspf_dns_query *q = op->mx_q[op->mx_next];
-    if (!is_done(q)) {
-      return M_WAIT;
-    }
-    if (dns_failed(q)) {
-      dns_error(chk, q);
+    if (mx_hosts(chk) != ST_CONT) {
       return M_STOP;
     }
-    if (q->status == MDSPF_DNS_OK) {
+    op->mx_started = 1;
+  }
+  /* the hosts in preference order, one lookup at a time: the first error
+   * or match decides, and no host after it is asked */
+  while (op->mx_next < op->mx_n) {
+    mdspf__host *h = &op->mx[op->mx_next];
+    if (!h->q) {
+      h->q = issue(chk, h->name, h->len, addr_type(chk));
+      if (!h->q) {
+        return M_STOP;
+      }
+      return M_WAIT;
+    }
+    if (!is_done(h->q)) {
+      return M_WAIT;
+    }
+    if (dns_failed(h->q)) {
+      dns_error(chk, h->q);
+      return M_STOP;
+    }
+    if (h->q->status == MDSPF_DNS_OK) {
       op->mx_nonvoid = 1;
     }
-    if (addr_match(chk, q, t)) {
+    if (addr_match(chk, h->q, t)) {
       return M_MATCH;
     }
-    drop(chk, &op->mx_q[op->mx_next]);
+    drop(chk, &h->q);
     op->mx_next++;
   }
   /* RFC 7208 4.6.4 counts void lookups per term: an MX set none of whose
@@ -801,8 +900,8 @@ static int mech_ptr(mdspf_check *chk, mdspf__frame *f, const mdspf_record *rec,
                     const mdspf__term *t) {
   mdspf__ptrcache *pc = &chk->ptr;
   mdspf__op *op = &chk->op;
+  ptr_want w;
   unsigned i;
-  int pending = 0;
   int r = prologue(chk, f, rec, t);
   if (r != ST_CONT) {
     return st2m(r);
@@ -823,38 +922,50 @@ static int mech_ptr(mdspf_check *chk, mdspf__frame *f, const mdspf_record *rec,
   if (pc->failed) {
     return M_NOMATCH; /* a DNS error on the PTR lookup: no match */
   }
-  if (ptr_collect(chk) != ST_CONT) {
-    return M_STOP;
-  }
+  /* the names under the target, in answer order, one at a time: the
+   * first valid one matches */
+  w.domain = op->target;
+  w.len = op->target_len;
+  w.phase = 1;
   for (i = 0; i < pc->n; i++) {
-    if (!mdspf__domain_under(pc->names[i], strlen(pc->names[i]), op->target,
-                             op->target_len)) {
+    if (!ptr_wanted(chk, &pc->names[i], &w)) {
       continue;
     }
-    if (pc->vstate[i] == MDSPF__V_VALID) {
+    r = ptr_settle(chk, i, &w);
+    if (r != ST_CONT) {
+      return st2m(r);
+    }
+    if (pc->names[i].vstate == MDSPF__V_VALID) {
       return M_MATCH;
     }
-    if (pc->vstate[i] == MDSPF__V_UNKNOWN && ptr_validate(chk, i) != ST_CONT) {
-      return M_STOP;
-    }
-    if (pc->vstate[i] == MDSPF__V_PENDING) {
-      pending = 1;
-    }
   }
-  return pending ? M_WAIT : M_NOMATCH;
+  return M_NOMATCH;
 }
 
-static int push_frame(mdspf_check *chk, const char *domain, int top) {
+/* Enter a record: a new innermost frame for domain. */
+static int push_frame(mdspf_check *chk, const char *domain, size_t len,
+                      int top) {
   mdspf__frame *f;
-  if (chk->nframes >= chk->frames_cap) {
+  /* each include counts as a DNS term, so the term limit ends a deeper
+   * nesting first; this only bounds the frames in any case */
+  if (chk->nframes >= (size_t)LIMIT(chk, MDSPF_LIMIT_DNS_TERMS) + 2) {
     finish(chk, MDSPF_PERMERROR, MDSPF_E_LIMIT, "include nesting too deep");
     return ST_STOP;
   }
-  f = &chk->frames[chk->nframes++];
-  memset(f, 0, sizeof *f);
+  f = mdspf__alloc(&chk->alloc, sizeof *f);
+  if (f) {
+    f->domain = mdspf__strndup(&chk->alloc, domain, len);
+  }
+  if (!f || !f->domain) {
+    mdspf__free(&chk->alloc, f, sizeof *f);
+    finish(chk, MDSPF_TEMPERROR, MDSPF_E_NOMEM, "out of memory");
+    return ST_STOP;
+  }
+  f->parent = chk->frame;
   f->top = top;
   f->source = MDSPF_SRC_DNS;
-  memcpy(f->domain, domain, strlen(domain) + 1);
+  chk->frame = f;
+  chk->nframes++;
   return ST_CONT;
 }
 
@@ -872,7 +983,7 @@ static int mech_include(mdspf_check *chk, mdspf__frame *f,
     return st2m(r);
   }
   f->inc_state = 1;
-  r = push_frame(chk, chk->op.target, 0);
+  r = push_frame(chk, chk->op.target, chk->op.target_len, 0);
   if (r != ST_CONT) {
     return M_STOP;
   }
@@ -967,7 +1078,7 @@ static int step_fetch(mdspf_check *chk, mdspf__frame *f) {
     if (!mdspf__domain_fqdn_ok(f->domain, strlen(f->domain))) {
       return frame_none(chk, f, "not a valid domain name: ");
     }
-    f->fq = issue(chk, f->domain, MDSPF_RR_TXT, 0);
+    f->fq = issue(chk, f->domain, strlen(f->domain), MDSPF_RR_TXT);
     return f->fq ? ST_WAIT : ST_STOP;
   }
   q = f->fq;
@@ -1039,6 +1150,16 @@ static void frame_release(mdspf_check *chk, mdspf__frame *f) {
   f->rec = NULL;
 }
 
+/* Leave the innermost record: its frame goes. */
+static void frame_pop(mdspf_check *chk) {
+  mdspf__frame *f = chk->frame;
+  frame_release(chk, f);
+  chk->frame = f->parent;
+  chk->nframes--;
+  mdspf__strfree(&chk->alloc, f->domain);
+  mdspf__free(&chk->alloc, f, sizeof *f);
+}
+
 /* A record produced result r (pass/fail/softfail/neutral); t is the term
  * that matched (NULL: none matched). */
 static int frame_result(mdspf_check *chk, int r, const mdspf_record *rec,
@@ -1062,8 +1183,7 @@ static int frame_result(mdspf_check *chk, int r, const mdspf_record *rec,
   }
   mdspf__emit(chk, MDSPF_EV_RETURN, depth_of(chk), f->domain, NULL, r, 0, -1,
               0);
-  frame_release(chk, f);
-  chk->nframes--;
+  frame_pop(chk);
   f = top_frame(chk);
   f->inc_state = 2;
   f->inc_result = r;
@@ -1078,8 +1198,20 @@ static int do_redirect(mdspf_check *chk, mdspf__frame *f) {
   }
   mdspf__emit(chk, MDSPF_EV_REDIRECT, depth_of(chk), chk->op.target, NULL, -1,
               0, -1, 0);
-  frame_release(chk, f);
-  memcpy(f->domain, chk->op.target, chk->op.target_len + 1);
+  if (!running(chk)) {
+    return ST_STOP;
+  }
+  {
+    char *d = mdspf__strndup(&chk->alloc, chk->op.target,
+                             chk->op.target_len);
+    if (!d) {
+      finish(chk, MDSPF_TEMPERROR, MDSPF_E_NOMEM, "out of memory");
+      return ST_STOP;
+    }
+    frame_release(chk, f);
+    mdspf__strfree(&chk->alloc, f->domain);
+    f->domain = d;
+  }
   f->redirected = 1;
   f->next = 0;
   f->source = MDSPF_SRC_DNS;
@@ -1213,7 +1345,8 @@ static void finish_explained(mdspf_check *chk, const char *p) {
   char out[EXPLAIN_MAX], safe[EXPLAIN_MAX];
   mdspf__sbuf sb, ss;
   mdspf__macro_env env;
-  make_env(chk, chk->frames[0].domain, p, &env);
+  envbuf eb;
+  make_env(chk, root_frame(chk)->domain, p, &env, &eb);
   mdspf__sbuf_init(&sb, out, sizeof out);
   (void)mdspf__macro_expand(chk->exp_text, strlen(chk->exp_text),
                             MDSPF__MS_EXPLAIN, &env, &sb);
@@ -1233,7 +1366,7 @@ static const char *default_exp(const mdspf_check *chk) {
 }
 
 static int step_exp(mdspf_check *chk) {
-  mdspf__frame *f = &chk->frames[0];
+  mdspf__frame *f = root_frame(chk);
   char p[MDSPF__MAX_NAME + 1];
   const char *pv = NULL;
   int r;
@@ -1258,7 +1391,8 @@ static int step_exp(mdspf_check *chk) {
       }
       /* not a DNS-querying term: neither the term nor the void limit
        * applies (RFC 7208 4.6.4) */
-      chk->exp_q = issue(chk, chk->op.target, MDSPF_RR_TXT, 0);
+      chk->exp_q = issue(chk, chk->op.target, chk->op.target_len,
+                       MDSPF_RR_TXT);
       if (!chk->exp_q) {
         return ST_STOP;
       }
@@ -1356,7 +1490,7 @@ void mdspf__eval_abandon(mdspf_check *chk, int reason, const char *problem) {
     (void)mdspf__macro_scan(d, strlen(d), MDSPF__MS_EXPLAIN, &letters, NULL,
                             NULL, NULL);
     if (letters & MDSPF__ML('p')) {
-      pick_p(chk, chk->frames[0].domain, p);
+      pick_p(chk, root_frame(chk)->domain, p);
     }
     finish_explained(chk, (letters & MDSPF__ML('p')) ? p : NULL);
     return;
@@ -1403,70 +1537,30 @@ void mdspf__eval_start(mdspf_check *chk) {
   if (dl > MDSPF__MAX_NAME) {
     dl = 0; /* cannot be a domain name: handled as invalid below */
   }
-  memcpy(chk->m_o, domain, dl);
-  chk->m_o[dl] = '\0';
-  if (dl) {
+  chk->m_o = mdspf__strndup(a, domain, dl);
+  if (chk->m_o && dl) {
     set_name(chk, &chk->out_identity, chk->m_o);
   }
-
   chk->m_l = mdspf__strndup(a, local, ll);
-  chk->m_s = mdspf__alloc(a, ll + dl + 2);
+  chk->m_s = chk->m_o ? mdspf__alloc(a, ll + dl + 2) : NULL;
   if (chk->m_s) {
     /* filled at once: it is freed by length (mdspf__strfree) */
     memcpy(chk->m_s, local, ll);
     chk->m_s[ll] = '@';
     memcpy(chk->m_s + ll + 1, chk->m_o, dl + 1);
   }
-  /* every array is sized from the snapshot, which cannot change while
-   * the check exists, so it is freed with the size it was made with */
-  chk->frames_cap = (size_t)LIMIT(chk, MDSPF_LIMIT_DNS_TERMS) + 2;
-  chk->frames = mdspf__alloc_array(a, chk->frames_cap, sizeof *chk->frames);
-  chk->mx_cap = (size_t)LIMIT(chk, MDSPF_LIMIT_MX_NAMES);
-  chk->ptr_cap = (size_t)LIMIT(chk, MDSPF_LIMIT_PTR_NAMES);
-  chk->op.mx_names =
-      mdspf__alloc_array(a, chk->mx_cap, sizeof *chk->op.mx_names);
-  chk->op.mx_q = mdspf__alloc_array(a, chk->mx_cap, sizeof *chk->op.mx_q);
-  chk->ptr.names =
-      mdspf__alloc_array(a, chk->ptr_cap, sizeof *chk->ptr.names);
-  chk->ptr.vstate =
-      mdspf__alloc_array(a, chk->ptr_cap, sizeof *chk->ptr.vstate);
-  chk->ptr.vq = mdspf__alloc_array(a, chk->ptr_cap, sizeof *chk->ptr.vq);
-  if (!chk->frames) {
-    chk->frames_cap = 0;
-  }
-  if (!chk->op.mx_names || !chk->op.mx_q) {
-    /* release frees both with mx_cap: free what was made, keep none */
-    mdspf__free(a, chk->op.mx_names, chk->mx_cap * sizeof *chk->op.mx_names);
-    mdspf__free(a, chk->op.mx_q, chk->mx_cap * sizeof *chk->op.mx_q);
-    chk->op.mx_names = NULL;
-    chk->op.mx_q = NULL;
-    chk->mx_cap = 0;
-  }
-  if (!chk->ptr.names || !chk->ptr.vstate || !chk->ptr.vq) {
-    mdspf__free(a, chk->ptr.names, chk->ptr_cap * sizeof *chk->ptr.names);
-    mdspf__free(a, chk->ptr.vstate, chk->ptr_cap * sizeof *chk->ptr.vstate);
-    mdspf__free(a, chk->ptr.vq, chk->ptr_cap * sizeof *chk->ptr.vq);
-    chk->ptr.names = NULL;
-    chk->ptr.vstate = NULL;
-    chk->ptr.vq = NULL;
-    chk->ptr_cap = 0;
-  }
-  if (!chk->m_l || !chk->m_s || !chk->frames || !chk->op.mx_names ||
-      !chk->ptr.names) {
-    finish(chk, MDSPF_TEMPERROR, MDSPF_E_NOMEM, "out of memory");
-    return;
-  }
-  mdspf__ip_macro_i(chk->family, chk->ip, chk->m_i);
   if (chk->family == 4) {
     mdspf__ip4_format(chk->ip, chk->m_c);
   } else {
     mdspf__ip6_format(chk->ip, chk->m_c);
   }
   {
-    mdspf__sbuf sb;
     time_t now = time(NULL);
-    mdspf__sbuf_init(&sb, chk->m_t, sizeof chk->m_t);
-    mdspf__sbuf_putu(&sb, now > 0 ? (unsigned long)now : 0ul);
+    chk->m_t = now > 0 ? (unsigned long)now : 0ul;
+  }
+  if (!chk->m_o || !chk->m_l || !chk->m_s) {
+    finish(chk, MDSPF_TEMPERROR, MDSPF_E_NOMEM, "out of memory");
+    return;
   }
 
   chk->ph = MDSPF__PH_TERMS;
@@ -1476,5 +1570,5 @@ void mdspf__eval_start(mdspf_check *chk) {
     finish(chk, MDSPF_NONE, MDSPF_E_INVAL, NULL);
     return;
   }
-  (void)push_frame(chk, chk->m_o, 1);
+  (void)push_frame(chk, chk->m_o, dl, 1);
 }
