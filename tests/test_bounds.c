@@ -15,6 +15,14 @@
  * queries: 123 with the RFC defaults T = M = P = 10.  The tests below
  * build zones that reach the ceiling exactly, for the defaults and for
  * raised limits, and show that going past a limit sends nothing more.
+ *
+ * That is what the evaluation asks (mdspf_check_queries), with lookahead
+ * (MDSPF_LIMIT_LOOKAHEAD, on by default) or without it.  Lookahead also
+ * sends lookups ahead that the evaluation may never use
+ * (mdspf_check_wasted): at most min(lookahead, T) are outstanding at any
+ * time and they are cancelled at the verdict, so where no answer fails
+ * and the memory budget is not reached no more than T of them are
+ * wasted; the zone receives the sum of both.
  * SPDX-License-Identifier: BSD-2-Clause
  */
 #include <setjmp.h>
@@ -99,13 +107,15 @@ static void *meter_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
 
 typedef struct run_out {
   int result, reason;
-  unsigned terms, queries;
+  unsigned terms, queries, wasted;
   long peak;
   size_t budget_peak; /* what the check counted against its budget */
 } run_out;
 
-/* The check's memory budget of the next check() calls (0: default). */
+/* The check's memory budget of the next check() calls (0: default),
+ * and their lookahead (-1: default). */
 static long g_check_memory;
+static long g_lookahead = -1;
 
 static run_out check(mdspf_zone *z, int mode, long terms, long mx, long ptr,
                      const char *ip, const char *sender) {
@@ -129,7 +139,11 @@ static run_out check(mdspf_zone *z, int mode, long terms, long mx, long ptr,
         mdspf_ctx_set_limit(ctx, MDSPF_LIMIT_CHECK_MEMORY, g_check_memory),
         MDSPF_OK);
   }
-
+  if (g_lookahead >= 0) {
+    assert_int_equal(
+        mdspf_ctx_set_limit(ctx, MDSPF_LIMIT_LOOKAHEAD, g_lookahead),
+        MDSPF_OK);
+  }
   assert_int_equal(mdspf_check_new(ctx, &chk), MDSPF_OK);
   assert_int_equal(mdspf_check_set_ip(chk, ip), MDSPF_OK);
   assert_int_equal(mdspf_check_set_sender(chk, sender), MDSPF_OK);
@@ -138,9 +152,14 @@ static run_out check(mdspf_zone *z, int mode, long terms, long mx, long ptr,
   o.reason = mdspf_check_reason(chk);
   o.terms = mdspf_check_dns_terms(chk);
   o.queries = mdspf_check_queries(chk);
+  o.wasted = mdspf_check_wasted(chk);
   o.budget_peak = mdspf_check_memory_peak(chk);
   /* the zone saw exactly what the check says it sent */
-  assert_int_equal(mdspf_zone_queries(z) - before, o.queries);
+  assert_int_equal(mdspf_zone_queries(z) - before, o.queries + o.wasted);
+  if (g_lookahead == 0) {
+    assert_int_equal(o.wasted, 0);
+    assert_int_equal(mdspf_check_prefetched(chk), 0);
+  }
   mdspf_check_free(chk);
   mdspf_ctx_free(ctx);
   assert_int_equal(m.live, 0);
@@ -186,23 +205,28 @@ static void test_bounds_query_ceiling(void **state) {
     unsigned ceiling = (unsigned)(1 + T * (1 + M) + (1 + P) + 1);
     mdspf_zone *z = ceiling_zone(T, M, P, 0);
     mdspf_zone *over = ceiling_zone(T, M, P, 1);
-    for (m = 0; m < 3; m++) {
+    for (m = 0; m < 3 * 2; m++) {
       run_out o;
-      o = check(z, modes[m], T, M, P, "192.0.2.1", "x@top.example.com");
+      g_lookahead = m % 2 ? -1 : 0; /* the default (on), and off */
+      o = check(z, modes[m / 2], T, M, P, "192.0.2.1", "x@top.example.com");
       assert_int_equal(o.result, MDSPF_FAIL);
       assert_int_equal(o.terms, T);
       assert_int_equal(o.queries, ceiling);
+      assert_true(o.wasted <= (unsigned)T);
       if (T == 10 && M == 10 && P == 10) {
         assert_int_equal(o.queries, 123);
       }
       /* one more term: permerror, and not a single query more than the
        * terms that were allowed cost (no exp, no %{p}) */
-      o = check(over, modes[m], T, M, P, "192.0.2.1", "x@top.example.com");
+      o = check(over, modes[m / 2], T, M, P, "192.0.2.1",
+                "x@top.example.com");
       assert_int_equal(o.result, MDSPF_PERMERROR);
       assert_int_equal(o.reason, MDSPF_E_LIMIT);
       assert_int_equal(o.terms, T + 1);
       assert_int_equal(o.queries, (unsigned)(1 + T * (1 + M)));
+      assert_true(o.wasted <= (unsigned)T);
     }
+    g_lookahead = -1;
     mdspf_zone_free(z);
     mdspf_zone_free(over);
   }
@@ -259,10 +283,14 @@ static void test_bounds_ptr_names_capped(void **state) {
     add(&t, "q%ld.example.net. A 192.0.2.2\n", j);
   }
   z = zone_of(&t);
-  o = check(z, MDSPF_ZONE_DEFERRED_LIFO, 10, 10, 10, "192.0.2.1",
-            "x@top.example.com");
-  assert_int_equal(o.result, MDSPF_FAIL);
-  assert_int_equal(o.queries, 1 + 1 + 10 + 1);
+  for (j = 0; j < 2; j++) {
+    g_lookahead = j ? -1 : 0;
+    o = check(z, MDSPF_ZONE_DEFERRED_LIFO, 10, 10, 10, "192.0.2.1",
+              "x@top.example.com");
+    assert_int_equal(o.result, MDSPF_FAIL);
+    assert_int_equal(o.queries, 1 + 1 + 10 + 1);
+  }
+  g_lookahead = -1;
   mdspf_zone_free(z);
 }
 
@@ -316,15 +344,38 @@ static void test_bounds_memory_per_check(void **state) {
   }
   z = zone_of(&t);
   /* Last-in-first-out delivery.  The hosts of an MX set are asked one at
-   * a time, so one 20 KB answer is held at a time: well within the
-   * default budget of a check (256 KiB). */
+   * a time, so without lookahead one 20 KB answer is held at a time:
+   * well within the default budget of a check (256 KiB). */
+  g_lookahead = 0;
   o = check(z, MDSPF_ZONE_DEFERRED_LIFO, 10, 10, 10, "192.0.2.1",
             "x@top.example.com");
   assert_int_equal(o.result, MDSPF_FAIL);
   assert_true(o.budget_peak <= 128 * 1024);
-  assert_true(o.peak > 20000); /* an answer held is really measured */
+  print_message("peak memory of the check, lookahead off: %ld bytes "
+                "(budget %zu)\n", o.peak, o.budget_peak);
+  /* With lookahead the later hosts' answers are looked up at once and
+   * held until their turn: more than the budget has room for.  Those
+   * are given up as the evaluation needs the memory, and the outcome is
+   * the same. */
+  g_lookahead = -1;
+  o = check(z, MDSPF_ZONE_DEFERRED_LIFO, 10, 10, 10, "192.0.2.1",
+            "x@top.example.com");
+  assert_int_equal(o.result, MDSPF_FAIL);
+  assert_true(o.budget_peak <= 256 * 1024);
+  print_message("peak memory of the check, lookahead on: %ld bytes "
+                "(budget %zu), %u lookups ahead wasted\n", o.peak,
+                o.budget_peak, o.wasted);
+  /* ... and with a budget of 4 MiB, measured: the answers held ahead
+   * are counted */
+  g_check_memory = 4L << 20;
+  o = check(z, MDSPF_ZONE_DEFERRED_LIFO, 10, 10, 10, "192.0.2.1",
+            "x@top.example.com");
+  g_check_memory = 0;
+  assert_int_equal(o.result, MDSPF_FAIL);
+  assert_true(o.budget_peak > 150000);
   /* answers are kept only while a term needs them: well under 1 MiB */
-  print_message("peak memory of the check: %ld bytes\n", o.peak);
+  print_message("peak memory of the check, 4 MiB budget: %ld bytes\n",
+                o.peak);
   assert_true(o.peak < 1L << 20);
   mdspf_zone_free(z);
 }

@@ -194,6 +194,10 @@ static void configure(mdspf_ctx *ctx, int g, mdspf_zone *z0,
                    MDSPF_OK);
   assert_int_equal(mdspf_ctx_set_limit(ctx, MDSPF_LIMIT_VOID_LOOKUPS, g % 3),
                    MDSPF_OK);
+  /* lookahead changes no outcome, whichever way it is switched */
+  assert_int_equal(
+      mdspf_ctx_set_limit(ctx, MDSPF_LIMIT_LOOKAHEAD, g % 2 ? 0 : 1 + g),
+      MDSPF_OK);
   assert_int_equal(mdspf_ctx_set_resolver(
                        ctx, mdspf_zone_resolver(g % 2 ? z1 : z0)),
                    MDSPF_OK);
@@ -977,6 +981,8 @@ static void act(env *e) {
     (void)mdspf_check_problem(e->a);
     (void)mdspf_check_done(e->b);
     (void)mdspf_check_queries(e->b);
+    (void)mdspf_check_prefetched(e->a);
+    (void)mdspf_check_wasted(e->b);
     (void)mdspf_ctx_get_limit(ctx, MDSPF_LIMIT_DNS_TERMS);
     break;
   case A_START:
@@ -1019,6 +1025,8 @@ static void act(env *e) {
     assert_int_equal(mdspf_ctx_set_limit(ctx, MDSPF_LIMIT_PTR_NAMES, 99),
                      MDSPF_OK);
     assert_int_equal(mdspf_ctx_set_limit(ctx, MDSPF_LIMIT_TIMEOUT_MS, 60000),
+                     MDSPF_OK);
+    assert_int_equal(mdspf_ctx_set_limit(ctx, MDSPF_LIMIT_LOOKAHEAD, 0),
                      MDSPF_OK);
     assert_int_equal(mdspf_ctx_set_resolver(ctx, mdspf_zone_resolver(e->z)),
                      MDSPF_OK);

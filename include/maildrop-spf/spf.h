@@ -629,12 +629,38 @@ enum {
    *  128 MiB]; applies at once, also to running checks.  To keep a
    *  hostile domain from starving the others, keep it above the check
    *  budget times the checks you run at once. */
-  MDSPF_LIMIT_CONTEXT_MEMORY = 7
+  MDSPF_LIMIT_CONTEXT_MEMORY = 7,
+  /** Lookahead: DNS queries a check may have started ahead of its
+   *  evaluation [10]; 0 switches lookahead off.  When a record arrives,
+   *  the first lookup of each of its next DNS-querying terms is started
+   *  at once -- the TXT record of include and redirect targets, a, mx
+   *  and exists, unless the target needs %{p} (ptr terms are not looked
+   *  up ahead) -- at most this many and never more than the DNS-term
+   *  budget left (MDSPF_LIMIT_DNS_TERMS minus the terms evaluated)
+   *  outstanding; and when the evaluation asks for the address of one
+   *  name of an MX set or of the client's PTR names, those of the next
+   *  names it may ask for, at most this many, cancelled when the term is
+   *  over.  Without lookahead these names are asked one at a time and
+   *  none after the first match.  Answers are still applied
+   *  strictly in record order, and the outcome is that of lookahead 0:
+   *  result, reason, problem, explanation, matched term, domain, the
+   *  counters and the trace.  A lookup made ahead counts for nothing
+   *  (DNS terms, void lookups, mdspf_check_queries) and shows in no
+   *  trace event until the evaluation reaches its term, and is then
+   *  taken as if asked at that moment (one answered with a failure,
+   *  MDSPF_DNS_TEMPFAIL or MDSPF_DNS_ERROR, is asked again then).  Its
+   *  answer is held against MDSPF_LIMIT_CHECK_MEMORY (the pending query
+   *  against MDSPF_LIMIT_CONTEXT_MEMORY) and given up whenever the
+   *  evaluation needs that memory; from then on the check looks no
+   *  further ahead.  What is outstanding is cancelled
+   *  once the verdict is known and when the check is cancelled or freed
+   *  (also through its context).  See mdspf_check_prefetched(). */
+  MDSPF_LIMIT_LOOKAHEAD = 8
 };
 /** Set a limit for checks started from now on: DNS_TERMS 1..100,
  *  VOID_LOOKUPS 0..100, MX/PTR 1..100, TIMEOUT_MS 1..3600000,
- *  CHECK_MEMORY 4096..2147483647, CONTEXT_MEMORY 65536..2147483647;
- *  MDSPF_E_INVAL otherwise.  Like every setter below: allowed at any
+ *  CHECK_MEMORY 4096..2147483647, CONTEXT_MEMORY 65536..2147483647,
+ *  LOOKAHEAD 0..100; MDSPF_E_INVAL otherwise.  Like every setter below: allowed at any
  *  time (running checks keep the configuration they started with),
  *  MDSPF_E_NOMEM when the next configuration cannot be made. */
 MDSPF_API mdspf_status mdspf_ctx_set_limit(mdspf_ctx *ctx, int which, long value);
@@ -921,10 +947,22 @@ enum {
 };
 MDSPF_API int mdspf_check_source(const mdspf_check *chk);
 /** DNS-interactive terms evaluated (include, a, mx, ptr, exists,
- *  redirect), void lookups counted, and DNS queries sent in total. */
+ *  redirect), void lookups counted, and DNS queries the evaluation asked
+ *  (those answered by a lookup made ahead included: the same whatever
+ *  MDSPF_LIMIT_LOOKAHEAD).  0 for NULL. */
 MDSPF_API unsigned mdspf_check_dns_terms(const mdspf_check *chk);
 MDSPF_API unsigned mdspf_check_void_lookups(const mdspf_check *chk);
 MDSPF_API unsigned mdspf_check_queries(const mdspf_check *chk);
+/** Lookahead (MDSPF_LIMIT_LOOKAHEAD): queries the check started ahead of
+ *  its evaluation, and how many of them the evaluation never used --
+ *  their terms were not reached, the verdict came first, their memory
+ *  was needed, or they were answered with a failure and asked again.
+ *  The resolver was handed mdspf_check_queries() + mdspf_check_wasted()
+ *  queries in all (fewer if a trace hook cancelled the check just before
+ *  its last query went out).  Read them like the other counters, from
+ *  the check's thread; 0 for NULL. */
+MDSPF_API unsigned mdspf_check_prefetched(const mdspf_check *chk);
+MDSPF_API unsigned mdspf_check_wasted(const mdspf_check *chk);
 /** The most memory the check held at once while it evaluated (bytes,
  *  counted against MDSPF_LIMIT_CHECK_MEMORY). */
 MDSPF_API size_t mdspf_check_memory_peak(const mdspf_check *chk);

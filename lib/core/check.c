@@ -32,6 +32,7 @@ void mdspf__ctx_set_clock(mdspf_ctx *ctx, mdspf__clock_fn fn, void *ud) {
 /* ---- the engine ------------------------------------------------------------ */
 
 static void ctx_destroy(mdspf_ctx *ctx);
+static size_t ctx_reclaim(void *ud);
 
 void mdspf__engine_enter(mdspf_ctx *ctx) { ctx->depth++; }
 
@@ -171,6 +172,8 @@ mdspf_status mdspf_ctx_new(mdspf_alloc_fn alloc, void *alloc_ud,
   ctx->clock = mdspf__monotonic_ms;
   ctx->budget.limit =
       (size_t)mdspf__limit_default[MDSPF_LIMIT_CONTEXT_MEMORY];
+  ctx->budget.reclaim = ctx_reclaim;
+  ctx->budget.reclaim_ud = ctx;
   ctx->cfg = mdspf__config_new(&a);
   if (!ctx->cfg) {
     mdspf__free(&a, ctx, sizeof *ctx);
@@ -321,6 +324,25 @@ static void check_abort(mdspf__job *j) {
 static const mdspf__job_ops check_ops = {check_step, check_expire,
                                          check_abort};
 
+/* A budget refused an allocation: the answers its checks hold only for
+ * lookups made ahead go first (mdspf__eval_reclaim). */
+static size_t check_reclaim(void *ud) {
+  return mdspf__eval_reclaim((mdspf_check *)ud);
+}
+
+static size_t ctx_reclaim(void *ud) {
+  mdspf_ctx *ctx = ud;
+  mdspf__link *k;
+  size_t freed = 0;
+  for (k = ctx->jobs.head; k; k = k->next) {
+    mdspf__job *j = MDSPF__CONTAINER(k, mdspf__job, all);
+    if (j->ops == &check_ops) {
+      freed += mdspf__eval_reclaim((mdspf_check *)(void *)j);
+    }
+  }
+  return freed;
+}
+
 /* ---- checks ------------------------------------------------------------------ */
 
 mdspf_status mdspf_check_new(mdspf_ctx *ctx, mdspf_check **out) {
@@ -343,6 +365,8 @@ mdspf_status mdspf_check_new(mdspf_ctx *ctx, mdspf_check **out) {
   chk->alloc = ctx->alloc;
   chk->alloc.budget = &chk->budget;
   chk->budget.parent = &ctx->budget;
+  chk->budget.reclaim = check_reclaim;
+  chk->budget.reclaim_ud = chk;
   chk->result = MDSPF_NO_RESULT;
   chk->reason = MDSPF_E_STATE;
   (void)mdspf__job_attach(ctx, &chk->job, &check_ops);
@@ -634,6 +658,12 @@ unsigned mdspf_check_void_lookups(const mdspf_check *chk) {
 }
 unsigned mdspf_check_queries(const mdspf_check *chk) {
   return chk ? chk->queries : 0;
+}
+unsigned mdspf_check_prefetched(const mdspf_check *chk) {
+  return chk ? chk->prefetched : 0;
+}
+unsigned mdspf_check_wasted(const mdspf_check *chk) {
+  return chk ? chk->wasted : 0;
 }
 size_t mdspf_check_memory_peak(const mdspf_check *chk) {
   return chk ? chk->budget.peak : 0;

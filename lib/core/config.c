@@ -15,12 +15,14 @@
 
 #include <string.h>
 
+/* indexed by MDSPF_LIMIT_*; lookahead is on by default, as wide as the
+ * RFC 7208 4.6.4 term budget */
 const long mdspf__limit_default[MDSPF__NLIMITS] = {
-    0, 10, 2, 10, 10, 20000, 256L * 1024, 128L * 1024 * 1024};
+    0, 10, 2, 10, 10, 20000, 256L * 1024, 128L * 1024 * 1024, 10};
 static const long limit_min[MDSPF__NLIMITS] = {0, 1, 0, 1, 1, 1, 4096,
-                                               65536};
+                                               65536, 0};
 static const long limit_max[MDSPF__NLIMITS] = {
-    0, 100, 100, 100, 100, 3600000, 2147483647L, 2147483647L};
+    0, 100, 100, 100, 100, 3600000, 2147483647L, 2147483647L, 100};
 
 mdspf__config *mdspf__config_new(const mdspf__allocator *a) {
   mdspf__config *c = mdspf__alloc(a, sizeof *c);

@@ -45,7 +45,7 @@
 
 /* ---- configuration snapshots (config.c) ------------------------------ */
 
-#define MDSPF__NLIMITS 8
+#define MDSPF__NLIMITS 9
 
 typedef struct mdspf__override {
   char *domain;      /* normalised: lower case, no trailing dot */
@@ -270,6 +270,11 @@ struct mdspf_check {
   int local_done, local_active;
   uint32_t local_next;
   mdspf__list live; /* queries not yet released */
+  /* lookahead (MDSPF_LIMIT_LOOKAHEAD): queries started ahead of the
+   * evaluation and not used yet; counters for the outcome */
+  mdspf__list spec;
+  int spec_off; /* memory ran short: no more lookups ahead */
+  unsigned prefetched, wasted;
   /* exp */
   int exp_stage;
   mdspf_dns_query *exp_q;
@@ -299,5 +304,10 @@ void mdspf__eval_finish(mdspf_check *chk, int result, int reason,
 void mdspf__eval_abandon(mdspf_check *chk, int reason, const char *problem);
 /* Cancel and free every query, free the evaluation state. */
 void mdspf__eval_release(mdspf_check *chk);
+/* The check's budget (or its context's) refused an allocation: free the
+ * answers held for lookups made ahead.  Returns the bytes freed.  Only
+ * frees (no backend call, no callback), so it is safe inside any
+ * allocation. */
+size_t mdspf__eval_reclaim(mdspf_check *chk);
 
 #endif /* MDSPF_CORE_ENGINE_H */

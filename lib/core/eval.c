@@ -12,7 +12,7 @@
  * reads: the address lookups of an MX set's hosts and of the client's
  * PTR names go one after the other, in order, and stop at the first
  * match (or error), so a check never sends a query that a sequential
- * evaluation would not.
+ * evaluation would not.  Lookahead (below) is what starts queries early.
  *
  * Everything here reads the check's configuration snapshot (chk->cfg),
  * never the context's current one, and frees nothing that a caller up
@@ -59,6 +59,11 @@ static int depth_of(const mdspf_check *chk) {
 
 static const char *cur_domain(mdspf_check *chk) {
   return chk->frame ? chk->frame->domain : chk->m_o;
+}
+
+/* Length of a name as a query asks it: one trailing dot dropped. */
+static size_t qname_len(const char *name, size_t n) {
+  return (n > 0 && name[n - 1] == '.') ? n - 1 : n;
 }
 /* ---- problems / outcome helpers ---------------------------------------------- */
 
@@ -238,14 +243,310 @@ static int dns_void(const mdspf_dns_query *q) {
   return q->status == MDSPF_DNS_NXDOMAIN || q->status == MDSPF_DNS_NODATA;
 }
 
+/* ---- lookahead ------------------------------------------------------------------- */
+
+/*
+ * When a record arrives, the first lookup of each of its next
+ * DNS-querying terms is started at once (plan; refill looks further when
+ * the evaluation takes one), and when the evaluation asks for the
+ * address of a name of an MX set or of the client's PTR names, those of
+ * the names it may ask for next (spec_hosts).  These queries go on
+ * chk->spec, not chk->live:
+ * nothing of them is traced, counted or waited for.  The evaluation
+ * itself is unchanged and asks for every lookup through ask(), exactly
+ * where and when it would ask without lookahead; ask() takes the lookup
+ * made ahead when there is one (adopt) and sends the query otherwise.
+ * Why the outcome is the sequential one, piece by piece:
+ *
+ * - Order and counters.  The evaluation applies answers in record order
+ *   whatever arrives first, and a lookup made ahead counts for nothing
+ *   until adopted.  Adopting does what issue() does -- the query joins
+ *   chk->live, mdspf_check_queries and the QUERY event, and an answer
+ *   already there wakes the check as an inline answer would -- so the
+ *   ANSWER event and every later one come where they come without
+ *   lookahead.  DNS terms and void lookups are counted only by the
+ *   evaluation, so a term it never reaches (after a match, past the
+ *   10-term limit, past a permerror) changes no counter and trips no
+ *   limit.
+ *
+ * - Failures are asked again.  An answer that arrived as TEMPFAIL or
+ *   ERROR (or one that could not be kept: too large, out of memory)
+ *   before the evaluation reached its term is not used: the term asks
+ *   anew, as it would have without lookahead -- a server that timed out
+ *   earlier may answer now, and a temperror must come from the moment
+ *   the evaluation needs the answer, never from a look ahead.  A
+ *   failure before the term is reached therefore changes nothing at
+ *   all, and one that never is reached is only counted as wasted.
+ *   Positive and void answers (OK, NODATA, NXDOMAIN) are used as they
+ *   are: they are what the server says about the name, which a
+ *   resolver's cache would have served just the same.  A lookup still
+ *   pending when its term is reached is adopted as it is: it is the
+ *   question in flight at that moment, and asking again could only be
+ *   slower.  With the deterministic zone resolver every answer is the
+ *   same whenever it is asked, so outcomes are identical (the property
+ *   the suite runner and the check fuzzer assert).
+ *
+ * - Bounds.  At most min(MDSPF_LIMIT_LOOKAHEAD, DNS terms left) term
+ *   lookups are outstanding, and only terms the evaluation can still
+ *   count without passing the term limit are looked at; at most
+ *   MDSPF_LIMIT_LOOKAHEAD host lookups, all of the term being evaluated
+ *   and cancelled when it is over.  What is outstanding is cancelled
+ *   when the verdict is known and whenever the check is released
+ *   (finished, cancelled, freed, its context freed).  Once memory ran
+ *   short the check looks no further ahead.
+ *
+ * - Memory.  A lookup ahead is allocated quietly: its query object is
+ *   charged to the context's budget, its answer to the check's; a
+ *   budget that has no room refuses it without marking anything
+ *   exceeded, and the lookup is dropped.  Whenever an allocation of the
+ *   evaluation is refused, the budget first reclaims the answers held
+ *   ahead (mdspf__eval_reclaim) and tries again.  Adopting hands the
+ *   memory over as if the evaluation allocated it at that moment: the
+ *   query object and then its answer are charged again as ordinary
+ *   allocations, and what would not have fit fails exactly as it would
+ *   have without lookahead (no query: out of memory; no room for the
+ *   answer: the answer is lost, as mdspf_dns_add_* loses it).  So the
+ *   evaluation sees the memory it would see without lookahead.
+ */
+
+/* What a lookup ahead is for (its query's tag): a term of a record, or
+ * an address lookup of the MX set or PTR names the evaluation is at. */
+enum { SPEC_TERM = 1, SPEC_HOST = 2 };
+
+/* How many more lookups of that kind may be started ahead: terms up to
+ * min(lookahead, DNS terms left), hosts up to the lookahead. */
+static long lookahead_room(const mdspf_check *chk, unsigned kind) {
+  long la = LIMIT(chk, MDSPF_LIMIT_LOOKAHEAD);
+  long cap = la, out = 0;
+  const mdspf__link *k;
+  if (kind == SPEC_TERM) {
+    long left = LIMIT(chk, MDSPF_LIMIT_DNS_TERMS) - (long)chk->dns_terms;
+    cap = la < left ? la : left;
+  }
+  for (k = chk->spec.head; k; k = k->next) {
+    out += MDSPF__CONTAINER(k, mdspf_dns_query, link)->tag == kind;
+  }
+  return cap - out;
+}
+
+static mdspf_dns_query *spec_find(const mdspf_check *chk, const char *name,
+                                  size_t len, int rrtype) {
+  const mdspf__link *k;
+  len = qname_len(name, len);
+  for (k = chk->spec.head; k; k = k->next) {
+    mdspf_dns_query *q = MDSPF__CONTAINER(k, mdspf_dns_query, link);
+    if (q->rrtype == rrtype && strlen(q->name) == len &&
+        memcmp(q->name, name, len) == 0) {
+      return q;
+    }
+  }
+  return NULL;
+}
+
+/* Free memory the budgets no longer count. */
+static void raw_free(const mdspf_check *chk, void *p, size_t n) {
+  mdspf__allocator a = chk->alloc;
+  a.budget = NULL;
+  mdspf__free(&a, p, n);
+}
+
+/* Drop a lookup made ahead that the evaluation does not take.  Its
+ * answer is charged to the check's budget, the query object to the
+ * context's. */
+static void spec_free(mdspf_check *chk, mdspf_dns_query *q) {
+  mdspf__list_remove(&chk->spec, &q->link);
+  chk->wasted++;
+  if (q->state == MDSPF__Q_PENDING) {
+    chk->cfg->res.cancel(chk->cfg->res.impl, q->token);
+  }
+  mdspf__free(&q->alloc, q->data, q->cap);
+  q->data = NULL;
+  q->cap = 0;
+  q->alloc.budget = &chk->ctx->budget;
+  mdspf__dnsq_free(q);
+}
+
+static void spec_cancel_all(mdspf_check *chk) {
+  while (chk->spec.head) {
+    spec_free(chk, MDSPF__CONTAINER(chk->spec.head, mdspf_dns_query, link));
+  }
+}
+
+/* The term is over: the address lookups made ahead for its hosts go. */
+static void spec_cancel_hosts(mdspf_check *chk) {
+  mdspf__link *k = chk->spec.head;
+  while (k) {
+    mdspf_dns_query *q = MDSPF__CONTAINER(k, mdspf_dns_query, link);
+    k = k->next;
+    if (q->tag == SPEC_HOST) {
+      spec_free(chk, q);
+    }
+  }
+}
+
+size_t mdspf__eval_reclaim(mdspf_check *chk) {
+  mdspf__link *k = chk->spec.head;
+  size_t freed = 0;
+  /* memory is short: no more lookups ahead for this check */
+  chk->spec_off = 1;
+  while (k) {
+    mdspf_dns_query *q = MDSPF__CONTAINER(k, mdspf_dns_query, link);
+    k = k->next;
+    if (q->state == MDSPF__Q_DONE) {
+      freed += q->cap + mdspf__dnsq_size(q);
+      spec_free(chk, q);
+    } else if (q->cap) {
+      /* a backend filling it now: its answer is lost, and asked again
+       * if the evaluation reaches it (no backend call from here) */
+      freed += q->cap;
+      mdspf__free(&q->alloc, q->data, q->cap);
+      q->data = NULL;
+      q->cap = q->len = 0;
+      q->nrr = 0;
+      q->nomem = 1;
+    } else {
+      q->nomem = 1; /* nothing held yet; keep it from holding any */
+    }
+  }
+  return freed;
+}
+
+/* Answers made ahead wake nobody: the evaluation looks at them when it
+ * reaches their term. */
+static void on_spec_done(mdspf_dns_query *q, void *ud) {
+  (void)q;
+  (void)ud;
+}
+
+/* Start a lookup ahead; 1 if one was started.  Allocated quietly (see
+ * above); a refused or failed one is simply not made. */
+static int speculate(mdspf_check *chk, const char *name, size_t len,
+                     int rrtype, unsigned kind) {
+  const mdspf_resolver *res = &chk->cfg->res;
+  mdspf__allocator sa = chk->alloc;
+  mdspf_dns_query *q;
+  int rc;
+  if (!running(chk) || chk->spec_off ||
+      !mdspf__name_queryable(name, len) ||
+      spec_find(chk, name, len, rrtype)) {
+    return 0;
+  }
+  sa.budget = &chk->ctx->budget;
+  sa.quiet = 1;
+  q = mdspf__dnsq_new(&sa, name, len, rrtype, on_spec_done, chk);
+  if (!q) {
+    chk->spec_off = 1; /* no room: stop looking ahead */
+    return 0;
+  }
+  q->alloc.budget = &chk->budget; /* its answer: the check's */
+  q->tag = kind;
+  mdspf__list_push_back(&chk->spec, &q->link);
+  q->state = MDSPF__Q_PENDING;
+  rc = res->query(res->impl, q, q->name, rrtype, &q->token);
+  if (rc != 0 && q->state != MDSPF__Q_DONE) {
+    q->state = MDSPF__Q_DONE; /* never sent: nothing to cancel */
+    spec_free(chk, q);
+    chk->wasted--;
+    return 0;
+  }
+  chk->prefetched++;
+  return 1;
+}
+
+static void refill(mdspf_check *chk);
+
+/* Take over a lookup made ahead as the evaluation's own, as if issue()
+ * had sent it now (see above).  NULL when the check stopped. */
+static mdspf_dns_query *adopt(mdspf_check *chk, mdspf_dns_query *q) {
+  unsigned kind = q->tag;
+  size_t data = q->cap, size = mdspf__dnsq_size(q);
+  mdspf__list_remove(&chk->spec, &q->link);
+  mdspf__budget_refund(&chk->ctx->budget, size);
+  mdspf__budget_refund(&chk->budget, data);
+  q->alloc = chk->alloc;
+  if (!mdspf__budget_charge(&chk->budget, size, 0)) {
+    /* without lookahead the query could not have been made */
+    chk->wasted++;
+    if (q->state == MDSPF__Q_PENDING) {
+      chk->cfg->res.cancel(chk->cfg->res.impl, q->token);
+    }
+    raw_free(chk, q->data, data);
+    raw_free(chk, q, size);
+    finish(chk, MDSPF_TEMPERROR, MDSPF_E_NOMEM, "out of memory");
+    return NULL;
+  }
+  if (data && !mdspf__budget_charge(&chk->budget, data, 0)) {
+    /* nor could its answer have been kept */
+    raw_free(chk, q->data, data);
+    q->data = NULL;
+    q->cap = q->len = 0;
+    q->nrr = 0;
+    q->nomem = 1;
+    if (q->state == MDSPF__Q_DONE && q->status == MDSPF_DNS_OK) {
+      q->status = MDSPF_DNS_ERROR;
+    }
+  }
+  q->on_done = on_done;
+  q->tag = 0;
+  mdspf__list_push_back(&chk->live, &q->link);
+  chk->queries++;
+  mdspf__emit(chk, MDSPF_EV_QUERY, depth_of(chk), cur_domain(chk), q->name,
+              -1, q->rrtype, -1, 0);
+  if (q->state == MDSPF__Q_DONE) {
+    mdspf__job_wake(&chk->job); /* as an answer inside query() does */
+  }
+  if (kind == SPEC_TERM && running(chk)) {
+    refill(chk); /* a place ahead came free */
+  }
+  return q;
+}
+
+/* The evaluation's lookup of (name, rrtype): the one made ahead, or a
+ * query sent now.  NULL -- the caller stops -- as for issue(). */
+static mdspf_dns_query *ask(mdspf_check *chk, const char *name, size_t len,
+                            int rrtype) {
+  mdspf_dns_query *q = running(chk) ? spec_find(chk, name, len, rrtype)
+                                    : NULL;
+  if (q && q->nomem) {
+    chk->spec_off = 1; /* its answer found no room: stop looking ahead */
+  }
+  if (q && (q->nomem || q->too_big ||
+            (q->state == MDSPF__Q_DONE && dns_failed(q)))) {
+    /* a failure (or an answer given up for memory) is never used: the
+     * term asks now, as it would without lookahead */
+    spec_free(chk, q);
+    q = NULL;
+  }
+  return q ? adopt(chk, q) : issue(chk, name, len, rrtype);
+}
+
 /* The address type of the client's family. */
 static int addr_type(const mdspf_check *chk) {
   return chk->family == 4 ? MDSPF_RR_A : MDSPF_RR_AAAA;
 }
 
+/* Address lookups ahead for hosts[from..n) that want(h) selects, in
+ * order, as far as there is room. */
+static void spec_hosts(mdspf_check *chk, const mdspf__host *hosts,
+                       unsigned from, unsigned n,
+                       int (*want)(const mdspf_check *, const mdspf__host *,
+                                   const void *),
+                       const void *arg) {
+  long room = lookahead_room(chk, SPEC_HOST);
+  unsigned i;
+  for (i = from; i < n && room > 0; i++) {
+    if (!hosts[i].q && hosts[i].vstate == MDSPF__V_UNKNOWN &&
+        (!want || want(chk, &hosts[i], arg))) {
+      room -= speculate(chk, hosts[i].name, hosts[i].len, addr_type(chk),
+                        SPEC_HOST);
+    }
+  }
+}
+
 static void reset_op(mdspf_check *chk) {
   mdspf__op *op = &chk->op;
   unsigned i;
+  spec_cancel_hosts(chk);
   drop(chk, &op->q);
   for (i = 0; i < op->mx_n; i++) {
     drop(chk, &op->mx[i].q);
@@ -270,6 +571,7 @@ void mdspf__eval_release(mdspf_check *chk) {
     return;
   }
   chk->released = 1;
+  spec_cancel_all(chk);
   reset_op(chk);
   for (i = 0; i < pc->n; i++) {
     drop(chk, &pc->names[i].q);
@@ -297,6 +599,7 @@ static void finish(mdspf_check *chk, int result, int reason,
   if (chk->state != MDSPF__CS_RUNNING) {
     return;
   }
+  spec_cancel_all(chk); /* the verdict is known: nothing ahead is needed */
   if (chk->oom) {
     /* part of the outcome could not be stored: never report a verdict
      * with missing pieces */
@@ -483,7 +786,7 @@ static int ptr_list(mdspf_check *chk) {
   if (pc->state == 0) {
     char rev[74];
     mdspf__reverse_name(chk->family, chk->ip, rev);
-    pc->q = issue(chk, rev, strlen(rev), MDSPF_RR_PTR);
+    pc->q = ask(chk, rev, strlen(rev), MDSPF_RR_PTR);
     if (!pc->q) {
       return ST_STOP;
     }
@@ -547,7 +850,7 @@ static int ptr_list(mdspf_check *chk) {
   return ST_CONT;
 }
 
-/* Which PTR names a ptr term or %{p} looks at. */
+/* Which PTR names a ptr term or %{p} looks at next (spec_hosts). */
 typedef struct ptr_want {
   const char *domain;
   size_t len;
@@ -571,17 +874,18 @@ static int ptr_wanted(const mdspf_check *chk, const mdspf__host *h,
 /* Validate PTR name i (RFC 7208 5.5: its address lookup holds the
  * client's address).  ST_CONT once its state is known, ST_WAIT while its
  * lookup is out, ST_STOP when the check stopped.  Names are validated one
- * at a time, in the order the caller (looking for w) looks at them. */
+ * at a time, in the order the caller looks at them; with lookahead the
+ * next ones the caller would look at (w) are looked up ahead. */
 static int ptr_settle(mdspf_check *chk, unsigned i, const ptr_want *w) {
   mdspf__ptrcache *pc = &chk->ptr;
   mdspf__host *h = &pc->names[i];
-  (void)w;
   if (h->vstate == MDSPF__V_UNKNOWN) {
-    h->q = issue(chk, h->name, h->len, addr_type(chk));
+    h->q = ask(chk, h->name, h->len, addr_type(chk));
     if (!h->q) {
       return ST_STOP;
     }
     h->vstate = MDSPF__V_PENDING;
+    spec_hosts(chk, pc->names, i + 1, pc->n, ptr_wanted, w);
     return ST_WAIT;
   }
   if (h->vstate == MDSPF__V_PENDING) {
@@ -757,7 +1061,7 @@ static int mech_a_exists(mdspf_check *chk, mdspf__frame *f,
   }
   if (!op->q) {
     int type = t->kind == MDSPF_TERM_EXISTS ? MDSPF_RR_A : addr_type(chk);
-    op->q = issue(chk, op->target, op->target_len, type);
+    op->q = ask(chk, op->target, op->target_len, type);
     return op->q ? M_WAIT : M_STOP;
   }
   if (!is_done(op->q)) {
@@ -842,7 +1146,7 @@ static int mech_mx(mdspf_check *chk, mdspf__frame *f, const mdspf_record *rec,
     return M_NOMATCH;
   }
   if (!op->q) {
-    op->q = issue(chk, op->target, op->target_len, MDSPF_RR_MX);
+    op->q = ask(chk, op->target, op->target_len, MDSPF_RR_MX);
     return op->q ? M_WAIT : M_STOP;
   }
   if (!op->mx_started) {
@@ -866,10 +1170,11 @@ static int mech_mx(mdspf_check *chk, mdspf__frame *f, const mdspf_record *rec,
   while (op->mx_next < op->mx_n) {
     mdspf__host *h = &op->mx[op->mx_next];
     if (!h->q) {
-      h->q = issue(chk, h->name, h->len, addr_type(chk));
+      h->q = ask(chk, h->name, h->len, addr_type(chk));
       if (!h->q) {
         return M_STOP;
       }
+      spec_hosts(chk, op->mx, op->mx_next + 1, op->mx_n, NULL, NULL);
       return M_WAIT;
     }
     if (!is_done(h->q)) {
@@ -1026,6 +1331,77 @@ static int eval_mech(mdspf_check *chk, mdspf__frame *f, const mdspf_record *rec,
 
 /* ---- records ------------------------------------------------------------------------ */
 
+/* Start the first lookup of term t of rec, evaluated in frame f, ahead
+ * of the evaluation (see "lookahead"); 1 if one was started.  The name
+ * and type are those the evaluation will ask: the same expansion, the
+ * same checks (an override or a name that is no domain is never looked
+ * up). */
+static int spec_term(mdspf_check *chk, const mdspf__frame *f,
+                     const mdspf_record *rec, const mdspf__term *t) {
+  char name[MDSPF__MAX_NAME + 1];
+  size_t n;
+  int type;
+  if (t->value != MDSPF__NO_STR && t->value_len > 0 &&
+      (t->flags & MDSPF__TF_NEEDS_P)) {
+    return 0; /* %{p} is known only once the PTR names are validated */
+  }
+  n = compute_target(chk, f->domain, rec, t, NULL, name);
+  if (!mdspf__name_queryable(name, n)) {
+    return 0;
+  }
+  switch (t->kind) {
+  case MDSPF_TERM_A:
+    type = addr_type(chk);
+    break;
+  case MDSPF_TERM_EXISTS:
+    type = MDSPF_RR_A;
+    break;
+  case MDSPF_TERM_MX:
+    type = MDSPF_RR_MX;
+    break;
+  case MDSPF_TERM_INCLUDE:
+  case MDSPF_TERM_REDIRECT:
+    if (mdspf__config_find(chk->cfg, name, MDSPF_SRC_OVERRIDE) ||
+        !mdspf__domain_fqdn_ok(name, n)) {
+      return 0;
+    }
+    type = MDSPF_RR_TXT;
+    break;
+  default:
+    return 0; /* ptr: the client's PTR names, shared with %{p} */
+  }
+  return speculate(chk, name, n, type, SPEC_TERM);
+}
+
+/* Look up ahead the DNS-querying terms of frame f's record from term
+ * from on that the evaluation may still count -- those up to the first
+ * "all", then the redirect target when there is no "all" -- as far as
+ * there is room. */
+static void plan(mdspf_check *chk, const mdspf__frame *f, uint32_t from) {
+  const mdspf_record *rec = f->rec;
+  long room = lookahead_room(chk, SPEC_TERM);
+  long left = LIMIT(chk, MDSPF_LIMIT_DNS_TERMS) - (long)chk->dns_terms;
+  size_t reach, i;
+  int redir;
+  if (room <= 0 || chk->spec_off) {
+    return;
+  }
+  reach = mdspf__record_reach(rec);
+  for (i = from; i < reach && room > 0 && left > 0 && running(chk); i++) {
+    const mdspf__term *t = &rec->terms[i];
+    if (!mdspf__term_sem(t->kind)->mechanism ||
+        !mdspf__term_sem(t->kind)->dns_term) {
+      continue;
+    }
+    left--; /* the term takes its place whether looked up ahead or not */
+    room -= spec_term(chk, f, rec, t);
+  }
+  redir = mdspf__record_redirect(rec);
+  if (redir >= 0 && room > 0 && left > 0) {
+    (void)spec_term(chk, f, rec, &rec->terms[redir]);
+  }
+}
+
 /* Evaluate rec (a reference, handed over) in frame f. */
 static void use_record(mdspf_check *chk, mdspf__frame *f, mdspf_record *rec,
                        int source) {
@@ -1034,6 +1410,22 @@ static void use_record(mdspf_check *chk, mdspf__frame *f, mdspf_record *rec,
   f->next = 0;
   mdspf__emit(chk, MDSPF_EV_RECORD, depth_of(chk), f->domain, rec->pool, -1, 0,
               -1, 0);
+  if (running(chk)) {
+    plan(chk, f, 0); /* the record arrived */
+  }
+}
+
+/* The evaluation took a term's lookup made ahead: look further ahead in
+ * the record of that term (the including one, when the lookup was an
+ * include's record), after it. */
+static void refill(mdspf_check *chk) {
+  mdspf__frame *f = chk->frame;
+  if (f && !f->rec) {
+    f = f->parent;
+  }
+  if (f && f->rec) {
+    plan(chk, f, f->next + 1);
+  }
 }
 
 /* The frame's domain has no SPF record (or is malformed). */
@@ -1078,7 +1470,7 @@ static int step_fetch(mdspf_check *chk, mdspf__frame *f) {
     if (!mdspf__domain_fqdn_ok(f->domain, strlen(f->domain))) {
       return frame_none(chk, f, "not a valid domain name: ");
     }
-    f->fq = issue(chk, f->domain, strlen(f->domain), MDSPF_RR_TXT);
+    f->fq = ask(chk, f->domain, strlen(f->domain), MDSPF_RR_TXT);
     return f->fq ? ST_WAIT : ST_STOP;
   }
   q = f->fq;
@@ -1175,6 +1567,8 @@ static int frame_result(mdspf_check *chk, int r, const mdspf_record *rec,
     chk->local_active = 0;
     chk->result = r;
     if (r == MDSPF_FAIL) {
+      /* the verdict is known: only the explanation is looked up now */
+      spec_cancel_all(chk);
       chk->ph = MDSPF__PH_EXP;
       return ST_CONT;
     }
@@ -1391,7 +1785,7 @@ static int step_exp(mdspf_check *chk) {
       }
       /* not a DNS-querying term: neither the term nor the void limit
        * applies (RFC 7208 4.6.4) */
-      chk->exp_q = issue(chk, chk->op.target, chk->op.target_len,
+      chk->exp_q = ask(chk, chk->op.target, chk->op.target_len,
                        MDSPF_RR_TXT);
       if (!chk->exp_q) {
         return ST_STOP;
