@@ -30,9 +30,12 @@
  * matched mechanism only for a match result; no source for none and the
  * errors; a syntax error only with permerror, inside the record's length;
  * dns_terms <= limit + 1; the zone received exactly mdspf_check_queries
- * queries; no time-out unless a query hangs) -- also when an allocation
- * fails; deferred delivery, FIFO or LIFO, gives exactly the inline
- * outcome, counters included; after the check is freed nothing is left
+ * + mdspf_check_wasted queries, and none was looked up ahead with
+ * lookahead off; no time-out unless a query hangs) -- also when an
+ * allocation fails; deferred delivery, FIFO or LIFO, gives exactly the
+ * inline outcome, counters included; in every delivery mode lookahead
+ * on (the default) and off (MDSPF_LIMIT_LOOKAHEAD 0) give the same
+ * outcome, counters and trace included; after the check is freed nothing is left
  * queued in the zone; no allocation is leaked and every free passes the
  * exact size; the Received-SPF and Authentication-Results lines are
  * printable ASCII only, whatever the sender, HELO, records or host name.
@@ -78,9 +81,10 @@ typedef struct outcome {
   char *client_ip, *identity_domain;
   int syn_rc, syn_code;
   size_t syn_off, syn_len;
-  unsigned dns_terms, voids, queries;
+  unsigned dns_terms, voids, queries, prefetched, wasted;
   unsigned long zone_queries;
   unsigned long events, results;
+  uint64_t trace_hash; /* of every event's whole line, in order */
   char *received_spf; /* the header with the context's receiver */
 } outcome;
 
@@ -89,7 +93,18 @@ typedef struct tracer {
   long dns_limit;
   unsigned long events, results;
   size_t bufsz;
+  uint64_t hash;
 } tracer;
+
+/* FNV-1a over the bytes, continuing from h. */
+static uint64_t fnv(uint64_t h, const void *p, size_t n) {
+  const unsigned char *s = p;
+  size_t i;
+  for (i = 0; i < n; i++) {
+    h = (h ^ s[i]) * 1099511628211u;
+  }
+  return h;
+}
 
 static char *dup_or_null(const char *s) {
   return s ? fuzz_strndup(s, strlen(s)) : NULL;
@@ -141,6 +156,12 @@ static void on_event(void *ud, const mdspf_event *ev) {
   FUZZ_CHECK(memchr(buf, '\0', t->bufsz) != NULL);
   FUZZ_CHECK(rc == (need < t->bufsz ? MDSPF_OK : MDSPF_E_BUFFER));
   FUZZ_CHECK(strlen(buf) == (need < t->bufsz ? need : t->bufsz - 1));
+  free(buf);
+  /* the whole line, for comparing runs */
+  buf = malloc(need + 1);
+  FUZZ_CHECK(buf != NULL);
+  FUZZ_CHECK(mdspf_event_format(ev, buf, need + 1, NULL) == MDSPF_OK);
+  t->hash = fnv(t->hash, buf, need + 1);
   free(buf);
 }
 
@@ -265,19 +286,22 @@ static void rerun_cached(const spec *sp, mdspf_ctx *ctx, mdspf_zone *z,
   FUZZ_CHECK(mdspf_check_dns_terms(chk) == o->dns_terms);
   FUZZ_CHECK(mdspf_check_void_lookups(chk) == o->voids);
   FUZZ_CHECK(mdspf_check_queries(chk) == o->queries);
-  FUZZ_CHECK(mdspf_zone_queries(z) - zq <= o->queries);
+  FUZZ_CHECK(mdspf_zone_queries(z) - zq <=
+             (unsigned long)o->queries + mdspf_check_wasted(chk));
   memset(&k, 0, sizeof k);
   k.struct_size = sizeof k;
   FUZZ_CHECK(mdspf_cache_stats(cache, &k) == MDSPF_OK);
+  /* the cache was asked what both checks asked and looked up ahead */
   FUZZ_CHECK(k.hits + k.misses + k.coalesced ==
-             (uint64_t)mdspf_check_queries(first) + mdspf_check_queries(chk));
+             (uint64_t)mdspf_check_queries(first) + mdspf_check_wasted(first) +
+                 mdspf_check_queries(chk) + mdspf_check_wasted(chk));
   FUZZ_CHECK(k.misses >= mdspf_zone_queries(z) &&
              k.inflight == 0 && k.entries <= k.stored);
   mdspf_check_free(chk);
 }
 
-static void run_check(const spec *sp, int delivery, int oom, int timeout_ms,
-                      outcome *o, int cached) {
+static void run_check(const spec *sp, int delivery, int lookahead, int oom,
+                      int timeout_ms, outcome *o, int cached) {
   fuzz_alloc fa;
   mdspf_zone *z = NULL;
   mdspf_cache *cache = NULL;
@@ -344,7 +368,14 @@ static void run_check(const spec *sp, int delivery, int oom, int timeout_ms,
     (void)mdspf_ctx_set_best_guess(ctx, sp->guess);
   }
   apply_directives(sp, z, ctx);
+  if (!lookahead) {
+    FUZZ_CHECK(mdspf_ctx_set_limit(ctx, MDSPF_LIMIT_LOOKAHEAD, 0) ==
+               MDSPF_OK);
+  } else {
+    FUZZ_CHECK(mdspf_ctx_get_limit(ctx, MDSPF_LIMIT_LOOKAHEAD) > 0);
+  }
   memset(&tr, 0, sizeof tr);
+  tr.hash = 14695981039346656037u;
   tr.dns_limit = dns_limit;
   tr.bufsz = 1 + (sp->fail_at % 64) * 3;
   if (sp->flags & 0x20u) {
@@ -416,9 +447,12 @@ static void run_check(const spec *sp, int delivery, int oom, int timeout_ms,
   o->dns_terms = mdspf_check_dns_terms(chk);
   o->voids = mdspf_check_void_lookups(chk);
   o->queries = mdspf_check_queries(chk);
+  o->prefetched = mdspf_check_prefetched(chk);
+  o->wasted = mdspf_check_wasted(chk);
   o->zone_queries = mdspf_zone_queries(z);
   o->events = tr.events;
   o->results = tr.results;
+  o->trace_hash = tr.hash;
   o->received_spf = header(chk, mdspf_check_received_spf, NULL,
                            "Received-SPF: ", 1 + sp->fail_at % 97);
   free(header(chk, mdspf_check_received_spf, sp->receiver,
@@ -470,12 +504,16 @@ static void run_check(const spec *sp, int delivery, int oom, int timeout_ms,
   if (o->reason == MDSPF_E_NOMEM) {
     FUZZ_CHECK(fa.nfailed > 0);
   }
+  FUZZ_CHECK(o->wasted <= o->prefetched);
+  FUZZ_CHECK(lookahead || o->prefetched == 0);
   if (!oom && !cached) {
-    FUZZ_CHECK(o->zone_queries == o->queries);
+    /* every query the zone received was asked by the evaluation or
+     * looked up ahead and not used */
+    FUZZ_CHECK(o->zone_queries == (unsigned long)o->queries + o->wasted);
   }
   if (cached) {
     /* identical lookups of one check are asked once */
-    FUZZ_CHECK(o->zone_queries <= o->queries);
+    FUZZ_CHECK(o->zone_queries <= (unsigned long)o->queries + o->wasted);
   }
   if (sp->flags & 0x20u) {
     FUZZ_CHECK(o->results == 1);
@@ -500,9 +538,9 @@ out:
 static void report(const char *what, const outcome *a, const outcome *b) {
   fprintf(stderr,
           "%s differs:\n"
-          "  inline:   %s reason %d src %d mech %s dom %s terms %u voids %u "
+          "  first:    %s reason %d src %d mech %s dom %s terms %u voids %u "
           "queries %u problem %s exp %s\n"
-          "  deferred: %s reason %d src %d mech %s dom %s terms %u voids %u "
+          "  second:   %s reason %d src %d mech %s dom %s terms %u voids %u "
           "queries %u problem %s exp %s\n",
           what, mdspf_result_str(a->result), a->reason, a->source,
           a->mechanism ? a->mechanism : "-", a->domain ? a->domain : "-",
@@ -513,8 +551,12 @@ static void report(const char *what, const outcome *a, const outcome *b) {
           b->problem ? b->problem : "-", b->explanation ? b->explanation : "-");
 }
 
-/* 1 if the two outcomes agree (explanations only when same_second). */
-static int same_outcome(const outcome *a, const outcome *b, int same_second) {
+/* 1 if the two outcomes agree (explanations only when same_second; the
+ * queries the zone received only when same_sent: lookahead sends
+ * queries ahead that the evaluation may not use, and how many depends on
+ * when answers arrive). */
+static int same_outcome(const outcome *a, const outcome *b, int same_second,
+                        int same_sent) {
   return a->ok == b->ok && a->run_rc == b->run_rc && a->result == b->result &&
          a->reason == b->reason && a->source == b->source &&
          a->identity == b->identity && same_str(a->problem, b->problem) &&
@@ -531,9 +573,30 @@ static int same_outcome(const outcome *a, const outcome *b, int same_second) {
           (a->syn_code == b->syn_code && a->syn_off == b->syn_off &&
            a->syn_len == b->syn_len)) &&
          a->dns_terms == b->dns_terms && a->voids == b->voids &&
-         a->queries == b->queries && a->zone_queries == b->zone_queries &&
+         a->queries == b->queries &&
+         (!same_sent || a->zone_queries == b->zone_queries) &&
          a->results == b->results &&
          (!same_second || same_str(a->received_spf, b->received_spf));
+}
+
+/* Whether a and b agree (see same_outcome); when they do not, abort --
+ * unless the input hangs a query, they differ in whether the budget ran
+ * out, and this is the first attempt (0 then: the caller tries again
+ * with a longer budget). */
+static int agree(const spec *sp, const outcome *a, const outcome *b,
+                 int same_second, int same_sent, int same_trace, int attempt,
+                 const char *what) {
+  if (same_outcome(a, b, same_second, same_sent) &&
+      (!same_trace ||
+       (a->events == b->events && a->trace_hash == b->trace_hash))) {
+    return 1;
+  }
+  if (attempt == 0 && sp->has_hang &&
+      (a->reason == MDSPF_E_TIMEOUT) != (b->reason == MDSPF_E_TIMEOUT)) {
+    return 0;
+  }
+  report(what, a, b);
+  abort();
 }
 
 static char *take_line(fuzz_in *in) {
@@ -556,8 +619,9 @@ static long pick_limit(unsigned b, int which) {
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   fuzz_in in = {data, size};
   spec sp;
-  outcome base, other;
-  int i, timeout;
+  outcome base, base_off, other, other_off;
+  int i, timeout, attempt;
+  const char *what;
   time_t t0, t1;
   size_t k;
 
@@ -605,43 +669,54 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   }
   timeout = sp.has_hang ? HANG_TIMEOUT_MS : NOHANG_TIMEOUT_MS;
 
-  t0 = time(NULL);
-  run_check(&sp, MDSPF_ZONE_INLINE, 0, timeout, &base, 0);
-  for (i = 1; i <= 2; i++) {
-    if (!(sp.flags & (unsigned)i)) {
-      continue;
-    }
-    run_check(&sp, i == 1 ? MDSPF_ZONE_DEFERRED_FIFO : MDSPF_ZONE_DEFERRED_LIFO,
-              0, timeout, &other, 0);
+  /* inline with lookahead (the default) is the reference; the same
+   * delivery without lookahead must agree to the trace, the deferred
+   * ones with it and without it to the counters */
+  for (attempt = 0; attempt < 2; attempt++) {
+    int slow = attempt ? HANG_RETRY_MS : timeout, ok = 1;
+    t0 = time(NULL);
+    run_check(&sp, MDSPF_ZONE_INLINE, 1, 0, slow, &base, 0);
+    run_check(&sp, MDSPF_ZONE_INLINE, 0, 0, slow, &base_off, 0);
     t1 = time(NULL);
-    if (!same_outcome(&base, &other, t0 == t1) && sp.has_hang &&
-        (base.reason == MDSPF_E_TIMEOUT) != (other.reason == MDSPF_E_TIMEOUT)) {
-      /* a loaded machine can eat a short budget: try once more, slower */
-      outcome_free(&base);
-      outcome_free(&other);
-      t0 = time(NULL);
-      run_check(&sp, MDSPF_ZONE_INLINE, 0, HANG_RETRY_MS, &base, 0);
-      run_check(&sp,
-                i == 1 ? MDSPF_ZONE_DEFERRED_FIFO : MDSPF_ZONE_DEFERRED_LIFO, 0,
-                HANG_RETRY_MS, &other, 0);
+    what = "lookahead off, inline delivery";
+    ok = agree(&sp, &base, &base_off, t0 == t1, 0, 1, attempt, what);
+    for (i = 1; ok && i <= 2; i++) {
+      int d = i == 1 ? MDSPF_ZONE_DEFERRED_FIFO : MDSPF_ZONE_DEFERRED_LIFO;
+      if (!(sp.flags & (unsigned)i)) {
+        continue;
+      }
+      run_check(&sp, d, 1, 0, slow, &other, 0);
+      run_check(&sp, d, 0, 0, slow, &other_off, 0);
       t1 = time(NULL);
+      ok = agree(&sp, &base, &other, t0 == t1, 0, 0, attempt,
+                 i == 1 ? "FIFO delivery" : "LIFO delivery") &&
+           agree(&sp, &base_off, &other_off, t0 == t1, 1, 0, attempt,
+                 i == 1 ? "FIFO delivery, lookahead off"
+                        : "LIFO delivery, lookahead off") &&
+           agree(&sp, &other, &other_off, t0 == t1, 0, 1, attempt,
+                 i == 1 ? "lookahead off, FIFO delivery"
+                        : "lookahead off, LIFO delivery");
+      outcome_free(&other);
+      outcome_free(&other_off);
     }
-    if (!same_outcome(&base, &other, t0 == t1)) {
-      report(i == 1 ? "FIFO delivery" : "LIFO delivery", &base, &other);
-      abort();
+    if (ok) {
+      break;
     }
-    outcome_free(&other);
+    /* a loaded machine can eat a short budget: try once more, slower */
+    outcome_free(&base);
+    outcome_free(&base_off);
   }
+  outcome_free(&base_off);
   if (!sp.has_hang) {
     /* through a cache: the same outcome, no more zone queries */
     t0 = time(NULL);
     run_check(&sp, (sp.flags & 2u) ? MDSPF_ZONE_DEFERRED_LIFO
                                    : MDSPF_ZONE_INLINE,
-              0, timeout, &other, 1);
+              1, 0, timeout, &other, 1);
     t1 = time(NULL);
     FUZZ_CHECK(other.zone_queries <= base.zone_queries);
     other.zone_queries = base.zone_queries;
-    if (!same_outcome(&base, &other, t0 == t1)) {
+    if (!same_outcome(&base, &other, t0 == t1, 1)) {
       report("cached run", &base, &other);
       abort();
     }
@@ -650,7 +725,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (sp.flags & 0x10u) {
     run_check(&sp,
               (sp.flags & 0x40u) ? MDSPF_ZONE_DEFERRED_FIFO : MDSPF_ZONE_INLINE,
-              1, timeout, &other, (sp.fail_at & 1u) != 0);
+              1, 1, timeout, &other, (sp.fail_at & 1u) != 0);
     outcome_free(&other);
   }
   outcome_free(&base);

@@ -4,8 +4,8 @@
  *
  * SPDX-License-Identifier: BSD-2-Clause
  *
- * Usage: spf-testsuite [-v] [--mode inline|fifo|lifo|all] [--only ID]...
- *                      FILE.yml...
+ * Usage: spf-testsuite [-v] [--mode inline|fifo|lifo|all]
+ *                      [--lookahead on|off|both] [--only ID]... FILE.yml...
  *
  * The DNS conventions are those of the suite's reference driver (pyspf's
  * testspf.py):
@@ -27,7 +27,13 @@
  *    ignored -- every test runs.
  *
  * Every test runs once per delivery mode of the zone (inline, deferred
- * FIFO, deferred LIFO) and passes only if every mode passes.
+ * FIFO, deferred LIFO) and lookahead setting (MDSPF_LIMIT_LOOKAHEAD 0,
+ * "off", and the library's default, "on"), and passes only if every run
+ * passes and, in each delivery mode, lookahead on and off give the same
+ * full outcome: result, reason, problem, explanation, matched term,
+ * domain, record, source, the DNS-term, void-lookup and query counters
+ * and the trace; the zone must also have received exactly the queries
+ * the check accounts for (mdspf_check_queries + mdspf_check_wasted).
  *
  * Exit status: 0 all tests passed (and at least one ran), 1 a test failed
  * (or none ran), 2 usage error or an unreadable / unparsable file.
@@ -294,9 +300,18 @@ static const struct {
 };
 #define NMODES (sizeof modes_tab / sizeof modes_tab[0])
 
+enum { LA_OFF = 1u, LA_ON = 2u, LA_BOTH = 3u };
+
+/* The runs of a test: delivery mode mi with lookahead off (2 mi) and on
+ * (2 mi + 1). */
+#define NRUNS (2 * NMODES)
+static const char *const run_names[NRUNS] = {
+    "inline:off", "inline:on", "fifo:off", "fifo:on", "lifo:off", "lifo:on"};
+
 struct options {
   int verbose;
   unsigned modes;
+  unsigned lookahead; /* LA_* */
   const char **only;
   size_t nonly;
 };
@@ -1250,16 +1265,108 @@ static void sb_put_lib(struct sbuf *b, const char *s) {
     sb_putc(b, '-');
 }
 
-/* Run a test in one delivery mode.  Returns NULL when it passed, else a
- * malloc'd message; *details gets the -v details of a failure, *note a
- * "not the preferred result" note. */
+/* Everything a run's check reports, for comparing lookahead on and
+ * off. */
+struct outcome {
+  int done;
+  int result, reason, source;
+  char *problem, *explanation, *mechanism, *domain, *record;
+  size_t record_len;
+  unsigned terms, voids, queries, prefetched, wasted;
+  char *trace;
+};
+
+static char *dup_or_null(const char *s) { return s ? xstrdup(s) : NULL; }
+
+static void outcome_free(struct outcome *o) {
+  free(o->problem);
+  free(o->explanation);
+  free(o->mechanism);
+  free(o->domain);
+  free(o->record);
+  free(o->trace);
+  memset(o, 0, sizeof *o);
+}
+
+static void outcome_take(struct outcome *o, const mdspf_check *chk,
+                         struct trace *tr) {
+  const char *rec;
+  o->done = 1;
+  o->result = mdspf_check_result(chk);
+  o->reason = mdspf_check_reason(chk);
+  o->source = mdspf_check_source(chk);
+  o->problem = dup_or_null(mdspf_check_problem(chk));
+  o->explanation = dup_or_null(mdspf_check_explanation(chk));
+  o->mechanism = dup_or_null(mdspf_check_mechanism(chk));
+  o->domain = dup_or_null(mdspf_check_domain(chk));
+  rec = mdspf_check_record(chk, &o->record_len);
+  if (rec) {
+    o->record = xrealloc(NULL, o->record_len + 1);
+    memcpy(o->record, rec, o->record_len + 1);
+  }
+  o->terms = mdspf_check_dns_terms(chk);
+  o->voids = mdspf_check_void_lookups(chk);
+  o->queries = mdspf_check_queries(chk);
+  o->prefetched = mdspf_check_prefetched(chk);
+  o->wasted = mdspf_check_wasted(chk);
+  o->trace = sb_take(&tr->b);
+}
+
+static int str_same(const char *a, const char *b) {
+  return (!a || !b) ? a == b : strcmp(a, b) == 0;
+}
+
+/* NULL when lookahead off (a) and on (b) agree, else a malloc'd message
+ * naming the first difference. */
+static char *outcome_diff(const struct outcome *a, const struct outcome *b) {
+  struct sbuf m = {0};
+  const char *what = NULL;
+  if (!a->done || !b->done)
+    return NULL; /* the run itself failed: reported as such */
+  if (a->result != b->result || a->reason != b->reason)
+    what = "result or reason";
+  else if (a->source != b->source)
+    what = "source";
+  else if (!str_same(a->problem, b->problem))
+    what = "problem";
+  else if (!str_same(a->explanation, b->explanation))
+    what = "explanation";
+  else if (!str_same(a->mechanism, b->mechanism))
+    what = "matched term";
+  else if (!str_same(a->domain, b->domain))
+    what = "domain";
+  else if (a->record_len != b->record_len || !str_same(a->record, b->record))
+    what = "record";
+  else if (a->terms != b->terms || a->voids != b->voids)
+    what = "DNS-term or void-lookup count";
+  else if (a->queries != b->queries)
+    what = "query count";
+  else if (!str_same(a->trace, b->trace))
+    what = "trace";
+  if (!what)
+    return NULL;
+  sb_printf(&m,
+            "lookahead changes the %s (off: %s/%s, terms %u, voids %u, "
+            "queries %u; on: %s/%s, terms %u, voids %u, queries %u)",
+            what, mdspf_result_str(a->result), mdspf_strerror(a->reason),
+            a->terms, a->voids, a->queries, mdspf_result_str(b->result),
+            mdspf_strerror(b->reason), b->terms, b->voids, b->queries);
+  return sb_take(&m);
+}
+
+/* Run a test in one delivery mode with lookahead off (la 0) or on (1).
+ * Returns NULL when it passed, else a malloc'd message; *details gets
+ * the -v details of a failure, *note a "not the preferred result" note,
+ * *out the outcome. */
 static char *run_mode(struct runner *r, const struct test_in *t, size_t mi,
-                      char **details, char **note) {
-  const char *mode = modes_tab[mi].name;
+                      int la, char **details, char **note,
+                      struct outcome *out) {
+  const char *mode = run_names[2 * mi + (size_t)la];
   mdspf_ctx *ctx = NULL;
   mdspf_check *chk = NULL;
   struct trace tr = {{0}, 0};
   struct sbuf msg = {0};
+  unsigned long zq = 0;
   int rc, got = -1;
   size_t i, pend;
 
@@ -1287,9 +1394,18 @@ static char *run_mode(struct runner *r, const struct test_in *t, size_t mi,
               mdspf_strerror(rc));
     goto out;
   }
-  if (r->opt->verbose &&
-      (rc = mdspf_ctx_set_trace(ctx, trace_hook, &tr)) != MDSPF_OK) {
+  /* the trace is part of the outcome compared between the runs */
+  if ((rc = mdspf_ctx_set_trace(ctx, trace_hook, &tr)) != MDSPF_OK) {
     sb_printf(&msg, "mdspf_ctx_set_trace: %s", mdspf_strerror(rc));
+    goto out;
+  }
+  if (!la && (rc = mdspf_ctx_set_limit(ctx, MDSPF_LIMIT_LOOKAHEAD, 0)) !=
+                 MDSPF_OK) {
+    sb_printf(&msg, "mdspf_ctx_set_limit: %s", mdspf_strerror(rc));
+    goto out;
+  }
+  if (la && mdspf_ctx_get_limit(ctx, MDSPF_LIMIT_LOOKAHEAD) <= 0) {
+    sb_puts(&msg, "lookahead is not on by default");
     goto out;
   }
   rc = mdspf_check_new(ctx, &chk);
@@ -1320,9 +1436,22 @@ static char *run_mode(struct runner *r, const struct test_in *t, size_t mi,
               mdspf_strerror(rc));
     goto out;
   }
+  zq = mdspf_zone_queries(r->zone);
   rc = mdspf_check_run(chk, 0);
   if (rc != MDSPF_OK) {
     sb_printf(&msg, "mdspf_check_run: %s", mdspf_strerror(rc));
+    goto out;
+  }
+  zq = mdspf_zone_queries(r->zone) - zq;
+  if (zq != (unsigned long)mdspf_check_queries(chk) +
+                mdspf_check_wasted(chk) ||
+      (!la && mdspf_check_prefetched(chk) != 0) ||
+      mdspf_check_wasted(chk) > mdspf_check_prefetched(chk)) {
+    sb_printf(&msg,
+              "the zone received %lu queries, the check counts %u asked, "
+              "%u looked up ahead, %u of them wasted",
+              zq, mdspf_check_queries(chk), mdspf_check_prefetched(chk),
+              mdspf_check_wasted(chk));
     goto out;
   }
   got = mdspf_check_result(chk);
@@ -1388,6 +1517,8 @@ out:
     if (db.len)
       *details = sb_take(&db);
   }
+  if (chk && mdspf_check_done(chk))
+    outcome_take(out, chk, &tr);
   mdspf_check_free(chk);
   mdspf_ctx_free(ctx);
   sb_free(&tr.b);
@@ -1427,17 +1558,33 @@ static void report_fail(const yaml_node_t *id, const char *msg) {
   sb_free(&b);
 }
 
+/* The trace of an outcome, indented, for -v. */
+static void put_trace(struct sbuf *b, const char *name, const char *trace) {
+  const char *p = trace ? trace : "", *end = p + strlen(p);
+  sb_printf(b, "  [%s] trace:\n", name);
+  while (p < end) {
+    const char *nl = memchr(p, '\n', (size_t)(end - p));
+    size_t l = nl ? (size_t)(nl - p) : (size_t)(end - p);
+    sb_puts(b, "    ");
+    sb_put_esc(b, p, l);
+    sb_putc(b, '\n');
+    p += l + 1;
+  }
+}
+
 static void run_test(struct runner *r, const yaml_node_t *id,
                      const yaml_node_t *tn, struct totals *tot) {
   const struct options *opt = r->opt;
   struct scenario *s = r->scn;
   struct test_in t;
-  char *msg[NMODES] = {0}, *det[NMODES] = {0}, *note[NMODES] = {0};
+  char *msg[NRUNS] = {0}, *det[NRUNS] = {0}, *note[NRUNS] = {0};
+  struct outcome out[NRUNS];
   char *err = NULL;
   struct sbuf line = {0};
-  size_t i, j;
+  size_t i, j, k;
   int failed = 0;
 
+  memset(out, 0, sizeof out);
   if (get_test(s, id, tn, &t, &err) < 0) {
     struct sbuf m = {0};
     sb_printf(&m, "%s (scenario \"%s\")", err, s->desc);
@@ -1448,12 +1595,39 @@ static void run_test(struct runner *r, const yaml_node_t *id,
     fflush(stdout);
     return;
   }
-  for (i = 0; i < NMODES; i++) {
-    if (!(opt->modes & modes_tab[i].bit))
+  for (k = 0; k < NRUNS; k++) {
+    i = k / 2;
+    if (!(opt->modes & modes_tab[i].bit) ||
+        !(opt->lookahead & (k % 2 ? LA_ON : LA_OFF)))
       continue;
-    msg[i] = run_mode(r, &t, i, &det[i], &note[i]);
-    if (msg[i])
+    msg[k] = run_mode(r, &t, i, (int)(k % 2), &det[k], &note[k], &out[k]);
+    if (msg[k])
       failed = 1;
+  }
+  /* lookahead on must give exactly what off gives, per delivery mode */
+  for (i = 0; i < NMODES; i++) {
+    char *diff = outcome_diff(&out[2 * i], &out[2 * i + 1]);
+    if (!diff)
+      continue;
+    failed = 1;
+    if (msg[2 * i + 1]) {
+      struct sbuf m = {0};
+      sb_printf(&m, "%s; %s", msg[2 * i + 1], diff);
+      free(msg[2 * i + 1]);
+      free(diff);
+      msg[2 * i + 1] = sb_take(&m);
+    } else {
+      msg[2 * i + 1] = diff;
+    }
+    if (opt->verbose) {
+      struct sbuf d = {0};
+      if (det[2 * i + 1])
+        sb_puts(&d, det[2 * i + 1]);
+      put_trace(&d, run_names[2 * i], out[2 * i].trace);
+      put_trace(&d, run_names[2 * i + 1], out[2 * i + 1].trace);
+      free(det[2 * i + 1]);
+      det[2 * i + 1] = sb_take(&d);
+    }
   }
   if (!failed) {
     sb_puts(&line, "ok ");
@@ -1461,12 +1635,12 @@ static void run_test(struct runner *r, const yaml_node_t *id,
     sb_putc(&line, '\n');
     tot->passed++;
   } else {
-    /* One line: identical messages grouped with the modes showing them. */
+    /* One line: identical messages grouped with the runs showing them. */
     int first = 1;
     sb_puts(&line, "FAIL ");
     sb_put_esc(&line, sval(id), slen(id));
     sb_puts(&line, ": ");
-    for (i = 0; i < NMODES; i++) {
+    for (i = 0; i < NRUNS; i++) {
       int dup = 0;
       if (!msg[i])
         continue;
@@ -1478,10 +1652,10 @@ static void run_test(struct runner *r, const yaml_node_t *id,
       if (!first)
         sb_puts(&line, "; ");
       first = 0;
-      sb_printf(&line, "%s [%s", msg[i], modes_tab[i].name);
-      for (j = i + 1; j < NMODES; j++)
+      sb_printf(&line, "%s [%s", msg[i], run_names[i]);
+      for (j = i + 1; j < NRUNS; j++)
         if (msg[j] && strcmp(msg[j], msg[i]) == 0)
-          sb_printf(&line, ",%s", modes_tab[j].name);
+          sb_printf(&line, ",%s", run_names[j]);
       sb_putc(&line, ']');
     }
     sb_putc(&line, '\n');
@@ -1491,16 +1665,16 @@ static void run_test(struct runner *r, const yaml_node_t *id,
     if (failed)
       sb_printf(&line, "  in %s, scenario \"%s\" (line %lu)\n", s->file,
                 s->desc, nline(id));
-    for (i = 0; i < NMODES; i++) {
+    for (i = 0; i < NRUNS; i++) {
       int dup = 0;
       for (j = 0; j < i && note[i]; j++)
         if (note[j] && strcmp(note[j], note[i]) == 0)
           dup = 1;
       if (note[i] && !dup) {
-        sb_printf(&line, "  note: %s [%s", note[i], modes_tab[i].name);
-        for (j = i + 1; j < NMODES; j++)
+        sb_printf(&line, "  note: %s [%s", note[i], run_names[i]);
+        for (j = i + 1; j < NRUNS; j++)
           if (note[j] && strcmp(note[j], note[i]) == 0)
-            sb_printf(&line, ",%s", modes_tab[j].name);
+            sb_printf(&line, ",%s", run_names[j]);
         sb_puts(&line, "]\n");
       }
       dup = 0;
@@ -1516,10 +1690,11 @@ static void run_test(struct runner *r, const yaml_node_t *id,
   fputs(line.p, stdout);
   fflush(stdout);
   sb_free(&line);
-  for (i = 0; i < NMODES; i++) {
+  for (i = 0; i < NRUNS; i++) {
     free(msg[i]);
     free(det[i]);
     free(note[i]);
+    outcome_free(&out[i]);
   }
   test_in_free(&t);
 }
@@ -1569,12 +1744,14 @@ static void run_scenario(const struct options *opt, struct scenario *s,
  * ==================================================================== */
 
 static void usage(FILE *fp) {
-  fputs("usage: " PROG " [-v] [--mode inline|fifo|lifo|all] [--only ID]... "
-        "FILE.yml...\n"
+  fputs("usage: " PROG " [-v] [--mode inline|fifo|lifo|all] "
+        "[--lookahead on|off|both] [--only ID]... FILE.yml...\n"
         "Run openspf YAML test suites against libmaildrop-spf.\n"
         "  -v, --verbose  on failure show problem, domain, mechanism, trace\n"
         "  --mode M       zone delivery: inline, fifo, lifo or all "
         "(default all)\n"
+        "  --lookahead L  on, off or both (default both: the outcomes of\n"
+        "                 the two must agree in every delivery mode)\n"
         "  --only ID      run only the test(s) named ID (repeatable)\n"
         "  --help         show this help\n"
         "  --version      show the library version\n"
@@ -1628,6 +1805,30 @@ int main(int argc, char **argv) {
       printf("%s\n", mdspf_version_str());
       status = 0;
       goto done;
+    } else if (strcmp(arg, "--lookahead") == 0 ||
+               strncmp(arg, "--lookahead=", 12) == 0) {
+      if (arg[11] == '=') {
+        val = arg + 12;
+      } else if (a + 1 < argc) {
+        val = argv[++a];
+      } else {
+        fprintf(stderr, PROG ": %s needs an argument\n", arg);
+        usage(stderr);
+        status = 2;
+        goto done;
+      }
+      if (strcmp(val, "on") == 0) {
+        opt.lookahead |= LA_ON;
+      } else if (strcmp(val, "off") == 0) {
+        opt.lookahead |= LA_OFF;
+      } else if (strcmp(val, "both") == 0) {
+        opt.lookahead |= LA_BOTH;
+      } else {
+        fprintf(stderr, PROG ": unknown lookahead \"%s\" (on, off, both)\n",
+                val);
+        status = 2;
+        goto done;
+      }
     } else if (strcmp(arg, "--mode") == 0 || strncmp(arg, "--mode=", 7) == 0 ||
                strcmp(arg, "--only") == 0 || strncmp(arg, "--only=", 7) == 0) {
       int is_mode = strncmp(arg, "--mode", 6) == 0;
@@ -1660,6 +1861,8 @@ int main(int argc, char **argv) {
   }
   if (!opt.modes)
     opt.modes = MODE_ALL;
+  if (!opt.lookahead)
+    opt.lookahead = LA_BOTH;
   if (!nfiles) {
     fputs(PROG ": no test suite file given\n", stderr);
     usage(stderr);
