@@ -894,6 +894,99 @@ static void test_budget_sweep(void **state) {
   mdspf_zone_free(z);
 }
 
+/* The context's budget: room for what the checks' evaluations hold at
+ * once, not for the answers they look up ahead as well.  Whichever
+ * check's allocation the context refuses, the answers held ahead by all
+ * its checks go first: every check gets its result. */
+static size_t ctx_round(mdspf_zone *z, int la, long ctx_limit,
+                        unsigned *wasted) {
+  enum { N = 4 };
+  mdspf_ctx *ctx;
+  mdspf_check *c[N];
+  size_t peak = 0;
+  int k;
+  *wasted = 0;
+  assert_int_equal(mdspf_ctx_new(NULL, NULL, &ctx), MDSPF_OK);
+  assert_int_equal(mdspf_ctx_set_resolver(ctx, mdspf_zone_resolver(z)),
+                   MDSPF_OK);
+  if (ctx_limit) {
+    assert_int_equal(
+        mdspf_ctx_set_limit(ctx, MDSPF_LIMIT_CONTEXT_MEMORY, ctx_limit),
+        MDSPF_OK);
+  }
+  if (!la) {
+    assert_int_equal(mdspf_ctx_set_limit(ctx, MDSPF_LIMIT_LOOKAHEAD, 0),
+                     MDSPF_OK);
+  }
+  for (k = 0; k < N; k++) {
+    assert_int_equal(mdspf_check_new(ctx, &c[k]), MDSPF_OK);
+    assert_int_equal(mdspf_check_set_ip(c[k], "192.0.2.1"), MDSPF_OK);
+    assert_int_equal(mdspf_check_set_sender(c[k], "x@top.example.com"),
+                     MDSPF_OK);
+    assert_int_equal(mdspf_check_start(c[k], NULL, NULL), MDSPF_OK);
+  }
+  while (mdspf_zone_pending(z) > 0) {
+    (void)mdspf_zone_process(z, 1);
+  }
+  for (k = 0; k < N; k++) {
+    if (mdspf_check_result(c[k]) != MDSPF_PASS) {
+      print_error("lookahead %d, check %d: %s (%s)\n", la, k,
+                  mdspf_result_str(mdspf_check_result(c[k])),
+                  mdspf_check_problem(c[k]));
+      fail();
+    }
+    *wasted += mdspf_check_wasted(c[k]);
+    mdspf_check_free(c[k]);
+  }
+  (void)mdspf_ctx_memory(ctx, &peak);
+  mdspf_ctx_free(ctx);
+  return peak;
+}
+
+static void test_context_budget_reclaims_all_checks(void **state) {
+  char *zt = malloc(65536), *rec = malloc(16384);
+  size_t n, r, peak_off, peak_on, peak;
+  unsigned wasted;
+  int i, k;
+  long limit;
+  mdspf_zone *z;
+  (void)state;
+  assert_non_null(zt);
+  assert_non_null(rec);
+  n = (size_t)snprintf(zt, 65536,
+                       "top TXT \"v=spf1 include:b0.example.com "
+                       "include:b1.example.com include:b2.example.com "
+                       "ip4:192.0.2.1 -all\"\n");
+  for (k = 0; k < 3; k++) {
+    r = (size_t)snprintf(rec, 16384, "v=spf1");
+    for (i = 0; i < 700; i++) {
+      r += (size_t)snprintf(rec + r, 16384 - r, " ip4:10.%d.%d.%d", k,
+                            i / 250, i % 250);
+    }
+    snprintf(rec + r, 16384 - r, " -all");
+    n += (size_t)snprintf(zt + n, 65536 - n, "b%d TXT \"%s\"\n", k, rec);
+  }
+  z = zone_of(zt);
+  free(zt);
+  free(rec);
+  /* four checks interleaved, the later answers first */
+  assert_int_equal(mdspf_zone_set_delivery(z, MDSPF_ZONE_DEFERRED_LIFO),
+                   MDSPF_OK);
+  peak_off = ctx_round(z, 0, 0, &wasted);
+  peak_on = ctx_round(z, 1, 0, &wasted);
+  print_message("context peak: %zu bytes without lookahead, %zu with\n",
+                peak_off, peak_on);
+  /* the answers ahead take room that the evaluations do not need */
+  assert_true(peak_on > peak_off + 16384);
+  limit = (long)peak_off + 8192;
+  peak = ctx_round(z, 0, limit, &wasted);
+  assert_true(peak <= (size_t)limit);
+  peak = ctx_round(z, 1, limit, &wasted);
+  assert_true(peak <= (size_t)limit);
+  assert_true(wasted > 0);
+  mdspf_zone_free(z);
+}
+
 /* ---- out of memory -------------------------------------------------------- */
 
 /* Fail the n-th allocation, for every n, with lookups ahead in flight: a
@@ -969,6 +1062,7 @@ int main(void) {
       cmocka_unit_test(test_cancelled_at_verdict_and_teardown),
       cmocka_unit_test(test_setter_while_checks_run),
       cmocka_unit_test(test_budget_sweep),
+      cmocka_unit_test(test_context_budget_reclaims_all_checks),
       cmocka_unit_test(test_oom_every_allocation),
   };
   return cmocka_run_group_tests_name("lookahead", tests, NULL, NULL);

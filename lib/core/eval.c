@@ -387,8 +387,9 @@ static void spec_cancel_hosts(mdspf_check *chk) {
 size_t mdspf__eval_reclaim(mdspf_check *chk) {
   mdspf__link *k = chk->spec.head;
   size_t freed = 0;
-  /* memory is short: no more lookups ahead for this check */
-  chk->spec_off = 1;
+  if (running(chk)) {
+    chk->spec_off = 1; /* memory is short: no more lookups ahead */
+  }
   while (k) {
     mdspf_dns_query *q = MDSPF__CONTAINER(k, mdspf_dns_query, link);
     k = k->next;
