@@ -513,9 +513,11 @@ grep -q '^2: debug: .*record bcoug\.org' "$tmp/b.err" || bad batch-debug "no tra
 # ---- the DNS cache ---------------------------------------------------------------
 # On by default in batch mode, where the output stays one object per
 # check; with --cache a last --json object holds its counters, every
-# lookup of every check is a hit, a miss or a coalesced lookup, and the
-# checks' objects are those of a run without it.  (expect() below
-# sets want: the batch's exit status is kept apart.)
+# lookup of every check is a hit, a miss or a coalesced lookup (with
+# --lookahead 0; lookahead asks the cache ahead as well, lookups the
+# checks' "queries" count only once used), and the checks' objects are
+# those of a run without it.  (expect() below sets want: the batch's
+# exit status is kept apart.)
 batch_want=$want
 json_cache_sum() { # FILE: hits+misses+coalesced of its cache object
   sed -n 's/^{"cache":{"hits":\([0-9]*\),"misses":\([0-9]*\),"coalesced":\([0-9]*\),.*/\1 \2 \3/p' "$1" |
@@ -530,6 +532,14 @@ json_queries_sum() { # FILE: the checks' "queries" added up
 grep -q '^spfquery: cache: hits [1-9]' "$tmp/c.err" || bad cache-default-on "no cache by default"
 for n in 1 16; do
   "$q" --zone "$zone" -file "$tmp/batch" --json --concurrency $n --cache >"$tmp/c.out" 2>/dev/null
+  status "cache-c$n-lookahead-status" $? 4
+  a=$(json_cache_sum "$tmp/c.out") b=$(json_queries_sum "$tmp/c.out")
+  if [ -n "$a" ] && [ "$a" -ge "$b" ] && [ "$b" -gt 0 ]; then
+    echo "ok cache-c$n-lookahead-counts ($a lookups, $b used)"
+  else
+    bad "cache-c$n-lookahead-counts" "hits+misses+coalesced '$a', the checks' queries '$b'"
+  fi
+  "$q" --zone "$zone" -file "$tmp/batch" --json --concurrency $n --cache --lookahead 0 >"$tmp/c.out" 2>/dev/null
   status "cache-c$n-status" $? 4
   [ "$(grep -c '^{"cache":' "$tmp/c.out")" -eq 1 ] && tail -n 1 "$tmp/c.out" | grep -q '^{"cache":' ||
     bad "cache-c$n-json" "the cache's counters are not the one last object"
