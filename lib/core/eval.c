@@ -251,11 +251,11 @@ static int dns_void(const mdspf_dns_query *q) {
  * the evaluation takes one), and when the evaluation asks for the
  * address of a name of an MX set or of the client's PTR names, those of
  * the names it may ask for next (spec_hosts).  These queries go on
- * chk->spec, not chk->live:
- * nothing of them is traced, counted or waited for.  The evaluation
- * itself is unchanged and asks for every lookup through ask(), exactly
- * where and when it would ask without lookahead; ask() takes the lookup
- * made ahead when there is one (adopt) and sends the query otherwise.
+ * chk->spec, not chk->live: nothing of them is traced, counted or waited
+ * for.  The evaluation itself is unchanged and asks for every lookup
+ * through ask(), exactly where and when it would ask without lookahead;
+ * ask() takes the lookup made ahead when there is one (adopt) and sends
+ * the query otherwise.
  * Why the outcome is the sequential one, piece by piece:
  *
  * - Order and counters.  The evaluation applies answers in record order
@@ -443,14 +443,15 @@ static int speculate(mdspf_check *chk, const char *name, size_t len,
   q->tag = kind;
   mdspf__list_push_back(&chk->spec, &q->link);
   q->state = MDSPF__Q_PENDING;
+  chk->prefetched++; /* handed to the resolver */
   rc = res->query(res->impl, q, q->name, rrtype, &q->token);
   if (rc != 0 && q->state != MDSPF__Q_DONE) {
-    q->state = MDSPF__Q_DONE; /* never sent: nothing to cancel */
+    /* refused (a resolver may have passed it on before it failed):
+     * wasted, and nothing to cancel */
+    q->state = MDSPF__Q_DONE;
     spec_free(chk, q);
-    chk->wasted--;
     return 0;
   }
-  chk->prefetched++;
   return 1;
 }
 
