@@ -29,7 +29,7 @@ static int64_t test_now(void *ud) { return *(int64_t *)ud; }
 
 /* ---- the scripted backend ------------------------------------------------ */
 
-#define FAKE_MAX 64
+#define FAKE_MAX 300
 
 typedef struct fake_q {
   mdspf_dns_query *q; /* NULL once answered or cancelled */
@@ -854,21 +854,74 @@ static void test_cache_coalesce(void **state) {
   ask(w.c, &a[0], "co.example", MDSPF_RR_TXT);
   ask(w.c, &a[1], "co.example", MDSPF_RR_MX);
   assert_int_equal(w.f.n, 3);
-  /* cancelling every waiter cancels the upstream query */
+  /* cancelling every waiter leaves the upstream query running, so that
+   * its answer is kept (a lookup made ahead and given up at the verdict
+   * is not sent again by the next check) */
   cancel(w.c, &a[0]);
-  assert_int_equal(w.f.cancels, 1);
-  assert_null(w.f.qs[1].q);
   cancel(w.c, &a[1]);
-  assert_int_equal(w.f.cancels, 2);
-  STATS(w.c, 0, 3, 4, 0, 0, 1, 1, 0);
+  assert_int_equal(w.f.cancels, 0);
+  assert_non_null(w.f.qs[1].q);
+  assert_non_null(w.f.qs[2].q);
+  STATS(w.c, 0, 3, 4, 0, 0, 1, 1, 2);
+  assert_int_equal(a[0].calls, 0);
+  assert_int_equal(a[1].calls, 0);
   done_with(&a[0]);
   done_with(&a[1]);
-  /* after that the key is asked afresh */
+  /* a new query of the key joins the flight nobody waited for */
   ask(w.c, &a[0], "co.example", MDSPF_RR_TXT);
-  assert_int_equal(w.f.n, 4);
-  fake_answer(&w.f, 3, MDSPF_DNS_NODATA, 30, NULL, 0);
+  assert_int_equal(w.f.n, 3);
+  STATS(w.c, 0, 3, 5, 0, 0, 1, 1, 2);
+  fake_answer(&w.f, 1, MDSPF_DNS_NODATA, 30, NULL, 0);
+  assert_int_equal(a[0].calls, 1);
   assert_int_equal(a[0].status, MDSPF_DNS_NODATA);
   done_with(&a[0]);
+  /* the other arrives for nobody and is kept */
+  fake_answer(&w.f, 2, MDSPF_DNS_NXDOMAIN, 30, NULL, 0);
+  STATS(w.c, 0, 3, 5, 0, 0, 3, 3, 0);
+  ask(w.c, &a[1], "co.example", MDSPF_RR_MX);
+  assert_int_equal(a[1].calls, 1);
+  assert_int_equal(a[1].status, MDSPF_DNS_NXDOMAIN);
+  assert_int_equal(w.f.n, 3);
+  done_with(&a[1]);
+  world_free(&w);
+}
+
+/* Upstream queries nobody waits for are bounded: past 256 of them the
+ * last waiter's cancel cancels upstream too, and the cache's free
+ * cancels those still out. */
+static void test_cache_orphans_bounded(void **state) {
+  enum { N = 260, BOUND = 256 };
+  static asked a[N];
+  world w;
+  char name[64];
+  int i;
+  (void)state;
+  world_new(&w, NULL);
+  for (i = 0; i < N; i++) {
+    snprintf(name, sizeof name, "o%d.example", i);
+    ask(w.c, &a[i], name, MDSPF_RR_TXT);
+    assert_int_equal(a[i].rc, 0);
+  }
+  assert_int_equal(w.f.n, N);
+  for (i = 0; i < N; i++) {
+    cancel(w.c, &a[i]);
+    assert_int_equal(w.f.cancels, i < BOUND ? 0 : i - BOUND + 1);
+    done_with(&a[i]);
+  }
+  STATS(w.c, 0, N, 0, 0, 0, 0, 0, BOUND);
+  /* one answered for nobody: room for one more orphan */
+  fake_answer_a(&w.f, 0, 60);
+  STATS(w.c, 0, N, 0, 0, 0, 1, 1, BOUND - 1);
+  snprintf(name, sizeof name, "late.example");
+  ask(w.c, &a[0], name, MDSPF_RR_TXT);
+  cancel(w.c, &a[0]);
+  done_with(&a[0]);
+  assert_int_equal(w.f.cancels, N - BOUND);
+  STATS(w.c, 0, N + 1, 0, 0, 0, 1, 1, BOUND);
+  /* the free cancels every query still out, calling back no one */
+  mdspf_cache_free(w.c);
+  w.c = NULL;
+  assert_int_equal(w.f.cancels, N - BOUND + BOUND);
   world_free(&w);
 }
 
@@ -1431,6 +1484,7 @@ int main(void) {
       cmocka_unit_test(test_cache_lru_entries),
       cmocka_unit_test(test_cache_lru_bytes),
       cmocka_unit_test(test_cache_coalesce),
+      cmocka_unit_test(test_cache_orphans_bounded),
       cmocka_unit_test(test_cache_free_with_waiters),
       cmocka_unit_test(test_cache_callbacks),
       cmocka_unit_test(test_cache_setters_in_flight),

@@ -1077,9 +1077,13 @@ MDSPF_API int mdspf_zone_has(const mdspf_zone *z, const char *name,
  *
  * Identical queries in flight are coalesced: while below works on (name,
  * type), further queries for it wait for that one answer and each gets
- * its own copy.  Cancelling a waiter cancels nothing else; when the last
- * waiter of an upstream query is cancelled, the upstream query is
- * cancelled too (its answer is not waited for, so nothing is kept).
+ * its own copy.  Cancelling a waiter cancels nothing else.  When the last
+ * waiter of an upstream query is cancelled, the upstream query goes on
+ * and its answer is kept as any other (a lookup made ahead and given up
+ * at the verdict is then not sent again by the next check), up to 256
+ * such queries at once; past that, it is cancelled at below with its
+ * last waiter.  Such queries count in inflight and keep below's wait()
+ * busy (mdspf_cares_pending) until they end or the cache is freed.
  *
  * Answers from the cache are delivered inline, inside query(); the
  * others when below delivers them.  wait() is below's (NULL when below

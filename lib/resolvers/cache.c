@@ -27,7 +27,9 @@
  * A flight leaves the flight table when its answer arrives (before the
  * answer is handed out, so that a query made from a waiter's callback
  * finds the kept entry, or starts a new flight), when its last waiter is
- * cancelled (below's cancel is called then), when below refuses it, or
+ * cancelled and ORPHANS_MAX flights already run without waiters (below's
+ * cancel is called then; under the bound the flight goes on as an
+ * "orphan", to keep its answer), when below refuses it, or
  * when the cache is freed.  While a flight hands out its answer
  * ("delivering"), waiters may be cancelled from callbacks: they are just
  * taken off its list.  A flight answered inline, inside below's query(),
@@ -54,6 +56,14 @@
 #define DEF_MAX_TTL 3600u
 #define MIN_BYTES 4096u
 #define TAB_MIN 16u
+/* Upstream queries kept going after their last waiter was cancelled, so
+ * that their answers are kept: a lookup made ahead and given up at the
+ * verdict (lookahead), or a check cancelled, would otherwise be sent
+ * upstream again by every later check of the same domain, because it
+ * never reaches the cache.  Bounded, so cancelled checks cannot pile up
+ * queries: beyond it the upstream query is cancelled with its last
+ * waiter. */
+#define ORPHANS_MAX 256u
 /* The first published struct ends with now_ud. */
 #define OPTIONS_MIN_SIZE                                                     \
   (offsetof(mdspf_cache_options, now_ud) + sizeof(void *))
@@ -95,6 +105,7 @@ typedef struct flight {
   int in_query;   /* inside below's query() */
   int answered;   /* the answer arrived (maybe inline) */
   int delivering; /* handing out the answer or the teardown failure */
+  int orphan;     /* every waiter cancelled: only the cache waits */
   char key[MDSPF__MAX_NAME + 1];
 } flight;
 
@@ -116,7 +127,8 @@ struct mdspf_cache {
   mdspf__list lru; /* entries, most recently used first */
   size_t bytes;
   mdspf_cache_counters st;
-  unsigned busy; /* nesting depth of the cache's calls */
+  size_t orphans; /* flights no waiter waits for (ORPHANS_MAX at most) */
+  unsigned busy;  /* nesting depth of the cache's calls */
   int free_requested;
   int closed;
   unsigned refs; /* the user's, plus one per holder of the vtable */
@@ -393,6 +405,10 @@ static void ca_close(mdspf_cache *c) {
   c->busy++; /* a free from a callback is ignored; no destroy meanwhile */
   while ((h = tab_any(&c->flights)) != NULL) {
     flight *f = (flight *)(void *)h;
+    if (f->orphan) {
+      f->orphan = 0;
+      c->orphans--;
+    }
     flight_unlink(c, f);
     c->below.cancel(c->below.impl, f->token);
     f->delivering = 1; /* callbacks may cancel its other waiters */
@@ -467,6 +483,10 @@ static void on_inner_done(mdspf_dns_query *inner, void *ud) {
   enter(c);
   f->answered = 1;
   f->delivering = 1;
+  if (f->orphan) {
+    f->orphan = 0;
+    c->orphans--;
+  }
   flight_unlink(c, f);
   if (!c->closed) {
     store(c, f);
@@ -541,9 +561,14 @@ static int ca_query(void *impl, mdspf_dns_query *q, const char *name,
   }
   hn = tab_find(&c->flights, h, key, kn, rrtype);
   if (hn) {
-    w = waiter_add(c, (flight *)(void *)hn, q);
+    flight *j = (flight *)(void *)hn;
+    w = waiter_add(c, j, q);
     if (!w) {
       return 1;
+    }
+    if (j->orphan) {
+      j->orphan = 0; /* waited for again */
+      c->orphans--;
     }
     c->st.coalesced++;
     *token = w;
@@ -621,6 +646,11 @@ static void ca_cancel(void *impl, void *token) {
   mdspf__free(&c->alloc, w, sizeof *w);
   if (f->waiters.count > 0 || f->delivering || f->in_query) {
     return; /* others still wait, or the caller of that loop frees f */
+  }
+  if (!c->closed && !c->free_requested && c->orphans < ORPHANS_MAX) {
+    f->orphan = 1; /* let it finish: its answer is kept (ORPHANS_MAX) */
+    c->orphans++;
+    return;
   }
   enter(c);
   flight_unlink(c, f);
