@@ -51,8 +51,9 @@
  * (2,048 queries with the defaults) does a new lookup wait, and then for
  * the next free place rather than behind their queues.  Memory: a
  * channel is about 75 KiB (c-ares' tables); a queued query is a token
- * holding its escaped name; a site is its key.  Up to 128 tokens and 64
- * sites that are done with are kept for reuse (about 100 KiB), so a
+ * holding its escaped name (about 200 octets for a name of up to 127
+ * escaped octets); a site is its key.  Up to 128 such tokens and 64
+ * sites that are done with are kept for reuse (about 50 KiB), so a
  * steady load allocates nothing per query.
  *
  * Sockets: the first channel's UDP sockets (one per server) stay open

@@ -227,7 +227,12 @@ typedef struct cares_token {
   char name[];    /* the name escaped for ares_query */
 } cares_token;
 
-/* Every token has room for the longest escaped name. */
+/* A token has room for its escaped name: the common ones (up to
+ * TOKEN_SMALL_NAME octets) in a small token, which the free list keeps,
+ * the others in one sized for the longest escaped name.  Most tokens in
+ * flight are small, so a query out costs about 200 octets here, not 600. */
+#define TOKEN_SMALL_NAME 127
+#define TOKEN_SMALL_SIZE (sizeof(cares_token) + TOKEN_SMALL_NAME + 1)
 #define TOKEN_SIZE (sizeof(cares_token) + ESC_NAME_MAX + 1)
 
 #define TOKEN(k) MDSPF__CONTAINER(k, cares_token, link)
@@ -363,27 +368,30 @@ static void c_free(const mdspf_cares *c, void *p, size_t n) {
   }
 }
 
-/* A zeroed token (its name not), from the free list when it has one. */
-static cares_token *token_alloc(mdspf_cares *c) {
-  cares_token *t = c->free_tokens;
+/* A zeroed token (its name not) with room for an escaped name of
+ * namelen octets; a small one from the free list when it has one. */
+static cares_token *token_alloc(mdspf_cares *c, size_t namelen) {
+  size_t size = namelen <= TOKEN_SMALL_NAME ? TOKEN_SMALL_SIZE : TOKEN_SIZE;
+  cares_token *t = size == TOKEN_SMALL_SIZE ? c->free_tokens : NULL;
   if (t) {
     c->free_tokens = t->next_free;
     c->nfree_tokens--;
     memset(t, 0, sizeof *t);
   } else {
-    t = c_alloc(c, TOKEN_SIZE);
+    t = c_alloc(c, size);
     if (!t) {
       return NULL;
     }
   }
-  t->size = TOKEN_SIZE;
+  t->size = size;
   return t;
 }
 
 /* The memory of a token that is done with: kept for reuse while the
  * free list has room and the backend is open. */
 static void token_release(mdspf_cares *c, cares_token *t) {
-  if (c->nfree_tokens < FREE_TOKENS && !c->closing) {
+  if (t->size == TOKEN_SMALL_SIZE && c->nfree_tokens < FREE_TOKENS &&
+      !c->closing) {
     t->next_free = c->free_tokens;
     c->free_tokens = t;
     c->nfree_tokens++;
@@ -1368,7 +1376,7 @@ static int cares_query(void *impl, mdspf_dns_query *q, const char *name,
   if (len < 0) {
     return MDSPF_E_INVAL;
   }
-  t = token_alloc(c);
+  t = token_alloc(c, (size_t)len);
   if (!t) {
     return MDSPF_E_NOMEM;
   }
