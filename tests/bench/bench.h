@@ -17,6 +17,8 @@ typedef struct bench_job_out {
   size_t checks;   /* checks (or records) completed and verified */
   uint64_t ns;     /* wall time of the timed part */
   long rss_kb;     /* peak resident set of the job's process, KiB */
+  long heap_b;     /* ours: peak of what the library allocated through its
+                      allocator hooks (context and c-ares backend), bytes */
   size_t wrong;    /* results that were not the expected ones */
 } bench_job_out;
 
