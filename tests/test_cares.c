@@ -1519,11 +1519,11 @@ static void test_cares_name_escaping(void **state) {
       "echo.pct%{d}.test",    "echo.\x01\x7f\xff.test", "echo.q\"u(o)t;e@$.test",
       "echo.\\\\\\.test",     "echo.\\032.test",
       /* past a small token's room (127 escaped octets): a large one */
-      "echo.aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa."
-      "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb."
-      "ccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc.test",
-      "echo.\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\"
-      "\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\.test",
+      ("echo.aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa."
+       "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb."
+       "ccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc.test"),
+      ("echo.\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\"
+       "\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\.test"),
   };
   counting ca = {0};
   mdspf_cares *c;
