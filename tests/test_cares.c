@@ -391,8 +391,19 @@ static void direct_cb(mdspf_dns_query *q, void *ud) {
   d->rcode = q->rcode;
 }
 
+static mdspf_dns_query *query_direct_as(mdspf_cares *c, const char *name,
+                                        const char *asked, int rrtype,
+                                        direct *d);
 static mdspf_dns_query *query_direct(mdspf_cares *c, const char *name,
                                      int rrtype, direct *d) {
+  return query_direct_as(c, name, NULL, rrtype, d);
+}
+
+/* The same with the backend asked for another name than the query's own
+ * (asked; NULL: the query's), as a host's resolver in between might. */
+static mdspf_dns_query *query_direct_as(mdspf_cares *c, const char *name,
+                                        const char *asked, int rrtype,
+                                        direct *d) {
   mdspf__allocator a;
   const mdspf_resolver *r = mdspf_cares_resolver(c);
   mdspf_dns_query *q;
@@ -403,7 +414,8 @@ static mdspf_dns_query *query_direct(mdspf_cares *c, const char *name,
   q = mdspf__dnsq_new(&a, name, strlen(name), rrtype, direct_cb, d);
   assert_non_null(q);
   q->state = MDSPF__Q_PENDING;
-  assert_int_equal(r->query(r->impl, q, q->name, rrtype, &token), 0);
+  assert_int_equal(
+      r->query(r->impl, q, asked ? asked : q->name, rrtype, &token), 0);
   while (d->ncb == 0 && now_ms() < limit) {
     assert_int_equal(mdspf_cares_wait(c, 100), 0);
   }
@@ -1543,6 +1555,49 @@ static void test_cares_name_escaping(void **state) {
     if (r.len != strlen(names[i]) || memcmp(r.data, names[i], r.len) != 0) {
       fail_msg("%s: sent as \"%.*s\"", names[i], (int)r.len, r.data);
     }
+    mdspf__dnsq_free(q);
+  }
+  mdspf_cares_free(c);
+  assert_int_equal(ca.outstanding, 0);
+}
+
+/* Tokens keep no copy of the name when it is their query's own: the
+ * name asked for is what goes out all the same when it is another one
+ * -- on the first try and on the retry over TCP after truncation -- and
+ * a token of each kind is reused in turn. */
+static void test_cares_name_not_the_querys(void **state) {
+  counting ca = {0};
+  mdspf_cares *c;
+  int round;
+  (void)state;
+  c = backend(&ca);
+  for (round = 0; round < 3; round++) {
+    direct d;
+    size_t pos = 0;
+    mdspf__rr r;
+    mdspf_dns_query *q;
+    /* the responder echoes the name it was asked */
+    q = query_direct_as(c, "echo.own.test", "echo.rewritten.test",
+                        MDSPF_RR_TXT, &d);
+    assert_int_equal(d.status, MDSPF_DNS_OK);
+    assert_true(mdspf__dnsq_next(q, &pos, &r));
+    assert_int_equal(r.len, strlen("echo.rewritten.test"));
+    assert_memory_equal(r.data, "echo.rewritten.test", r.len);
+    mdspf__dnsq_free(q);
+    q = query_direct(c, "echo.own.test", MDSPF_RR_TXT, &d);
+    assert_int_equal(d.status, MDSPF_DNS_OK);
+    pos = 0;
+    assert_true(mdspf__dnsq_next(q, &pos, &r));
+    assert_int_equal(r.len, strlen("echo.own.test"));
+    assert_memory_equal(r.data, "echo.own.test", r.len);
+    mdspf__dnsq_free(q);
+    /* truncated over UDP, answered over TCP: asked twice, both times
+     * by the name asked for */
+    q = query_direct_as(c, "nx.own.test", "tc.test", MDSPF_RR_TXT, &d);
+    assert_int_equal(d.status, MDSPF_DNS_OK);
+    mdspf__dnsq_free(q);
+    q = query_direct(c, "tc.test", MDSPF_RR_TXT, &d);
+    assert_int_equal(d.status, MDSPF_DNS_OK);
     mdspf__dnsq_free(q);
   }
   mdspf_cares_free(c);
@@ -2810,6 +2865,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_cares_sync_and_tcp),
       cmocka_unit_test(test_cares_huge_direct),
       cmocka_unit_test(test_cares_name_escaping),
+      cmocka_unit_test(test_cares_name_not_the_querys),
       cmocka_unit_test(test_cares_tc_over_tcp),
       cmocka_unit_test(test_cares_cname_loop),
       cmocka_unit_test(test_cares_cancel),

@@ -174,6 +174,7 @@ mdspf_status mdspf_ctx_new(mdspf_alloc_fn alloc, void *alloc_ud,
       (size_t)mdspf__limit_default[MDSPF_LIMIT_CONTEXT_MEMORY];
   ctx->budget.reclaim = ctx_reclaim;
   ctx->budget.reclaim_ud = ctx;
+  mdspf__recset_init(&ctx->records, &a);
   ctx->cfg = mdspf__config_new(&a);
   if (!ctx->cfg) {
     mdspf__free(&a, ctx, sizeof *ctx);
@@ -186,6 +187,7 @@ mdspf_status mdspf_ctx_new(mdspf_alloc_fn alloc, void *alloc_ud,
 static void ctx_destroy(mdspf_ctx *ctx) {
   mdspf__allocator a = ctx->alloc;
   mdspf__config_unref(ctx->cfg);
+  mdspf__recset_fini(&ctx->records);
   mdspf__free(&a, ctx, sizeof *ctx);
 }
 

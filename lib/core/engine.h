@@ -39,6 +39,7 @@
 #include "core/dnsq.h"
 #include "core/domain.h"
 #include "core/record.h"
+#include "core/recset.h"
 #include "util/alloc.h"
 #include "util/clock.h"
 #include "util/list.h"
@@ -111,6 +112,7 @@ struct mdspf_ctx {
   int closed;    /* mdspf_ctx_free was called */
   mdspf__config *cfg;
   mdspf__budget budget; /* what its checks hold together */
+  mdspf__recset records; /* records its checks evaluate, shared */
   mdspf__clock_fn clock;
   void *clock_ud;
   /* engine */
@@ -171,6 +173,8 @@ enum {
 typedef struct mdspf__frame {
   struct mdspf__frame *parent; /* the including frame; NULL at the root */
   mdspf_record *rec; /* a reference; NULL while its TXT lookup is pending */
+  int shared;        /* rec is from ctx->records, its size charged to the
+                        check's budget */
   char *domain;      /* exact size (the check's allocator) */
   mdspf_dns_query *fq; /* TXT lookup of this frame's record */
   uint32_t next;       /* next term to evaluate */

@@ -1512,8 +1512,16 @@ static int step_fetch(mdspf_check *chk, mdspf__frame *f) {
     mdspf_record *rec = NULL;
     int code = 0, rc;
     size_t eo = 0, el = 0;
-    rc = mdspf__record_parse(&chk->alloc, (const char *)spf.data, spf.len,
-                             &rec, &code, &eo, &el);
+    /* checks of the same record text share one parsed record; each
+     * pays for it in its budget as for a copy of its own */
+    rc = mdspf__recset_get(&chk->ctx->records, (const char *)spf.data,
+                           spf.len, &rec, &code, &eo, &el);
+    if (rc == MDSPF_OK &&
+        !mdspf__budget_charge(&chk->budget, rec->size, chk->alloc.quiet)) {
+      mdspf__recset_put(&chk->ctx->records, rec);
+      rec = NULL;
+      rc = MDSPF_E_NOMEM;
+    }
     if (rc == MDSPF_E_SYNTAX) {
       mdspf__emit(chk, MDSPF_EV_RECORD, depth_of(chk), f->domain,
                   "(syntax error)", -1, 0, -1, 0);
@@ -1533,6 +1541,7 @@ static int step_fetch(mdspf_check *chk, mdspf__frame *f) {
       return ST_STOP;
     }
     drop(chk, &f->fq);
+    f->shared = 1;
     use_record(chk, f, rec, MDSPF_SRC_DNS);
   }
   return ST_CONT;
@@ -1540,8 +1549,14 @@ static int step_fetch(mdspf_check *chk, mdspf__frame *f) {
 
 static void frame_release(mdspf_check *chk, mdspf__frame *f) {
   drop(chk, &f->fq);
-  mdspf_record_unref(f->rec);
+  if (f->shared && f->rec) {
+    mdspf__budget_refund(&chk->budget, f->rec->size);
+    mdspf__recset_put(&chk->ctx->records, f->rec);
+  } else {
+    mdspf_record_unref(f->rec);
+  }
   f->rec = NULL;
+  f->shared = 0;
 }
 
 /* Leave the innermost record: its frame goes. */

@@ -77,8 +77,9 @@
  * queue is freed at once when cancelled.
  *
  * Free lists.  Tokens and sites are made and dropped for every query, so
- * they have one size each (the longest name, the longest site key) and
- * the ones dropped are kept for reuse, up to FREE_TOKENS and FREE_SITES:
+ * they have one size each (a token holds no name: it asks for its
+ * query's, see TOKEN_SMALL_SIZE; a site has room for the longest key)
+ * and the ones dropped are kept for reuse, up to FREE_TOKENS and FREE_SITES:
  * one check at a time, or a steady load below those numbers, allocates
  * nothing in the backend per query.  What is kept is bounded and goes
  * with the free.
@@ -223,16 +224,21 @@ typedef struct cares_token {
   int state;      /* TOK_* */
   int submitting; /* inside ares_query(): do not free on completion */
   int completed;  /* c-ares called back while submitting */
+  int own_name;   /* name[] holds the name (else it is q's) */
   struct cares_token *next_free; /* on the free list */
-  char name[];    /* the name escaped for ares_query */
+  char name[];    /* own_name: the name escaped for ares_query */
 } cares_token;
 
-/* A token has room for its escaped name: the common ones (up to
- * TOKEN_SMALL_NAME octets) in a small token, which the free list keeps,
- * the others in one sized for the longest escaped name.  Most tokens in
- * flight are small, so a query out costs about 200 octets here, not 600. */
-#define TOKEN_SMALL_NAME 127
-#define TOKEN_SMALL_SIZE (sizeof(cares_token) + TOKEN_SMALL_NAME + 1)
+/* The name a token asks for is needed whenever it goes to c-ares: at
+ * the first try, and again for the TCP and solo lanes -- always while
+ * its query q is alive (a cancelled token is never sent again).  The
+ * library asks for q's own name (mdspf_dns_query_name), so a token
+ * normally has no copy of it and escapes q's name when it is sent: a
+ * query out costs about 100 octets here.  Only a query whose name
+ * differs from its q's (a host's resolver in between that rewrote it)
+ * gets a token with room for the longest escaped name; the free list
+ * keeps the small ones only. */
+#define TOKEN_SMALL_SIZE (sizeof(cares_token))
 #define TOKEN_SIZE (sizeof(cares_token) + ESC_NAME_MAX + 1)
 
 #define TOKEN(k) MDSPF__CONTAINER(k, cares_token, link)
@@ -368,10 +374,10 @@ static void c_free(const mdspf_cares *c, void *p, size_t n) {
   }
 }
 
-/* A zeroed token (its name not) with room for an escaped name of
- * namelen octets; a small one from the free list when it has one. */
-static cares_token *token_alloc(mdspf_cares *c, size_t namelen) {
-  size_t size = namelen <= TOKEN_SMALL_NAME ? TOKEN_SMALL_SIZE : TOKEN_SIZE;
+/* A zeroed token (its name not), with room for an escaped name when
+ * own_name; a small one from the free list when it has one. */
+static cares_token *token_alloc(mdspf_cares *c, int own_name) {
+  size_t size = own_name ? TOKEN_SIZE : TOKEN_SMALL_SIZE;
   cares_token *t = size == TOKEN_SMALL_SIZE ? c->free_tokens : NULL;
   if (t) {
     c->free_tokens = t->next_free;
@@ -1168,6 +1174,16 @@ static void on_ares_done(void *arg, int status, int timeouts,
  * -- bad name, out of memory, no server -- and then the token is gone:
  * returns NULL. */
 static cares_token *submit(mdspf_cares *c, cares_chan *h, cares_token *t) {
+  char esc[ESC_NAME_MAX + 1];
+  const char *name = t->name;
+  if (!t->own_name) {
+    /* q is alive (see TOKEN_SMALL_SIZE) and its name was checked and
+     * escaped once already by cares_query: this cannot fail */
+    name = t->q && mdspf__cares_escape_name(mdspf_dns_query_name(t->q),
+                                            esc, sizeof esc) >= 0
+               ? esc
+               : NULL;
+  }
   t->state = TOK_SENT;
   t->chan = h;
   t->submitting = 1;
@@ -1178,8 +1194,12 @@ static cares_token *submit(mdspf_cares *c, cares_chan *h, cares_token *t) {
     h->spent = 1;
   }
   c->in_ares++;
-  ares_query(h->ch, t->name, DNS_CLASS_IN, ares_type(t->rrtype), on_ares_done,
-             t);
+  if (name) {
+    ares_query(h->ch, name, DNS_CLASS_IN, ares_type(t->rrtype),
+               on_ares_done, t);
+  } else {
+    on_ares_done(t, ARES_EBADNAME, 0, NULL, 0); /* as c-ares would */
+  }
   c->in_ares--;
   t->submitting = 0;
   if (t->completed) {
@@ -1376,7 +1396,7 @@ static int cares_query(void *impl, mdspf_dns_query *q, const char *name,
   if (len < 0) {
     return MDSPF_E_INVAL;
   }
-  t = token_alloc(c, (size_t)len);
+  t = token_alloc(c, strcmp(name, mdspf_dns_query_name(q)) != 0);
   if (!t) {
     return MDSPF_E_NOMEM;
   }
@@ -1389,7 +1409,10 @@ static int cares_query(void *impl, mdspf_dns_query *q, const char *name,
   t->q = q;
   t->site = s;
   t->rrtype = rrtype;
-  memcpy(t->name, esc, (size_t)len + 1);
+  if (t->size == TOKEN_SIZE) {
+    t->own_name = 1;
+    memcpy(t->name, esc, (size_t)len + 1);
+  }
   c->pending++;
   h = chan_room(c, LANE_MAIN);
   if (c->in_hook > 0 || !h || c->lanes[LANE_MAIN].ready.head ||
