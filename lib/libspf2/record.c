@@ -285,8 +285,13 @@ SPF_errcode_t SPF_record_stringify(SPF_record_t *spf_record, char **bufp,
     return spfx_buf_set(bufp, buflenp, "v=spf1", 6);
   }
   (void)mdspf_record_format(rec, NULL, 0, &need);
-  if (spfx_buf_set(bufp, buflenp, "", need) != SPF_E_SUCCESS) {
-    return SPF_E_NO_MEMORY;
+  if (!*bufp || *buflenp < need + 1) {
+    char *nb = spfx_realloc(*bufp, need + 1);
+    if (!nb) {
+      return SPF_E_NO_MEMORY;
+    }
+    *bufp = nb;
+    *buflenp = need + 1;
   }
   if (mdspf_record_format(rec, *bufp, *buflenp, NULL) != MDSPF_OK) {
     return SPF_E_INTERNAL_ERROR;
