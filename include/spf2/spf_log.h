@@ -18,28 +18,32 @@ extern "C" {
 #define SPF_error(errmsg) SPF_errorx(__FILE__, __LINE__, "%s", errmsg)
 void SPF_errorx(const char *file, int line, const char *format, ...)
     __attribute__((noreturn)) __attribute__((format(printf, 3, 4)));
-void SPF_errorx2(const char *format, ...);
+void SPF_errorx2(const char *format, ...)
+    __attribute__((format(printf, 1, 2)));
 void SPF_errorv(const char *file, int line, const char *format, va_list ap)
     __attribute__((noreturn)) __attribute__((format(printf, 3, 0)));
 
 #define SPF_warning(errmsg) SPF_warningx(__FILE__, __LINE__, "%s", errmsg)
 void SPF_warningx(const char *file, int line, const char *format, ...)
     __attribute__((format(printf, 3, 4)));
-void SPF_warningx2(const char *format, ...);
+void SPF_warningx2(const char *format, ...)
+    __attribute__((format(printf, 1, 2)));
 void SPF_warningv(const char *file, int line, const char *format, va_list ap)
     __attribute__((format(printf, 3, 0)));
 
 #define SPF_info(errmsg) SPF_infox(__FILE__, __LINE__, "%s", errmsg)
 void SPF_infox(const char *file, int line, const char *format, ...)
     __attribute__((format(printf, 3, 4)));
-void SPF_infox2(const char *format, ...);
+void SPF_infox2(const char *format, ...)
+    __attribute__((format(printf, 1, 2)));
 void SPF_infov(const char *file, int line, const char *format, va_list ap)
     __attribute__((format(printf, 3, 0)));
 
 #define SPF_debug(errmsg) SPF_debugx(__FILE__, __LINE__, "%s", errmsg)
 void SPF_debugx(const char *file, int line, const char *format, ...)
     __attribute__((format(printf, 3, 4)));
-void SPF_debugx2(const char *format, ...);
+void SPF_debugx2(const char *format, ...)
+    __attribute__((format(printf, 1, 2)));
 void SPF_debugv(const char *file, int line, const char *format, va_list ap)
     __attribute__((format(printf, 3, 0)));
 

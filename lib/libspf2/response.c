@@ -129,6 +129,9 @@ char SPF_error_errorp(SPF_error_t *err) { return err ? err->is_error : 0; }
 
 static void add_msg(SPF_response_t *rp, SPF_errcode_t code, int is_error,
                     const char *text, const char *near, const char *format,
+                    va_list ap) __attribute__((format(printf, 6, 0)));
+static void add_msg(SPF_response_t *rp, SPF_errcode_t code, int is_error,
+                    const char *text, const char *near, const char *format,
                     va_list ap) {
   char buf[MSG_MAX];
   mdspf__sbuf sb;

@@ -116,12 +116,16 @@ void (*SPF_debug_handler)(const char *, int, const char *) = SPF_debug_stdio;
 typedef void (*handler_fn)(const char *, int, const char *);
 
 static void emit(handler_fn h, const char *file, int line,
+                 const char *format, va_list ap)
+    __attribute__((format(printf, 4, 0)));
+static void emit(handler_fn h, const char *file, int line,
                  const char *format, va_list ap) {
   char buf[4096];
   if (!h) {
     return;
   }
-  if (vsnprintf(buf, sizeof buf, format ? format : "", ap) < 0) {
+  buf[0] = '\0';
+  if (format && vsnprintf(buf, sizeof buf, format, ap) < 0) {
     buf[0] = '\0';
   }
   h(file, line, buf);
