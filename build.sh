@@ -35,8 +35,9 @@ PACKAGES=(cmake make gcc libc6-dev pkg-config libc-ares-dev)
 # suite runner), libevent (the event-loop example), NSD (integration),
 # valgrind and TSan, clang (a -Werror build with it), the openspf suite
 # as Debian ships it (golang-blitiri-go-spf-dev, python3-spf), groff
-# (man pages), python3 (spfquery's JSON checks)
-PACKAGES_TEST=(libcmocka-dev libyaml-dev libevent-dev nsd valgrind libtsan2
+# (man pages), python3 (spfquery's JSON checks), libspf2-dev (the
+# libspf2-compatible library's struct layouts are compared with its headers)
+PACKAGES_TEST=(libcmocka-dev libyaml-dev libevent-dev nsd valgrind libtsan2 libspf2-dev
   clang golang-blitiri-go-spf-dev python3-spf groff-base python3)
 # the 32-bit build of ./build.sh test (gcc -m32, without the c-ares backend)
 PACKAGES_M32=(gcc-multilib libcmocka-dev:i386 libyaml-dev:i386)
