@@ -442,8 +442,17 @@ if [ -n "$SPF2Q" ] && check_libs spfquery "$SPF2Q"; then
     COMPARE+=(spfquery)
   fi
 fi
-if [ -n "$EXIM_BIN" ] && check_libs exim "$EXIM_BIN"; then
+if [ -n "$EXIM_BIN" ]; then
   write_exim_conf
+  # Exim sets its groups at start-up, which an unprivileged user namespace
+  # (--map-root-user) forbids: then it cannot run here at all
+  if ! "${CONTROL_ENV[@]}" "$EXIM_BIN" -C "$TMP/exim/exim.conf" -bV \
+    >"$TMP/exim/bV.out" 2>&1; then
+    MISSING+=("a working exim ($EXIM_BIN -bV: $(grep -v '^$' "$TMP/exim/bV.out" | tail -n 1); run as root)")
+    EXIM_BIN=
+  fi
+fi
+if [ -n "$EXIM_BIN" ] && check_libs exim "$EXIM_BIN"; then
   exim_ref_input >"$TMP/exim.ref.in"
   if reference exim; then
     run_exim "$TMP/exim.control" "${CONTROL_ENV[@]}"
