@@ -35,10 +35,16 @@ PACKAGES=(cmake make gcc libc6-dev pkg-config libc-ares-dev)
 # suite runner), libevent (the event-loop example), NSD (integration),
 # valgrind and TSan, clang (a -Werror build with it), the openspf suite
 # as Debian ships it (golang-blitiri-go-spf-dev, python3-spf), groff
-# (man pages), python3 (spfquery's JSON checks), libspf2-dev (the
-# libspf2-compatible library's struct layouts are compared with its headers)
-PACKAGES_TEST=(libcmocka-dev libyaml-dev libevent-dev nsd valgrind libtsan2 libspf2-dev
-  clang golang-blitiri-go-spf-dev python3-spf groff-base python3)
+# (man pages), python3 (spfquery's JSON checks and the compatibility
+# test); for the compatibility test (tests/compat), Debian's programs that
+# use libspf2: spfquery, Exim with SPF (exim4-daemon-heavy: installing it
+# replaces another MTA), libopendmarc (a test program is built against it),
+# Mail::SPF_XS, libspf2 itself (whose headers the compatible library's
+# struct layouts are compared with), and ip(8) for the private namespace
+PACKAGES_TEST=(libcmocka-dev libyaml-dev libevent-dev nsd valgrind libtsan2
+  clang golang-blitiri-go-spf-dev python3-spf groff-base python3
+  spfquery exim4-daemon-heavy libopendmarc-dev libmail-spf-xs-perl
+  libspf2-dev iproute2)
 # the 32-bit build of ./build.sh test (gcc -m32, without the c-ares backend)
 PACKAGES_M32=(gcc-multilib libcmocka-dev:i386 libyaml-dev:i386)
 # ./build.sh bench: the peer (libspf2), the DNS server (NSD), and ip(8)
@@ -93,16 +99,18 @@ ensure_packages() {
     exit 1
   fi
   [ -n "$policy" ] && "${sudo[@]}" rm -f "$policy"
-  # installed here for the tests only: it must not start at the next boot
-  case " ${missing[*]} " in
-  *" nsd "*)
+  # installed here for the tests only: no server may start at the next boot
+  for p in nsd exim4; do
+    case " ${missing[*]} " in
+    *" $p "* | *" $p-daemon-heavy "*) ;;
+    *) continue ;;
+    esac
     if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
-      "${sudo[@]}" systemctl disable --quiet nsd >/dev/null 2>&1 || true
+      "${sudo[@]}" systemctl disable --quiet "$p" >/dev/null 2>&1 || true
     elif command -v update-rc.d >/dev/null 2>&1; then
-      "${sudo[@]}" update-rc.d nsd disable >/dev/null 2>&1 || true
+      "${sudo[@]}" update-rc.d "$p" disable >/dev/null 2>&1 || true
     fi
-    ;;
-  esac
+  done
   # a service started anyway (no invoke-rc.d): stop it
   if command -v nsd-control >/dev/null 2>&1 && pgrep -x nsd >/dev/null 2>&1 &&
     [ -f /etc/nsd/nsd.conf ]; then
@@ -195,8 +203,9 @@ build_m32() {
 
 cmd_test() {
   ensure_packages "${PACKAGES[@]}" "${PACKAGES_TEST[@]}" "${PACKAGES_M32[@]}"
-  # a missing openspf suite is a failure here, not a skip
-  export MDSPF_REQUIRE_SUITE=1
+  # a missing openspf suite, or a program of the compatibility test, is a
+  # failure here, not a skip
+  export MDSPF_REQUIRE_SUITE=1 MDSPF_REQUIRE_COMPAT=1
   say "build with -Werror"
   # (the benchmark, if ./build.sh bench enabled it in build/, is not
   # part of the tests)

@@ -19,6 +19,25 @@
 #   nsd_stop                   stop the NSD_PID server (SIGTERM, after 10 s
 #                              SIGKILL) and reap it; safe to call twice
 #
+# For programs that resolve through /etc/resolv.conf and port 53 (libspf2,
+# the system resolver, Exim), a private network and mount namespace:
+#
+#   nsd_netns_check            0 when "unshare --net --mount" (with
+#                              --map-root-user when not root) works here:
+#                              NSD_NETNS_ARGS holds those options; else 1,
+#                              the reason in NSD_NETNS_WHY
+#   nsd_netns_setup DIR        inside the namespace: bring up its loopback
+#                              and bind-mount DIR/resolv.conf ("nameserver
+#                              127.0.0.1") over /etc/resolv.conf; 1 and
+#                              NSD_NETNS_WHY on failure
+#
+# A script re-runs itself with exec unshare "${NSD_NETNS_ARGS[@]}" -- bash
+# "$0" ... (marking the inner run in its environment), then calls
+# nsd_netns_setup and starts NSD on 127.0.0.1@53: nothing outside the
+# namespace sees the server or the file, and all traffic stays on the
+# namespace's own loopback.  unshare makes the new mount namespace's
+# mounts private, so the bind mount never reaches the host.
+#
 # Callers stop the server from an EXIT trap, so that it goes on every exit
 # path.  Nothing here prints on success; nsd_stop says when it has to kill,
 # through nsd_note (redefine it after sourcing to prefix the message).
@@ -179,5 +198,46 @@ nsd_stop() {
     kill -KILL "$pid" 2>/dev/null
   fi
   wait "$pid" 2>/dev/null
+  return 0
+}
+
+NSD_NETNS_ARGS=()
+NSD_NETNS_WHY=
+
+nsd_netns_check() {
+  NSD_NETNS_ARGS=()
+  if ! command -v unshare >/dev/null 2>&1; then
+    NSD_NETNS_WHY="no unshare command (Debian: util-linux)"
+    return 1
+  fi
+  if [ ! -e /etc/resolv.conf ]; then
+    NSD_NETNS_WHY="no /etc/resolv.conf to bind-mount over"
+    return 1
+  fi
+  if ! command -v ip >/dev/null 2>&1; then
+    NSD_NETNS_WHY="no ip command to bring up the namespace's loopback (Debian: iproute2)"
+    return 1
+  fi
+  local args=(--net --mount)
+  [ "$(id -u)" -ne 0 ] && args+=(--map-root-user)
+  if ! unshare "${args[@]}" true 2>/dev/null; then
+    NSD_NETNS_WHY="unshare ${args[*]} does not work here (needs root, or unprivileged user namespaces)"
+    return 1
+  fi
+  NSD_NETNS_ARGS=("${args[@]}")
+  return 0
+}
+
+nsd_netns_setup() {
+  local dir=$1
+  if ! ip link set lo up 2>"$dir/netns.err"; then
+    NSD_NETNS_WHY="cannot bring up the namespace's loopback: $(cat "$dir/netns.err")"
+    return 1
+  fi
+  printf 'nameserver 127.0.0.1\n' >"$dir/resolv.conf"
+  if ! mount --bind "$dir/resolv.conf" /etc/resolv.conf 2>"$dir/netns.err"; then
+    NSD_NETNS_WHY="cannot bind-mount a private /etc/resolv.conf: $(cat "$dir/netns.err")"
+    return 1
+  fi
   return 0
 }

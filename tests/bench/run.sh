@@ -19,7 +19,8 @@
 #
 # NSD serves tests/bench/zones/*.zone (plus a per-run probe zone) from a
 # temporary directory and is stopped, and the directory removed, on every
-# exit path (see tests/nsd-lib.sh, shared with the integration test).
+# exit path (see tests/nsd-lib.sh, shared with the integration and
+# compatibility tests, which also holds the namespace set-up).
 #
 # Exit status: spf-bench's (0 figures printed, 1 wrong results or a
 # failure); 1 when NSD cannot be started; 77 when nsd is not installed.
@@ -68,23 +69,13 @@ fi
 # ---------------------------------------------------------------------------
 
 if [ -z "${MDSPF_BENCH_INNER:-}" ]; then
-  mode=plain
-  if [ "${MDSPF_BENCH_NO_NS:-0}" != 1 ] && command -v unshare >/dev/null 2>&1 &&
-    [ -e /etc/resolv.conf ]; then
-    uargs=(--net --mount)
-    [ "$(id -u)" -ne 0 ] && uargs+=(--map-root-user)
-    if unshare "${uargs[@]}" true 2>/dev/null; then
-      mode=ns
-    else
-      say "unshare ${uargs[*]} does not work here; libspf2's DNS rows will be n/a"
+  if [ "${MDSPF_BENCH_NO_NS:-0}" != 1 ]; then
+    if nsd_netns_check; then
+      export MDSPF_BENCH_INNER=ns
+      exec unshare "${NSD_NETNS_ARGS[@]}" -- bash "$0" "$BENCH" "$SPFQUERY" \
+        "$(cd "$HERE/../.." && pwd)" -- "${BENCH_ARGS[@]}"
     fi
-  fi
-  if [ "$mode" = ns ]; then
-    # unshare makes the new mounts private: the bind mount below stays in
-    # the namespace.
-    export MDSPF_BENCH_INNER=ns
-    exec unshare "${uargs[@]}" -- bash "$0" "$BENCH" "$SPFQUERY" \
-      "$(cd "$HERE/../.." && pwd)" -- "${BENCH_ARGS[@]}"
+    say "$NSD_NETNS_WHY; libspf2's DNS rows will be n/a"
   fi
   MDSPF_BENCH_INNER=plain
 fi
@@ -113,14 +104,7 @@ trap 'exit 143' TERM
 
 RESOLV_ARGS=()
 if [ "$MDSPF_BENCH_INNER" = ns ]; then
-  if command -v ip >/dev/null 2>&1; then
-    ip link set lo up || die "cannot bring up the namespace's loopback"
-  else
-    die "no 'ip' command to bring up the namespace's loopback (Debian: iproute2)"
-  fi
-  printf 'nameserver 127.0.0.1\n' >"$TMP/resolv.conf"
-  mount --bind "$TMP/resolv.conf" /etc/resolv.conf ||
-    die "cannot bind-mount a private /etc/resolv.conf in the namespace"
+  nsd_netns_setup "$TMP" || die "$NSD_NETNS_WHY"
   RESOLV_ARGS=(--resolv-conf "$TMP/resolv.conf")
 fi
 
