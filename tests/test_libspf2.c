@@ -76,6 +76,13 @@ static void zone_fill(SPF_dns_server_t *z) {
       {"why.exp.example", ns_t_txt, NETDB_SUCCESS, "%{i} may not send for %{d}"},
       {"loop.example", ns_t_txt, NETDB_SUCCESS, "v=spf1 include:loop.example"},
       {"mod.example", ns_t_txt, NETDB_SUCCESS, "v=spf1 -all moo=%{l}.cow"},
+      {"incnone.example", ns_t_txt, NETDB_SUCCESS,
+       "v=spf1 include:none.example -all"},
+      {"inctwo.example", ns_t_txt, NETDB_SUCCESS,
+       "v=spf1 include:two.example -all"},
+      {"incbad.example", ns_t_txt, NETDB_SUCCESS,
+       "v=spf1 include:bad.example -all"},
+      {"nodata.example", ns_t_a, NETDB_SUCCESS, "192.0.2.9"},
   };
   size_t i;
   for (i = 0; i < sizeof recs / sizeof recs[0]; i++) {
@@ -161,12 +168,14 @@ static void test_fail_softfail_neutral(void **state) {
   assert_string_equal(SPF_response_get_header_comment(rp),
                       "mx.test: domain of example.com does not designate "
                       "198.51.100.1 as permitted sender");
+  /* libspf2's default explanation */
   assert_string_equal(SPF_response_get_explanation(rp),
-                      "198.51.100.1 is not one of example.com's designated "
-                      "mail servers.");
+                      "Please see http://www.openspf.org/Why?id=user%40"
+                      "example.com&ip=198.51.100.1&receiver=mx.test");
   assert_string_equal(SPF_response_get_smtp_comment(rp),
-                      "198.51.100.1 is not one of example.com's designated "
-                      "mail servers. : Reason: mechanism");
+                      "Please see http://www.openspf.org/Why?id=user%40"
+                      "example.com&ip=198.51.100.1&receiver=mx.test : "
+                      "Reason: mechanism");
   done(rp);
 
   rp = ask(s, "198.51.100.1", "a@soft.example", NULL, NULL);
@@ -175,8 +184,9 @@ static void test_fail_softfail_neutral(void **state) {
                       "mx.test: transitioning domain of soft.example does "
                       "not designate 198.51.100.1 as permitted sender");
   assert_string_equal(SPF_response_get_smtp_comment(rp),
-                      "198.51.100.1 is not one of soft.example's designated "
-                      "mail servers. : Reason: mechanism");
+                      "Please see http://www.openspf.org/Why?id=a%40"
+                      "soft.example&ip=198.51.100.1&receiver=mx.test : "
+                      "Reason: mechanism");
   assert_string_equal(SPF_response_get_received_spf(rp),
                       "Received-SPF: softfail (mx.test: transitioning domain "
                       "of soft.example does not designate 198.51.100.1 as "
@@ -211,7 +221,7 @@ static void test_none_errors(void **state) {
   assert_int_equal(ret, SPF_E_NOT_SPF);
   assert_int_equal(SPF_response_result(rp), SPF_RESULT_NONE);
   assert_int_equal(SPF_response_reason(rp), SPF_REASON_FAILURE);
-  assert_int_equal(SPF_response_errcode(rp), SPF_E_SUCCESS);
+  assert_int_equal(SPF_response_errcode(rp), SPF_E_NOT_SPF);
   assert_string_equal(SPF_response_get_header_comment(rp),
                       "mx.test: domain of none.example does not provide an "
                       "SPF record");
@@ -219,12 +229,55 @@ static void test_none_errors(void **state) {
   assert_int_equal(SPF_error_code(SPF_response_message(rp, 0)),
                    SPF_E_NOT_SPF);
   assert_int_equal(SPF_error_errorp(SPF_response_message(rp, 0)), 1);
-  assert_non_null(SPF_error_message(SPF_response_message(rp, 0)));
+  /* libspf2's message by what the DNS said */
+  assert_string_equal(SPF_error_message(SPF_response_message(rp, 0)),
+                      "Host 'none.example' not found.");
   assert_null(SPF_response_message(rp, 1));
   done(rp);
 
   rp = ask(s, "192.0.2.1", "a@plain.example", NULL, NULL);
   assert_int_equal(SPF_response_result(rp), SPF_RESULT_NONE);
+  assert_string_equal(SPF_error_message(SPF_response_message(rp, 0)),
+                      "No SPF records for 'plain.example'");
+  done(rp);
+
+  rp = ask(s, "192.0.2.1", "a@nodata.example", NULL, NULL);
+  assert_int_equal(SPF_response_result(rp), SPF_RESULT_NONE);
+  assert_string_equal(SPF_error_message(SPF_response_message(rp, 0)),
+                      "No DNS data for 'nodata.example'.");
+  done(rp);
+
+  /* an include without a record: libspf2's "not found", reason none */
+  rp = ask(s, "192.0.2.1", "a@incnone.example", NULL, &ret);
+  assert_int_equal(SPF_response_result(rp), SPF_RESULT_PERMERROR);
+  assert_int_equal(ret, SPF_E_NOT_SPF);
+  assert_int_equal(SPF_response_errcode(rp), SPF_E_NOT_SPF);
+  assert_int_equal(SPF_response_reason(rp), SPF_REASON_NONE);
+  assert_string_equal(SPF_response_get_header_comment(rp),
+                      "mx.test: error in processing during lookup of domain "
+                      "of incnone.example: Could not find a valid SPF "
+                      "record");
+  assert_string_equal(SPF_error_message(SPF_response_message(rp, 0)),
+                      "Host 'none.example' not found.");
+  done(rp);
+
+  /* an included record that does not compile: "not found" too, with
+   * what was wrong near which text */
+  rp = ask(s, "192.0.2.1", "a@incbad.example", NULL, &ret);
+  assert_int_equal(SPF_response_result(rp), SPF_RESULT_PERMERROR);
+  assert_int_equal(SPF_response_errcode(rp), SPF_E_NOT_SPF);
+  assert_int_equal(SPF_response_messages(rp), 2);
+  assert_string_equal(SPF_error_message(SPF_response_message(rp, 0)),
+                      "Unknown mechanism found near 'foo:bar'");
+  assert_string_equal(SPF_error_message(SPF_response_message(rp, 1)),
+                      "Failed to compile SPF record for 'bad.example'");
+  done(rp);
+
+  /* two records: reason "failure" only for the checked domain's own */
+  rp = ask(s, "192.0.2.1", "a@inctwo.example", NULL, NULL);
+  assert_int_equal(SPF_response_result(rp), SPF_RESULT_PERMERROR);
+  assert_int_equal(SPF_response_errcode(rp), SPF_E_MULTIPLE_RECORDS);
+  assert_int_equal(SPF_response_reason(rp), SPF_REASON_NONE);
   done(rp);
 
   rp = ask(s, "192.0.2.1", "a@bad.example", NULL, &ret);
@@ -239,6 +292,9 @@ static void test_none_errors(void **state) {
   rp = ask(s, "192.0.2.1", "a@two.example", NULL, NULL);
   assert_int_equal(SPF_response_result(rp), SPF_RESULT_PERMERROR);
   assert_int_equal(SPF_response_errcode(rp), SPF_E_MULTIPLE_RECORDS);
+  assert_int_equal(SPF_response_reason(rp), SPF_REASON_FAILURE);
+  assert_string_equal(SPF_error_message(SPF_response_message(rp, 0)),
+                      "Multiple SPF records for 'two.example'");
   done(rp);
 
   rp = ask(s, "192.0.2.1", "a@loop.example", NULL, NULL);
@@ -252,6 +308,8 @@ static void test_none_errors(void **state) {
   assert_string_equal(SPF_response_get_header_comment(rp),
                       "mx.test: encountered temporary error during SPF "
                       "processing of domain of tmp.example");
+  assert_string_equal(SPF_error_message(SPF_response_message(rp, 0)),
+                      "Temporary DNS failure for 'tmp.example'.");
   done(rp);
   SPF_server_free(s);
 }

@@ -43,9 +43,10 @@ extern "C" {
  * whitelist (the service it named no longer exists). */
 #define SPF_DEFAULT_WHITELIST "include:spf.trusted-forwarder.org"
 #define SPF_EXP_MOD_NAME "exp-text"
-/* The default explanation: the neutral sentence of RFC 7208 6.2 (the
- * libspf2 default pointed at a web site that is gone). */
-#define SPF_DEFAULT_EXP "%{i} is not one of %{d}'s designated mail servers."
+/* The default explanation, libspf2's: programs copy it into SMTP
+ * replies.  The site it names is gone; set your own with
+ * SPF_server_set_explanation. */
+#define SPF_DEFAULT_EXP "Please%_see%_http://www.openspf.org/Why?id=%{S}&ip=%{C}&receiver=%{R}"
 
 /* Texts for the codes; never NULL (unknown values get a fixed text).
  * Static strings, any thread. */

@@ -8,6 +8,7 @@
 
 #include <arpa/inet.h>
 #include <string.h>
+#include <strings.h>
 
 SPF_request_t *SPF_request_new(SPF_server_t *spf_server) {
   SPF_request_t *sr = spfx_calloc(1, sizeof *sr);
@@ -160,7 +161,7 @@ static SPF_errcode_t status_err(mdspf_status st) {
   case MDSPF_E_LIMIT:
     return SPF_E_BIG_DNS;
   case MDSPF_E_NORECORD:
-    return SPF_E_INCLUDE_RETURNED_NONE;
+    return SPF_E_NOT_SPF; /* as libspf2 reports an include of none */
   case MDSPF_E_MULTIREC:
     return SPF_E_MULTIPLE_RECORDS;
   case MDSPF_E_SYNTAX:
@@ -172,10 +173,139 @@ static SPF_errcode_t status_err(mdspf_status st) {
   }
 }
 
+/* What the trace of a check tells about record lookups, for libspf2's
+ * messages: the last domain found without a record, and the DNS status
+ * of the last TXT answers (a few names: lookahead interleaves them). */
+#define SEEN_MAX 8
+#define NAME_ROOM 256 /* a domain name (253) and its NUL */
+typedef struct {
+  char none[NAME_ROOM]; /* last domain without a record */
+  struct {
+    char name[NAME_ROOM];
+    int status;
+    unsigned count;
+  } txt[SEEN_MAX];
+  unsigned ntxt;
+} seen;
+
+static void copy_name(char *dst, const char *src) {
+  size_t n = strlen(src);
+  if (n >= NAME_ROOM) {
+    n = NAME_ROOM - 1;
+  }
+  memcpy(dst, src, n);
+  dst[n] = '\0';
+}
+
+static void on_event(void *ud, const mdspf_event *ev) {
+  seen *sn = ud;
+  switch (mdspf_event_type(ev)) {
+  case MDSPF_EV_ANSWER:
+    if (mdspf_event_rrtype(ev) == MDSPF_RR_TXT) {
+      unsigned i = sn->ntxt++ % SEEN_MAX;
+      copy_name(sn->txt[i].name, mdspf_event_text(ev));
+      sn->txt[i].status = mdspf_event_dns_status(ev);
+      sn->txt[i].count = mdspf_event_count(ev);
+    }
+    break;
+  case MDSPF_EV_RECORD:
+    if (strcmp(mdspf_event_text(ev), "(none)") == 0) {
+      copy_name(sn->none, mdspf_event_domain(ev));
+    }
+    break;
+  default:
+    break;
+  }
+}
+
+/* libspf2's message for a domain without an SPF record, by what the DNS
+ * said of its TXT lookup; NULL when the trace did not see it. */
+static int none_message(SPF_response_t *rp, const seen *sn) {
+  unsigned i, n = sn->ntxt < SEEN_MAX ? sn->ntxt : SEEN_MAX;
+  if (!sn->none[0]) {
+    return 0;
+  }
+  for (i = 0; i < n; i++) {
+    unsigned k = (sn->ntxt - 1 - i) % SEEN_MAX; /* newest first */
+    if (strcasecmp(sn->txt[k].name, sn->none) != 0) {
+      continue;
+    }
+    switch (sn->txt[k].status) {
+    case MDSPF_DNS_NXDOMAIN:
+      SPF_response_add_error(rp, SPF_E_NOT_SPF, "Host '%s' not found.",
+                             sn->none);
+      return 1;
+    case MDSPF_DNS_NODATA:
+      SPF_response_add_error(rp, SPF_E_NOT_SPF, "No DNS data for '%s'.",
+                             sn->none);
+      return 1;
+    case MDSPF_DNS_OK:
+      SPF_response_add_error(rp, SPF_E_NOT_SPF, "No SPF records for '%s'",
+                             sn->none);
+      return 1;
+    default:
+      return 0;
+    }
+  }
+  return 0;
+}
+
+/* The text after a fixed prefix of the engine's problem, or NULL. */
+static const char *after(const char *problem, const char *prefix) {
+  size_t n = strlen(prefix);
+  return problem && strncmp(problem, prefix, n) == 0 && problem[n]
+             ? problem + n
+             : NULL;
+}
+
+/* The messages libspf2 gives for an error it shares with the engine,
+ * else the engine's problem. */
+static void error_message(SPF_response_t *rp, SPF_errcode_t err,
+                          const char *problem, const seen *sn) {
+  const char *name;
+  if (err == SPF_E_NOT_SPF && none_message(rp, sn)) {
+    return;
+  }
+  if (err == SPF_E_MULTIPLE_RECORDS &&
+      (name = after(problem, "more than one SPF record at "))) {
+    SPF_response_add_error(rp, err, "Multiple SPF records for '%s'", name);
+    return;
+  }
+  if (err == SPF_E_DNS_ERROR &&
+      ((name = after(problem, "DNS tempfail looking up TXT ")) ||
+       (name = after(problem, "DNS error looking up TXT ")))) {
+    SPF_response_add_error(rp, err, "Temporary DNS failure for '%s'.", name);
+    return;
+  }
+  SPF_response_add_error(rp, err, "%s", problem ? problem : SPF_strerror(err));
+}
+
+static int same_name(const char *a, const char *b) {
+  return a && b && strcasecmp(a, b) == 0;
+}
+
+/* libspf2's messages for a record that does not compile: what is wrong
+ * near which text, then which domain's record it was. */
+static void syntax_message(SPF_response_t *rp, const mdspf_check *chk,
+                           SPF_errcode_t err, size_t off, size_t len) {
+  size_t rlen = 0;
+  const char *rec = mdspf_check_record(chk, &rlen);
+  const char *dom = mdspf_check_domain(chk);
+  if (rec && off <= rlen && len <= rlen - off && len > 0) {
+    SPF_response_add_error(rp, err, "%s near '%.*s'", SPF_strerror(err),
+                           (int)len, rec + off);
+  } else {
+    SPF_response_add_error(rp, err, "%s", SPF_strerror(err));
+  }
+  SPF_response_add_error(rp, err, "Failed to compile SPF record for '%s'",
+                         dom ? dom : "");
+}
+
 /* Result, reason and error code of a finished check. */
 static SPF_errcode_t outcome(SPF_response_t *rp, mdspf_check *chk, int mode,
-                             SPF_errcode_t *ret) {
+                             const seen *sn, SPF_errcode_t *ret) {
   int res = mdspf_check_result(chk), code = 0;
+  size_t off = 0, len = 0;
   mdspf_status why = mdspf_check_reason(chk);
   const char *problem = mdspf_check_problem(chk);
   SPF_reason_t reason = SPF_REASON_NONE;
@@ -197,27 +327,36 @@ static SPF_errcode_t outcome(SPF_response_t *rp, mdspf_check *chk, int mode,
     break;
   case MDSPF_NONE:
     reason = SPF_REASON_FAILURE;
-    *ret = SPF_E_NOT_SPF;
-    (void)SPF_response_add_error(rp, SPF_E_NOT_SPF, "%s",
-                                 problem ? problem : "No SPF record");
+    err = SPF_E_NOT_SPF;
+    *ret = err;
+    error_message(rp, err, problem, sn);
     break;
   case MDSPF_PERMERROR:
-    if (mdspf_check_syntax_error(chk, &code, NULL, NULL) == MDSPF_OK) {
-      err = spfx_syntax_err(code);
-    } else {
-      err = status_err(why);
+    if (mdspf_check_syntax_error(chk, &code, &off, &len) == MDSPF_OK) {
+      syntax_message(rp, chk, spfx_syntax_err(code), off, len);
+      /* libspf2: a record below the checked domain's that does not
+       * compile is one not found */
+      err = same_name(mdspf_check_domain(chk), rp->spf_request->cur_dom)
+                ? spfx_syntax_err(code)
+                : SPF_E_NOT_SPF;
+      *ret = err;
+      break;
+    }
+    err = status_err(why);
+    if (err == SPF_E_MULTIPLE_RECORDS &&
+        same_name(after(problem, "more than one SPF record at "),
+                  rp->spf_request->cur_dom)) {
+      reason = SPF_REASON_FAILURE; /* as libspf2: no record to evaluate */
     }
     *ret = err;
-    (void)SPF_response_add_error(rp, err, "%s",
-                                 problem ? problem : SPF_strerror(err));
+    error_message(rp, err, problem, sn);
     break;
   default:
     res = MDSPF_TEMPERROR;
     err = why == MDSPF_E_NOMEM || why == MDSPF_E_BUDGET ? SPF_E_NO_MEMORY
                                                         : SPF_E_DNS_ERROR;
     *ret = err;
-    (void)SPF_response_add_error(rp, err, "%s",
-                                 problem ? problem : SPF_strerror(err));
+    error_message(rp, err, problem, sn);
     break;
   }
   rp->num_dns_mech = (int)mdspf_check_dns_terms(chk);
@@ -238,6 +377,7 @@ static SPF_errcode_t run_check(SPF_request_t *sr, SPF_response_t *rp,
   SPF_errcode_t ret = SPF_E_SUCCESS;
   mdspf_status st;
   int want_lp;
+  seen sn;
 
   if (sr->client_ver != AF_INET && sr->client_ver != AF_INET6) {
     SPF_response_add_error(rp, SPF_E_NOT_CONFIG, "No client IP address");
@@ -298,7 +438,7 @@ static SPF_errcode_t run_check(SPF_request_t *sr, SPF_response_t *rp,
     /* a sender or HELO no DNS name can be made of (RFC 7208 4.3) */
     mdspf_check_free(chk);
     SPF_response_add_error(rp, SPF_E_NOT_SPF, "Malformed identity");
-    SPF_i_done(rp, SPF_RESULT_NONE, SPF_REASON_FAILURE, SPF_E_SUCCESS);
+    SPF_i_done(rp, SPF_RESULT_NONE, SPF_REASON_FAILURE, SPF_E_NOT_SPF);
     return SPF_E_NOT_SPF;
   }
 
@@ -317,10 +457,19 @@ static SPF_errcode_t run_check(SPF_request_t *sr, SPF_response_t *rp,
      * none, as for any sender of such a domain */
     mdspf_check_free(chk);
     SPF_response_add_error(rp, SPF_E_NOT_SPF, "Malformed domain");
-    SPF_i_done(rp, SPF_RESULT_NONE, SPF_REASON_FAILURE, SPF_E_SUCCESS);
+    SPF_i_done(rp, SPF_RESULT_NONE, SPF_REASON_FAILURE, SPF_E_NOT_SPF);
     return SPF_E_NOT_SPF;
   }
-  if (mdspf_check_run(chk, 0) == MDSPF_E_NOMEM) {
+  /* the trace tells libspf2's messages apart: the check takes the hook
+   * when it starts, and it is removed again before sn goes */
+  sn.none[0] = '\0';
+  sn.ntxt = 0;
+  st = mdspf_ctx_set_trace(s->ctx, on_event, &sn);
+  if (st == MDSPF_OK) {
+    st = mdspf_check_run(chk, 0);
+  }
+  (void)mdspf_ctx_set_trace(s->ctx, NULL, NULL);
+  if (st == MDSPF_E_NOMEM) {
     if (mode != Q_MAILFROM) {
       (void)mdspf_ctx_add_override(s->ctx, dom, NULL);
     }
@@ -329,7 +478,7 @@ static SPF_errcode_t run_check(SPF_request_t *sr, SPF_response_t *rp,
   if (mode != Q_MAILFROM) {
     (void)mdspf_ctx_add_override(s->ctx, dom, NULL);
   }
-  (void)outcome(rp, chk, mode, &ret);
+  (void)outcome(rp, chk, mode, &sn, &ret);
   mdspf_check_free(chk);
   return ret;
 

@@ -48,7 +48,9 @@ static SPF_server_t *server_new(SPF_dns_server_t *dns, int own, int debug) {
   res = spfx_dns_resolver(dns, &s->adapter);
   if (!res || mdspf_ctx_new(spfx_engine_alloc, NULL, &s->ctx) != MDSPF_OK ||
       mdspf_ctx_set_resolver(s->ctx, res) != MDSPF_OK ||
-      set_rec_dom_host(&s->pub) != SPF_E_SUCCESS) {
+      set_rec_dom_host(&s->pub) != SPF_E_SUCCESS ||
+      mdspf_ctx_set_default_explanation(s->ctx, SPF_DEFAULT_EXP) !=
+          MDSPF_OK) {
     SPF_server_free(&s->pub);
     return NULL;
   }
