@@ -185,6 +185,8 @@ build_tsan() {
     "-DCMAKE_C_FLAGS=-fsanitize=thread -g -O1" \
     -DCMAKE_EXE_LINKER_FLAGS=-fsanitize=thread >/dev/null
   cmake --build "$TSAN_BUILD" -j "$JOBS" --target test_threads
+  # (the libspf2-compatible library's thread test: c-ares is installed)
+  cmake --build "$TSAN_BUILD" -j "$JOBS" --target test_libspf2_threads
 }
 
 CLANG_BUILD=$ROOT/build-clang
@@ -227,6 +229,9 @@ cmd_test() {
   say "test_threads under ThreadSanitizer"
   TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
     "$TSAN_BUILD/bin/test_threads"
+  say "test_libspf2_threads under ThreadSanitizer"
+  TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+    "$TSAN_BUILD/bin/test_libspf2_threads"
   say "build with clang -Werror (library, tools and tests)"
   CC=clang cmake -S "$ROOT" -B "$CLANG_BUILD" -DCMAKE_BUILD_TYPE=Release \
     -DMDSPF_WERROR=ON -DMDSPF_ENABLE_TESTS=ON >/dev/null

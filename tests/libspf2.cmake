@@ -8,6 +8,16 @@ target_link_libraries(test_libspf2 PRIVATE spf2-compat-test
 mdspf_warnings(test_libspf2)
 add_test(NAME test_libspf2 COMMAND test_libspf2)
 
+# One server per thread needs no lock (also built with ThreadSanitizer
+# by ./build.sh test).
+find_package(Threads REQUIRED)
+add_executable(test_libspf2_threads test_libspf2_threads.c)
+target_link_libraries(test_libspf2_threads PRIVATE spf2-compat-test
+                                                   Threads::Threads)
+mdspf_warnings(test_libspf2_threads)
+add_test(NAME test_libspf2_threads COMMAND test_libspf2_threads)
+set_tests_properties(test_libspf2_threads PROPERTIES TIMEOUT 120)
+
 # The exported set: every symbol the Debian programs need, and nothing
 # but SPF_* names.
 add_test(NAME libspf2-symbols

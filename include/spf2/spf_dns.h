@@ -51,7 +51,9 @@ struct SPF_dns_server_struct {
   void *hook; /* the layer's own data */
 };
 
-/* Call the layer's destroy (if any).  NULL is fine. */
+/* Free a layer and the layers below it: each layer's destroy is called,
+ * down to the first layer that has none (a layer its owner frees, with
+ * what is below it).  NULL is fine. */
 void SPF_dns_free(SPF_dns_server_t *spf_dns_server);
 /* Look up through the layer (its lookup function). */
 SPF_dns_rr_t *SPF_dns_lookup(SPF_dns_server_t *spf_dns_server,

@@ -335,12 +335,7 @@ static void layer_destroy(SPF_dns_server_t *d) {
   mdspf_zone_free(x->zone);
   mdspf_cares_free(x->cares);
   spfx_adapter_free(x->below);
-  /* a layer of this library below is owned (libspf2 frees layers
-   * below through their destroy; a caller's layer has none, or is the
-   * caller's to free) */
-  if (x->pub.layer_below && x->pub.layer_below->lookup == layer_lookup) {
-    SPF_dns_free(x->pub.layer_below);
-  }
+  /* the layer below is SPF_dns_free's to free */
   spfx_free(x);
 }
 
@@ -622,9 +617,14 @@ SPF_errcode_t SPF_dns_zone_add_str(SPF_dns_server_t *d, const char *domain,
 
 /* ---- generic layer calls ------------------------------------------- */
 
+/* As libspf2: a layer with a destructor goes, and so does the chain
+ * below it, down to the first layer without one (whose owner frees it
+ * and what is below it). */
 void SPF_dns_free(SPF_dns_server_t *d) {
-  if (d && d->destroy) {
+  while (d && d->destroy) {
+    SPF_dns_server_t *below = d->layer_below;
     d->destroy(d);
+    d = below;
   }
 }
 

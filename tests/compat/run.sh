@@ -488,6 +488,49 @@ if [ "$PERL_OK" = 1 ] && check_libs perl "$SPF_XS_SO"; then
     COMPARE+=(perl)
   fi
 fi
+# ---- the README's system-wide recipe: an ld.so.conf.d entry ----------------
+# An entry for the library's directory, read before the system's, makes
+# every program load it with no environment at all.  Done in this private
+# mount namespace on a cache of its own (bind-mounted over
+# /etc/ld.so.cache; ldconfig -X leaves every link as it is), so the
+# machine's loader is untouched.  spfquery.libspf2 must then load the
+# library and print what the LD_LIBRARY_PATH run printed.
+recipe() {
+  local d=$TMP/ldconf want got i n=0 bad=0
+  mkdir -p "$d/ld.so.conf.d"
+  cp /etc/ld.so.conf.d/*.conf "$d/ld.so.conf.d/" 2>/dev/null || true
+  abspath "$LIBDIR" >"$d/ld.so.conf.d/00-maildrop-spf.conf"
+  printf 'include %s/ld.so.conf.d/*.conf\n' "$d" >"$d/ld.so.conf"
+  if ! ldconfig -X -f "$d/ld.so.conf" -C "$d/ld.so.cache" 2>"$d/err" ||
+    ! mount --bind "$d/ld.so.cache" /etc/ld.so.cache 2>>"$d/err"; then
+    fail "ld.so.conf.d recipe: ldconfig or the bind mount failed:"
+    sed 's/^/  | /' "$d/err" | head -n 5
+    return
+  fi
+  RECIPE_ENV=(env -u LD_LIBRARY_PATH -u LD_PRELOAD)
+  [ -n "${MDSPF_COMPAT_PRELOAD:-}" ] &&
+    RECIPE_ENV=(env -u LD_LIBRARY_PATH "LD_PRELOAD=$MDSPF_COMPAT_PRELOAD")
+  want=$(readlink -f "$LIBDIR/libspf2.so.2")
+  got=$(which_libspf2 RECIPE_ENV "$SPF2Q")
+  if [ "$got" != "$want" ]; then
+    fail "ld.so.conf.d recipe: $SPF2Q loads '$got', not $want"
+  else
+    run_spfquery "$d/out" "${RECIPE_ENV[@]}"
+    for ((i = 0; i < NCASES; i++)); do
+      n=$((n + 1))
+      if ! cmp -s "$d/out/$i.out" "$TMP/spfquery.ours/$i.out"; then
+        bad=$((bad + 1))
+        [ $bad -le 3 ] && fail "ld.so.conf.d recipe: case $i prints other lines than with LD_LIBRARY_PATH"
+      fi
+    done
+    [ $bad -eq 0 ] && say "ld.so.conf.d recipe: spfquery.libspf2 loads $got with no environment; $n cases as with LD_LIBRARY_PATH"
+  fi
+  umount /etc/ld.so.cache 2>/dev/null || true
+}
+if [ "$HAVE_OURS" = 1 ] && [ -n "$SPF2Q" ] && [ -d "$TMP/spfquery.ours" ]; then
+  recipe
+fi
+
 say "$NCASES cases through ${#COMPARE[@]} programs ($([ "$HAVE_OURS" = 1 ] && echo "both libraries" || echo "the control only")) in $(($(nsd_now_ms) - t0)) ms"
 
 # ---------------------------------------------------------------------------
