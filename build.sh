@@ -11,9 +11,10 @@
 #   ./build.sh fuzz [S]  libFuzzer targets (clang) in build-fuzz/, S seconds
 #                        each (default 60)
 #   ./build.sh bench [-- OPTS]  build build/bin/spf-bench and compare the
-#                        library with libspf2 against NSD on loopback
-#                        (about a minute; OPTS go to spf-bench, e.g.
-#                        --runs 9); never part of ./build.sh test
+#                        library with libspf2 against NSD on loopback, then
+#                        spf-policyd with Debian's policyd-spf (about two
+#                        minutes; OPTS go to spf-bench, e.g. --runs 9);
+#                        never part of ./build.sh test
 #   ./build.sh clean     remove the build trees
 #
 # Missing Debian packages are installed first where apt-get exists
@@ -47,9 +48,14 @@ PACKAGES_TEST=(libcmocka-dev libyaml-dev libevent-dev nsd valgrind libtsan2
   libspf2-dev iproute2)
 # the 32-bit build of ./build.sh test (gcc -m32, without the c-ares backend)
 PACKAGES_M32=(gcc-multilib libcmocka-dev:i386 libyaml-dev:i386)
-# ./build.sh bench: the peer (libspf2), the DNS server (NSD), and ip(8)
-# to bring up the loopback of the benchmark's private network namespace
-PACKAGES_BENCH=(libspf2-dev nsd iproute2)
+# ./build.sh bench: the peer (libspf2), the DNS server (NSD), ip(8) to
+# bring up the loopback of the benchmark's private network namespace, and
+# the policy service spf-policyd is compared with: Debian's policyd-spf
+# is spf-engine's entry point (/usr/bin/policyd-spf of
+# postfix-policyd-spf-python is three lines that call it), so the
+# benchmark runs that entry point from python3-spf-engine, which does
+# not pull in postfix (postfix would replace the tests' Exim)
+PACKAGES_BENCH=(libspf2-dev nsd iproute2 python3-spf-engine)
 
 say() { printf '\n== %s\n' "$*"; }
 
@@ -305,11 +311,12 @@ cmd_bench() {
   say "building into build/ with the benchmark"
   configure_and_build "$BUILD" -DMDSPF_ENABLE_BENCH=ON |
     grep -E '^\[ *[0-9]+%\] (Built target|Linking)' || true
-  [ -x "$BUILD/bin/spf-bench" ] && [ -x "$BUILD/bin/spfquery" ] || {
+  [ -x "$BUILD/bin/spf-bench" ] && [ -x "$BUILD/bin/spfquery" ] &&
+    [ -x "$BUILD/bin/spf-policyload" ] || {
     echo "build.sh: the build failed; run ./build.sh to see why" >&2
     exit 1
   }
-  say "benchmark: libmaildrop-spf against libspf2"
+  say "benchmark: libmaildrop-spf against libspf2, spf-policyd against policyd-spf"
   bash "$ROOT/tests/bench/run.sh" "$BUILD/bin/spf-bench" \
     "$BUILD/bin/spfquery" "$ROOT" -- "$@"
 }

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# run.sh -- run spf-bench (libmaildrop-spf against libspf2) against NSD on
-# loopback.  ./build.sh bench builds everything and calls this.
+# run.sh -- run spf-bench (libmaildrop-spf against libspf2), then the
+# policy-service comparison (spf-policyd against Debian's policyd-spf,
+# driven by spf-policyload from the same directory as SPF_BENCH), against
+# NSD on loopback.  ./build.sh bench builds everything and calls this.
 # SPDX-License-Identifier: BSD-2-Clause
 #
 #   usage: run.sh SPF_BENCH SPFQUERY [SRCDIR] [-- SPF-BENCH OPTIONS...]
@@ -22,9 +24,15 @@
 # exit path (see tests/nsd-lib.sh, shared with the integration and
 # compatibility tests, which also holds the namespace set-up).
 #
-# Exit status: spf-bench's (0 figures printed, 1 wrong results or a
-# failure); 1 when NSD cannot be started; 77 when nsd is not installed.
-# Environment: NSD=/path/to/nsd; MDSPF_BENCH_NO_NS=1 skips the namespace.
+# Exit status: 0 figures printed; 1 wrong results or a failure in
+# either part (spf-policyd not built, an action that differs between the
+# policy services, ...), or NSD could not be started; 77 when nsd is not
+# installed.
+# Environment: NSD=/path/to/nsd; MDSPF_BENCH_NO_NS=1 skips the namespace
+# (policyd-spf then cannot be measured); MDSPF_BENCH_POLICY=0 skips the
+# policy services, MDSPF_BENCH_POLICY_ONLY=1 runs only them;
+# MDSPF_POLICY_CONNS (64) and MDSPF_POLICY_SECONDS (8) size their load;
+# MDSPF_POLICYD and MDSPF_POLICYD_SPF name other programs to compare.
 # shellcheck disable=SC2317 # cleanup runs from traps
 set -u
 
@@ -86,13 +94,15 @@ fi
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/mdspf-bench.XXXXXX") || die "mktemp -d failed"
 CHILD_PID=
+DAEMON_PID=
 cleanup() {
-  local status=$?
+  local status=$? p
   trap - EXIT INT TERM HUP
-  if [ -n "$CHILD_PID" ]; then
-    kill -TERM "$CHILD_PID" 2>/dev/null
-    wait "$CHILD_PID" 2>/dev/null
-  fi
+  for p in "$CHILD_PID" "$DAEMON_PID"; do
+    [ -n "$p" ] || continue
+    kill -TERM "$p" 2>/dev/null
+    wait "$p" 2>/dev/null
+  done
   nsd_stop
   rm -rf "$TMP"
   exit "$status"
@@ -177,10 +187,160 @@ say "nsd $("$NSD_BIN" -v 2>&1 | sed -n '1s/^NSD version //p') on 127.0.0.1:$PORT
 # The benchmark
 # ---------------------------------------------------------------------------
 
-"$BENCH" --nsd "127.0.0.1:$PORT" --proxy "$PROXY" "${RESOLV_ARGS[@]}" \
-  "${BENCH_ARGS[@]}" &
-CHILD_PID=$!
-wait "$CHILD_PID"
-rc=$?
-CHILD_PID=
+rc=0
+if [ "${MDSPF_BENCH_POLICY_ONLY:-0}" != 1 ]; then
+  "$BENCH" --nsd "127.0.0.1:$PORT" --proxy "$PROXY" "${RESOLV_ARGS[@]}" \
+    "${BENCH_ARGS[@]}" &
+  CHILD_PID=$!
+  wait "$CHILD_PID"
+  rc=$?
+  CHILD_PID=
+fi
+
+# ---------------------------------------------------------------------------
+# The policy services: spf-policyd against Debian's policyd-spf
+# ---------------------------------------------------------------------------
+#
+# spf-policyload (policyload.c) drives both with the same requests: N
+# persistent connections (64) to spf-policyd, a daemon on a Unix socket
+# with its cache off so that it does the same DNS work, and N policyd-spf
+# processes, one per connection on its standard input and output, as
+# Postfix's spawn(8) runs it.  Both read the same policyd-spf.conf
+# (spf-engine's defaults, spelled out below, logging off).  Two set-ups:
+# through the delay proxy (every DNS query held 5 ms, as by a resolver a
+# few milliseconds away: the realistic one), then straight to NSD (no
+# delay: what the CPU allows).  policyd-spf resolves through
+# /etc/resolv.conf, which in the namespace is this run's file, rewritten
+# before each set-up; spf-policyd gets the same server with --server.
+
+policy_bench() {
+  local loadgen=$BIN/spf-policyload policyd=${MDSPF_POLICYD:-$BIN/spf-policyd}
+  local conns=${MDSPF_POLICY_CONNS:-64} secs=${MDSPF_POLICY_SECONDS:-8}
+  local delay=5 mode dns title ours_why= theirs_why= ver prc=0 r py
+  local px=() theirs=() theirs_desc=
+  if [ ! -x "$loadgen" ]; then
+    say "FAIL: policy services: $loadgen is not built"
+    return 1
+  fi
+  if [ ! -x "$policyd" ]; then
+    ours_why="not built: there is no $policyd"
+  fi
+  # policyd-spf: Debian's program (postfix-policyd-spf-python) where it
+  # is installed, else the entry point it calls, from python3-spf-engine
+  # (the same code without the postfix package), run by a Python that has
+  # the module (Debian's, which a python3 earlier in PATH may not be)
+  if [ -n "${MDSPF_POLICYD_SPF:-}" ]; then
+    theirs=("$MDSPF_POLICYD_SPF")
+    theirs_desc=$MDSPF_POLICYD_SPF
+  elif command -v policyd-spf >/dev/null 2>&1; then
+    theirs=("$(command -v policyd-spf)")
+    theirs_desc=${theirs[0]}
+  else
+    for py in /usr/bin/python3 python3; do
+      if "$py" -c 'import spf_engine.policyd_spf' >/dev/null 2>&1; then
+        theirs=("$py" -c 'import sys; from spf_engine.policyd_spf import main; sys.argv[0] = "policyd-spf"; sys.exit(main())')
+        theirs_desc="$py, spf_engine.policyd_spf.main (/usr/bin/policyd-spf's code)"
+        break
+      fi
+    done
+  fi
+  if [ ${#theirs[@]} = 0 ]; then
+    theirs_why="not installed (Debian: python3-spf-engine, which ./build.sh bench installs)"
+  elif [ "$MDSPF_BENCH_INNER" != ns ]; then
+    theirs_why="it resolves through /etc/resolv.conf on port 53, so it needs the private network namespace, which unshare could not make here"
+  fi
+  ver=$(dpkg-query -W -f='spf-engine ${Version}' python3-spf-engine 2>/dev/null)
+  ver+=$(dpkg-query -W -f=', pyspf ${Version}' python3-spf 2>/dev/null)
+  {
+    echo "# spf-engine's defaults, spelled out, with logging off (thousands"
+    echo "# of results would otherwise go to the system log)"
+    echo "debugLevel = 0"
+    echo "TestOnly = 1"
+    echo "HELO_reject = Fail"
+    echo "Mail_From_reject = Fail"
+    echo "PermError_reject = False"
+    echo "TempError_Defer = False"
+    echo "skip_addresses = 127.0.0.0/8,::ffff:127.0.0.0/104,::1"
+    echo "Lookup_Time = 20"
+  } >"$TMP/policyd-spf.conf"
+  echo
+  echo "policy services: spf-policyd against Debian's policyd-spf (${ver:-spf-engine on pyspf})"
+  [ -n "$theirs_desc" ] && echo "policyd-spf: $theirs_desc"
+  echo "$conns connections, ${secs} s timed after a warm-up message on each;"
+  echo "messages round-robin over the workload's checks (sender, client address), 1 to 3"
+  echo "recipients each; spf-policyd with --no-cache, so that both make every DNS query"
+  echo "of every check; policyd-spf: one process per connection, as Postfix spawns it"
+  for mode in proxy direct; do
+    px=()
+    if [ "$mode" = proxy ]; then
+      # the proxy must be on port 53 for policyd-spf: namespace only
+      [ "$MDSPF_BENCH_INNER" = ns ] || continue
+      dns=127.0.0.2
+      px=(--nsd "127.0.0.1:$PORT" --proxy 127.0.0.2:53 --delay-ms "$delay")
+      title="== through the delay proxy, every DNS query held $delay ms (realistic)"
+    else
+      dns=127.0.0.1
+      [ "$PORT" = 53 ] || dns=127.0.0.1:$PORT
+      title="== straight to NSD on loopback, no delay (CPU-bound)"
+    fi
+    # spf-policyd
+    if [ -n "$ours_why" ]; then
+      "$loadgen" --not-run spf-policyd "$ours_why" \
+        --out "$TMP/ours.$mode"
+    else
+      rm -f "$TMP/policyd.sock"
+      "$policyd" --listen "unix:$TMP/policyd.sock" \
+        --max-connections $((conns + 8)) --server "$dns" --no-cache \
+        -c "$TMP/policyd-spf.conf" --log stderr 2>>"$TMP/spf-policyd.log" &
+      DAEMON_PID=$!
+      "$loadgen" --label spf-policyd --out "$TMP/ours.$mode" --conns "$conns" \
+        --seconds "$secs" "${px[@]}" --connect "unix:$TMP/policyd.sock" \
+        --pid "$DAEMON_PID" >/dev/null
+      kill -TERM "$DAEMON_PID" 2>/dev/null
+      r=0
+      wait "$DAEMON_PID" || r=$?
+      DAEMON_PID=
+      if [ $r != 0 ]; then
+        say "spf-policyd ended with status $r after SIGTERM; the end of its log:"
+        tail -n 20 "$TMP/spf-policyd.log" >&2
+        prc=1
+      fi
+    fi
+    # policyd-spf, one process per connection
+    if [ -n "$theirs_why" ]; then
+      "$loadgen" --not-run policyd-spf "$theirs_why" --out "$TMP/theirs.$mode"
+    else
+      printf 'nameserver %s\n' "${dns%:*}" >"$TMP/resolv.conf"
+      "$loadgen" --label policyd-spf --out "$TMP/theirs.$mode" \
+        --conns "$conns" --seconds "$secs" "${px[@]}" --spawn \
+        --child-log "$TMP/policyd-spf.log" -- "${theirs[@]}" \
+        "$TMP/policyd-spf.conf" >/dev/null
+      if [ -s "$TMP/policyd-spf.log" ]; then
+        say "policyd-spf wrote on its standard error (the end of it):"
+        tail -n 20 "$TMP/policyd-spf.log" >&2
+        : >"$TMP/policyd-spf.log"
+      fi
+    fi
+    echo
+    "$loadgen" --compare "$TMP/ours.$mode" "$TMP/theirs.$mode" \
+      --title "$title" || prc=1
+  done
+  echo
+  echo "ratio: how many times better spf-policyd's figure is (requests/s: higher; the"
+  echo "rest: lower).  RSS: the sum of the peak resident sets of the processes serving"
+  echo "the connections; PSS shares the pages they have in common out among them."
+  echo "A connection waits for each reply (as smtpd does), so through the proxy no"
+  echo "server can pass $conns / (its mean latency): the DNS round trips of a check"
+  echo "set a floor under that latency, and with it a ceiling on requests/s."
+  if [ -n "$ours_why" ]; then
+    say "FAIL: spf-policyd: $ours_why"
+    prc=1
+  fi
+  return $prc
+}
+
+if [ "${MDSPF_BENCH_POLICY:-1}" != 0 ]; then
+  BIN=$(dirname "$BENCH")
+  policy_bench || rc=1
+fi
 exit $rc
