@@ -1063,6 +1063,11 @@ static int compare(const char *fa, const char *fb, const char *title) {
     printf("%s: %s%s%s\n", b.label, b.status, b.why[0] ? ": " : "", b.why);
     rc = 1;
   }
+  if (ok_a != ok_b && (ok_a ? a.unexpected : b.unexpected)) {
+    printf("%s: %lu first recipients whose action is not the workload's "
+           "expected result\n",
+           ok_a ? a.label : b.label, ok_a ? a.unexpected : b.unexpected);
+  }
   if (ok_a && ok_b) {
     /* the same action for the same request? */
     for (ci = 0; ci < bench_nchecks; ci++) {

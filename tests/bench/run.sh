@@ -216,7 +216,7 @@ fi
 policy_bench() {
   local loadgen=$BIN/spf-policyload policyd=${MDSPF_POLICYD:-$BIN/spf-policyd}
   local conns=${MDSPF_POLICY_CONNS:-64} secs=${MDSPF_POLICY_SECONDS:-8}
-  local delay=5 mode dns title ours_why= theirs_why= ver prc=0 r py
+  local delay=5 mode dns title ours_why= theirs_why= ver prc=0 r py logsize
   local px=() theirs=() theirs_desc=
   if [ ! -x "$loadgen" ]; then
     say "FAIL: policy services: $loadgen is not built"
@@ -247,7 +247,7 @@ policy_bench() {
   if [ ${#theirs[@]} = 0 ]; then
     theirs_why="not installed (Debian: python3-spf-engine, which ./build.sh bench installs)"
   elif [ "$MDSPF_BENCH_INNER" != ns ]; then
-    theirs_why="it resolves through /etc/resolv.conf on port 53, so it needs the private network namespace, which unshare could not make here"
+    theirs_why="it resolves through /etc/resolv.conf on port 53, so it needs the benchmark's private network namespace, not used in this run"
   fi
   ver=$(dpkg-query -W -f='spf-engine ${Version}' python3-spf-engine 2>/dev/null)
   ver+=$(dpkg-query -W -f=', pyspf ${Version}' python3-spf 2>/dev/null)
@@ -283,12 +283,15 @@ policy_bench() {
       [ "$PORT" = 53 ] || dns=127.0.0.1:$PORT
       title="== straight to NSD on loopback, no delay (CPU-bound)"
     fi
+    echo
+    echo "$title"
     # spf-policyd
     if [ -n "$ours_why" ]; then
       "$loadgen" --not-run spf-policyd "$ours_why" \
         --out "$TMP/ours.$mode"
     else
       rm -f "$TMP/policyd.sock"
+      : >>"$TMP/spf-policyd.log"
       "$policyd" --listen "unix:$TMP/policyd.sock" \
         --max-connections $((conns + 8)) --server "$dns" --no-cache \
         -c "$TMP/policyd-spf.conf" --log stderr 2>>"$TMP/spf-policyd.log" &
@@ -296,12 +299,21 @@ policy_bench() {
       "$loadgen" --label spf-policyd --out "$TMP/ours.$mode" --conns "$conns" \
         --seconds "$secs" "${px[@]}" --connect "unix:$TMP/policyd.sock" \
         --pid "$DAEMON_PID" >/dev/null
+      # its statistics (SIGUSR1), then stop it (SIGTERM): a status other
+      # than 0 or SIGTERM's own (a crash, a sanitizer's report) fails
+      logsize=$(wc -c <"$TMP/spf-policyd.log")
+      if kill -USR1 "$DAEMON_PID" 2>/dev/null; then
+        sleep 0.3
+        echo "spf-policyd's statistics (SIGUSR1), from its log:"
+        tail -c +$((logsize + 1)) "$TMP/spf-policyd.log" | head -n 20 |
+          sed 's/^/  /'
+      fi
       kill -TERM "$DAEMON_PID" 2>/dev/null
       r=0
       wait "$DAEMON_PID" || r=$?
       DAEMON_PID=
-      if [ $r != 0 ]; then
-        say "spf-policyd ended with status $r after SIGTERM; the end of its log:"
+      if [ $r != 0 ] && [ $r != 143 ]; then
+        say "spf-policyd ended with status $r; the end of its log:"
         tail -n 20 "$TMP/spf-policyd.log" >&2
         prc=1
       fi
@@ -321,9 +333,7 @@ policy_bench() {
         : >"$TMP/policyd-spf.log"
       fi
     fi
-    echo
-    "$loadgen" --compare "$TMP/ours.$mode" "$TMP/theirs.$mode" \
-      --title "$title" || prc=1
+    "$loadgen" --compare "$TMP/ours.$mode" "$TMP/theirs.$mode" || prc=1
   done
   echo
   echo "ratio: how many times better spf-policyd's figure is (requests/s: higher; the"
