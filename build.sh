@@ -41,11 +41,15 @@ PACKAGES=(cmake make gcc libc6-dev pkg-config libc-ares-dev)
 # use libspf2: spfquery, Exim with SPF (exim4-daemon-heavy: installing it
 # replaces another MTA), libopendmarc (a test program is built against it),
 # Mail::SPF_XS, libspf2 itself (whose headers the compatible library's
-# struct layouts are compared with), and ip(8) for the private namespace
+# struct layouts are compared with), and ip(8) for the private namespace;
+# for the Python binding (bindings/python): cffi, setuptools, the headers
+# to compile its extension, pytest, PyYAML (pyspf's test driver), venv (a
+# pip install into a venv) and spf-engine (run on the compatible module)
 PACKAGES_TEST=(libcmocka-dev libyaml-dev libevent-dev nsd valgrind libtsan2
   clang golang-blitiri-go-spf-dev python3-spf groff-base python3
   spfquery exim4-daemon-heavy libopendmarc-dev libmail-spf-xs-perl
-  libspf2-dev iproute2)
+  libspf2-dev iproute2 python3-cffi python3-setuptools python3-dev
+  python3-pytest python3-yaml python3-venv python3-spf-engine)
 # the 32-bit build of ./build.sh test (gcc -m32, without the c-ares backend)
 PACKAGES_M32=(gcc-multilib libcmocka-dev:i386 libyaml-dev:i386)
 # ./build.sh bench: the peer (libspf2), the DNS server (NSD), ip(8) to

@@ -75,6 +75,12 @@ class _LoopCares:
         lib.mdspf_cares_process_timeout(self.cares)
 
     def __del__(self) -> None:
+        # free the backend while self._ud is still valid: the free tells
+        # the watch and timer hooks to stop
+        cares = self.__dict__.pop("cares", None)
+        if cares is not None:
+            ffi.gc(cares, None)
+            lib.mdspf_cares_free(cares)
         loop = self._loop()
         if loop is not None and not loop.is_closed():
             for fd, ev in self._fds.items():
@@ -136,6 +142,12 @@ class _Engine:
         lib.mdspf_ctx_process_timeouts(self.ctx)
 
     def __del__(self) -> None:
+        # free the context while self._ud is still valid (it disarms its
+        # timer through the hook)
+        ctx = self.__dict__.pop("ctx", None)
+        if ctx is not None:
+            ffi.gc(ctx, None)
+            lib.mdspf_ctx_free(ctx)
         if self._timer is not None:
             self._timer.cancel()
         bound = getattr(self, "bound", None)

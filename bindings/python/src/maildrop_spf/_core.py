@@ -325,7 +325,9 @@ class DnsResolver(Resolver):
     def _new_cares(self, hooks: Any) -> Any:
         opt = ffi.new("mdspf_cares_options *")
         lib.mdspf_cares_options_init(opt)
-        servers = _b(self.servers) if self.servers else ffi.NULL
+        # copied by mdspf_cares_new
+        servers = ffi.new("char[]", _b(self.servers)) if self.servers \
+            else ffi.NULL
         opt.servers = servers
         opt.timeout_ms = max(10, min(60000, int(self.timeout * 1000)))
         opt.tries = self.tries

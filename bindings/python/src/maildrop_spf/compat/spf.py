@@ -36,6 +36,7 @@ MAX_MX = 10
 MAX_PTR = 10
 MAX_VOID_LOOKUPS = 2
 MAX_PER_LOOKUP_TIME = 20
+MAX_CNAME = 10
 DEFAULT_SPF = "v=spf1 a/24 mx/24 ptr"
 
 EXPLANATIONS = {
@@ -132,19 +133,38 @@ def _lookup_resolver(strict: Any, timeout: Any) -> _m.PythonResolver:
     lookup = DNSLookup
 
     def handler(q: _m.Query) -> Any:
-        try:
-            answers = lookup(q.name, q.type, strict, timeout)
-        except TempError:
-            return _m.DnsStatus.TEMPFAIL
-        out = []
-        for (_name, rtype), value in answers or ():
-            if rtype != q.type:
-                continue
-            if rtype == "TXT" and isinstance(value, (tuple, list)):
-                value = b"".join(v.encode() if isinstance(v, str) else v
-                                 for v in value)
-            out.append(value)
-        return out
+        name = q.name
+        seen = set()
+        # answers are given for the asked type; a chain of CNAMEs whose
+        # end the lookup did not include is followed as pyspf does
+        # (at most MAX_CNAME names)
+        for _ in range(MAX_CNAME + 1):
+            try:
+                answers = lookup(name, q.type, strict, timeout)
+            except TempError:
+                return _m.DnsStatus.TEMPFAIL
+            out = []
+            cnames = {}
+            for (owner, rtype), value in answers or ():
+                if rtype == "CNAME":
+                    cnames[str(owner).lower().rstrip(".")] = \
+                        str(value).rstrip(".")
+                if rtype != q.type:
+                    continue
+                if rtype == "TXT" and isinstance(value, (tuple, list)):
+                    value = b"".join(v.encode() if isinstance(v, str) else v
+                                     for v in value)
+                out.append(value)
+            if out or not cnames:
+                return out
+            target = name.lower().rstrip(".")
+            while target in cnames and target not in seen:
+                seen.add(target)
+                target = cnames[target].lower()
+            if target in seen:
+                return _m.DnsStatus.ERROR  # a CNAME loop
+            name = target
+        return _m.DnsStatus.ERROR
     return _m.PythonResolver(handler)
 
 
