@@ -48,7 +48,7 @@ export MDSPF_INCLUDE_DIR=$src/include MDSPF_LIBRARY_DIR=$libdir
 }
 lib=$(echo "$tmp"/build/lib*)
 echo "== pytest ($py, extension in $lib)"
-(cd "$tmp" && PYTHONPATH=$lib "$py" -m pytest -p no:cacheprovider -q \
+(cd "$tmp" && PYTHONPATH=$lib MDSPF_README="$src/README.md" "$py" -m pytest -p no:cacheprovider -q \
   "$tmp/pkg/tests" "$@")
 
 echo "== pip install --no-build-isolation into a venv"
