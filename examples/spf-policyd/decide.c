@@ -112,17 +112,14 @@ pd_txn *pd_txn_new(const pd_config *cfg, const pd_request *req) {
   /* The receiver: "none" without recipient, "<UNKNOWN>" when hidden,
    * else the recipient's domain (spf-engine 3.0). */
   rcpt = pd_request_get(req, "recipient");
-  if (!rcpt || !*rcpt) {
-    rcpt = "none";
-  } else if (cfg->hide_receiver) {
-    rcpt = "<UNKNOWN>";
-  } else if (strchr(rcpt, '@')) {
-    rcpt = strchr(rcpt, '@') + 1;
-  }
   if (cfg->hide_receiver) {
-    rcpt = "<UNKNOWN>";
+    t->recipient = dup_lower("<UNKNOWN>", 0);
+  } else if (!rcpt || !*rcpt) {
+    t->recipient = dup_lower("none", 0);
+  } else {
+    t->recipient = dup_lower(strchr(rcpt, '@') ? strchr(rcpt, '@') + 1 : rcpt,
+                             1);
   }
-  t->recipient = dup_lower(rcpt, 1);
   if (!t->recipient) {
     pd_txn_free(t);
     return NULL;

@@ -133,6 +133,8 @@ struct server {
   mdspf_cares *cares;
   mdspf_libevent *le_cares;
   mdspf_zone *zone;
+  struct event *zone_timer; /* --zone-delay: deliver deferred answers */
+  long zone_delay_ms;
   mdspf_cache *cache;
   const mdspf_resolver *resolver;
   struct gen *cur;
@@ -1263,6 +1265,7 @@ static void usage(FILE *out) {
     "      --server ADDR[:PORT] DNS server to ask (repeatable);\n"
     "                          default: /etc/resolv.conf\n"
     "      --zone FILE         answer DNS from a master file (repeatable)\n"
+    "      --zone-delay MS     hold --zone answers up to MS (tests)\n"
     "      --no-cache          no shared DNS cache\n"
     "  -h, --help, -V, --version\n",
     DEFAULT_MAX_CONNECTIONS, DEFAULT_STOP_TIMEOUT_MS, DEFAULT_IDLE_TIMEOUT_S,
@@ -1284,6 +1287,16 @@ static int parse_num(const char *s, long lo, long hi, long *out) {
   return 0;
 }
 
+/* --zone-delay: answers wait up to that long, as if DNS were slow. */
+static void on_zone_timer(evutil_socket_t fd, short what, void *arg) {
+  struct server *s = arg;
+  (void)fd;
+  (void)what;
+  if (mdspf_zone_pending(s->zone) > 0) {
+    (void)mdspf_zone_process(s->zone, (size_t)-1);
+  }
+}
+
 static int setup_dns(struct server *s, const char *servers,
                      char **zones, int nzones, int no_cache) {
   int rc, i;
@@ -1302,6 +1315,18 @@ static int setup_dns(struct server *s, const char *servers,
       return -1;
     }
     s->resolver = mdspf_zone_resolver(s->zone);
+    if (s->zone_delay_ms > 0) {
+      struct timeval tv;
+      tv.tv_sec = s->zone_delay_ms / 1000;
+      tv.tv_usec = (s->zone_delay_ms % 1000) * 1000;
+      (void)mdspf_zone_set_delivery(s->zone, MDSPF_ZONE_DEFERRED_FIFO);
+      s->zone_timer =
+        event_new(s->base, -1, EV_PERSIST, on_zone_timer, s);
+      if (!s->zone_timer || evtimer_add(s->zone_timer, &tv) != 0) {
+        fprintf(stderr, PROG ": cannot arm the zone timer\n");
+        return -1;
+      }
+    }
   } else {
     mdspf_cares_options opt;
     mdspf_cares_options_init(&opt);
@@ -1343,6 +1368,9 @@ static void teardown(struct server *s) {
   mdspf_cares_free(s->cares);
   mdspf_libevent_free(s->le_cares);
   mdspf_zone_free(s->zone);
+  if (s->zone_timer) {
+    event_free(s->zone_timer);
+  }
   close_listeners(s, 1);
   while (s->iq_head) {
     inst_remove(s, s->iq_head);
@@ -1390,6 +1418,7 @@ int main(int argc, char **argv) {
     {"server", required_argument, NULL, 's'},
     {"zone", required_argument, NULL, 'z'},
     {"no-cache", no_argument, NULL, 'n'},
+    {"zone-delay", required_argument, NULL, 'D'},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0}};
@@ -1501,6 +1530,12 @@ int main(int argc, char **argv) {
       break;
     case 'n':
       no_cache = 1;
+      break;
+    case 'D':
+      if (parse_num(optarg, 1, 600000, &s->zone_delay_ms) != 0) {
+        fprintf(stderr, PROG ": bad --zone-delay\n");
+        return EXIT_USAGE;
+      }
       break;
     case 'h':
       usage(stdout);
