@@ -126,6 +126,9 @@ int pd_parser_next(pd_parser *p, pd_request **out) {
   if (p->error) {
     return p->error;
   }
+  if (!p->buf) {
+    return PD_NEED_MORE; /* nothing read yet */
+  }
   b = p->buf + p->start;
   avail = p->len - p->start;
   /* The request ends at an empty line: "\n" at its very start, or
