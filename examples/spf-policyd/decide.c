@@ -232,6 +232,13 @@ static void reason_for(int res, const char *expl, const char *problem,
     out[0] = '\0';
     break;
   }
+  /* The engine's texts are printable ASCII already; keep it so whatever
+   * feeds us (a reply or header must stay one line). */
+  for (; *out; out++) {
+    if ((unsigned char)*out < 0x20 || (unsigned char)*out == 0x7f) {
+      *out = '?';
+    }
+  }
 }
 
 /* pyspf domainmatch(list, d): an entry equal to d or ending in ".d". */
