@@ -170,15 +170,37 @@ count "50 connections at once: one header per message" "$T/many.out" \
 count "... and dunno for each second recipient" "$T/many.out" '^action=dunno$' 50
 req 192.0.2.1 helo.example user@pass-all.spf.test one >"$T/one.in"
 
+# requests the daemon has received so far (from the --status socket)
+nreq() {
+  python3 -c "
+import socket,sys
+s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])
+b=b''
+while True:
+    d=s.recv(4096)
+    if not d: break
+    b+=d
+print(b.decode().split('requests=')[1].split()[0])" "$T/st.sock"
+}
+# wait until the daemon has received more than $1 requests
+wait_req() {
+  i=0
+  while [ "$(nreq)" -le "$1" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+}
+
 # SIGHUP with a request in flight: it ends with the old configuration
 req 192.0.2.1 helo.example user@softfail-all.spf.test r1 >"$T/r1.in"
 req 192.0.2.1 helo.example user@softfail-all.spf.test r2 >"$T/r2.in"
+before=$(nreq)
 $CLIENT send "$T/p.sock" "$T/r1.in" >"$T/r1.out" &
 C1=$!
-sleep 0.3
+wait_req "$before"
 printf 'Mail_From_reject = Softfail\n' >"$T/live.conf"
 kill -HUP "$PID"
-sleep 0.3
+i=0
+while ! grep -q 'reloaded ' "$T/d.log" && [ $i -lt 100 ]; do
+  sleep 0.1; i=$((i + 1))
+done
 $CLIENT send "$T/p.sock" "$T/r2.in" >"$T/r2.out"
 wait $C1
 expect "in flight across SIGHUP: old configuration (prepend)" "$T/r1.out" \
@@ -242,9 +264,10 @@ expect "--status: connections" "$T/status.out" '^stats connections now=[0-9]+ pe
 expect "--status: memory" "$T/status.out" '^stats memory rss_kb=[0-9]+'
 
 # SIGTERM with a request in flight: it is answered, then the daemon ends
+before=$(nreq)
 $CLIENT send "$T/p.sock" "$T/r1.in" >"$T/term.out" &
 C1=$!
-sleep 0.3
+wait_req "$before"
 kill -TERM "$PID"
 wait $C1
 expect "in flight at SIGTERM: answered" "$T/term.out" '^action='
