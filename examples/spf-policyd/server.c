@@ -167,6 +167,8 @@ static int log_level(const struct server *s) {
   return s->cur ? s->cur->cfg->debug_level : 1;
 }
 
+static void logv(struct server *s, int prio, const char *f, va_list ap)
+  __attribute__((format(printf, 3, 0)));
 static void logv(struct server *s, int prio, const char *f, va_list ap) {
   char buf[4096];
   (void)vsnprintf(buf, sizeof buf, f, ap);
