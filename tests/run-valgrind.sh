@@ -61,20 +61,26 @@ fi
 # ---- the job list -----------------------------------------------------------
 # NAMES[i], WANT[i] (expected exit status), CMDS[i] (NUL-separated argv in
 # $TMP/NAME.argv), optional COMPARE[i] (a file the output must equal).
-NAMES=() WANT=() COMPARE=() SOLO=()
+NAMES=() WANT=() COMPARE=() SOLO=() STDIN=()
 
-# job [--solo] NAME WANT_STATUS COMPARE_FILE -- PROGRAM ARGS...
+# job [--solo] [--stdin FILE] NAME WANT_STATUS COMPARE_FILE -- PROGRAM ARGS...
 # --solo: run alone, before the others (a test with network timeouts
 # that must not compete for the CPU with other programs under valgrind).
+# --stdin: the program's standard input (default /dev/null).
 job() {
-  local solo=0
+  local solo=0 in=/dev/null
   if [ "$1" = --solo ]; then
     solo=1
     shift
   fi
+  if [ "$1" = --stdin ]; then
+    in=$2
+    shift 2
+  fi
   local name=$1 want=$2 cmp=$3
   shift 4
   NAMES+=("$name") WANT+=("$want") COMPARE+=("$cmp") SOLO+=("$solo")
+  STDIN+=("$in")
   printf '%s\0' "$@" >"$TMP/$name.argv"
 }
 
@@ -140,6 +146,25 @@ job spfquery-batch "${PIPESTATUS[0]}" "$TMP/batch.native" -- "${batch[@]}"
 job spfquery-batch-json "${PIPESTATUS[0]}" "$TMP/batch-json.native" -- \
   "${batch[@]}" --json
 
+# spf-policyd in spawn mode: requests over the integration zones, each
+# decided (HELO and MAIL FROM checks, loopback skip, null sender, SASL),
+# with the same replies as a run without valgrind.
+if [ -x "$BIN/spf-policyd" ]; then
+  awk '!/^[[:space:]]*(#|$)/ {
+         n++
+         printf "request=smtpd_access_policy\nclient_address=%s\n", $1
+         printf "helo_name=%s\nsender=%s\n", $3, ($2 == "<>" ? "" : $2)
+         printf "recipient=bob@example.net\ninstance=i%d\n\n", n
+       }
+       END { printf "client_address=127.0.0.1\nsender=a@b.example\n\n"
+             printf "client_address=192.0.2.1\nsasl_username=u\n\n" }' \
+    "$SRC/tests/integration/cases.txt" >"$TMP/policyd.in"
+  pd=("$BIN/spf-policyd" --no-config --log syslog "${ZONES[@]}")
+  "${pd[@]}" <"$TMP/policyd.in" >"$TMP/policyd.native" 2>&1
+  job --stdin "$TMP/policyd.in" spf-policyd-spawn 0 "$TMP/policyd.native" -- \
+    "${pd[@]}"
+fi
+
 # ---- running ------------------------------------------------------------------
 
 # run_job I: run job I under valgrind; writes $TMP/NAME.{out,rc}; the
@@ -150,7 +175,7 @@ run_job() {
   local start=$SECONDS
   timeout --kill-after=10 "$VG_TIMEOUT" \
     "$VALGRIND" "${VG_ARGS[@]}" "--log-file=$TMP/$name.vg.%p" "${argv[@]}" \
-    >"$TMP/$name.out" 2>&1 </dev/null
+    >"$TMP/$name.out" 2>&1 <"${STDIN[$1]}"
   echo "$? $((SECONDS - start))" >"$TMP/$name.rc"
 }
 
