@@ -31,7 +31,9 @@
 # Environment: NSD=/path/to/nsd; MDSPF_BENCH_NO_NS=1 skips the namespace
 # (policyd-spf then cannot be measured); MDSPF_BENCH_POLICY=0 skips the
 # policy services, MDSPF_BENCH_POLICY_ONLY=1 runs only them;
-# MDSPF_POLICY_CONNS (64) and MDSPF_POLICY_SECONDS (8) size their load;
+# MDSPF_POLICY_CONNS (100: Postfix's default_process_limit, one policy
+# connection per smtpd process) and MDSPF_POLICY_SECONDS (8) size their
+# load;
 # MDSPF_POLICYD and MDSPF_POLICYD_SPF name other programs to compare.
 # shellcheck disable=SC2317 # cleanup runs from traps
 set -u
@@ -202,7 +204,7 @@ fi
 # ---------------------------------------------------------------------------
 #
 # spf-policyload (policyload.c) drives both with the same requests: N
-# persistent connections (64) to spf-policyd, a daemon on a Unix socket
+# persistent connections (100) to spf-policyd, a daemon on a Unix socket
 # with its cache off so that it does the same DNS work, and N policyd-spf
 # processes, one per connection on its standard input and output, as
 # Postfix's spawn(8) runs it.  Both read the same policyd-spf.conf
@@ -215,7 +217,7 @@ fi
 
 policy_bench() {
   local loadgen=$BIN/spf-policyload policyd=${MDSPF_POLICYD:-$BIN/spf-policyd}
-  local conns=${MDSPF_POLICY_CONNS:-64} secs=${MDSPF_POLICY_SECONDS:-8}
+  local conns=${MDSPF_POLICY_CONNS:-100} secs=${MDSPF_POLICY_SECONDS:-8}
   local delay=5 mode dns title ours_why= theirs_why= ver prc=0 r py logsize
   local px=() theirs=() theirs_desc=
   if [ ! -x "$loadgen" ]; then
