@@ -286,6 +286,7 @@ EOF
     NSD_NETNS_WHY="nsd-checkconf rejects the configuration: $(cat "$dir/checkconf.out")"
     return 1
   }
+  # shellcheck disable=SC2317 # called by nsd_launch
   _nsd_netns_probe() {
     local out
     out=$("$spfquery" --server 127.0.0.1:53 --timeout 300 -ip "$probe_ip" \
