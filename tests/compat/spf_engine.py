@@ -295,6 +295,11 @@ def main():
                     problems.append("%s: the compatible side did not load "
                                     "the shim's module" % name)
             got[side] = replies
+            with open(os.path.join(a.dir, "%s.%s.replies" % (name, side)),
+                      "w", encoding="utf-8") as f:
+                for (i, r, _), reply in zip(reqs, replies):
+                    f.write("%s #%d\t%s\n" % (" ".join(cases[i][:3]), r + 1,
+                                              reply))
         total += 2 * len(reqs)
         rows = []
         same = masked = listed = 0
