@@ -11,10 +11,11 @@
 #   ./build.sh fuzz [S]  libFuzzer targets (clang) in build-fuzz/, S seconds
 #                        each (default 60)
 #   ./build.sh bench [-- OPTS]  build build/bin/spf-bench and compare the
-#                        library with libspf2 against NSD on loopback, then
-#                        spf-policyd with Debian's policyd-spf (about two
-#                        minutes; OPTS go to spf-bench, e.g. --runs 9);
-#                        never part of ./build.sh test
+#                        library with libspf2 against NSD on loopback, the
+#                        Python binding with pyspf, then spf-policyd with
+#                        Debian's policyd-spf (about three minutes; OPTS
+#                        go to spf-bench, e.g. --runs 9); never part of
+#                        ./build.sh test
 #   ./build.sh clean     remove the build trees
 #
 # Missing Debian packages are installed first where apt-get exists
@@ -58,8 +59,11 @@ PACKAGES_M32=(gcc-multilib libcmocka-dev:i386 libyaml-dev:i386)
 # is spf-engine's entry point (/usr/bin/policyd-spf of
 # postfix-policyd-spf-python is three lines that call it), so the
 # benchmark runs that entry point from python3-spf-engine, which does
-# not pull in postfix (postfix would replace the tests' Exim)
-PACKAGES_BENCH=(libspf2-dev nsd iproute2 python3-spf-engine)
+# not pull in postfix (postfix would replace the tests' Exim); for the
+# Python binding against pyspf: cffi, setuptools and the headers to build
+# its extension, and pyspf
+PACKAGES_BENCH=(libspf2-dev nsd iproute2 python3-spf-engine python3-spf
+  python3-cffi python3-setuptools python3-dev)
 
 say() { printf '\n== %s\n' "$*"; }
 
@@ -321,7 +325,7 @@ cmd_bench() {
     echo "build.sh: the build failed; run ./build.sh to see why" >&2
     exit 1
   }
-  say "benchmark: libmaildrop-spf against libspf2, spf-policyd against policyd-spf"
+  say "benchmark: libmaildrop-spf against libspf2, the Python binding against pyspf, spf-policyd against policyd-spf"
   bash "$ROOT/tests/bench/run.sh" "$BUILD/bin/spf-bench" \
     "$BUILD/bin/spfquery" "$ROOT" -- "$@"
 }

@@ -30,6 +30,13 @@
 #                              and bind-mount DIR/resolv.conf ("nameserver
 #                              127.0.0.1") over /etc/resolv.conf; 1 and
 #                              NSD_NETNS_WHY on failure
+#   nsd_netns_serve DIR ZONEDIR SPFQUERY
+#                              then: serve every ZONEDIR/NAME.zone (copied
+#                              to DIR/zones), the NSD_MISSING_ZONES and a
+#                              per-run probe zone on 127.0.0.1@53, and wait
+#                              until SPFQUERY (this project's spfquery) gets
+#                              this run's answer from it; 1 and
+#                              NSD_NETNS_WHY on failure
 #
 # A script re-runs itself with exec unshare "${NSD_NETNS_ARGS[@]}" -- bash
 # "$0" ... (marking the inner run in its environment), then calls
@@ -240,4 +247,54 @@ nsd_netns_setup() {
     return 1
   fi
   return 0
+}
+
+nsd_netns_serve() {
+  local dir=$1 zonedir=$2 spfquery=$3 f rc=0 probe_ip
+  mkdir -p "$dir/zones" || {
+    NSD_NETNS_WHY="cannot populate $dir"
+    return 1
+  }
+  NSD_ZONES=()
+  for f in "$zonedir"/*.zone; do
+    [ -f "$f" ] || {
+      NSD_NETNS_WHY="no zone files in $zonedir"
+      return 1
+    }
+    NSD_ZONES+=("$(basename "$f" .zone)")
+    cp "$f" "$dir/zones/" || {
+      NSD_NETNS_WHY="cannot copy $f"
+      return 1
+    }
+  done
+  # the probe zone's record passes only this run's random address, so
+  # the readiness probe cannot be answered by another server
+  probe_ip=$(printf '2001:db8:ffff:%x:%x:%x:%x:1' \
+    $(((RANDOM << 1 ^ RANDOM ^ $$) & 0xffff)) \
+    $(((RANDOM << 1 ^ RANDOM ^ $$) & 0xffff)) \
+    $(((RANDOM << 1 ^ RANDOM ^ $$) & 0xffff)) \
+    $(((RANDOM << 1 ^ RANDOM ^ $$) & 0xffff)))
+  cat >"$dir/zones/probe.test.zone" <<EOF
+\$ORIGIN probe.test.
+\$TTL 60
+@ SOA ns1.probe.test. hostmaster.probe.test. ( 1 3600 900 604800 60 )
+  NS ns1.probe.test.
+  TXT "v=spf1 ip6:$probe_ip -all"
+EOF
+  NSD_ZONES+=(probe.test)
+  nsd_write_conf "$dir/nsd.conf" "$dir" 53 127.0.0.1@53 || {
+    NSD_NETNS_WHY="nsd-checkconf rejects the configuration: $(cat "$dir/checkconf.out")"
+    return 1
+  }
+  # shellcheck disable=SC2317 # called by nsd_launch
+  _nsd_netns_probe() {
+    local out
+    out=$("$spfquery" --server 127.0.0.1:53 --timeout 300 -ip "$probe_ip" \
+      -sender probe@probe.test 2>/dev/null)
+    [ $? = 2 ] && [ "${out%%$'\n'*}" = pass ]
+  }
+  nsd_launch "$dir/nsd.conf" "$dir" _nsd_netns_probe || rc=$?
+  [ $rc = 0 ] && return 0
+  NSD_NETNS_WHY="nsd did not start on 127.0.0.1:53 in the namespace:"$'\n'"$NSD_LOG"
+  return 1
 }

@@ -5,7 +5,7 @@
 #
 #   run-tests.sh SOURCE_DIR LIBRARY_DIR [pytest args...]
 #
-# Builds the cffi extension into a temporary directory with the headers
+# Builds the cffi extension (build-ext.sh) into a temporary directory with the headers
 # of SOURCE_DIR/include and the libraries in LIBRARY_DIR (the build's
 # lib/), runs pytest on bindings/python/tests, then installs the package
 # with "pip install --no-build-isolation" into a temporary venv
@@ -36,17 +36,12 @@ fi
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/mdspf-python.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
-# a copy of the package: building never writes into the source tree
-cp -r "$src/bindings/python" "$tmp/pkg"
-rm -rf "$tmp/pkg/build" "$tmp/pkg/src/"*.egg-info
-export MDSPF_INCLUDE_DIR=$src/include MDSPF_LIBRARY_DIR=$libdir
-(cd "$tmp/pkg" && "$py" setup.py -q build --build-base "$tmp/build") \
-  >"$tmp/build.log" 2>&1 || {
-  cat "$tmp/build.log"
+lib=$(bash "$src/bindings/python/build-ext.sh" "$py" "$src" "$libdir" "$tmp") || {
   echo "python-binding: building the extension failed"
   exit 1
 }
-lib=$(echo "$tmp"/build/lib*)
+# (the pip install below builds it again, from the same places)
+export MDSPF_INCLUDE_DIR=$src/include MDSPF_LIBRARY_DIR=$libdir
 echo "== pytest ($py, extension in $lib)"
 (cd "$tmp" && PYTHONPATH=$lib MDSPF_README="$src/README.md" "$py" -m pytest -p no:cacheprovider -q \
   "$tmp/pkg/tests" "$@")

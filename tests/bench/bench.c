@@ -58,6 +58,15 @@
  * usage: spf-bench --nsd IP[:PORT] [--proxy IP[:PORT]] [--resolv-conf F]
  *                  [--runs N] [--delay-ms MS] [--scale X]
  *        spf-bench --parse-only [--runs N] [--scale X]
+ *        spf-bench --print-workload
+ *        spf-bench --nsd IP[:PORT] --proxy IP[:PORT] [--delay-ms MS]
+ *                  --exec PROGRAM [ARGS...]
+ *
+ * The last two serve the benchmark's other measurements (the Python
+ * section of run.sh): --print-workload prints the checks of workload.c,
+ * one "IP SENDER HELO RESULT" line each; --exec runs PROGRAM with the
+ * delay proxy in front of NSD for its lifetime, says on standard error
+ * how many queries the proxy relayed, and exits with PROGRAM's status.
  */
 #define _GNU_SOURCE 1
 
@@ -725,7 +734,8 @@ typedef struct config {
   int runs;
   long delay_ms;
   double scale;
-  int parse_only; /* only the parsing row: no DNS at all */
+  int parse_only;   /* only the parsing row: no DNS at all */
+  char **exec_argv; /* --exec: run this behind the proxy, nothing else */
 } config;
 
 static int parse_addr(const char *s, struct sockaddr_in *sa, int def_port) {
@@ -1050,6 +1060,9 @@ static void usage(FILE *f) {
           "[--resolv-conf FILE]\n"
           "                 [--runs N] [--delay-ms MS] [--scale X]\n"
           "       spf-bench --parse-only [--runs N] [--scale X]\n"
+          "       spf-bench --print-workload\n"
+          "       spf-bench --nsd IP[:PORT] --proxy IP[:PORT] [--delay-ms MS] "
+          "--exec PROG [ARGS...]\n"
           "Measures libmaildrop-spf against libspf2 on the workload of "
           "zones/example.zone\n"
           "served by NSD at --nsd; run it through tests/bench/run.sh "
@@ -1063,7 +1076,44 @@ static void usage(FILE *f) {
           "  --runs N            runs; every figure is the median [5]\n"
           "  --delay-ms MS       delay per query at the proxy [5]\n"
           "  --scale X           time per measurement x X [1.0]\n"
-          "  --parse-only        only the records-parsed row (no DNS)\n");
+          "  --parse-only        only the records-parsed row (no DNS)\n"
+          "  --print-workload    print the checks (IP SENDER HELO "
+          "RESULT) and exit\n"
+          "  --exec PROG [ARGS]  (last) run PROG with the delay proxy "
+          "up, nothing else;\n"
+          "                      exit with its status\n");
+}
+
+/* --exec: PROGRAM runs while the proxy relays; its status is ours. */
+static int exec_behind_proxy(const config *c, bench_proxy *px) {
+  int st = 0;
+  pid_t pid;
+  fflush(NULL);
+  pid = fork();
+  if (pid < 0) {
+    die("fork: %s", strerror(errno));
+  }
+  if (pid == 0) {
+    execvp(c->exec_argv[0], c->exec_argv);
+    fprintf(stderr, "spf-bench: cannot run %s: %s\n", c->exec_argv[0],
+            strerror(errno));
+    _exit(127);
+  }
+  while (waitpid(pid, &st, 0) < 0) {
+    if (errno != EINTR) {
+      die("waitpid: %s", strerror(errno));
+    }
+  }
+  fprintf(stderr,
+          "spf-bench: the delay proxy (%s, %ld ms/query) relayed %lu "
+          "queries, dropped %lu\n",
+          c->proxy_server, c->delay_ms, atomic_load(&px->stats->replies),
+          atomic_load(&px->stats->dropped));
+  bench_proxy_stop(px);
+  if (WIFEXITED(st)) {
+    return WEXITSTATUS(st);
+  }
+  return 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
 }
 
 int main(int argc, char **argv) {
@@ -1076,6 +1126,14 @@ int main(int argc, char **argv) {
 
   if (argc >= 2 && !strcmp(argv[1], "--job")) {
     return job_main(argc, argv);
+  }
+  if (argc == 2 && !strcmp(argv[1], "--print-workload")) {
+    size_t k;
+    for (k = 0; k < bench_nchecks; k++) {
+      printf("%s %s %s %s\n", bench_checks[k].ip, bench_checks[k].sender,
+             BENCH_HELO, bench_result_name(bench_checks[k].expect));
+    }
+    return fflush(stdout) == 0 ? 0 : 1;
   }
   memset(&c, 0, sizeof c);
   c.runs = 5;
@@ -1092,6 +1150,14 @@ int main(int argc, char **argv) {
       c.parse_only = 1;
       i++;
       continue;
+    }
+    if (!strcmp(a, "--exec")) {
+      if (!v) {
+        usage(stderr);
+        return 2;
+      }
+      c.exec_argv = argv + i + 1;
+      break;
     }
     if (!v) {
       usage(stderr);
@@ -1117,7 +1183,8 @@ int main(int argc, char **argv) {
     }
     i += 2;
   }
-  if (!c.nsd_sa.sin_family && !c.parse_only) {
+  if ((!c.nsd_sa.sin_family && !c.parse_only) ||
+      (c.exec_argv && (c.parse_only || !proxy_arg))) {
     usage(stderr);
     return 2;
   }
@@ -1156,6 +1223,9 @@ int main(int argc, char **argv) {
   memcpy(&c.proxy_sa, &px.listen, sizeof c.proxy_sa);
   addr_str(&c.nsd_sa, c.nsd, sizeof c.nsd);
   addr_str(&c.proxy_sa, c.proxy_server, sizeof c.proxy_server);
+  if (c.exec_argv) {
+    return exec_behind_proxy(&c, &px);
+  }
 
   row_init(R_PARSE, "records parsed per CPU second [2]", 0, 0);
   row_init(R_SEQ0, "checks/s, sequential, NSD on loopback", 0, 0);

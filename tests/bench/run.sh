@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# run.sh -- run spf-bench (libmaildrop-spf against libspf2), then the
+# run.sh -- run spf-bench (libmaildrop-spf against libspf2), the Python
+# binding against pyspf (python_bench.py), then the
 # policy-service comparison (spf-policyd against Debian's policyd-spf,
 # driven by spf-policyload from the same directory as SPF_BENCH), against
 # NSD on loopback.  ./build.sh bench builds everything and calls this.
@@ -25,16 +26,18 @@
 # compatibility tests, which also holds the namespace set-up).
 #
 # Exit status: 0 figures printed; 1 wrong results or a failure in
-# either part (spf-policyd not built, an action that differs between the
-# policy services, ...), or NSD could not be started; 77 when nsd is not
-# installed.
+# any part (spf-policyd not built, an action that differs between the
+# policy services, the binding's extension not built, ...), or NSD could
+# not be started; 77 when nsd is not installed.
 # Environment: NSD=/path/to/nsd; MDSPF_BENCH_NO_NS=1 skips the namespace
 # (policyd-spf then cannot be measured); MDSPF_BENCH_POLICY=0 skips the
 # policy services, MDSPF_BENCH_POLICY_ONLY=1 runs only them;
 # MDSPF_POLICY_CONNS (100: Postfix's default_process_limit, one policy
 # connection per smtpd process) and MDSPF_POLICY_SECONDS (8) size their
-# load;
-# MDSPF_POLICYD and MDSPF_POLICYD_SPF name other programs to compare.
+# load; MDSPF_POLICYD and MDSPF_POLICYD_SPF name other programs to
+# compare; MDSPF_BENCH_PYTHON=0 skips the Python section,
+# MDSPF_BENCH_PYTHON_ONLY=1 runs only it, MDSPF_BENCH_PY_SECONDS (4) sets
+# its time per measurement (pyspf's is twice that).
 # shellcheck disable=SC2317 # cleanup runs from traps
 set -u
 
@@ -190,13 +193,71 @@ say "nsd $("$NSD_BIN" -v 2>&1 | sed -n '1s/^NSD version //p') on 127.0.0.1:$PORT
 # ---------------------------------------------------------------------------
 
 rc=0
-if [ "${MDSPF_BENCH_POLICY_ONLY:-0}" != 1 ]; then
+if [ "${MDSPF_BENCH_POLICY_ONLY:-0}" != 1 ] &&
+  [ "${MDSPF_BENCH_PYTHON_ONLY:-0}" != 1 ]; then
   "$BENCH" --nsd "127.0.0.1:$PORT" --proxy "$PROXY" "${RESOLV_ARGS[@]}" \
     "${BENCH_ARGS[@]}" &
   CHILD_PID=$!
   wait "$CHILD_PID"
   rc=$?
   CHILD_PID=
+fi
+
+# ---------------------------------------------------------------------------
+# Python: the binding (bindings/python) against pyspf
+# ---------------------------------------------------------------------------
+#
+# python_bench.py measures maildrop_spf.check (one at a time) and
+# maildrop_spf.check_async (256 in flight) next to pyspf's spf.check2 on
+# spf-bench's workload (spf-bench --print-workload), straight to NSD and
+# through the delay proxy (spf-bench --exec keeps it up meanwhile).  Both
+# resolve through /etc/resolv.conf, so only in the namespace.  The
+# extension is built against the build's libraries (the lib/ next to
+# SPF_BENCH's bin/, or MDSPF_BENCH_LIBDIR).
+
+python_bench() {
+  local py='' cand lib libdir=${MDSPF_BENCH_LIBDIR:-$BIN/../lib} r=0
+  local secs=${MDSPF_BENCH_PY_SECONDS:-4}
+  echo
+  echo "Python binding against pyspf"
+  if [ "$MDSPF_BENCH_INNER" != ns ]; then
+    echo "n/a: pyspf resolves through /etc/resolv.conf on port 53, so it needs the private network namespace, not used in this run"
+    return 0
+  fi
+  for cand in /usr/bin/python3 python3; do
+    if "$cand" -c 'import spf, cffi, setuptools' >/dev/null 2>&1; then
+      py=$(command -v "$cand")
+      break
+    fi
+  done
+  if [ -z "$py" ]; then
+    echo "n/a: no python3 with pyspf, cffi and setuptools (Debian: python3-spf python3-cffi python3-setuptools python3-dev, which ./build.sh bench installs)"
+    return 0
+  fi
+  lib=$(bash "$HERE/../../bindings/python/build-ext.sh" "$py" "$HERE/../.." \
+    "$libdir" "$TMP/python") || {
+    say "FAIL: Python: building the binding's extension against $libdir failed"
+    return 1
+  }
+  "$BENCH" --print-workload >"$TMP/workload.txt" || {
+    say "FAIL: spf-bench --print-workload"
+    return 1
+  }
+  # resolv.conf is rewritten per measurement; PORT is 53 in the namespace
+  PYTHONPATH=$lib "$BENCH" --nsd "127.0.0.1:$PORT" --proxy 127.0.0.2:53 \
+    --delay-ms 5 --exec "$py" "$HERE/python_bench.py" \
+    --workload "$TMP/workload.txt" --resolv-conf "$TMP/resolv.conf" \
+    --nsd 127.0.0.1 --proxy 127.0.0.2 --delay-ms 5 --seconds "$secs" &
+  CHILD_PID=$!
+  wait "$CHILD_PID" || r=$?
+  CHILD_PID=
+  printf 'nameserver 127.0.0.1\n' >"$TMP/resolv.conf"
+  return $r
+}
+
+if [ "${MDSPF_BENCH_POLICY_ONLY:-0}" != 1 ] && [ "${MDSPF_BENCH_PYTHON:-1}" != 0 ]; then
+  BIN=$(dirname "$BENCH")
+  python_bench || rc=1
 fi
 
 # ---------------------------------------------------------------------------
@@ -351,7 +412,8 @@ policy_bench() {
   return $prc
 }
 
-if [ "${MDSPF_BENCH_POLICY:-1}" != 0 ]; then
+if [ "${MDSPF_BENCH_POLICY:-1}" != 0 ] &&
+  [ "${MDSPF_BENCH_PYTHON_ONLY:-0}" != 1 ]; then
   BIN=$(dirname "$BENCH")
   policy_bench || rc=1
 fi
