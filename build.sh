@@ -43,12 +43,14 @@ PACKAGES=(cmake make gcc libc6-dev pkg-config libc-ares-dev)
 # (Exim with SPF, the fourth program, is not installed: see prepare_exim);
 # for the Postfix test (tests/postfix): Postfix itself (also smtp-sink),
 # swaks (the SMTP client), Debian's SPF policy service
-# postfix-policyd-spf-python (the reference) and unbound (a caching
+# postfix-policyd-spf-python (the reference) with dnspython (without it
+# pyspf reads a DNS server failure as "no record") and unbound (a caching
 # resolver between the policy service and NSD)
 PACKAGES_TEST=(libcmocka-dev libyaml-dev libevent-dev nsd valgrind libtsan2
   clang golang-blitiri-go-spf-dev python3-spf groff-base python3
   spfquery libopendmarc-dev libmail-spf-xs-perl
-  libspf2-dev iproute2 postfix swaks postfix-policyd-spf-python unbound)
+  libspf2-dev iproute2 postfix swaks postfix-policyd-spf-python
+  python3-dnspython unbound)
 # the 32-bit build of ./build.sh test (gcc -m32, without the c-ares backend)
 PACKAGES_M32=(gcc-multilib libcmocka-dev:i386 libyaml-dev:i386)
 # ./build.sh bench: the peer (libspf2), the DNS server (NSD), and ip(8)
