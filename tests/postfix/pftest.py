@@ -291,12 +291,18 @@ def cmd_check(a):
             if not problems and not decision_matches(want, got):
                 problems.append(f"want {want}{note}")
             if impl == "ours" and logl is not None:
-                pat = (rf"\bclient={re.escape(c.ip)}\s.*\bhelo={re.escape(c.helo)}\s"
-                       rf".*\bidentity={c.identity}\s+result={c.result}\b")
+                sender = ("" if c.sender == "<>" else
+                          rf"\bsender={re.escape(c.sender)}\s.*")
+                pat = (rf"\bdecision\s.*\bclient={re.escape(c.ip)}\s"
+                       rf".*\bhelo={re.escape(c.helo)}\s.*{sender}"
+                       rf"\bidentity={c.identity}\s+result={c.result}\s"
+                       rf".*\baction=.*\bms=[0-9]+")
                 if not any(re.search(pat, l, re.I) for l in logl):
-                    problems.append(f"no log line 'decision client={c.ip} "
-                                    f"helo={c.helo} ... identity={c.identity} "
-                                    f"result={c.result}' in {log}")
+                    problems.append(
+                        f"no log line 'decision client={c.ip} helo={c.helo}"
+                        f"{'' if c.sender == '<>' else ' sender=' + c.sender}"
+                        f" identity={c.identity} result={c.result} "
+                        f"action=... ms=N' in {log}")
             status = "FAIL" if problems else "ok"
             print(f"{status:4} {label:18} {name:12} {got}"
                   + (note if not problems else ""))

@@ -151,7 +151,7 @@ PF_STARTED=0
 CHILD_PID=
 SINK_PID=
 UNBOUND_PID=
-declare -A DAEMON_PID=()
+declare -A DAEMON_PID=() DAEMON_DETACHED=()
 
 stop_pid() { # PID NAME: SIGTERM, after 10 s SIGKILL, reap
   local pid=$1 i
@@ -170,7 +170,7 @@ postfix_stop() {
   [ "$PF_STARTED" = 1 ] || return 0
   PF_STARTED=0
   local pid i
-  pid=$(sed -n '1s/[^0-9]//gp' "$PF/queue/pid/master.pid" 2>/dev/null)
+  pid=$(sed -n '1{s/[^0-9]//g;p;}' "$PF/queue/pid/master.pid" 2>/dev/null)
   "$PF_CMD_DIR/postfix" -c "$PF/etc" stop >/dev/null 2>&1
   [ -n "$pid" ] || return 0
   for ((i = 0; i < 100; i++)); do
@@ -341,35 +341,51 @@ HAVE_OURS=0
 # to TMP/log/NAME.log; waits for its socket TMP/run/NAME.sock (or, with
 # inet, its port).  0 ready, 1 not (the reason said).
 start_daemon() {
-  local name=$1 port=
+  local name=$1 port='' pid rc
   shift
   case " $* " in *" inet:127.0.0.1:"*) port=$(sed -n 's/.*inet:127\.0\.0\.1:\([0-9]*\).*/\1/p' <<<"$*") ;; esac
   "$POLICYD" --pidfile "$TMP/run/$name.pid" --log stderr "$@" \
     >"$TMP/log/$name.out" 2>"$TMP/log/$name.log" &
-  DAEMON_PID[$name]=$!
+  pid=$!
+  DAEMON_PID[$name]=$pid
   d_ready() {
-    kill -0 "${DAEMON_PID[$name]}" 2>/dev/null || return 0
     if [ -n "$port" ]; then
       (: >"/dev/tcp/127.0.0.1/$port") 2>/dev/null
     else
       [ -S "$TMP/run/$name.sock" ]
-    fi
+    fi && [ -s "$TMP/run/$name.pid" ] && return 0
+    # still starting, or gone to the background (then its pidfile says
+    # which process it is now): wait on
+    kill -0 "$pid" 2>/dev/null || [ -s "$TMP/run/$name.pid" ] || return 0
+    return 1
   }
   wait_for 10 d_ready
-  if ! kill -0 "${DAEMON_PID[$name]}" 2>/dev/null; then
-    wait "${DAEMON_PID[$name]}"
-    fail "spf-policyd $name exited at start (status $?):"
-    show "$TMP/log/$name.log"
+  if ! kill -0 "$pid" 2>/dev/null; then
+    wait "$pid"
+    rc=$?
     unset "DAEMON_PID[$name]"
-    return 1
+    pid=$(sed -n '1{s/[^0-9]//g;p;}' "$TMP/run/$name.pid" 2>/dev/null)
+    if [ "$rc" != 0 ] || [ -z "$pid" ] || ! kill -0 "$pid" 2>/dev/null; then
+      fail "spf-policyd $name exited at start (status $rc):"
+      show "$TMP/log/$name.log"
+      return 1
+    fi
+    DAEMON_PID[$name]=$pid
+    DAEMON_DETACHED[$name]=1
   fi
-  if [ -z "$port" ] && [ ! -S "$TMP/run/$name.sock" ]; then
+  if [ -n "$port" ]; then
+    (: >"/dev/tcp/127.0.0.1/$port") 2>/dev/null ||
+      fail "spf-policyd $name: not listening on 127.0.0.1:$port after 10 s"
+  elif [ ! -S "$TMP/run/$name.sock" ]; then
     fail "spf-policyd $name: no socket $TMP/run/$name.sock after 10 s"
     return 1
+  else
+    # Postfix's smtpd (the postfix user) connects: a deployment makes the
+    # socket writable for it one way or another
+    chmod 666 "$TMP/run/$name.sock"
   fi
-  # Postfix's smtpd (the postfix user) connects: a deployment makes the
-  # socket writable for it one way or another
-  [ -z "$port" ] && chmod 666 "$TMP/run/$name.sock"
+  [ "$(sed -n '1{s/[^0-9]//g;p;}' "$TMP/run/$name.pid" 2>/dev/null)" = "$pid" ] ||
+    fail "spf-policyd $name: --pidfile $TMP/run/$name.pid does not hold its pid $pid"
   return 0
 }
 
@@ -488,13 +504,14 @@ done <"$HERE/cases.txt"
 
 # send LABEL CASE: one swaks session, its transcript in swaks/LABEL/CASE.out
 send() {
-  local label=$1 name=$2 to='' i
+  local label=$1 name=$2 to='' i addr=${C_IP[$2]}
+  case $addr in *:*) addr=IPV6:$addr ;; esac
   for ((i = 0; i < C_RCPTS[$name]; i++)); do
     to+=${to:+,}$(printf "\\x$(printf %x $((97 + i)))")@sink.test
   done
   mkdir -p "$TMP/swaks/$label"
   timeout 60 "$SWAKS" --server "127.0.0.1:${PORT[$label]}" \
-    --ehlo "${C_HELO[$name]}" --xclient-addr "${C_IP[$name]}" \
+    --ehlo "${C_HELO[$name]}" --xclient-addr "$addr" \
     --xclient-helo "${C_HELO[$name]}" --xclient-name unknown \
     --from "${C_SENDER[$name]}" --to "$to" --header "X-Test-Case: $label/$name" \
     --timeout 30 </dev/null >"$TMP/swaks/$label/$name.out" 2>&1
@@ -600,6 +617,8 @@ if [ "$HAVE_OURS" = 1 ]; then
       fail "spf-policyd $n still running 10 s after SIGTERM"
       kill -KILL "$pid" 2>/dev/null
     fi
+    # (the exit status of a daemon that detached itself is unknown here)
+    [ -n "${DAEMON_DETACHED[$n]:-}" ] && continue
     wait "$pid"
     rc=$?
     [ "$rc" = 0 ] || fail "spf-policyd $n exited with status $rc after SIGTERM"
