@@ -145,10 +145,17 @@ prepare_exim() {
   deb=$(ls "$EXIM_DEB_DIR"/exim4-daemon-heavy_*.deb 2>/dev/null | tail -n 1 || true)
   if [ -z "$deb" ]; then
     say "downloading exim4-daemon-heavy's .deb into build/debs/"
-    # (apt's sandbox user may not write here: the warning is harmless)
-    (cd "$EXIM_DEB_DIR" && apt-get download -q exim4-daemon-heavy 2>&1 |
-      grep -v 'unsandboxed as root') || true
-    deb=$(ls "$EXIM_DEB_DIR"/exim4-daemon-heavy_*.deb 2>/dev/null | tail -n 1 || true)
+    # (apt's sandbox user may not write here: the warning is harmless;
+    # without package lists, apt-get update first)
+    local try sudo=()
+    [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1 && sudo=(sudo)
+    for try in 1 2; do
+      (cd "$EXIM_DEB_DIR" && apt-get download -q exim4-daemon-heavy 2>&1 |
+        grep -v 'unsandboxed as root') || true
+      deb=$(ls "$EXIM_DEB_DIR"/exim4-daemon-heavy_*.deb 2>/dev/null | tail -n 1 || true)
+      [ -n "$deb" ] || [ $try = 2 ] && break
+      "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq || true
+    done
     if [ -z "$deb" ]; then
       echo "build.sh: apt-get download exim4-daemon-heavy failed" >&2
       exit 1
@@ -157,6 +164,8 @@ prepare_exim() {
   if [ ! -x "$EXIM_ROOT/usr/sbin/exim4" ] || [ "$deb" -nt "$EXIM_ROOT/usr/sbin/exim4" ]; then
     rm -rf "$EXIM_ROOT"
     dpkg-deb -x "$deb" "$EXIM_ROOT"
+    # (the package's exim4 is set-uid root: not this copy)
+    chmod u-s,g-s "$EXIM_ROOT/usr/sbin/exim4"
     touch "$EXIM_ROOT/usr/sbin/exim4"
   fi
   # "libc6 (>= 2.34), debconf (>= 0.5) | debconf-2.0, ...": the first
