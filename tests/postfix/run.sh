@@ -34,11 +34,12 @@
 #     and configuration files are staged where nobody can read them).
 #     The system's Postfix is never touched;
 #   - spf-policyd daemons, one per configuration (conf/*.conf) on a unix
-#     socket, one for the default configuration on inet:127.0.0.1:9998,
-#     one resolving through unbound (--server 127.0.0.1:5353 --no-cache),
-#     one for the SIGHUP test; and spf-policyd in spawn mode (default
-#     configuration).  policyd-spf runs in spawn mode, once per
-#     configuration.
+#     socket, resolving through the (private) resolv.conf; one for the
+#     default configuration on inet:127.0.0.1:9998 with --server
+#     127.0.0.1:53; one resolving through unbound (--server
+#     127.0.0.1:5353 --no-cache); one for the SIGHUP test; and
+#     spf-policyd in spawn mode (default configuration).  policyd-spf
+#     runs in spawn mode, once per configuration.
 #
 # swaks sends the cases of cases.txt through every smtpd (XCLIENT gives
 # each message its client address and HELO name); pftest.py check then
@@ -55,8 +56,8 @@
 #     exit status 0; no sanitizer report in any log.
 #
 # Exit status: 0 all passed; 1 a failure (SPF_POLICYD missing included);
-# 77 something needed is missing (root, Postfix, swaks, policyd-spf,
-# unbound, NSD, a working unshare): a skip, or a failure where
+# 77 something needed is missing (root, Postfix, swaks, policyd-spf with
+# dnspython, unbound, NSD, a working unshare): a skip, or a failure where
 # MDSPF_REQUIRE_POSTFIX=1 (as ./build.sh test sets) or CI=true.
 #
 # Environment: NSD=/path/to/nsd; MDSPF_POSTFIX_KEEP=1 keeps the temporary
@@ -448,6 +449,8 @@ if [ "$HAVE_OURS" = 1 ]; then
   RUNS+=("ours-unbound-2 ours default unix:$TMP/run/ours-unbound.sock $TMP/log/ours-unbound.log $UB_CASES")
 fi
 
+# (postfix start creates the queue's subdirectories; master takes its lock
+# in the data directory as the postfix user)
 mkdir -p "$PF/etc" "$PF/queue" "$PF/data" &&
   chown "$("$POSTCONF" -dh mail_owner)" "$PF/data" || die "cannot create $PF"
 declare -A PORT=()
@@ -477,7 +480,10 @@ for src, dst in ((sys.argv[1], sys.argv[2]), (sys.argv[3], sys.argv[4])):
 EOF
   die "cannot write main.cf and master.cf"
 
-# (a configuration directory other than the default one is fine for root)
+# (as root, "postfix -c" needs no alternate_config_directories in the
+# default main.cf: that is for the set-gid postqueue and postdrop run by
+# other users; Debian's postfix-script treats the directory as a
+# secondary instance and leaves the shared files alone)
 if ! "$PF_CMD_DIR/postfix" -c "$PF/etc" start >"$TMP/log/postfix-start.log" 2>&1; then
   fail "postfix -c $PF/etc start failed:"
   show "$TMP/log/postfix-start.log"
