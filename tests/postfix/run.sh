@@ -482,8 +482,7 @@ EOF
 
 # (as root, "postfix -c" needs no alternate_config_directories in the
 # default main.cf: that is for the set-gid postqueue and postdrop run by
-# other users; Debian's postfix-script treats the directory as a
-# secondary instance and leaves the shared files alone)
+# other users)
 if ! "$PF_CMD_DIR/postfix" -c "$PF/etc" start >"$TMP/log/postfix-start.log" 2>&1; then
   fail "postfix -c $PF/etc start failed:"
   show "$TMP/log/postfix-start.log"
