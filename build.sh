@@ -39,17 +39,23 @@ PACKAGES=(cmake make gcc libc6-dev pkg-config libc-ares-dev)
 # as Debian ships it (golang-blitiri-go-spf-dev, python3-spf), groff
 # (man pages), python3 (spfquery's JSON checks and the compatibility
 # test); for the compatibility test (tests/compat), Debian's programs that
-# use libspf2: spfquery, Exim with SPF (exim4-daemon-heavy: installing it
-# replaces another MTA), libopendmarc (a test program is built against it),
+# use libspf2: spfquery, libopendmarc (a test program is built against it),
 # Mail::SPF_XS, libspf2 itself (whose headers the compatible library's
-# struct layouts are compared with), and ip(8) for the private namespace;
-# for the Python binding (bindings/python): cffi, setuptools, the headers
-# to compile its extension, pytest, PyYAML (pyspf's test driver), venv (a
-# pip install into a venv) and spf-engine (run on the compatible module)
+# struct layouts are compared with), and ip(8) for the private namespace
+# (Exim with SPF, the fourth program, is not installed: see prepare_exim);
+# for the Postfix test (tests/postfix): Postfix itself (also smtp-sink),
+# swaks (the SMTP client), Debian's SPF policy service
+# postfix-policyd-spf-python (the reference) with dnspython (without it
+# pyspf reads a DNS server failure as "no record") and unbound (a caching
+# resolver between the policy service and NSD); for the Python binding
+# (bindings/python): cffi, setuptools, the headers to compile its
+# extension, pytest, PyYAML (pyspf's test driver), venv (a pip install
+# into a venv) and spf-engine (run on the compatible module)
 PACKAGES_TEST=(libcmocka-dev libyaml-dev libevent-dev nsd valgrind libtsan2
   clang golang-blitiri-go-spf-dev python3-spf groff-base python3
-  spfquery exim4-daemon-heavy libopendmarc-dev libmail-spf-xs-perl
-  libspf2-dev iproute2 python3-cffi python3-setuptools python3-dev
+  spfquery libopendmarc-dev libmail-spf-xs-perl
+  libspf2-dev iproute2 postfix swaks postfix-policyd-spf-python
+  python3-dnspython unbound python3-cffi python3-setuptools python3-dev
   python3-pytest python3-yaml python3-venv python3-spf-engine)
 # the 32-bit build of ./build.sh test (gcc -m32, without the c-ares backend)
 PACKAGES_M32=(gcc-multilib libcmocka-dev:i386 libyaml-dev:i386)
@@ -114,9 +120,9 @@ ensure_packages() {
   fi
   [ -n "$policy" ] && "${sudo[@]}" rm -f "$policy"
   # installed here for the tests only: no server may start at the next boot
-  for p in nsd exim4; do
+  for p in nsd postfix unbound; do
     case " ${missing[*]} " in
-    *" $p "* | *" $p-daemon-heavy "*) ;;
+    *" $p "*) ;;
     *) continue ;;
     esac
     if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
@@ -131,6 +137,62 @@ ensure_packages() {
     "${sudo[@]}" sh -c 'service nsd stop >/dev/null 2>&1 ||
       pkill -x nsd' || true
   fi
+}
+
+# Exim with SPF for the compatibility test, from Debian's .deb but not
+# installed: the package (exim4-daemon-heavy) and postfix, which the
+# Postfix test needs, conflict (each is the system's MTA), and both tests
+# run in ./build.sh test.  The .deb is downloaded once into build/debs/
+# (apt-get download, no root needed) and unpacked into
+# build/debs/exim4-daemon-heavy/, where tests/compat/run.sh finds
+# usr/sbin/exim4 (EXIM is exported for it too); only the libraries it
+# links against are installed (its Depends without exim4-base, the
+# package's configuration and spool, and debconf).  Exim's compiled-in
+# user, Debian-exim, may then not exist: run.sh deals with that.
+EXIM_DEB_DIR=$BUILD/debs
+EXIM_ROOT=$EXIM_DEB_DIR/exim4-daemon-heavy
+prepare_exim() {
+  local deb deps=() d
+  command -v apt-get >/dev/null 2>&1 && command -v dpkg-deb >/dev/null 2>&1 ||
+    return 0
+  mkdir -p "$EXIM_DEB_DIR"
+  deb=$(ls "$EXIM_DEB_DIR"/exim4-daemon-heavy_*.deb 2>/dev/null | tail -n 1 || true)
+  if [ -z "$deb" ]; then
+    say "downloading exim4-daemon-heavy's .deb into build/debs/"
+    # (apt's sandbox user may not write here: the warning is harmless;
+    # without package lists, apt-get update first)
+    local try sudo=()
+    [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1 && sudo=(sudo)
+    for try in 1 2; do
+      (cd "$EXIM_DEB_DIR" && apt-get download -q exim4-daemon-heavy 2>&1 |
+        grep -v 'unsandboxed as root') || true
+      deb=$(ls "$EXIM_DEB_DIR"/exim4-daemon-heavy_*.deb 2>/dev/null | tail -n 1 || true)
+      [ -n "$deb" ] || [ $try = 2 ] && break
+      "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq || true
+    done
+    if [ -z "$deb" ]; then
+      echo "build.sh: apt-get download exim4-daemon-heavy failed" >&2
+      exit 1
+    fi
+  fi
+  if [ ! -x "$EXIM_ROOT/usr/sbin/exim4" ] || [ "$deb" -nt "$EXIM_ROOT/usr/sbin/exim4" ]; then
+    rm -rf "$EXIM_ROOT"
+    dpkg-deb -x "$deb" "$EXIM_ROOT"
+    # (the package's exim4 is set-uid root: not this copy)
+    chmod u-s,g-s "$EXIM_ROOT/usr/sbin/exim4"
+    touch "$EXIM_ROOT/usr/sbin/exim4"
+  fi
+  # "libc6 (>= 2.34), debconf (>= 0.5) | debconf-2.0, ...": the first
+  # alternative of each, without its version
+  while IFS= read -r d; do
+    d=${d%%|*}
+    d=${d%%(*}
+    d=${d//[[:space:]]/}
+    case $d in '' | exim4-base | exim4-config | debconf) continue ;; esac
+    deps+=("$d")
+  done < <(dpkg-deb -f "$deb" Depends | tr ',' '\n')
+  ensure_packages "${deps[@]}"
+  export EXIM=$EXIM_ROOT/usr/sbin/exim4
 }
 
 # configure_and_build DIR [cmake args...]
@@ -219,9 +281,10 @@ build_m32() {
 
 cmd_test() {
   ensure_packages "${PACKAGES[@]}" "${PACKAGES_TEST[@]}" "${PACKAGES_M32[@]}"
-  # a missing openspf suite, or a program of the compatibility test, is a
-  # failure here, not a skip
-  export MDSPF_REQUIRE_SUITE=1 MDSPF_REQUIRE_COMPAT=1
+  prepare_exim
+  # a missing openspf suite, or a program of the compatibility or the
+  # Postfix test, is a failure here, not a skip
+  export MDSPF_REQUIRE_SUITE=1 MDSPF_REQUIRE_COMPAT=1 MDSPF_REQUIRE_POSTFIX=1
   say "build with -Werror"
   # (the benchmark, if ./build.sh bench enabled it in build/, is not
   # part of the tests)

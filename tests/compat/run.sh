@@ -16,7 +16,9 @@
 #
 # The programs (all four resolve through /etc/resolv.conf and port 53):
 #   spfquery   Debian's spfquery.libspf2 (package spfquery), one run per case
-#   exim       Debian's exim4 (exim4-daemon-heavy) in -bh host-checking
+#   exim       Debian's exim4 (exim4-daemon-heavy; ./build.sh test unpacks
+#              the .deb into build/debs/ rather than installing the package,
+#              which conflicts with Postfix) in -bh host-checking
 #              mode with a configuration written here: an RCPT ACL branching
 #              on "spf = ...", logging $spf_result, $spf_header_comment,
 #              $spf_smtp_comment and $spf_received; one SMTP dialogue per case
@@ -42,7 +44,8 @@
 # unshare): a skip, or a failure where MDSPF_REQUIRE_COMPAT=1 (as
 # ./build.sh test sets) or CI=true.
 #
-# Environment: NSD=/path/to/nsd; EXIM=/path/to/exim; SPFQUERY_LIBSPF2=/path;
+# Environment: NSD=/path/to/nsd; EXIM=/path/to/exim (else the one unpacked
+# by ./build.sh test, else the installed one); SPFQUERY_LIBSPF2=/path;
 # MDSPF_COMPAT_KEEP=1 keeps the temporary directory; MDSPF_COMPAT_PRELOAD=
 # a library to preload into the programs for the compatible library only
 # (the ASan runtime, when LIBDIR was built with AddressSanitizer).
@@ -195,8 +198,35 @@ find_prog() { # VAR NAME CANDIDATES...: first executable candidate
 find_prog SPF2Q spfquery "${SPFQUERY_LIBSPF2:-}" \
   "$(command -v spfquery.libspf2 2>/dev/null)" /usr/bin/spfquery.libspf2 ||
   MISSING+=("spfquery.libspf2 (Debian: spfquery)")
-find_prog EXIM_BIN exim "${EXIM:-}" "$(command -v exim4 2>/dev/null)" \
-  /usr/sbin/exim4 /usr/sbin/exim || MISSING+=("exim (Debian: exim4-daemon-heavy)")
+find_prog EXIM_BIN exim "${EXIM:-}" \
+  "$SRCDIR/build/debs/exim4-daemon-heavy/usr/sbin/exim4" \
+  "$(command -v exim4 2>/dev/null)" /usr/sbin/exim4 /usr/sbin/exim ||
+  MISSING+=("exim (Debian: exim4-daemon-heavy, or its .deb unpacked by ./build.sh test)")
+# An Exim unpacked from its .deb looks up its compiled-in user (Debian's
+# Debian-exim) as it starts, before it reads any configuration, and exits
+# when the user does not exist (the package creates it).  Then this
+# namespace gets a private /etc/passwd and /etc/group with that user
+# (bind mounts, like resolv.conf's; the test's configuration runs Exim as
+# the calling user anyway).
+exim_user_fixup() {
+  local out user uid=64990 d=$TMP/exim-passwd
+  out=$("$EXIM_BIN" -bV 2>&1 </dev/null) && return 0
+  user=$(sed -n 's/.*failed to find uid for user name "\([^"]*\)".*/\1/p' <<<"$out" |
+    head -n 1)
+  [ -n "$user" ] || return 0 # another problem: the -bV check below says it
+  while getent passwd "$uid" >/dev/null || getent group "$uid" >/dev/null; do
+    uid=$((uid + 1))
+  done
+  mkdir -p "$d" && cp /etc/passwd "$d/passwd" && cp /etc/group "$d/group" &&
+    printf '%s:x:%s:%s::/nonexistent:/usr/sbin/nologin\n' "$user" "$uid" "$uid" \
+      >>"$d/passwd" &&
+    printf '%s:x:%s:\n' "$user" "$uid" >>"$d/group" &&
+    mount --bind "$d/passwd" /etc/passwd &&
+    mount --bind "$d/group" /etc/group ||
+    die "cannot give $EXIM_BIN its user $user in the private namespace"
+  say "exim: its user $user does not exist here: added in the namespace (uid $uid)"
+}
+[ -n "$EXIM_BIN" ] && exim_user_fixup
 if [ -n "$EXIM_BIN" ]; then
   case $("$EXIM_BIN" -bV 2>/dev/null | grep -i '^Support for:') in
   *SPF*) ;;
