@@ -48,6 +48,20 @@
 # Callers stop the server from an EXIT trap, so that it goes on every exit
 # path.  Nothing here prints on success; nsd_stop says when it has to kill,
 # through nsd_note (redefine it after sourcing to prefix the message).
+#
+# The scripts' common frame, that trap included:
+#
+#   nsd_script_begin NAME KEEP TMP := a new ${TMPDIR:-/tmp}/mdspf-NAME.XXXXXX,
+#                              and traps so that every exit (HUP, INT and
+#                              TERM too) stops CHILD_PID, calls
+#                              nsd_script_stop (redefine it after sourcing
+#                              for servers of the script's own), stops NSD
+#                              and removes TMP -- kept, and said, when the
+#                              variable named KEEP is 1
+#   run_child CMD...           run CMD in the background and wait for it, so
+#                              that a signal to the script is handled at
+#                              once (the trap then stops CMD too); RC := its
+#                              exit status
 
 nsd_note() { printf '%s\n' "$*"; }
 
@@ -297,4 +311,44 @@ EOF
   [ $rc = 0 ] && return 0
   NSD_NETNS_WHY="nsd did not start on 127.0.0.1:53 in the namespace:"$'\n'"$NSD_LOG"
   return 1
+}
+
+CHILD_PID=
+NSD_SCRIPT_KEEP=
+nsd_script_stop() { :; }
+
+nsd_script_cleanup() {
+  local status=$?
+  trap - EXIT INT TERM HUP
+  if [ -n "$CHILD_PID" ]; then
+    kill -TERM "$CHILD_PID" 2>/dev/null
+    wait "$CHILD_PID" 2>/dev/null
+  fi
+  nsd_script_stop
+  nsd_stop
+  if [ -n "${TMP:-}" ]; then
+    if [ "${!NSD_SCRIPT_KEEP:-0}" = 1 ]; then
+      nsd_note "kept $TMP"
+    else
+      rm -rf "$TMP"
+    fi
+  fi
+  exit "$status"
+}
+
+nsd_script_begin() {
+  TMP=$(mktemp -d "${TMPDIR:-/tmp}/mdspf-$1.XXXXXX") || return 1
+  NSD_SCRIPT_KEEP=$2
+  trap nsd_script_cleanup EXIT
+  trap 'exit 129' HUP
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+}
+
+run_child() {
+  "$@" &
+  CHILD_PID=$!
+  wait "$CHILD_PID"
+  RC=$?
+  CHILD_PID=
 }

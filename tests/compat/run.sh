@@ -122,37 +122,7 @@ fi
 # Temporary directory, cleanup on every exit path
 # ---------------------------------------------------------------------------
 
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/mdspf-compat.XXXXXX") || die "mktemp -d failed"
-CHILD_PID=
-cleanup() {
-  local status=$?
-  trap - EXIT INT TERM HUP
-  if [ -n "$CHILD_PID" ]; then
-    kill -TERM "$CHILD_PID" 2>/dev/null
-    wait "$CHILD_PID" 2>/dev/null
-  fi
-  nsd_stop
-  if [ "${MDSPF_COMPAT_KEEP:-0}" = 1 ]; then
-    say "kept $TMP"
-  else
-    rm -rf "$TMP"
-  fi
-  exit "$status"
-}
-trap cleanup EXIT
-trap 'exit 129' HUP
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-# Run a command in the background and wait for it, so that a signal to
-# this script is handled at once.  Sets RC.
-run_child() {
-  "$@" &
-  CHILD_PID=$!
-  wait "$CHILD_PID"
-  RC=$?
-  CHILD_PID=
-}
+nsd_script_begin compat MDSPF_COMPAT_KEEP || die "mktemp -d failed"
 
 nsd_netns_setup "$TMP" || die "$NSD_NETNS_WHY"
 

@@ -84,27 +84,7 @@ if [ -z "${MDSPF_SPF_ENGINE_INNER:-}" ]; then
     "$SRCDIR"
 fi
 
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/mdspf-spf-engine.XXXXXX") || die "mktemp -d failed"
-CHILD_PID=
-cleanup() {
-  local status=$?
-  trap - EXIT INT TERM HUP
-  if [ -n "$CHILD_PID" ]; then
-    kill -TERM "$CHILD_PID" 2>/dev/null
-    wait "$CHILD_PID" 2>/dev/null
-  fi
-  nsd_stop
-  if [ "${MDSPF_COMPAT_KEEP:-0}" = 1 ]; then
-    say "kept $TMP"
-  else
-    rm -rf "$TMP"
-  fi
-  exit "$status"
-}
-trap cleanup EXIT
-trap 'exit 129' HUP
-trap 'exit 130' INT
-trap 'exit 143' TERM
+nsd_script_begin spf-engine MDSPF_COMPAT_KEEP || die "mktemp -d failed"
 
 nsd_netns_setup "$TMP" || die "$NSD_NETNS_WHY"
 # configured without a file: NSD answers SERVFAIL (see cases.txt)
@@ -117,13 +97,9 @@ say "nsd on 127.0.0.1:53 in a private network namespace, ready after $(($(nsd_no
 EXT=$(bash "$SRCDIR/bindings/python/build-ext.sh" "$PY" "$SRCDIR" "$LIBDIR" \
   "$TMP/ext") || die "building the binding's extension failed"
 
-"$PY" "$HERE/spf_engine.py" --cases "$SRCDIR/tests/integration/cases.txt" \
+run_child "$PY" "$HERE/spf_engine.py" --cases "$SRCDIR/tests/integration/cases.txt" \
   --expected "$HERE/spf-engine-differences.txt" --dir "$TMP" \
-  --pythonpath "$HERE/pyspf-shim:$EXT" --python "$PY" &
-CHILD_PID=$!
-wait "$CHILD_PID"
-RC=$?
-CHILD_PID=
+  --pythonpath "$HERE/pyspf-shim:$EXT" --python "$PY"
 if grep -i 'error' "$TMP/nsd.log" | grep -v 'servfail\.test' >"$TMP/nsd.errors"; then
   say "FAIL nsd logged errors:"
   sed 's/^/  | /' "$TMP/nsd.errors" | head -n 20

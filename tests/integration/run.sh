@@ -29,7 +29,7 @@
 # is the elapsed time that counts as a retransmission (default 1000, 0 off)
 # and MDSPF_INTEGRATION_SLOW_MAX=N how many are tolerated (default 10);
 # MDSPF_INTEGRATION_PORT=N is the first port tried (else a random free one).
-# shellcheck disable=SC2317 # cleanup and stop_nsd run from traps
+# shellcheck disable=SC2317 # functions run from traps
 set -u
 
 PROG=integration
@@ -88,43 +88,8 @@ done
 # Temporary directory, cleanup on every exit path
 # ---------------------------------------------------------------------------
 
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/mdspf-integration.XXXXXX") ||
-  die "mktemp -d failed"
-CHILD_PID=
-
 nsd_note() { say "$@"; }
-stop_nsd() { nsd_stop; }
-
-cleanup() {
-  local status=$?
-  trap - EXIT INT TERM HUP
-  if [ -n "$CHILD_PID" ]; then
-    kill -TERM "$CHILD_PID" 2>/dev/null
-    wait "$CHILD_PID" 2>/dev/null
-  fi
-  stop_nsd
-  if [ "${MDSPF_INTEGRATION_KEEP:-0}" = 1 ]; then
-    say "kept $TMP"
-  else
-    rm -rf "$TMP"
-  fi
-  exit "$status"
-}
-trap cleanup EXIT
-trap 'exit 129' HUP
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-# Run a command in the background and wait for it, so that a signal to this
-# script is handled at once (the trap then stops the command too).
-# Sets RC to its exit status.
-run_child() {
-  "$@" &
-  CHILD_PID=$!
-  wait "$CHILD_PID"
-  RC=$?
-  CHILD_PID=
-}
+nsd_script_begin integration MDSPF_INTEGRATION_KEEP || die "mktemp -d failed"
 
 now_ms() { nsd_now_ms; }
 

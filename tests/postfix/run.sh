@@ -144,12 +144,11 @@ fi
 # Temporary directory, cleanup on every exit path
 # ---------------------------------------------------------------------------
 
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/mdspf-postfix.XXXXXX") || die "mktemp -d failed"
+nsd_script_begin postfix MDSPF_POSTFIX_KEEP || die "mktemp -d failed"
 # Postfix's daemons and the spawned programs (not root) read below here
 chmod 755 "$TMP"
 PF=$TMP/postfix
 PF_STARTED=0
-CHILD_PID=
 SINK_PID=
 UNBOUND_PID=
 declare -A DAEMON_PID=() DAEMON_DETACHED=()
@@ -181,40 +180,17 @@ postfix_stop() {
   say "postfix master (pid $pid) still running after 10 s; sending SIGKILL"
   kill -KILL "$pid" 2>/dev/null
 }
-cleanup() {
-  local status=$? n
-  trap - EXIT INT TERM HUP
-  if [ -n "$CHILD_PID" ]; then
-    kill -TERM "$CHILD_PID" 2>/dev/null
-    wait "$CHILD_PID" 2>/dev/null
-  fi
+# the servers of this script (the library stops CHILD_PID before, NSD
+# after them)
+nsd_script_stop() {
+  local n
   postfix_stop
   for n in "${!DAEMON_PID[@]}"; do
     stop_pid "${DAEMON_PID[$n]}" "spf-policyd $n"
   done
   [ -n "$SINK_PID" ] && stop_pid "$SINK_PID" smtp-sink
   [ -n "$UNBOUND_PID" ] && stop_pid "$UNBOUND_PID" unbound
-  nsd_stop
-  if [ "${MDSPF_POSTFIX_KEEP:-0}" = 1 ]; then
-    say "kept $TMP"
-  else
-    rm -rf "$TMP"
-  fi
-  exit "$status"
-}
-trap cleanup EXIT
-trap 'exit 129' HUP
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-# Run a command in the background and wait for it, so that a signal to
-# this script is handled at once.  Sets RC.
-run_child() {
-  "$@" &
-  CHILD_PID=$!
-  wait "$CHILD_PID"
-  RC=$?
-  CHILD_PID=
+  return 0
 }
 
 FAILS=0
