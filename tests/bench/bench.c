@@ -738,28 +738,6 @@ typedef struct config {
   char **exec_argv; /* --exec: run this behind the proxy, nothing else */
 } config;
 
-static int parse_addr(const char *s, struct sockaddr_in *sa, int def_port) {
-  char host[64];
-  const char *colon = strchr(s, ':');
-  size_t hl = colon ? (size_t)(colon - s) : strlen(s);
-  long port = def_port;
-  if (hl == 0 || hl >= sizeof host) {
-    return -1;
-  }
-  memcpy(host, s, hl);
-  host[hl] = '\0';
-  if (colon) {
-    char *end;
-    port = strtol(colon + 1, &end, 10);
-    if (*end || port < 0 || port > 65535) {
-      return -1;
-    }
-  }
-  memset(sa, 0, sizeof *sa);
-  sa->sin_family = AF_INET;
-  sa->sin_port = htons((uint16_t)port);
-  return inet_pton(AF_INET, host, &sa->sin_addr) == 1 ? 0 : -1;
-}
 
 static void addr_str(const struct sockaddr_in *sa, char *out, size_t n) {
   char ip[INET_ADDRSTRLEN];
@@ -1164,7 +1142,7 @@ int main(int argc, char **argv) {
       return 2;
     }
     if (!strcmp(a, "--nsd")) {
-      if (parse_addr(v, &c.nsd_sa, 53) != 0) {
+      if (bench_parse_inet(v, &c.nsd_sa, 53) != 0) {
         die("bad --nsd address: %s", v);
       }
     } else if (!strcmp(a, "--proxy")) {
@@ -1193,7 +1171,7 @@ int main(int argc, char **argv) {
     die("--runs 1..%d, --delay-ms 0..1000, --scale (0, 100]", MAX_RUNS);
   }
   if (proxy_arg) {
-    if (parse_addr(proxy_arg, &c.proxy_sa, 53) != 0) {
+    if (bench_parse_inet(proxy_arg, &c.proxy_sa, 53) != 0) {
       die("bad --proxy address: %s", proxy_arg);
     }
   } else {

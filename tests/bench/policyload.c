@@ -1162,28 +1162,6 @@ static void usage(FILE *f) {
         f);
 }
 
-static int parse_in(const char *s, struct sockaddr_in *sa) {
-  char host[64];
-  const char *colon = strrchr(s, ':');
-  long port = 53;
-  size_t n = colon ? (size_t)(colon - s) : strlen(s);
-  if (n >= sizeof host) {
-    return -1;
-  }
-  memcpy(host, s, n);
-  host[n] = '\0';
-  if (colon) {
-    char *end;
-    port = strtol(colon + 1, &end, 10);
-    if (*end || port < 0 || port > 65535) {
-      return -1;
-    }
-  }
-  memset(sa, 0, sizeof *sa);
-  sa->sin_family = AF_INET;
-  sa->sin_port = htons((uint16_t)port);
-  return inet_pton(AF_INET, host, &sa->sin_addr) == 1 ? 0 : -1;
-}
 
 int main(int argc, char **argv) {
   load L;
@@ -1270,7 +1248,8 @@ int main(int argc, char **argv) {
   signal(SIGPIPE, SIG_IGN);
   if (proxy) {
     struct sockaddr_in up, lis;
-    if (parse_in(nsd, &up) != 0 || parse_in(proxy, &lis) != 0) {
+    if (bench_parse_inet(nsd, &up, 53) != 0 ||
+        bench_parse_inet(proxy, &lis, 53) != 0) {
       die("bad --nsd or --proxy address");
     }
     if (bench_proxy_start(&px, (struct sockaddr *)&lis, sizeof lis,

@@ -17,6 +17,7 @@
 
 #include "proxy.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -287,4 +288,27 @@ void bench_proxy_stop(bench_proxy *p) {
     munmap(p->stats, sizeof *p->stats);
     p->stats = NULL;
   }
+}
+
+int bench_parse_inet(const char *s, struct sockaddr_in *sa, int def_port) {
+  char host[64];
+  const char *colon = strchr(s, ':');
+  size_t hl = colon ? (size_t)(colon - s) : strlen(s);
+  long port = def_port;
+  if (hl == 0 || hl >= sizeof host) {
+    return -1;
+  }
+  memcpy(host, s, hl);
+  host[hl] = '\0';
+  if (colon) {
+    char *end;
+    port = strtol(colon + 1, &end, 10);
+    if (*end || port < 0 || port > 65535) {
+      return -1;
+    }
+  }
+  memset(sa, 0, sizeof *sa);
+  sa->sin_family = AF_INET;
+  sa->sin_port = htons((uint16_t)port);
+  return inet_pton(AF_INET, host, &sa->sin_addr) == 1 ? 0 : -1;
 }

@@ -41,4 +41,9 @@ int bench_proxy_start(bench_proxy *p, const struct sockaddr *listen_addr,
                       size_t errlen);
 void bench_proxy_stop(bench_proxy *p);
 
+/* "A.B.C.D" or "A.B.C.D:PORT" (def_port without one) into *sa; 0, or -1
+ * when it is not such an address. */
+struct sockaddr_in;
+int bench_parse_inet(const char *s, struct sockaddr_in *sa, int def_port);
+
 #endif
