@@ -239,10 +239,12 @@ nsd_netns_check() {
     NSD_NETNS_WHY="no ip command to bring up the namespace's loopback (Debian: iproute2)"
     return 1
   fi
-  local args=(--net --mount)
+  local args=(--net --mount) err
   [ "$(id -u)" -ne 0 ] && args+=(--map-root-user)
-  if ! unshare "${args[@]}" true 2>/dev/null; then
-    NSD_NETNS_WHY="unshare ${args[*]} does not work here (needs root, or unprivileged user namespaces)"
+  if ! err=$(unshare "${args[@]}" true 2>&1); then
+    # (in a chroot, unshare cannot make a root that is no mount point
+    # private: "cannot change root filesystem propagation")
+    NSD_NETNS_WHY="unshare ${args[*]} does not work here (${err:-it failed}): it needs root, or unprivileged user namespaces; in a chroot, the chroot's root must be a mount point (mount --bind DIR DIR)"
     return 1
   fi
   NSD_NETNS_ARGS=("${args[@]}")
