@@ -49,14 +49,14 @@ PACKAGES=(cmake make gcc libc6-dev pkg-config libc-ares-dev)
 # pyspf reads a DNS server failure as "no record") and unbound (a caching
 # resolver between the policy service and NSD); for the Python binding
 # (bindings/python): cffi, setuptools, the headers to compile its
-# extension, pytest, PyYAML (pyspf's test driver), venv (a pip install
+# extension, pytest, PyYAML (pyspf's test driver), venv and wheel (a pip install
 # into a venv) and spf-engine (run on the compatible module)
 PACKAGES_TEST=(libcmocka-dev libyaml-dev libevent-dev nsd valgrind libtsan2
   clang golang-blitiri-go-spf-dev python3-spf groff-base python3
   spfquery libopendmarc-dev libmail-spf-xs-perl
   libspf2-dev iproute2 postfix swaks postfix-policyd-spf-python
   python3-dnspython unbound python3-cffi python3-setuptools python3-dev
-  python3-pytest python3-yaml python3-venv python3-spf-engine)
+  python3-pytest python3-yaml python3-venv python3-wheel python3-spf-engine)
 # the 32-bit build of ./build.sh test (gcc -m32, without the c-ares backend)
 PACKAGES_M32=(gcc-multilib libcmocka-dev:i386 libyaml-dev:i386)
 # ./build.sh bench: the peer (libspf2), the DNS server (NSD), ip(8) to
