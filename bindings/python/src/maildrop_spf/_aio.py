@@ -29,7 +29,31 @@ from ._native import ffi, lib
 __all__ = ["check_async"]
 
 
-class _LoopCares:
+class _LoopTimer:
+    """One timer of the engine on an asyncio loop: timer(ms) (re)arms it,
+    -1 disarms it; when it fires, _expired() runs.  Needs self._loop (a
+    weak reference to the loop) and self._timer."""
+
+    _loop: Any
+    _timer: Optional[asyncio.TimerHandle]
+
+    def timer(self, ms: int) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        loop = self._loop()
+        if ms >= 0 and loop is not None and not loop.is_closed():
+            self._timer = loop.call_later(ms / 1000.0, self._fire)
+
+    def _fire(self) -> None:
+        self._timer = None
+        self._expired()
+
+    def _expired(self) -> None:
+        raise NotImplementedError
+
+
+class _LoopCares(_LoopTimer):
     """A c-ares backend driven by an asyncio loop."""
 
     def __init__(self, resolver: Any, loop: asyncio.AbstractEventLoop):
@@ -62,16 +86,7 @@ class _LoopCares:
     def _ready(self, fd: int, rd: int, wr: int) -> None:
         lib.mdspf_cares_process_fd(self.cares, fd, rd, wr)
 
-    def timer(self, ms: int) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        loop = self._loop()
-        if ms >= 0 and loop is not None and not loop.is_closed():
-            self._timer = loop.call_later(ms / 1000.0, self._fire)
-
-    def _fire(self) -> None:
-        self._timer = None
+    def _expired(self) -> None:
         lib.mdspf_cares_process_timeout(self.cares)
 
     def __del__(self) -> None:
@@ -113,7 +128,7 @@ def _loop_cares(resolver: Any, loop: asyncio.AbstractEventLoop) -> Any:
     return lc.cares
 
 
-class _Engine:
+class _Engine(_LoopTimer):
     """A context with one configuration, bound to a loop."""
 
     def __init__(self, resolver: Resolver, loop: asyncio.AbstractEventLoop,
@@ -129,16 +144,7 @@ class _Engine:
         _ok(lib.mdspf_ctx_set_timer(self.ctx, lib._mdspf_py_ctx_timer,
                                     self._ud), "timer")
 
-    def timer(self, ms: int) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        loop = self._loop()
-        if ms >= 0 and loop is not None and not loop.is_closed():
-            self._timer = loop.call_later(ms / 1000.0, self._fire)
-
-    def _fire(self) -> None:
-        self._timer = None
+    def _expired(self) -> None:
         lib.mdspf_ctx_process_timeouts(self.ctx)
 
     def __del__(self) -> None:
