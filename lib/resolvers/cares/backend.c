@@ -101,6 +101,7 @@
 #include <maildrop-spf/cares.h>
 
 #include "cares_internal.h"
+#include "udp.h"
 /* header-only, and free of library types: no private include path */
 #include "../../util/list.h"
 
@@ -226,6 +227,7 @@ typedef struct cares_token {
   int completed;  /* c-ares called back while submitting */
   int own_name;   /* name[] holds the name (else it is q's) */
   struct cares_token *next_free; /* on the free list */
+  mdspf__udpq uq; /* TOK_SENT in an own UDP channel: its state there */
   char name[];    /* own_name: the name escaped for ares_query */
 } cares_token;
 
@@ -273,6 +275,8 @@ struct cares_chan {
   int lane;
   int primary; /* made at creation, kept until the free */
   int spent;   /* a solo channel that had its query: never reused */
+  int own;     /* our own UDP transport (u), not c-ares (ch is NULL) */
+  mdspf__udp u;
 };
 
 #define CHAN(k) MDSPF__CONTAINER(k, cares_chan, link)
@@ -303,7 +307,13 @@ struct mdspf_cares {
   int optmask;     /* ARES_OPT_ROTATE or _NOROTATE */
   int ednspsz;
   int tries;       /* mdspf_cares_options.tries */
-  size_t nservers; /* of every channel (copied from the primary) */
+  size_t nservers; /* of every channel */
+  /* the servers, given or read from the system at creation: every
+   * c-ares channel gets them, and own_udp channels use ucfg */
+  struct ares_addr_port_node *srv_nodes;
+  size_t srv_cap;
+  int own_udp; /* the main lane is our UDP transport (see udp.h) */
+  mdspf__udp_cfg ucfg;
   size_t fd_slots; /* sockets the open channels may have: 2 per server */
   /* sites */
   cares_site **tab;
@@ -460,6 +470,9 @@ static long now_ms(void) {
  * query at all. */
 static long chan_ms(const cares_chan *h) {
   struct timeval tv, *r;
+  if (h->own) {
+    return mdspf__udp_ms(&h->u, now_ms());
+  }
   r = ares_timeout(h->ch, NULL, &tv);
   if (!r) {
     return -1;
@@ -602,7 +615,11 @@ static size_t lost_fds(const mdspf_cares *c, int *fds, int *events, size_t n,
     mdspf__link *lk;
     for (lk = c->lanes[l].chans.head; lk; lk = lk->next) {
       ares_socket_t socks[ARES_GETSOCK_MAXNUM];
-      int bits = ares_getsock(CHAN(lk)->ch, socks, ARES_GETSOCK_MAXNUM), k;
+      int bits, k;
+      if (CHAN(lk)->own) {
+        continue; /* its sockets are always in the table */
+      }
+      bits = ares_getsock(CHAN(lk)->ch, socks, ARES_GETSOCK_MAXNUM);
       for (k = 0; k < ARES_GETSOCK_MAXNUM && n < max; k++) {
         int ev = (ARES_GETSOCK_READABLE(bits, k) ? 1 : 0) |
                  (ARES_GETSOCK_WRITABLE(bits, k) ? 2 : 0);
@@ -647,13 +664,20 @@ static void proc_fd(mdspf_cares *c, int fd, int rd, int wr) {
   size_t i = fd >= 0 ? fd_find(c, fd) : SIZE_MAX;
   int l;
   if (i != SIZE_MAX) {
-    ares_process_fd(c->fds[i].chan->ch, r, w);
+    cares_chan *h = c->fds[i].chan;
+    if (!h->own) {
+      ares_process_fd(h->ch, r, w);
+    } else if (rd) {
+      mdspf__udp_read(&h->u, fd);
+    }
     return;
   }
   for (l = 0; l < NLANES; l++) {
     mdspf__link *k;
     for (k = c->lanes[l].chans.head; k; k = k->next) {
-      ares_process_fd(CHAN(k)->ch, r, w);
+      if (!CHAN(k)->own) {
+        ares_process_fd(CHAN(k)->ch, r, w);
+      }
     }
   }
 }
@@ -667,16 +691,23 @@ static void proc_timeouts(mdspf_cares *c, int all) {
   size_t open = 0;
   int l;
   for (l = 0; l < NLANES; l++) {
-    open += c->lanes[l].chans.count;
-  }
-  if (!all && open < 2) {
-    return; /* a lone channel did its timeouts with its sockets */
+    mdspf__link *k;
+    for (k = c->lanes[l].chans.head; k; k = k->next) {
+      open += CHAN(k)->own ? 0 : 1;
+    }
   }
   for (l = 0; l < NLANES; l++) {
     mdspf__link *k;
     for (k = c->lanes[l].chans.head; k; k = k->next) {
-      if (all || chan_ms(CHAN(k)) == 0) {
-        ares_process_fd(CHAN(k)->ch, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
+      cares_chan *h = CHAN(k);
+      if (h->own) {
+        /* reading a socket does no timeouts here: always looked at */
+        if (chan_ms(h) == 0) {
+          mdspf__udp_timeouts(&h->u, now_ms());
+        }
+      } else if ((all || open >= 2) && (all || chan_ms(h) == 0)) {
+        /* (a lone c-ares channel did its timeouts with its sockets) */
+        ares_process_fd(h->ch, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
       }
     }
   }
@@ -928,6 +959,51 @@ static ares_ssize_t sf_sendv(ares_socket_t fd, const struct iovec *iov,
 static const struct ares_socket_functions socket_functions = {
     sf_socket, sf_close, sf_connect, sf_recvfrom, sf_sendv};
 
+/* ---- own UDP channels ------------------------------------------------------ */
+
+static void on_ares_done(void *arg, int status, int timeouts,
+                         unsigned char *abuf, int alen);
+
+#define TOKEN_OF_UQ(p) MDSPF__CONTAINER(p, cares_token, uq)
+
+/* The raw name of the token's query (see TOKEN_SMALL_SIZE: its q is
+ * alive while it is in a channel -- a cancelled one leaves at once). */
+static const char *udp_name(mdspf__udpq *uq, char *buf, size_t bufsz,
+                            void *ud) {
+  cares_token *t = TOKEN_OF_UQ(uq);
+  (void)ud;
+  if (!t->q) {
+    return NULL;
+  }
+  if (t->own_name) {
+    return mdspf__cares_unescape_name(t->name, buf, bufsz) >= 0 ? buf : NULL;
+  }
+  return mdspf_dns_query_name(t->q);
+}
+
+static void udp_done(mdspf__udpq *uq, int status, const unsigned char *abuf,
+                     int alen, void *ud) {
+  (void)ud;
+  /* on_ares_done only reads the answer */
+  on_ares_done(TOKEN_OF_UQ(uq), status, 0,
+               (unsigned char *)(uintptr_t)abuf, alen);
+}
+
+/* A socket of own channel ud opened or closing: the table and the host's
+ * watch hook learn it, as from sock_state_cb. */
+static void udp_sock(int fd, int open, void *ud) {
+  cares_chan *h = ud;
+  mdspf_cares *c = h->c;
+  fd_set_events(c, h, fd, open ? 1 : 0);
+  if (c->watch) {
+    c->in_hook++;
+    c->watch(c->loop_ud, fd, open ? 1 : 0, 0);
+    c->in_hook--;
+  }
+}
+
+static const mdspf__udp_ops udp_ops = {udp_name, udp_done, udp_sock};
+
 /* ---- channels ------------------------------------------------------------- */
 
 /* Open a channel for lane l, configured like every other of the lane and
@@ -936,7 +1012,6 @@ static const struct ares_socket_functions socket_functions = {
 static cares_chan *chan_open(mdspf_cares *c, int l, int *err) {
   cares_lane *L = &c->lanes[l];
   struct ares_options ao;
-  struct ares_addr_port_node *servers = NULL;
   size_t slots = 2 * (c->nservers > 0 ? c->nservers : 1);
   cares_chan *h;
   int mask, st;
@@ -952,6 +1027,14 @@ static cares_chan *chan_open(mdspf_cares *c, int l, int *err) {
   }
   h->c = c;
   h->lane = l;
+  if (l == LANE_MAIN && c->own_udp) {
+    h->own = 1;
+    mdspf__udp_init(&h->u, &c->ucfg, &udp_ops, h);
+    *err = MDSPF_OK;
+    c->fd_slots += slots;
+    mdspf__list_push_back(&L->chans, &h->link);
+    return h;
+  }
   memset(&ao, 0, sizeof ao);
   mask = ARES_OPT_FLAGS | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES |
          ARES_OPT_SOCK_STATE_CB | ARES_OPT_EDNSPSZ | ARES_OPT_SOCK_RCVBUF |
@@ -971,15 +1054,9 @@ static cares_chan *chan_open(mdspf_cares *c, int l, int *err) {
     return NULL;
   }
   ares_set_socket_functions(h->ch, &socket_functions, NULL);
-  if (c->primary) {
-    /* the servers the primary was given (or read from the system) */
-    st = ares_get_servers_ports(c->primary->ch, &servers);
-    if (st == ARES_SUCCESS) {
-      st = ares_set_servers_ports(h->ch, servers);
-    }
-    if (servers) {
-      ares_free_data(servers);
-    }
+  if (c->srv_nodes) {
+    /* the servers given, or read from the system at creation */
+    st = ares_set_servers_ports(h->ch, c->srv_nodes);
     if (st != ARES_SUCCESS) {
       *err = st == ARES_ENOMEM ? MDSPF_E_NOMEM : MDSPF_E_DNS;
       ares_destroy(h->ch);
@@ -998,7 +1075,17 @@ static cares_chan *chan_open(mdspf_cares *c, int l, int *err) {
 static void chan_close(mdspf_cares *c, cares_chan *h) {
   size_t i;
   c->in_ares++;
-  ares_destroy(h->ch); /* reports its sockets closed through sock_state_cb */
+  if (h->own) {
+    /* what is still in it ends as a destroyed c-ares channel's would */
+    while (h->sent.head) {
+      cares_token *t = TOKEN(h->sent.head);
+      mdspf__udp_cancel(&h->u, &t->uq);
+      on_ares_done(t, ARES_EDESTRUCTION, 0, NULL, 0);
+    }
+    mdspf__udp_close(&h->u); /* reports its sockets through udp_sock */
+  } else {
+    ares_destroy(h->ch); /* reports its sockets through sock_state_cb */
+  }
   c->in_ares--;
   /* not expected: c-ares reports every socket it closes */
   for (i = 0; i < c->nfds;) {
@@ -1176,7 +1263,9 @@ static void on_ares_done(void *arg, int status, int timeouts,
 static cares_token *submit(mdspf_cares *c, cares_chan *h, cares_token *t) {
   char esc[ESC_NAME_MAX + 1];
   const char *name = t->name;
-  if (!t->own_name) {
+  if (h->own) {
+    name = ""; /* udp_name gives it when it is needed */
+  } else if (!t->own_name) {
     /* q is alive (see TOKEN_SMALL_SIZE) and its name was checked and
      * escaped once already by cares_query: this cannot fail */
     name = t->q && mdspf__cares_escape_name(mdspf_dns_query_name(t->q),
@@ -1194,7 +1283,11 @@ static cares_token *submit(mdspf_cares *c, cares_chan *h, cares_token *t) {
     h->spent = 1;
   }
   c->in_ares++;
-  if (name) {
+  if (name && h->own) {
+    memset(&t->uq, 0, sizeof t->uq);
+    t->uq.rrtype = ares_type(t->rrtype);
+    mdspf__udp_send(&h->u, &t->uq); /* may complete inline */
+  } else if (name) {
     ares_query(h->ch, name, DNS_CLASS_IN, ares_type(t->rrtype),
                on_ares_done, t);
   } else {
@@ -1289,7 +1382,8 @@ static void sweep(mdspf_cares *c) {
     mdspf__link *k;
     for (k = c->lanes[l].chans.head; k; k = k->next) {
       cares_chan *h = CHAN(k);
-      if (h->live == 0 && h->sent.count > 0) {
+      /* (an own channel has no cancelled query: they leave at once) */
+      if (!h->own && h->live == 0 && h->sent.count > 0) {
         c->in_ares++;
         ares_cancel(h->ch); /* callbacks only free cancelled tokens */
         c->in_ares--;
@@ -1456,6 +1550,15 @@ static void cares_cancel(void *impl, void *token) {
     cares_site *s = t->site;
     mdspf__list_remove(&s->ln[t->lane].queue, &t->link);
     site_ready(c, s, t->lane);
+    token_free(c, t);
+  } else if (t->chan->own) {
+    /* out at once: a late answer to its ID is dropped */
+    cares_chan *h = t->chan;
+    mdspf__udp_cancel(&h->u, &t->uq);
+    mdspf__list_remove(&h->sent, &t->link);
+    h->live--;
+    t->site->ln[t->lane].sent--;
+    site_ready(c, t->site, t->lane);
     token_free(c, t);
   } else {
     t->chan->live--; /* the token waits for c-ares to call back */
@@ -1628,6 +1731,86 @@ static int status_from_ares(int st) {
   return st == ARES_ENOMEM ? MDSPF_E_NOMEM : MDSPF_E_DNS;
 }
 
+/* The system's servers (resolv.conf, through c-ares) into c->srv_nodes:
+ * a channel made only to read the configuration, then destroyed. */
+static int system_servers(mdspf_cares *c) {
+  struct ares_options ao;
+  struct ares_addr_port_node *cur = NULL, *p;
+  ares_channel ch;
+  size_t n = 0, i;
+  int st;
+  memset(&ao, 0, sizeof ao);
+  ao.flags = ARES_FLAG_NOSEARCH | ARES_FLAG_NOALIASES;
+  /* No ares_library_init: a no-op on POSIX in 1.18, and global. */
+  st = ares_init_options(&ch, &ao, ARES_OPT_FLAGS);
+  if (st != ARES_SUCCESS) {
+    return status_from_ares(st);
+  }
+  st = ares_get_servers_ports(ch, &cur);
+  if (st != ARES_SUCCESS) {
+    ares_destroy(ch);
+    return status_from_ares(st);
+  }
+  for (p = cur; p && n < MAX_SERVERS; p = p->next) {
+    n++;
+  }
+  if (n > 0) {
+    c->srv_nodes = c_alloc_array(c, n, sizeof *c->srv_nodes);
+    if (!c->srv_nodes) {
+      ares_free_data(cur);
+      ares_destroy(ch);
+      return MDSPF_E_NOMEM;
+    }
+    for (p = cur, i = 0; i < n; p = p->next, i++) {
+      c->srv_nodes[i] = *p;
+      c->srv_nodes[i].next = i + 1 < n ? &c->srv_nodes[i + 1] : NULL;
+    }
+    c->srv_cap = n;
+  }
+  ares_free_data(cur);
+  ares_destroy(ch);
+  c->nservers = n;
+  return MDSPF_OK;
+}
+
+/* The own UDP transport's configuration: the servers and options. */
+static void udp_cfg_fill(mdspf_cares *c, const mdspf_cares_options *o) {
+  mdspf__udp_cfg *u = &c->ucfg;
+  const struct ares_addr_port_node *p;
+  for (p = c->srv_nodes; p && u->nsrv < MDSPF__UDP_MAX_SERVERS; p = p->next) {
+    mdspf__udp_server *s = &u->srv[u->nsrv];
+    uint16_t port = (uint16_t)(p->udp_port > 0 ? p->udp_port : 53);
+    memset(s, 0, sizeof *s);
+    if (p->family == AF_INET) {
+      s->addr.in4.sin_family = AF_INET;
+      s->addr.in4.sin_port = htons(port);
+      memcpy(&s->addr.in4.sin_addr, &p->addr.addr4, 4);
+      s->len = sizeof s->addr.in4;
+    } else if (p->family == AF_INET6) {
+      s->addr.in6.sin6_family = AF_INET6;
+      s->addr.in6.sin6_port = htons(port);
+      memcpy(&s->addr.in6.sin6_addr, &p->addr.addr6, 16);
+      s->len = sizeof s->addr.in6;
+    } else {
+      continue;
+    }
+    u->nsrv++;
+  }
+  if (u->nsrv == 0) {
+    /* what c-ares does without a configured server */
+    u->srv[0].addr.in4.sin_family = AF_INET;
+    u->srv[0].addr.in4.sin_port = htons(53);
+    u->srv[0].addr.in4.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    u->srv[0].len = sizeof u->srv[0].addr.in4;
+    u->nsrv = 1;
+  }
+  u->tries = o->tries;
+  u->timeout_ms = o->timeout_ms;
+  u->edns_size = (o->flags & MDSPF_CARES_NO_EDNS) ? 0 : o->edns_size;
+  u->no_rotate = (o->flags & MDSPF_CARES_NO_ROTATE) != 0;
+  u->rcvbuf = SOCK_RCVBUF;
+}
+
 mdspf_status mdspf_cares_new(const mdspf_cares_options *opt, mdspf_cares **out) {
   mdspf_cares_options o;
   struct ares_addr_port_node *nodes = NULL;
@@ -1732,46 +1915,26 @@ mdspf_status mdspf_cares_new(const mdspf_cares_options *opt, mdspf_cares **out) 
     L->site_sent = SITE_SENT(L->chan_sent, L->max_chans);
   }
 
+  if (nnodes > 0) {
+    c->srv_nodes = nodes; /* freed with the channels */
+    c->srv_cap = cap;
+  } else {
+    st = system_servers(c);
+    if (st != MDSPF_OK) {
+      c_free(&tmp, c, sizeof *c);
+      return st;
+    }
+  }
+  udp_cfg_fill(c, &o);
+  c->own_udp = !(o.flags & MDSPF_CARES_USE_TCP);
   c->primary = chan_open(c, LANE_MAIN, &st);
   if (!c->primary) {
-    c_free(&tmp, nodes, cap * sizeof *nodes);
+    c_free(&tmp, c->srv_nodes, c->srv_cap * sizeof *c->srv_nodes);
     c_free(&tmp, c->fds, c->fds_cap * sizeof *c->fds);
     c_free(&tmp, c, sizeof *c);
     return st;
   }
   c->primary->primary = 1;
-  if (nnodes > 0) {
-    st = ares_set_servers_ports(c->primary->ch, nodes); /* copies the list */
-    c_free(&tmp, nodes, cap * sizeof *nodes);
-    if (st != ARES_SUCCESS) {
-      chan_close(c, c->primary);
-      c_free(&tmp, c->fds, c->fds_cap * sizeof *c->fds);
-      c_free(&tmp, c, sizeof *c);
-      return status_from_ares(st);
-    }
-  } else {
-    struct ares_addr_port_node *cur = NULL, *p;
-    size_t n = 0;
-    /* sized from the configuration c-ares read */
-    if (ares_get_servers_ports(c->primary->ch, &cur) == ARES_SUCCESS) {
-      for (p = cur; p; p = p->next) {
-        n++;
-      }
-      ares_free_data(cur);
-    }
-    if (n > 1) {
-      /* room in the socket table for every server of the primary */
-      c->fd_slots = 0;
-      c->nservers = n;
-      if (fd_reserve(c, 2 * n) != 0) {
-        chan_close(c, c->primary);
-        c_free(&tmp, c->fds, c->fds_cap * sizeof *c->fds);
-        c_free(&tmp, c, sizeof *c);
-        return MDSPF_E_NOMEM;
-      }
-      c->fd_slots = 2 * n;
-    }
-  }
   *out = c;
   return MDSPF_OK;
 }
@@ -1841,6 +2004,9 @@ static void close_all(mdspf_cares *c) {
   c_free(c, c->fds, c->fds_cap * sizeof *c->fds);
   c_free(c, c->pfd, c->pfd_cap * sizeof *c->pfd);
   c_free(c, c->tab, c->tab_n * sizeof *c->tab); /* no site is left */
+  c_free(c, c->srv_nodes, c->srv_cap * sizeof *c->srv_nodes);
+  c->srv_nodes = NULL;
+  c->srv_cap = 0;
   free_lists_drop(c);
   c->fds = NULL;
   c->pfd = NULL;
