@@ -7,6 +7,23 @@
  * maildrop-spf-cares), so the core library never links c-ares.  Works
  * with c-ares >= 1.18 and uses only the 1.18 API.
  *
+ * Transports: queries over UDP (the first try of every query unless
+ * MDSPF_CARES_USE_TCP) go out through the backend's own transport, not
+ * through c-ares: one connected UDP socket per server, a random 16-bit
+ * ID per query from the system's entropy source (getentropy), and an
+ * answer accepted only from a server the query was sent to, with its ID,
+ * QR set, opcode QUERY and the same single question (name compared
+ * without regard to case); anything else is read and dropped.  Retries
+ * are c-ares': the servers in turn from a random one (the first with
+ * MDSPF_CARES_NO_ROTATE), tries rounds, timeout_ms doubled for every
+ * full round; a server answering SERVFAIL, REFUSED or NOTIMP, or that
+ * cannot be sent to or reports its port unreachable, is not asked again
+ * for that query when there are others; a FORMERR to a query with EDNS
+ * is asked once more of the same server without it.  Names under .onion
+ * are never sent (NXDOMAIN at once, RFC 7686).  c-ares reads the system
+ * configuration (/etc/resolv.conf) at mdspf_cares_new and carries
+ * everything over TCP (see "TCP").
+ *
  * Event-loop integration follows c-ares and hiredis: the backend owns its
  * sockets and tells the host which ones to watch (watch callback) and
  * when it next needs a timeout pass (timer callback); the host calls
@@ -30,14 +47,14 @@
  * when the call that ran the callback returns.
  *
  * Admission: one hostile domain cannot hold up the others.  A query
- * whose name servers never answer keeps its place in c-ares until it
- * times out (timeout_ms, doubled per try: 6 s with the defaults).  So
- * the backend keeps a pool of c-ares channels, each with its own sockets
- * and at most 128 queries in flight (c-ares 1.18 has one UDP socket per
- * server and channel, and a burst of more answers than that overflows
- * its receive buffer): the first is made by mdspf_cares_new, another is
- * opened when every open one is full, up to max_channels, and an extra
- * one is closed once it is empty and the others are at most half full.
+ * whose name servers never answer keeps its place until it times out
+ * (timeout_ms, doubled per round: 6 s with the defaults).  So the
+ * backend keeps a pool of channels, each with its own sockets and at
+ * most 128 queries in flight (a channel has one UDP socket per server,
+ * and a burst of more answers than that overflows its receive buffer):
+ * the first is made by mdspf_cares_new, another is opened when every
+ * open one is full, up to max_channels, and an extra one is closed once
+ * it is empty and the others are at most half full.
  * On top of that, queries are admitted per site -- the registered domain
  * a name is under, guessed from its last labels (two; three under a
  * two-letter country code with a generic second level such as co.uk or
@@ -49,15 +66,17 @@
  * or thousands, holds at most one channel and every other lookup goes
  * out at once; only when max_channels such domains hang at the same time
  * (2,048 queries with the defaults) does a new lookup wait, and then for
- * the next free place rather than behind their queues.  Memory: a
- * channel is about 75 KiB (c-ares' tables); a queued query is a token
- * holding its escaped name (about 200 octets for a name of up to 127
- * escaped octets); a site is its key.  Up to 128 such tokens and 64
- * sites that are done with are kept for reuse (about 50 KiB), so a
- * steady load allocates nothing per query.
+ * the next free place rather than behind their queues.  Memory: a UDP
+ * channel is under 1 KiB (its ID table; no c-ares channel), a TCP one
+ * about 75 KiB (c-ares' tables); a query is a token of about 150 octets
+ * (one with a name of its own that differs from its check's, rare, about
+ * 660), which is also all a UDP query in flight costs; a site is its
+ * key.  Up to 128 tokens and 64 sites that are done with are kept for
+ * reuse (about 50 KiB), so a steady load allocates nothing per query.
  *
- * Sockets: the first channel's UDP sockets (one per server) stay open
- * from its first query until mdspf_cares_free, so checks that follow one
+ * Sockets: the first channel's UDP sockets (one per server, opened when
+ * its first query to that server goes out) stay open until
+ * mdspf_cares_free, so checks that follow one
  * another reuse them instead of opening one each; the watch hook hears
  * of them once.  Other channels, and TCP connections, have sockets only
  * while they have queries.
@@ -79,9 +98,13 @@
  *
  * Known limits of c-ares 1.18: it allocates through its own process-wide
  * allocator (the alloc hook below covers this library's allocations
- * only); it retries SERVFAIL/REFUSED/NOTIMP on the next server and then
- * reports "could not contact servers", so those answers arrive as
- * MDSPF_DNS_TEMPFAIL without an rcode; and an MX, PTR or CNAME target
+ * only: everything of a UDP query, and TCP's tokens, but not what c-ares
+ * holds for TCP and the configuration); over TCP it retries
+ * SERVFAIL/REFUSED/NOTIMP on the next server and then reports "could not
+ * contact servers", so those answers arrive as MDSPF_DNS_TEMPFAIL without
+ * an rcode (over UDP the last server's code is kept: SERVFAIL and
+ * REFUSED give MDSPF_DNS_TEMPFAIL with it, NOTIMP MDSPF_DNS_ERROR); and
+ * an MX, PTR or CNAME target
  * with octets other than letters, digits, '-', '.', '_', '/' and '*'
  * makes the whole reply unreadable (MDSPF_DNS_ERROR) rather than that
  * one record being skipped.
@@ -128,11 +151,11 @@ typedef struct mdspf_cares_options {
    *  "[2001:db8::53]:5353", "::1".  NULL or "": the system configuration
    *  (/etc/resolv.conf).  Copied by mdspf_cares_new. */
   const char *servers;
-  int timeout_ms; /**< first per-try timeout [2000]; c-ares doubles it */
+  int timeout_ms; /**< first per-try timeout [2000]; doubled per round */
   int tries;      /**< attempts per server over UDP [2]; see "TCP" */
   unsigned flags; /**< MDSPF_CARES_* */
   int edns_size;  /**< EDNS0 UDP payload size advertised [1232] */
-  /** c-ares channels in the pool at most (see "Admission") [16], 1..64;
+  /** channels in the pool at most (see "Admission") [16], 1..64;
    *  each has its own sockets (one per server).  Appended in 0.2: a
    *  caller whose struct_size ends before it gets the default. */
   int max_channels;
@@ -147,7 +170,7 @@ MDSPF_API void mdspf_cares_options_init(mdspf_cares_options *opt);
  * as first published, which ended with edns_size; unknown flag bits; a
  * value out of range: timeout_ms 10..60000, tries 1..10,
  * edns_size 512..4096, max_channels 1..64), MDSPF_E_DNS if
- * c-ares cannot initialise (e.g. no usable system configuration),
+ * c-ares cannot initialise or read the system configuration,
  * MDSPF_E_NOMEM.
  */
 MDSPF_API mdspf_status mdspf_cares_new(const mdspf_cares_options *opt,

@@ -1,29 +1,41 @@
 /*
  * lib/resolvers/cares/backend.c -- the c-ares 1.18 resolver backend: a
- * small pool of c-ares channels, admission of queries to them site by
+ * small pool of channels (our own UDP transport, udp.c, for the main
+ * lane; c-ares channels for TCP), admission of queries to them site by
  * site, per-query tokens, socket and timer bookkeeping, and the poll(2)
  * driver behind mdspf_cares_wait().
  *
- * Channels.  c-ares 1.18 sends every UDP query to a server through one
- * socket per channel, so the answers to everything in flight may arrive
- * in one burst on it, and what does not fit in its receive buffer is lost
- * and costs a retransmission timeout: a channel takes at most
- * CHAN_SENT queries (see there).  Queries whose servers never answer
- * hold their place until they time out (timeout_ms, doubled per try), so
- * one full channel would make every other lookup wait behind them.  The
- * backend therefore keeps a pool: the primary channel, made at creation
- * and kept until the free, and up to max_channels - 1 more, opened when
- * every open one is full and closed once empty while the others are at
- * most half full.  A new query goes to the first open channel with room
- * (so the extra ones drain and close).  Each channel has its own sockets;
- * the fd table maps every socket to its channel, the hooks and
- * mdspf_cares_getsock report all of them, the timer is the earliest
- * deadline of any channel, and mdspf_cares_wait polls them all.  The
- * main lane's UDP channels keep their sockets open while they have no
- * query (ARES_FLAG_STAYOPEN): a host that checks one message at a time
- * would otherwise open, configure, connect and close a socket per check.
- * So the primary channel holds one UDP socket per server from its first
- * query until the free; an extra channel's sockets close with it.
+ * Channels.  A channel sends every UDP query to a server through one
+ * socket, so the answers to everything in flight may arrive in one burst
+ * on it, and what does not fit in its receive buffer is lost and costs a
+ * retransmission timeout: a channel takes at most CHAN_SENT queries (see
+ * there).  Queries whose servers never answer hold their place until
+ * they time out (timeout_ms, doubled per round), so one full channel
+ * would make every other lookup wait behind them.  The backend therefore
+ * keeps a pool: the primary channel, made at creation and kept until the
+ * free, and up to max_channels - 1 more, opened when every open one is
+ * full and closed once empty while the others are at most half full.  A
+ * new query goes to the first open channel with room (so the extra ones
+ * drain and close).  Each channel has its own sockets; the fd table maps
+ * every socket to its channel, the hooks and mdspf_cares_getsock report
+ * all of them, the timer is the earliest deadline of any channel, and
+ * mdspf_cares_wait polls them all.  The main lane's channels keep their
+ * UDP sockets open while they have no query: a host that checks one
+ * message at a time would otherwise open, configure, connect and close a
+ * socket per check.  So the primary channel holds one UDP socket per
+ * server from its first query there until the free; an extra channel's
+ * sockets close with it.
+ *
+ * Own UDP.  Over UDP (the main lane, unless MDSPF_CARES_USE_TCP) a
+ * channel is not a c-ares channel but udp.c's transport: a c-ares 1.18
+ * channel costs ~75 KiB of tables and each query in it ~340 octets more,
+ * which made a check in flight cost twice what the library itself
+ * allocates for it.  A token carries the transport's state of its query
+ * (uq); an own channel has no cancelled queries waiting for a callback
+ * (cancel takes the query out at once), its sockets go through udp_sock
+ * into the same fd table and hooks, and its deadlines into chan_ms.
+ * c-ares still reads the system configuration (system_servers, once, at
+ * creation: every channel then gets the same servers) and carries TCP.
  *
  * Sites.  The pool alone would only move the limit: a domain whose name
  * servers never answer can fill any number of channels with names under
@@ -68,7 +80,8 @@
  *
  * Tokens.  c-ares 1.18 cannot cancel one query, so every query gets a
  * small token (the c-ares callback argument, and the resolver token the
- * core passes back to cancel()).  cancel() only marks a token in c-ares
+ * core passes back to cancel()).  In an own UDP channel cancel() takes
+ * it out at once.  In a c-ares channel cancel() only marks a token
  * and forgets q; the token stays on its channel's list until c-ares calls
  * back (answer, timeout, ARES_ECANCELLED or ARES_EDESTRUCTION), which
  * frees it quietly.  When every query left in a channel is a cancelled
@@ -1906,7 +1919,9 @@ mdspf_status mdspf_cares_new(const mdspf_cares_options *opt, mdspf_cares **out) 
     } else {
       /* UDP: a truncated reply comes back to us (next_lane) */
       L->chan_sent = CHAN_SENT;
-      /* STAYOPEN: the sockets outlive the queries (see "Channels") */
+      /* own UDP channels then (see "Own UDP"); these flags are for a
+       * c-ares UDP channel, which none is: STAYOPEN, the sockets outlive
+       * the queries (see "Channels") */
       L->flags = base | ARES_FLAG_IGNTC | ARES_FLAG_STAYOPEN;
       L->tries = o.tries;
       L->timeout_ms = o.timeout_ms;
