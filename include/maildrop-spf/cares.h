@@ -124,7 +124,10 @@ extern "C" {
 typedef struct mdspf_cares mdspf_cares;
 
 /** Watch fd for reading (rd != 0) and/or writing (wr != 0); rd == wr == 0
- *  means stop watching it (it is about to be closed). */
+ *  means stop watching it (it is about to be closed).  Level-triggered,
+ *  as poll(2), libevent's EV_PERSIST and asyncio's add_reader are: one
+ *  mdspf_cares_process_fd reads at most 256 datagrams from a UDP socket
+ *  and leaves the rest for the next report that it is readable. */
 typedef void (*mdspf_watch_fn)(void *loop_ud, int fd, int rd, int wr);
 /* mdspf_timer_fn (spf.h): call mdspf_cares_process_timeout after ms. */
 

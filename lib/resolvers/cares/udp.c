@@ -55,10 +55,11 @@ enum {
   RC_REFUSED = 5
 };
 
-/* Datagrams read from one socket per call at most: the rest wait for the
- * next readiness report, so one busy socket does not starve the others
- * (and the timers) of a host's loop. */
-#define READ_BURST 64
+/* Datagrams read from one socket per call at most (twice a channel's
+ * worth of answers): the rest wait for the next readiness report, so a
+ * socket flooded with junk does not starve the others (and the timers)
+ * of a host's loop.  Hosts watch level-triggered (see cares.h). */
+#define READ_BURST 256
 
 /* ---- randomness ------------------------------------------------------- */
 
@@ -311,11 +312,20 @@ static int send_try(mdspf__udp *u, mdspf__udpq *q, const unsigned char *buf,
   unsigned i = q->srv;
   long tmo = u->cfg->timeout_ms;
   unsigned shift = q->tries / u->cfg->nsrv;
+  int k;
   if (u->fd[i] < 0 && sock_open(u, i) != 0) {
     return -1;
   }
-  if (send(u->fd[i], buf, len, SEND_FLAGS) != (ssize_t)len) {
-    return -1;
+  for (k = 0;; k++) {
+    ssize_t n = send(u->fd[i], buf, len, SEND_FLAGS);
+    if (n == (ssize_t)len) {
+      break;
+    }
+    /* EINTR, or an ICMP error left by an earlier datagram to this server
+     * (reported once, then cleared): worth one more go, not a try */
+    if (n >= 0 || k > 0 || (errno != EINTR && errno != ECONNREFUSED)) {
+      return -1;
+    }
   }
   q->asked |= (uint32_t)1 << i;
   /* c-ares doubles the timeout for every full round over the servers */
