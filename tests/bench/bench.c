@@ -1226,7 +1226,7 @@ int main(int argc, char **argv) {
   row_init(R_RSS1, "peak RSS KiB, 1 check in flight", 0, 1);
   row_init(R_RSS256, "peak RSS KiB, 256 checks in flight", 0, 1);
   row_init(R_RSSPER, "RSS KiB per extra check in flight", 1, 1);
-  row_init(R_HEAPPER, "  of it the library's own heap, KiB [3]", 1, 1);
+  row_init(R_HEAPPER, "  the library's own heap per check, KiB [3]", 1, 1);
   row_init(R_QUERIES, "DNS queries per check", 2, 1);
   row_init(R_Q_CACHE, "DNS queries per check, warm cache", 2, 1);
 #if MDSPF_BENCH_LOOKAHEAD
@@ -1310,9 +1310,9 @@ int main(int argc, char **argv) {
          "sequential rate at %ld ms/query.\n",
          c.delay_ms);
   printf("[3] what the context and the c-ares backend allocated through "
-         "their allocator\n    hooks (checks, records, answers, tokens); "
-         "the rest of the RSS row is c-ares'\n    own state (a channel of "
-         "~75 KiB per 128 queries in flight) and malloc's.\n");
+         "their allocator\n    hooks (checks, records, answers, tokens, "
+         "UDP channels); the RSS row also\n    has malloc's own overhead "
+         "and, on the other side, memory freed and reused.\n");
   printf("DNS queries per check are counted at the delay proxy (every "
          "datagram a library sent).\n");
   if (!la_label) {

@@ -418,9 +418,9 @@ void mdspf__udp_send(mdspf__udp *u, mdspf__udpq *q) {
   q->tries = 0;
   q->asked = q->skip = 0;
   q->noedns = 0;
-  q->srv = u->cfg->no_rotate || u->cfg->nsrv < 2
-               ? 0
-               : (uint8_t)(rnd16(u->cfg) % u->cfg->nsrv);
+  q->srv = (uint8_t)(u->cfg->no_rotate || u->cfg->nsrv < 2
+                         ? 0u
+                         : rnd16(u->cfg) % u->cfg->nsrv);
   /* a random ID no other query here has (a handful of draws at most: a
    * transport holds a few hundred of 65,536) */
   id = rnd16(u->cfg);
