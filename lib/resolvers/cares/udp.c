@@ -265,12 +265,12 @@ static int same_question(const mdspf__udp *u, mdspf__udpq *q,
   if (alen < wend) {
     return 0;
   }
-  for (i = HDR; i < wend; i++) {
+  for (i = HDR; i < wend - 4; i++) {
     if (lc(a[i]) != lc(want[i])) {
       return 0; /* label lengths too: a pointer (0xC0..) never matches */
     }
   }
-  return 1;
+  return memcmp(a + wend - 4, want + wend - 4, 4) == 0; /* type, class */
 }
 
 /* ---- sockets ---------------------------------------------------------------- */
@@ -299,8 +299,25 @@ static int sock_open(mdspf__udp *u, unsigned i) {
     return -1;
   }
   u->fd[i] = fd;
-  u->ops->sock(fd, 1, u->ud);
+  /* announced by attempt() once it is done with its query: the host's
+   * hook may cancel that very query */
+  u->unannounced |= (uint32_t)1 << i;
   return 0;
+}
+
+/* Tell the caller about sockets opened since; each is announced once,
+ * even when a callback opens more meanwhile. */
+static void announce(mdspf__udp *u) {
+  while (u->unannounced) {
+    unsigned i = 0;
+    while (!(u->unannounced & ((uint32_t)1 << i))) {
+      i++;
+    }
+    u->unannounced &= ~((uint32_t)1 << i);
+    if (u->fd[i] >= 0) {
+      u->ops->sock(u->fd[i], 1, u->ud);
+    }
+  }
 }
 
 /* ---- tries ------------------------------------------------------------------ */
@@ -348,13 +365,17 @@ static void attempt(mdspf__udp *u, mdspf__udpq *q, int advance) {
   int len = build(u, q, buf, sizeof buf);
   if (len < 0) {
     finish(u, q, ARES_EBADNAME, NULL, 0);
+    announce(u);
     return;
   }
+  /* q is never touched after finish() or announce(): their callbacks
+   * may cancel it, and its owner free it */
   for (;;) {
     if (advance) {
       do {
         if ((unsigned)q->tries + 1 >= max) {
           finish(u, q, q->status, NULL, 0);
+          announce(u);
           return;
         }
         q->tries++;
@@ -362,6 +383,7 @@ static void attempt(mdspf__udp *u, mdspf__udpq *q, int advance) {
       } while (q->skip & ((uint32_t)1 << q->srv));
     }
     if (send_try(u, q, buf, (size_t)len) == 0) {
+      announce(u);
       return;
     }
     if (n > 1) {
@@ -510,8 +532,10 @@ static void answer(mdspf__udp *u, unsigned i, const unsigned char *a,
     return; /* late, forged or misdirected: ignored, as c-ares does */
   }
   rcode = a[3] & 0x0f;
-  if (rcode == RC_FORMERR && !q->noedns && u->cfg->edns_size > 0 &&
-      q->srv == i) {
+  if (rcode == RC_FORMERR && !q->noedns && u->cfg->edns_size > 0) {
+    if (q->srv != i) {
+      return; /* late, to an earlier try: the current one stands */
+    }
     /* a server that does not understand EDNS: the same question without
      * it, of the same server, in the same try */
     mdspf__list_remove(&u->due, &q->due_link);

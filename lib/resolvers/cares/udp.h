@@ -105,7 +105,9 @@ typedef struct mdspf__udp_ops {
   void (*done)(mdspf__udpq *q, int status, const unsigned char *abuf,
                int alen, void *ud);
   /* Socket fd was opened (open 1: watch it for reading) or is about to
-   * be closed (open 0). */
+   * be closed (open 0).  An opening is reported once the query that
+   * opened it is in the transport (or over), so the callback may cancel
+   * any query. */
   void (*sock)(int fd, int open, void *ud);
 } mdspf__udp_ops;
 
@@ -116,6 +118,7 @@ typedef struct mdspf__udp {
   int fd[MDSPF__UDP_MAX_SERVERS]; /* -1: not open */
   mdspf__udpq *ids[MDSPF__UDP_ID_BUCKETS];
   mdspf__list due; /* every query, earliest deadline first */
+  uint32_t unannounced; /* sockets opened, ops->sock not called yet */
   size_t n;        /* queries in it */
 } mdspf__udp;
 
