@@ -7,7 +7,8 @@
 # --errors-for-leak-kinds=all --track-fds=yes --track-origins=yes:
 #   - every unit test program BUILD_BIN_DIR/test_* (test_cares is given
 #     the dnsfault responder as argv[1] and runs first, alone: its c-ares
-#     timeouts are short; test_threads runs fewer rounds),
+#     timeouts are short; test_udp, whose retry timing is measured, runs
+#     alone too; test_threads runs fewer rounds),
 #   - spf-testsuite over the openspf RFC 7208 suite ($MDSPF_SUITE_DIR, else
 #     SRCDIR/../shared/testsuite; skipped with a message when absent) and
 #     over the project's own files, SRCDIR/tests/suite-data/*.yml,
@@ -36,7 +37,7 @@ BIN=$(cd "$1" && pwd) || exit 2
 SRC=$(cd "$2" && pwd) || exit 2
 VALGRIND=${VALGRIND:-valgrind}
 # Programs run several times slower under valgrind: timing-based tests
-# (test_cares) stretch their timeouts and bounds by this factor.
+# (test_cares, test_udp) stretch their timeouts and bounds by this factor.
 export MDSPF_TEST_TIME_SCALE=${MDSPF_TEST_TIME_SCALE:-4}
 JOBS=${VG_JOBS:-$(nproc 2>/dev/null || echo 2)}
 VG_TIMEOUT=${VG_TIMEOUT:-300} # seconds per program
@@ -90,6 +91,7 @@ for t in "$BIN"/test_*; do
   n=$(basename "$t")
   case $n in
   test_cares) job --solo "$n" 0 "" -- "$t" "$BIN/dnsfault" ;;
+  test_udp) job --solo "$n" 0 "" -- "$t" ;; # measures retry timing
   test_threads) job "$n" 0 "" -- "$t" 8 8 ;; # valgrind serialises threads
   *) job "$n" 0 "" -- "$t" ;;
   esac
