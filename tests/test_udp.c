@@ -115,6 +115,11 @@ typedef struct env {
   int bad; /* a callback saw something the contract rules out */
   tok *toks[MAX_TOKS];
   unsigned ntoks;
+  /* re-entry from the sock callback: cancel this query when a socket
+   * opens, then (poison) fill its transport part with 0xA5, standing in
+   * for its owner freeing it -- the transport must not write it again */
+  tok *cancel_on_open;
+  int poison;
 } env;
 
 static const char *op_name(mdspf__udpq *q, char *buf, size_t bufsz, void *ud) {
@@ -194,6 +199,14 @@ static void op_sock(int fd, int open, void *ud) {
     }
     e->tfd[e->ntfd++] = fd;
     e->opened++;
+    if (e->cancel_on_open) {
+      tok *c = e->cancel_on_open;
+      e->cancel_on_open = NULL;
+      mdspf__udp_cancel(&e->u, &c->q);
+      if (e->poison) {
+        memset(&c->q, 0xA5, sizeof c->q);
+      }
+    }
   } else {
     if (i == e->ntfd) {
       e->bad++; /* closing a socket never reported open */
@@ -1224,6 +1237,85 @@ static void test_case_insensitive(void **state) {
   assert_done_with(t, ARES_SUCCESS, ans, alen);
 }
 
+/* The type and class of the question are compared exactly, not folded
+ * like the name: type 65 has the octet 'A' (0x41), type 97 'a'. */
+static void test_qtype_exact(void **state) {
+  env *e = *state;
+  tok *t;
+  dgram d;
+  qinfo qi;
+  unsigned char good[512], bad[512];
+  size_t gl;
+  env_servers(e, 1);
+  t = tok_new(e, "svc.example", 65);
+  tok_send(e, t);
+  expect_query(e, 1, &d, &qi, T_STEP);
+  assert_int_equal(qi.qtype, 65);
+  gl = mk_reply(d.b, d.len, 0, 1, good);
+  memcpy(bad, good, gl);
+  bad[qi.qend - 3] = 97; /* QTYPE 97 */
+  srv_reply(e, &d, bad, gl);
+  (void)drive(e, 0, stop_done, t, T(20));
+  assert_int_equal(t->ndone, 0);
+  memcpy(bad, good, gl);
+  bad[qi.qend - 1] = 0x21; /* QCLASS 0x21 ('!' against IN's 1) */
+  srv_reply(e, &d, bad, gl);
+  (void)drive(e, 0, stop_done, t, T(20));
+  assert_int_equal(t->ndone, 0);
+  srv_reply(e, &d, good, gl);
+  run_until_done(e, t, T_STEP);
+  assert_done_with(t, ARES_SUCCESS, good, gl);
+}
+
+/* The sock callback (the backend's: the host's watch hook, from which
+ * checks may be cancelled) cancels the query whose send opened the
+ * socket: at its first send, and when it fails over to a server not
+ * asked before.  The query is gone for good -- no deadline, no callback,
+ * its memory never written again. */
+static void test_cancel_from_sock(void **state) {
+  env *e = *state;
+  tok *a, *b;
+  dgram d;
+  qinfo qi;
+  unsigned char ans[512];
+  unsigned char poisoned[sizeof a->q];
+  env_servers(e, 2);
+  e->cfg.no_rotate = 1;
+  e->cfg.tries = 2;
+  e->cfg.timeout_ms = (int)T(50);
+  memset(poisoned, 0xA5, sizeof poisoned);
+  /* the first send opens server 0's socket */
+  a = tok_new(e, "first.example", T_TXT);
+  e->cancel_on_open = a;
+  e->poison = 1;
+  tok_send(e, a);
+  assert_null(e->cancel_on_open);
+  assert_memory_equal(&a->q, poisoned, sizeof a->q);
+  assert_int_equal(mdspf__udp_count(&e->u), 0);
+  assert_int_equal(mdspf__udp_ms(&e->u, now_ms()), -1);
+  /* a failover opens server 1's socket */
+  b = tok_new(e, "second.example", T_TXT);
+  tok_send(e, b);
+  expect_query(e, 3, &d, &qi, T_STEP);
+  assert_int_equal(d.srv, 0);
+  e->cancel_on_open = b;
+  (void)answer_with(e, &d, 2, 0, ans); /* SERVFAIL: on to server 1 */
+  (void)drive(e, 0, stop_empty, NULL, T_STEP);
+  assert_null(e->cancel_on_open);
+  assert_memory_equal(&b->q, poisoned, sizeof b->q);
+  assert_int_equal(mdspf__udp_count(&e->u), 0);
+  assert_int_equal(mdspf__udp_ms(&e->u, now_ms()), -1);
+  (void)drive(e, 0, NULL, NULL, T(200)); /* past every deadline */
+  assert_int_equal(a->ndone, 0);
+  assert_int_equal(b->ndone, 0);
+  assert_int_equal(e->bad, 0);
+  assert_memory_equal(&a->q, poisoned, sizeof a->q);
+  assert_memory_equal(&b->q, poisoned, sizeof b->q);
+  /* (the teardown cancels every token: give them back a state) */
+  memset(&a->q, 0, sizeof a->q);
+  memset(&b->q, 0, sizeof b->q);
+}
+
 /* An answer from another socket than the server's never reaches the
  * query (the transport's socket is connected). */
 static void test_other_socket(void **state) {
@@ -2112,6 +2204,8 @@ static void test_ipv6(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_encode_name),
+      UT(test_qtype_exact),
+      UT(test_cancel_from_sock),
       UT(test_bad_name_inline),
       UT(test_query_format),
       UT(test_rcodes),
