@@ -36,6 +36,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#if defined(__GLIBC__)
+#include <malloc.h> /* mallinfo2 */
+#endif
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -2244,6 +2247,122 @@ static void count_watch(void *ud, int fd, int rd, int wr) {
  * nothing per query (its tokens and sites come from free lists, ordinary
  * answers are parsed on the stack); a burst grows the free lists only up
  * to their bound, and the free releases everything. */
+/* Octets of the process heap in use (every allocator: ours, c-ares',
+ * libc's), -1 where it cannot be read: not glibc >= 2.33, or a malloc
+ * that bypasses glibc's arenas (ASan's: it then reads as unchanged). */
+static long heap_in_use(void) {
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || __GLIBC_MINOR__ >= 33)
+  struct mallinfo2 m = mallinfo2();
+  return (long)m.uordblks;
+#else
+  return -1;
+#endif
+}
+
+/* What a UDP query in flight costs: its token and a share of its
+ * channel, and nothing behind it (no c-ares channel, no c-ares query):
+ * the process heap grows by about what the allocator hook sees.  And a
+ * cancelled query leaves at once: nothing pending, no deadline, nothing
+ * delivered. */
+static void test_cares_inflight_memory(void **state) {
+  enum { N = 512 };
+  static mdspf_dns_query *qs[N];
+  static direct ds[N];
+  static void *toks[N];
+  counting ca = {0};
+  mdspf__allocator a;
+  const mdspf_resolver *r;
+  mdspf_cares *c;
+  size_t held, per_hook;
+  long heap0, heap1;
+  int i;
+  (void)state;
+  /* drop.*: never answered, so all N stay in flight */
+  c = backend_opts(&ca, 5000 * g_scale, 1, 0, NULL, NULL, NULL);
+  r = mdspf_cares_resolver(c);
+  mdspf__allocator_init(&a, NULL, NULL);
+  for (i = 0; i < N; i++) {
+    char name[64];
+    /* eight sites: every query goes out at once (128 per site) */
+    snprintf(name, sizeof name, "drop.n%d.s%d.test", i, i % 8);
+    memset(&ds[i], 0, sizeof ds[i]);
+    qs[i] = mdspf__dnsq_new(&a, name, strlen(name), MDSPF_RR_TXT, direct_cb,
+                            &ds[i]);
+    assert_non_null(qs[i]);
+    qs[i]->state = MDSPF__Q_PENDING;
+  }
+  held = ca.outstanding;
+  heap0 = heap_in_use();
+  for (i = 0; i < N; i++) {
+    toks[i] = NULL;
+    assert_int_equal(
+        r->query(r->impl, qs[i], qs[i]->name, MDSPF_RR_TXT, &toks[i]), 0);
+    assert_non_null(toks[i]);
+  }
+  heap1 = heap_in_use();
+  assert_int_equal(mdspf_cares_pending(c), N);
+  assert_true(mdspf_cares_timeout(c) >= 0);
+  per_hook = (ca.outstanding - held) / N;
+  print_message("a UDP query in flight: %zu octets through the hook", per_hook);
+  /* a token (~150), a share of a site and of a channel's table */
+  assert_true(per_hook < 256);
+  if (heap0 >= 0 && heap1 > heap0) {
+    long per_heap = (heap1 - heap0) / N;
+    print_message(", %ld of the process heap\n", per_heap);
+    /* malloc's own overhead on top, and the growth of the socket table;
+     * a c-ares query (~340) and channel (~75 KiB per 128) would not fit */
+    assert_true(per_heap < (long)per_hook + 128);
+  } else {
+    print_message(" (the process heap cannot be read here)\n");
+  }
+  for (i = 0; i < N; i++) {
+    r->cancel(r->impl, toks[i]);
+  }
+  assert_int_equal(mdspf_cares_pending(c), 0);
+  assert_int_equal(mdspf_cares_timeout(c), -1);
+  assert_int_equal(mdspf_cares_wait(c, 1000), 0); /* at once: nothing */
+  for (i = 0; i < N; i++) {
+    assert_int_equal(ds[i].ncb, 0);
+    mdspf__dnsq_free(qs[i]);
+  }
+  mdspf_cares_free(c);
+  assert_int_equal(ca.outstanding, 0);
+}
+
+/* Over UDP an error answer from the last server asked is reported with
+ * its rcode (cares.h, "Known limits"): SERVFAIL and REFUSED as
+ * TEMPFAIL, NOTIMP and FORMERR as ERROR; and a name under .onion is
+ * answered NXDOMAIN without a query. */
+static void test_cares_udp_rcodes(void **state) {
+  static const struct {
+    const char *name;
+    int status, rcode;
+  } cases[] = {
+      {"servfail.test", MDSPF_DNS_TEMPFAIL, 2},
+      {"refused.test", MDSPF_DNS_TEMPFAIL, 5},
+      {"notimp.test", MDSPF_DNS_ERROR, 4},
+      {"formerr.test", MDSPF_DNS_ERROR, 1},
+      {"nxdomain.test", MDSPF_DNS_NXDOMAIN, 3},
+      {"Ok.TEST", MDSPF_DNS_OK, 0},
+  };
+  counting ca = {0};
+  mdspf_cares *c;
+  size_t i;
+  (void)state;
+  c = backend(&ca);
+  for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    direct d;
+    mdspf_dns_query *q = query_direct(c, cases[i].name, MDSPF_RR_TXT, &d);
+    if (d.status != cases[i].status || d.rcode != cases[i].rcode) {
+      fail_msg("%s: status %d rcode %d, want %d %d", cases[i].name, d.status,
+               d.rcode, cases[i].status, cases[i].rcode);
+    }
+    mdspf__dnsq_free(q);
+  }
+  mdspf_cares_free(c);
+  assert_int_equal(ca.outstanding, 0);
+}
+
 static void test_cares_hot_path(void **state) {
   counting ca = {0};
   sockcount sc;
@@ -2875,6 +2994,8 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_cares_hook_reentry),
       cmocka_unit_test(test_cares_event_loop),
       cmocka_unit_test(test_cares_hot_path),
+      cmocka_unit_test(test_cares_inflight_memory),
+      cmocka_unit_test(test_cares_udp_rcodes),
       cmocka_unit_test(test_cares_concurrent),
       cmocka_unit_test(test_cares_burst),
       cmocka_unit_test(test_cares_head_of_line),

@@ -1237,6 +1237,48 @@ static void test_case_insensitive(void **state) {
   assert_done_with(t, ARES_SUCCESS, ans, alen);
 }
 
+/* One read takes at most 256 datagrams (cares.h: hosts watch
+ * level-triggered, and a socket flooded with answers or junk must not
+ * hold the loop); the next read takes the rest. */
+static void test_read_burst(void **state) {
+  enum { N = 260, BATCH = 20 };
+  env *e = *state;
+  static dgram d;
+  qinfo qi;
+  unsigned char ans[512];
+  int i, k, done0;
+  env_servers(e, 1);
+  e->cfg.timeout_ms = (int)T(5000);
+  e->cfg.rcvbuf = 1 << 20; /* room for all the answers (best effort) */
+  /* in batches, so that the server's own buffer never overflows */
+  for (i = 0; i < N; i += BATCH) {
+    for (k = 0; k < BATCH; k++) {
+      tok_send(e, tok_new(e, "burst.example", T_TXT));
+    }
+    for (k = 0; k < BATCH; k++) {
+      expect_query(e, 1, &d, &qi, T_STEP);
+      srv_reply(e, &d, ans, mk_reply(d.b, d.len, 0, 1, ans));
+    }
+  }
+  assert_int_equal(e->ntfd, 1);
+  /* every answer is in the socket's buffer before the first read */
+  {
+    struct pollfd p;
+    p.fd = e->tfd[0];
+    p.events = POLLIN;
+    assert_int_equal(poll(&p, 1, (int)T_STEP), 1);
+    sleep_ms(T(50));
+  }
+  done0 = e->ndone_total;
+  mdspf__udp_read(&e->u, e->tfd[0]);
+  assert_int_equal(e->ndone_total - done0, 256);
+  assert_int_equal(mdspf__udp_count(&e->u), N - 256);
+  mdspf__udp_read(&e->u, e->tfd[0]);
+  assert_int_equal(e->ndone_total - done0, N);
+  assert_int_equal(mdspf__udp_count(&e->u), 0);
+  assert_int_equal(e->bad, 0);
+}
+
 /* The type and class of the question are compared exactly, not folded
  * like the name: type 65 has the octet 'A' (0x41), type 97 'a'. */
 static void test_qtype_exact(void **state) {
@@ -2205,6 +2247,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_encode_name),
       UT(test_qtype_exact),
+      UT(test_read_burst),
       UT(test_cancel_from_sock),
       UT(test_bad_name_inline),
       UT(test_query_format),
