@@ -341,12 +341,13 @@ cmd_fuzz() {
     -DMDSPF_ENABLE_TESTS=OFF -DCMAKE_C_FLAGS="$flags"
   work=$(mktemp -d "${TMPDIR:-/tmp}/mdspf-fuzz.XXXXXX")
   for t in fuzz_record fuzz_macro fuzz_zone fuzz_check fuzz_lint \
-    fuzz_dns_answer fuzz_libspf2 fuzz_policy; do
+    fuzz_dns_answer fuzz_udp fuzz_libspf2 fuzz_policy; do
     case $t in
     fuzz_record | fuzz_macro | fuzz_libspf2) dict=spf ;;
     fuzz_zone) dict=zone ;;
     fuzz_check | fuzz_lint) dict=check ;;
     fuzz_policy) dict=policy ;;
+    fuzz_udp) dict=udp ;;
     *) dict=dns ;;
     esac
     mkdir -p "$work/$t/new"

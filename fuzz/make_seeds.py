@@ -20,6 +20,11 @@ the fuzzers' own findings merged in later, are left alone):
                    every test in every delivery mode)
   fuzz_dns_answer  DNS replies of each type built by hand, and truncated
                    and garbled variants
+  fuzz_udp         scripted exchanges with the UDP transport's servers in
+                   the fuzz_udp.c layout: acceptance, the EDNS FORMERR
+                   retry, SERVFAIL/REFUSED failover, time-outs, bad and
+                   .onion names, callbacks that start and cancel, a dead
+                   and an unconnectable server, forged and big replies
 
 The suite itself is never copied: only the records and scenarios it
 describes are turned into individual seed files.  Files named crash-*
@@ -550,6 +555,212 @@ def seeds_dns():
     return n
 
 
+# ---- fuzz_udp ------------------------------------------------------------
+
+# action opcodes and reply flags of fuzz_udp.c
+U_REPLY, U_DROP, U_TIME, U_CANCEL, U_START, U_BIG, U_FOREIGN = (
+    0, 4, 5, 6, 7, 8, 9)
+U_ID, U_QR, U_QUEST, U_PEEK, U_FLIP = 1, 2, 4, 8, 16
+U_PATCH = U_ID | U_QR | U_QUEST
+U_RC = {"as-is": 0, "noerror": 1, "formerr": 2, "servfail": 3,
+        "nxdomain": 4, "notimp": 5, "refused": 6, "notauth": 7}
+U_TYPES = {"A": 0, "AAAA": 1, "MX": 2, "TXT": 3, "PTR": 4, "NS": 5,
+           "CNAME": 6}
+
+
+def udp_input(queries, actions, nsrv=1, tries=2, edns=False, no_rotate=True,
+              last="live", nstart=None, timeout1s=True, small_rcvbuf=False,
+              narrow_ids=False, seed=7):
+    """queries: (type, flags, name) or (type, flags, name, callout) for
+    every defined query, the first nstart (default: all, at most 4)
+    started at once."""
+    if nstart is None:
+        nstart = min(len(queries), 4)
+    assert 1 <= nstart <= 4 and 0 <= len(queries) - nstart <= 3
+    b0 = ((nsrv - 1) | (tries - 1) << 2 | (0x10 if edns else 0) |
+          (0x20 if no_rotate else 0) |
+          {"live": 0, "live-start-on-open": 1, "dead": 2,
+           "unconnectable": 3}[last] << 6)
+    b1 = ((nstart - 1) | (len(queries) - nstart) << 2 |
+          (0x10 if timeout1s else 0) | (0x20 if small_rcvbuf else 0) |
+          (0xc0 if narrow_ids else 0))
+    out = bytes([b0, b1, seed])
+    for q in queries:
+        typ, flags, name = q[:3]
+        callout = q[3] if len(q) > 3 else 0
+        t = U_TYPES[typ] if isinstance(typ, str) else typ
+        out += (bytes([t, flags, callout]) + name.encode("latin-1") +
+                b"\x00")
+    return out + b"".join(actions)
+
+
+def u_reply(server, flags, payload, rcode="as-is", big=None):
+    payload = payload[:255]
+    a = bytes([U_BIG if big is not None else U_REPLY, server,
+               flags | U_RC[rcode] << 5, len(payload)]) + payload
+    return a + (bytes([big]) if big is not None else b"")
+
+
+def u_hdr(ancount=0, flags=0x8180, nscount=0, arcount=0):
+    return struct.pack(">HHHHHH", 0, flags, 0, ancount, nscount, arcount)
+
+
+def u_rr(typ, rdata):
+    return b"\xc0\x0c" + struct.pack(">HHIH", typ, 1, 300, len(rdata)) + rdata
+
+
+def u_time(d):
+    return bytes([U_TIME, d])
+
+
+def seeds_udp():
+    clear("fuzz_udp")
+    a_ans = u_hdr(1) + u_rr(1, bytes([192, 0, 2, 1]))
+    txt_ans = u_hdr(1) + u_rr(16, txt_rdata("v=spf1 -all"))
+    t = u_time
+    seeds = {
+        # a plain exchange: the answer is accepted
+        "accept-a": udp_input([("A", 0, "example.com")],
+                              [u_reply(0, U_PATCH, a_ans, "noerror")]),
+        "accept-txt-flipcase": udp_input(
+            [("TXT", 0, "Example.COM.")],
+            [u_reply(0, U_PATCH | U_FLIP, txt_ans, "noerror")]),
+        "nodata-nxdomain": udp_input(
+            [("MX", 0, "a.example"), ("AAAA", 0, "b.relay")],
+            [u_reply(0, U_PATCH, u_hdr(0), "noerror"),
+             u_reply(0, U_PATCH, u_hdr(0), "nxdomain")]),
+        # FORMERR to the EDNS query: asked again without EDNS
+        "edns-formerr": udp_input(
+            [("TXT", 0, "example.org")],
+            [u_reply(0, U_PATCH, u_hdr(0), "formerr"),
+             u_reply(0, U_PATCH, txt_ans, "noerror")], edns=True),
+        "edns-formerr-twice": udp_input(
+            [("A", 0, "example.org")],
+            [u_reply(0, U_PATCH, u_hdr(0), "formerr"),
+             u_reply(0, U_PATCH, u_hdr(0), "formerr")], edns=True),
+        # SERVFAIL from the first server, the second answers
+        "servfail-failover": udp_input(
+            [("A", 0, "example.net")],
+            [u_reply(0, U_PATCH, u_hdr(0), "servfail"),
+             u_reply(1, U_PATCH, a_ans, "noerror")], nsrv=2),
+        "refused-notimp-all": udp_input(
+            [("PTR", 0, "1.2.0.192.in-addr.arpa")],
+            [u_reply(0, U_PATCH, u_hdr(0), "refused"),
+             u_reply(1, U_PATCH, u_hdr(0), "notimp"),
+             u_reply(2, U_PATCH, u_hdr(0), "servfail")], nsrv=3, tries=3),
+        # nobody answers: retries over the rounds, then the time-out
+        "timeouts": udp_input(
+            [("A", 0, "slow.example"), ("TXT", 0, "slow.example")],
+            [t(10), bytes([U_DROP, 0]), t(20), t(40),
+             t(0xff)], nsrv=2, tries=3, no_rotate=False),
+        "late-answer": udp_input(
+            [("A", 0, "late.example")],
+            [u_reply(0, U_PEEK, b""), t(30),
+             u_reply(0, U_PATCH, a_ans, "noerror"),
+             u_reply(1, U_PATCH, a_ans, "noerror")], nsrv=2, tries=2),
+        # names that are never sent (a NULL name too), and the root
+        "bad-names": udp_input(
+            [("A", 0, "a..b"), ("TXT", 0, "x" * 64 + ".example"),
+             ("MX", 1, "null.example"), ("A", 0, "hidden.Onion."),
+             ("A", 0, ".".join(["abcdefghi"] * 26)), ("NS", 0, ".")],
+            [bytes([U_START]), bytes([U_START]),
+             u_reply(0, U_PATCH, u_hdr(1) + u_rr(2, wname("a.root")),
+                     "noerror")]),
+        # callbacks: the first done starts the next and cancels another
+        "callbacks": udp_input(
+            [("A", 0x04 | 0x08 | 2 << 4 | 0x80, "one.example"),
+             ("A", 0x04, "two.example"), ("TXT", 0, "three.example"),
+             ("MX", 0x02, "four.example")],
+            [u_reply(0, U_PATCH, a_ans, "noerror"), bytes([U_START]),
+             bytes([U_CANCEL, 1]), u_reply(0, U_PATCH, u_hdr(0),
+                                           "nxdomain")], nstart=2),
+        # the sock callback starts queries as sockets open
+        "start-on-open": udp_input(
+            [("A", 0, "one.example"), ("TXT", 0, "two.example"),
+             ("MX", 0, "three.example"), ("A", 0, "x..y")],
+            [u_reply(0, U_PATCH, a_ans, "noerror"), t(35),
+             u_reply(1, U_PATCH, u_hdr(0), "servfail"), t(0xff)],
+            nsrv=2, tries=2, last="live-start-on-open", nstart=1),
+        # the name callback starts queries (its 2nd call: the first try
+        # is built; its 3rd: the answer's question is compared)
+        "callout-start": udp_input(
+            [("A", 0, "one.example", 0xf2), ("TXT", 0, "two.example", 0xf3),
+             ("MX", 0, "three.example"), ("A", 0, "four.example")],
+            [u_reply(0, U_PATCH, u_hdr(0), "formerr"),
+             u_reply(0, U_PATCH, a_ans, "noerror"), t(0xff)],
+            edns=True, nstart=2),
+        # the second server's port is closed: ICMP, the socket error
+        "dead-server": udp_input(
+            [("A", 0, "example.com"), ("TXT", 0, "example.com")],
+            [t(0), u_reply(0, U_PATCH, a_ans, "noerror"), t(0xff)],
+            nsrv=2, last="dead", no_rotate=False, seed=3),
+        "dead-only": udp_input(
+            [("A", 0, "example.com"), ("MX", 0, "example.com")], [t(0xff)],
+            nsrv=1, tries=3, last="dead"),
+        # a retry's doubled deadline is later than a new query's
+        "deadline-order": udp_input(
+            [("A", 0, "first.example"), ("A", 0, "second.example")],
+            [t(10), bytes([U_START]), t(0xff)], nsrv=1, tries=2, nstart=1),
+        "unconnectable": udp_input(
+            [("A", 0, "example.com")], [t(0xff)], nsrv=1,
+            last="unconnectable"),
+        "unconnectable-failover": udp_input(
+            [("A", 0, "a.example"), ("MX", 0, "b.example"),
+             ("TXT", 0, "c.example")],
+            [t(35), u_reply(0, U_PATCH, a_ans, "noerror"),
+             u_reply(1, U_PATCH, u_hdr(0), "nxdomain"), t(0xff)],
+            nsrv=3, tries=3, last="unconnectable", no_rotate=False,
+            seed=1),
+        # replies that must be ignored: foreign IDs, wrong question, not
+        # a response, garbage, a truncated question
+        "forged": udp_input(
+            [("A", 0, "victim.example")],
+            [u_reply(0, U_PEEK | U_QR | U_QUEST, a_ans, "noerror"),
+             u_reply(0, U_PEEK | U_ID | U_QUEST,
+                     u_hdr(1, flags=0x0100) + a_ans[12:]),
+             u_reply(0, U_PEEK | U_ID | U_QUEST,
+                     u_hdr(1, flags=0x8900) + a_ans[12:]),
+             u_reply(0, U_PEEK | U_ID | U_QR, a_ans, "noerror"),
+             u_reply(0, U_PEEK | U_ID | U_QR,
+                     struct.pack(">HHHHHH", 0, 0x8180, 1, 1, 0, 0) +
+                     wname("other.example") + b"\x00\x01\x00\x01" +
+                     a_ans[12:], "noerror"),
+             u_reply(0, U_PEEK | U_ID | U_QR,
+                     struct.pack(">HHHHHH", 0, 0x8180, 1, 1, 0, 0) +
+                     b"\x06victim\xc0\x00" + a_ans[12:], "noerror"),
+             u_reply(0, U_PEEK | U_ID | U_QR,
+                     struct.pack(">HHHHHH", 0, 0x8180, 1, 0, 0, 0) +
+                     wname("victim.example") + b"\x00\x1c", "noerror"),
+             u_reply(0, U_PEEK, b"\x00\x01garbage"),
+             bytes([U_FOREIGN]),
+             u_reply(0, U_PATCH, a_ans, "notauth")]),
+        # a reply larger than the transport reads
+        "big-reply": udp_input(
+            [("TXT", 0, "big.example")],
+            [u_reply(0, U_PATCH, txt_ans, "noerror", big=255)],
+            small_rcvbuf=True),
+        # IDs from a set of four: collisions and shared hash buckets
+        "narrow-ids": udp_input(
+            [("A", 0, "a.example"), ("A", 0, "b.example"),
+             ("A", 0, "c.example"), ("A", 0, "d.example"),
+             ("A", 0x04, "e.example")],
+            [u_reply(0, U_PATCH, a_ans, "noerror"),
+             u_reply(1, U_PATCH, a_ans, "noerror"),
+             u_reply(0, U_PATCH, a_ans, "noerror"),
+             bytes([U_CANCEL, 3]), t(0xff)], nsrv=2, narrow_ids=True,
+            no_rotate=False, seed=5),
+        # ... so many collisions that the 64 octets given run out
+        "narrow-ids-refill": udp_input(
+            [("A", 0, "a.example"), ("A", 0, "b.example"),
+             ("A", 0, "c.example"), ("A", 0, "d.example")],
+            [t(0xff)], nsrv=2, narrow_ids=True, no_rotate=False,
+            seed=0x6a),
+    }
+    for name, data in seeds.items():
+        write("fuzz_udp", name, data)
+    return len(seeds)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--suite", default=os.path.join(
@@ -564,6 +775,7 @@ def main():
         "fuzz_zone": seeds_zone(),
         "fuzz_check": seeds_check(suite, args.suite_checks),
         "fuzz_dns_answer": seeds_dns(),
+        "fuzz_udp": seeds_udp(),
     }
     for t, c in counts.items():
         print("%-16s %d seeds" % (t, c))
