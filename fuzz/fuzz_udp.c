@@ -36,11 +36,12 @@
  *                 start the next unstarted query, 2 cancel query
  *                 (flags >> 4) % 8, 3 both; bit 7 the done callback
  *                 cancels its own (finished) query too
- *     callout byte  at the (v & 15)-th call of the name callback for
- *                 this query (0: never) that callback starts the next
- *                 unstarted query and cancels query (v >> 4) % 8 unless
- *                 that is this one (v >> 4 >= 8: none) -- as the header
- *                 allows from inside any callback
+ *     callout byte  query 0's only: when the (v & 15)-th socket of the
+ *                 transport opens (0: never), the sock callback starts
+ *                 the next unstarted query and cancels query v >> 4
+ *                 (>= 8: none) -- as the header allows from inside the
+ *                 sock and done callbacks (the name callback must not
+ *                 call into the transport: it is an accessor)
  *     name        octets up to a NUL (at most NAME_CAP kept); may be
  *                 invalid (then ARES_EBADNAME at once) or under .onion
  *                 (ARES_ENOTFOUND at once)
@@ -88,11 +89,7 @@
  * number of open descriptors stays flat across inputs.
  *
  * Build switches: -DFUZZ_UDP_TRACE prints what happens (to read one
- * input); -DFUZZ_UDP_NO_CANCEL_IN_CALLOUT skips the cancels asked for
- * while the name or sock callback is on the stack (directly, or from a
- * done callback nested there), to fuzz everything else for as long as
- * a query withdrawn while the transport is still working on it is not
- * survived.
+ * input).
  */
 #include "fuzz_common.h"
 
@@ -377,11 +374,6 @@ static void check_count_inside(void) {
 static void cancel(unsigned k) {
   slot *sl = &H.s[k];
   size_t before = mdspf__udp_count(&H.u);
-#ifdef FUZZ_UDP_NO_CANCEL_IN_CALLOUT
-  if (H.callout > 0) {
-    return; /* to fuzz around a cancel from inside those callbacks */
-  }
-#endif
   mdspf__udp_cancel(&H.u, &sl->q);
   if (sl->state == S_FLIGHT) {
     sl->state = S_CANCELLED;
@@ -401,20 +393,6 @@ static const char *cb_name(mdspf__udpq *q, char *buf, size_t bufsz, void *ud) {
   FUZZ_CHECK(ud == &H);
   FUZZ_CHECK(sl >= H.s && sl < H.s + MAXQ && sl->started);
   sl->name_calls++;
-  if ((sl->callout & 15) == sl->name_calls) {
-    unsigned j, victim = sl->callout >> 4;
-    H.callout++;
-    for (j = 0; j < H.ndef; j++) {
-      if (!H.s[j].started) {
-        start(j);
-        break;
-      }
-    }
-    if (victim < H.ndef && &H.s[victim] != sl) {
-      cancel(victim);
-    }
-    H.callout--;
-  }
   if ((sl->flags & 1) || n >= bufsz) {
     return NULL;
   }
@@ -547,13 +525,19 @@ static void cb_sock(int fd, int open, void *ud) {
     H.fd_state[H.nopen_fd] = 1;
     H.nopen_fd++;
     FUZZ_CHECK(mdspf__udp_owns(&H.u, fd));
-    if (H.start_on_open) {
+    if (H.start_on_open ||
+        (H.ndef > 0 && (H.s[0].callout & 15) == H.nopen_fd)) {
+      unsigned victim = H.ndef > 0 ? H.s[0].callout >> 4 : 8;
       H.callout++;
       for (i = 0; i < H.ndef; i++) {
         if (!H.s[i].started) {
           start(i);
           break;
         }
+      }
+      if ((H.s[0].callout & 15) == H.nopen_fd && victim < H.ndef &&
+          H.s[victim].started) {
+        cancel(victim); /* the query whose send opened it, perhaps */
       }
       H.callout--;
     }

@@ -32,8 +32,10 @@
  *
  * Not thread-safe; every call from the backend's own thread, the way the
  * backend is used.  Callbacks (ops) run from inside send, read, timeouts
- * and close; from inside them the transport may be given new queries and
- * have others cancelled, but not be read, timed out or closed.
+ * and close.  From inside done and sock the transport may be given new
+ * queries and have any query cancelled, but not be read, timed out or
+ * closed; name is an accessor, asked while a query is half-way through
+ * its bookkeeping, and must not call into the transport at all.
  *
  * SPDX-License-Identifier: BSD-2-Clause
  */
