@@ -15,7 +15,8 @@
  * No sleeps, no blocking: every socket is non-blocking, poll waits 0 ms.
  *
  * Input layout:
- *   byte 0  bits 0-1 servers (1 + v % 3); bits 2-3 tries (1 + v % 3);
+ *   byte 0  bits 0-1 servers (1 + v % 3); bits 2-3 tries (1 + v % 3;
+ *           v == 3 also retires a socket after 2 sends: rotation);
  *           bit 4 EDNS (payload 1232) or none; bit 5 no_rotate; bits 6-7
  *           the last server: 0 a live one; 1 a live one, and the sock
  *           callback starts the next unstarted query when a socket opens
@@ -157,9 +158,9 @@ static struct {
   unsigned live[MDSPF__UDP_MAX_SERVERS]; /* cfg server i -> g_srv index */
   int is_live[MDSPF__UDP_MAX_SERVERS];
   unsigned inflight;
-  int open_fd[MDSPF__UDP_MAX_SERVERS * 2];
+  int open_fd[256];
   unsigned nopen_fd; /* entries in open_fd (never shrinks) */
-  int fd_state[MDSPF__UDP_MAX_SERVERS * 2]; /* 1 open, 0 closed */
+  int fd_state[256]; /* 1 open, 0 closed (rotation opens more) */
   int reading; /* cfg server index being read, -1 */
   int closing;
   int start_on_open; /* the sock callback starts a query */
@@ -542,7 +543,9 @@ static void cb_sock(int fd, int open, void *ud) {
       H.callout--;
     }
   } else {
-    FUZZ_CHECK(H.closing);
+    /* at the end, or a retired socket's (no longer the transport's) */
+    FUZZ_CHECK(H.closing ||
+               (H.cfg.max_per_socket > 0 && !mdspf__udp_owns(&H.u, fd)));
     FUZZ_CHECK(i < H.nopen_fd); /* reported open before */
     H.fd_state[i] = 0;
   }
@@ -746,6 +749,8 @@ static void setup(fuzz_in *in) {
   H.reading = -1;
   H.cfg.nsrv = 1 + (b0 & 3) % 3;
   H.cfg.tries = (int)(1 + ((b0 >> 2) & 3) % 3);
+  /* tries value 3 (one try, as 0) also rotates sockets every 2 sends */
+  H.cfg.max_per_socket = ((b0 >> 2) & 3) == 3 ? 2u : 0u;
   H.cfg.edns_size = (b0 & 0x10) ? EDNS_SIZE : 0;
   H.cfg.no_rotate = (b0 & 0x20) != 0;
   H.cfg.timeout_ms = (b1 & 0x10) ? 1000 : 3000;

@@ -570,14 +570,17 @@ U_TYPES = {"A": 0, "AAAA": 1, "MX": 2, "TXT": 3, "PTR": 4, "NS": 5,
 
 def udp_input(queries, actions, nsrv=1, tries=2, edns=False, no_rotate=True,
               last="live", nstart=None, timeout1s=True, small_rcvbuf=False,
-              narrow_ids=False, seed=7):
+              narrow_ids=False, seed=7, rotate_sockets=False):
     """queries: (type, flags, name) or (type, flags, name, callout) for
     every defined query, the first nstart (default: all, at most 4)
     started at once."""
     if nstart is None:
         nstart = min(len(queries), 4)
     assert 1 <= nstart <= 4 and 0 <= len(queries) - nstart <= 3
-    b0 = ((nsrv - 1) | (tries - 1) << 2 | (0x10 if edns else 0) |
+    # rotate_sockets: one try, and a socket retires after 2 sends
+    assert not rotate_sockets or tries == 1
+    b0 = ((nsrv - 1) | (3 if rotate_sockets else tries - 1) << 2 |
+          (0x10 if edns else 0) |
           (0x20 if no_rotate else 0) |
           {"live": 0, "live-start-on-open": 1, "dead": 2,
            "unconnectable": 3}[last] << 6)
@@ -653,6 +656,15 @@ def seeds_udp():
             [("A", 0, "slow.example"), ("TXT", 0, "slow.example")],
             [t(10), bytes([U_DROP, 0]), t(20), t(40),
              t(0xff)], nsrv=2, tries=3, no_rotate=False),
+        # sockets retire after two sends: four queries, a late answer
+        # through a retired socket, time-outs, and the retired one closed
+        "rotation": udp_input(
+            [("A", 0, "r1.example"), ("A", 0, "r2.example"),
+             ("TXT", 0, "r3.example"), ("MX", 0, "r4.example")],
+            [u_reply(0, U_PATCH, a_ans, "noerror"), t(5),
+             u_reply(0, U_PATCH, a_ans, "noerror"), t(0xff),
+             bytes([U_DROP, 0]), t(0xff)], nsrv=2, tries=1,
+            rotate_sockets=True),
         "late-answer": udp_input(
             [("A", 0, "late.example")],
             [u_reply(0, U_PEEK, b""), t(30),

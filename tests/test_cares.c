@@ -2242,6 +2242,47 @@ static void count_watch(void *ud, int fd, int rd, int wr) {
   }
 }
 
+/* Source ports rotate (cares.h, "Transports" and "Sockets"): after
+ * 1,024 queries a server's UDP socket is replaced by a new one, of which
+ * the watch hook hears; the retired one stays watched until the
+ * deadlines of the queries sent through it have passed, and the next
+ * query after that closes it. */
+static void test_cares_port_rotation(void **state) {
+  counting ca = {0};
+  sockcount sc;
+  mdspf_cares *c;
+  int i;
+  (void)state;
+  memset(&sc, 0, sizeof sc);
+  c = backend_opts(&ca, T_TIMEOUT, 1, 0, count_watch, NULL, &sc);
+  for (i = 0; i < 1025; i++) {
+    direct d;
+    mdspf_dns_query *q = query_direct(c, "ok.test", MDSPF_RR_A, &d);
+    assert_int_equal(d.status, MDSPF_DNS_OK);
+    mdspf__dnsq_free(q);
+    if (i == 1023) {
+      assert_int_equal(sc.opens, 1); /* 1,024 through the first */
+    }
+  }
+  assert_int_equal(sc.opens, 2);
+  assert_int_equal(sc.closes, 0);
+  assert_int_equal(sc.n, 2);
+  (void)poll(NULL, 0, (int)(T_TIMEOUT + 50 * g_scale));
+  {
+    direct d;
+    mdspf_dns_query *q = query_direct(c, "ok.test", MDSPF_RR_TXT, &d);
+    assert_int_equal(d.status, MDSPF_DNS_OK);
+    mdspf__dnsq_free(q);
+  }
+  assert_int_equal(sc.opens, 2);
+  assert_int_equal(sc.closes, 1);
+  assert_int_equal(sc.n, 1);
+  mdspf_cares_free(c);
+  assert_int_equal(sc.n, 0);
+  assert_int_equal(sc.closes, sc.opens);
+  assert_int_equal(ca.outstanding, 0);
+}
+
 /* The hot path: checks one after another use the one UDP socket opened
  * for the first (ARES_FLAG_STAYOPEN), and once warm the backend allocates
  * nothing per query (its tokens and sites come from free lists, ordinary
@@ -2996,6 +3037,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_cares_hot_path),
       cmocka_unit_test(test_cares_inflight_memory),
       cmocka_unit_test(test_cares_udp_rcodes),
+      cmocka_unit_test(test_cares_port_rotation),
       cmocka_unit_test(test_cares_concurrent),
       cmocka_unit_test(test_cares_burst),
       cmocka_unit_test(test_cares_head_of_line),

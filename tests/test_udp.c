@@ -1279,6 +1279,86 @@ static void test_read_burst(void **state) {
   assert_int_equal(e->bad, 0);
 }
 
+static unsigned from_port(const dgram *d) {
+  return ntohs(((const struct sockaddr_in *)(const void *)&d->from)->sin_port);
+}
+
+/* Source ports rotate: after max_per_socket sends a server's socket
+ * retires and the next query goes out through a new one (a new port);
+ * the retired socket is still read -- a late answer to a query sent
+ * through it is taken -- until the deadlines of the queries then in
+ * flight have passed, and is closed by the next timeouts call after
+ * that; meanwhile the new socket does not retire (one retiring socket
+ * per server), and once the old is closed it does. */
+static void test_socket_rotation(void **state) {
+  env *e = *state;
+  tok *t[12];
+  static dgram d[12];
+  qinfo qi;
+  unsigned char ans[512];
+  int i, s1;
+  env_servers(e, 1);
+  e->cfg.tries = 1;
+  e->cfg.timeout_ms = (int)T(150);
+  e->cfg.max_per_socket = 4;
+  for (i = 0; i < 4; i++) {
+    t[i] = tok_new(e, "rot.example", T_TXT);
+    tok_send(e, t[i]);
+    expect_query(e, 1, &d[i], &qi, T_STEP);
+    assert_int_equal(from_port(&d[i]), from_port(&d[0]));
+  }
+  assert_int_equal(e->opened, 1);
+  s1 = e->tfd[0];
+  /* the fifth: a new socket, a new port; the old one still open */
+  t[4] = tok_new(e, "rot.example", T_TXT);
+  tok_send(e, t[4]);
+  expect_query(e, 1, &d[4], &qi, T_STEP);
+  assert_int_equal(e->opened, 2);
+  assert_int_equal(e->closed, 0);
+  assert_int_not_equal(from_port(&d[4]), from_port(&d[0]));
+  assert_true(mdspf__udp_owns(&e->u, s1));
+  /* a late answer to a query sent through the retired socket */
+  (void)answer_with(e, &d[0], 0, 1, ans);
+  run_until_done(e, t[0], T_STEP);
+  assert_int_equal(t[0]->status, ARES_SUCCESS);
+  /* four more through the new socket: it has carried its share, but
+   * the old one still retires, so it stays */
+  for (i = 5; i < 9; i++) {
+    t[i] = tok_new(e, "rot.example", T_TXT);
+    tok_send(e, t[i]);
+    expect_query(e, 1, &d[i], &qi, T_STEP);
+    assert_int_equal(from_port(&d[i]), from_port(&d[4]));
+  }
+  assert_int_equal(e->opened, 2);
+  /* answered through the new socket */
+  for (i = 4; i < 9; i++) {
+    (void)answer_with(e, &d[i], 0, 1, ans);
+  }
+  (void)drive(e, 0, stop_done, t[8], T_STEP);
+  for (i = 4; i < 9; i++) {
+    assert_int_equal(t[i]->ndone, 1);
+    assert_int_equal(t[i]->status, ARES_SUCCESS);
+  }
+  /* the old socket's queries time out, and then it is closed */
+  (void)drive(e, 0, stop_done, t[3], T_STEP);
+  assert_int_equal(t[1]->status, ARES_ETIMEOUT);
+  assert_int_equal(t[3]->status, ARES_ETIMEOUT);
+  mdspf__udp_timeouts(&e->u, now_ms());
+  assert_int_equal(e->closed, 1);
+  assert_int_equal(e->closed_fd[0], s1);
+  assert_false(mdspf__udp_owns(&e->u, s1));
+  /* now the new socket retires at the next send */
+  t[9] = tok_new(e, "rot.example", T_TXT);
+  tok_send(e, t[9]);
+  expect_query(e, 1, &d[9], &qi, T_STEP);
+  assert_int_equal(e->opened, 3);
+  assert_int_not_equal(from_port(&d[9]), from_port(&d[4]));
+  (void)answer_with(e, &d[9], 0, 1, ans);
+  run_until_done(e, t[9], T_STEP);
+  assert_int_equal(t[9]->status, ARES_SUCCESS);
+  assert_int_equal(e->bad, 0);
+}
+
 /* The type and class of the question are compared exactly, not folded
  * like the name: type 65 has the octet 'A' (0x41), type 97 'a'. */
 static void test_qtype_exact(void **state) {
@@ -2247,6 +2327,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_encode_name),
       UT(test_qtype_exact),
+      UT(test_socket_rotation),
       UT(test_read_burst),
       UT(test_cancel_from_sock),
       UT(test_bad_name_inline),

@@ -9,8 +9,9 @@
  *
  * Transports: queries over UDP (the first try of every query unless
  * MDSPF_CARES_USE_TCP) go out through the backend's own transport, not
- * through c-ares: one connected UDP socket per server, a random 16-bit
- * ID per query from the system's entropy source (getentropy), and an
+ * through c-ares: one connected UDP socket per server, replaced by a new
+ * one (a new source port) after 1,024 queries, a random 16-bit ID per
+ * query from the system's entropy source (getentropy), and an
  * answer accepted only from a server the query was sent to, with its ID,
  * QR set, opcode QUERY and the same single question (name compared
  * without regard to case); anything else is read and dropped.  Retries
@@ -76,7 +77,9 @@
  *
  * Sockets: the first channel's UDP sockets (one per server, opened when
  * its first query to that server goes out) stay open until
- * mdspf_cares_free, so checks that follow one
+ * mdspf_cares_free or until they have carried 1,024 queries (a retired
+ * socket is still read until the queries sent through it have passed
+ * their deadline, then closed), so checks that follow one
  * another reuse them instead of opening one each; the watch hook hears
  * of them once.  Other channels, and TCP connections, have sockets only
  * while they have queries.

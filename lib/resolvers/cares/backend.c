@@ -163,6 +163,13 @@
  * at net.core.rmem_max; the memory is only used while answers queue. */
 #define SOCK_RCVBUF (1 << 20)
 
+/* Queries one UDP socket of an own channel carries before a new socket
+ * (a new random source port) takes over: an off-path attacker who has
+ * learnt the port of a socket kept for the backend's lifetime would
+ * only have the 16-bit ID left to guess.  Opening a socket costs a few
+ * system calls, so the price per query is nil. */
+#define UDP_MAX_PER_SOCKET 1024
+
 /* timer_due values besides a deadline */
 #define DUE_NONE (-1L)   /* the host's timer is disarmed */
 #define DUE_UNKNOWN (-2L) /* report the next value whatever it is */
@@ -1822,6 +1829,7 @@ static void udp_cfg_fill(mdspf_cares *c, const mdspf_cares_options *o) {
   u->edns_size = (o->flags & MDSPF_CARES_NO_EDNS) ? 0 : o->edns_size;
   u->no_rotate = (o->flags & MDSPF_CARES_NO_ROTATE) != 0;
   u->rcvbuf = SOCK_RCVBUF;
+  u->max_per_socket = UDP_MAX_PER_SOCKET;
 }
 
 mdspf_status mdspf_cares_new(const mdspf_cares_options *opt, mdspf_cares **out) {

@@ -322,6 +322,35 @@ static void announce(mdspf__udp *u) {
 
 /* ---- tries ------------------------------------------------------------------ */
 
+/* Close the retiring sockets whose time has come (see mdspf__udp). */
+static void reap_old(mdspf__udp *u, long now) {
+  unsigned i;
+  for (i = 0; i < u->cfg->nsrv; i++) {
+    if (u->old_fd[i] >= 0 && now >= u->old_until[i]) {
+      int fd = u->old_fd[i];
+      u->old_fd[i] = -1;
+      u->ops->sock(fd, 0, u->ud);
+      close(fd);
+    }
+  }
+}
+
+/* Server i's socket has carried its share: it retires (unless another
+ * still does), so the next send opens a new one with a new port.  It is
+ * read until every query in flight now has passed its deadline. */
+static void maybe_retire(mdspf__udp *u, unsigned i) {
+  if (u->cfg->max_per_socket == 0 || u->fd[i] < 0 ||
+      u->nsent[i] < u->cfg->max_per_socket || u->old_fd[i] >= 0) {
+    return;
+  }
+  u->old_fd[i] = u->fd[i];
+  /* the latest deadline of any query (the one being sent is off the
+   * list, and goes out on the new socket) */
+  u->old_until[i] = u->due.tail ? Q_OF(u->due.tail)->due : now_ms();
+  u->fd[i] = -1;
+  u->nsent[i] = 0;
+}
+
 /* Send q's current try; 0 when it is out, -1 when this server cannot be
  * asked (no socket, a send error). */
 static int send_try(mdspf__udp *u, mdspf__udpq *q, const unsigned char *buf,
@@ -330,6 +359,7 @@ static int send_try(mdspf__udp *u, mdspf__udpq *q, const unsigned char *buf,
   long tmo = u->cfg->timeout_ms;
   unsigned shift = q->tries / u->cfg->nsrv;
   int k;
+  maybe_retire(u, i);
   if (u->fd[i] < 0 && sock_open(u, i) != 0) {
     return -1;
   }
@@ -345,6 +375,7 @@ static int send_try(mdspf__udp *u, mdspf__udpq *q, const unsigned char *buf,
     }
   }
   q->asked |= (uint32_t)1 << i;
+  u->nsent[i]++;
   /* c-ares doubles the timeout for every full round over the servers */
   while (shift-- > 0 && tmo < LONG_MAX / 4) {
     tmo *= 2;
@@ -404,6 +435,7 @@ void mdspf__udp_init(mdspf__udp *u, mdspf__udp_cfg *cfg,
   u->ud = ud;
   for (i = 0; i < MDSPF__UDP_MAX_SERVERS; i++) {
     u->fd[i] = -1;
+    u->old_fd[i] = -1;
   }
 }
 
@@ -431,6 +463,7 @@ void mdspf__udp_send(mdspf__udp *u, mdspf__udpq *q) {
   uint16_t id;
   int k;
   q->linked = 0;
+  reap_old(u, now_ms());
   if (name && is_onion(name)) {
     /* NXDOMAIN at once, as c-ares 1.18 answers them */
     u->ops->done(q, ARES_ENOTFOUND, NULL, 0, u->ud);
@@ -467,7 +500,7 @@ void mdspf__udp_cancel(mdspf__udp *u, mdspf__udpq *q) { unlink_q(u, q); }
 int mdspf__udp_owns(const mdspf__udp *u, int fd) {
   unsigned i;
   for (i = 0; i < u->cfg->nsrv; i++) {
-    if (u->fd[i] == fd && fd >= 0) {
+    if ((u->fd[i] == fd || u->old_fd[i] == fd) && fd >= 0) {
       return 1;
     }
   }
@@ -486,6 +519,7 @@ long mdspf__udp_ms(const mdspf__udp *u, long now) {
 }
 
 void mdspf__udp_timeouts(mdspf__udp *u, long now) {
+  reap_old(u, now);
   /* the head is read again after every step: a callback may have
    * cancelled or added queries */
   while (u->due.head && Q_OF(u->due.head)->due <= now) {
@@ -578,7 +612,8 @@ void mdspf__udp_read(mdspf__udp *u, int fd) {
   unsigned char buf[MDSPF__UDP_MAX_MSG + 1];
   unsigned i;
   int k;
-  for (i = 0; i < u->cfg->nsrv && u->fd[i] != fd; i++) {
+  for (i = 0; i < u->cfg->nsrv && u->fd[i] != fd && u->old_fd[i] != fd;
+       i++) {
   }
   if (i == u->cfg->nsrv || fd < 0) {
     return;
@@ -595,8 +630,8 @@ void mdspf__udp_read(mdspf__udp *u, int fd) {
       return;
     }
     answer(u, i, buf, (size_t)n);
-    if (u->fd[i] != fd) {
-      return; /* closed meanwhile (not expected) */
+    if (u->fd[i] != fd && u->old_fd[i] != fd) {
+      return; /* closed, or retired and closed, meanwhile */
     }
   }
 }
@@ -608,6 +643,12 @@ void mdspf__udp_close(mdspf__udp *u) {
       int fd = u->fd[i];
       u->ops->sock(fd, 0, u->ud);
       u->fd[i] = -1;
+      close(fd);
+    }
+    if (u->old_fd[i] >= 0) {
+      int fd = u->old_fd[i];
+      u->ops->sock(fd, 0, u->ud);
+      u->old_fd[i] = -1;
       close(fd);
     }
   }

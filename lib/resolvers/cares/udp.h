@@ -24,7 +24,8 @@
  * c-ares.
  *
  * Answers are accepted only from a server the query was sent to (the
- * socket is connected), with its ID, QR set, opcode QUERY and the same
+ * socket is connected; a server's retiring socket, see mdspf__udp, is
+ * still read), with its ID, QR set, opcode QUERY and the same
  * single question (name compared case-insensitively, type and class).
  * Anything else on the socket is read and dropped.  IDs come from the
  * system's entropy source (getentropy), unique among the transport's
@@ -76,6 +77,9 @@ typedef struct mdspf__udp_cfg {
   int edns_size;   /* 0: no EDNS; else the payload size advertised */
   int no_rotate;   /* start every query at the first server */
   int rcvbuf;      /* SO_RCVBUF asked for (best effort), 0: default */
+  /* queries sent through one socket before it is replaced by a new one
+   * (a new source port), 0: never (see mdspf__udp) */
+  unsigned max_per_socket;
   /* random octets not used yet (refilled from the entropy source) */
   unsigned char rnd[64];
   size_t rnd_left;
@@ -118,6 +122,16 @@ typedef struct mdspf__udp {
   const mdspf__udp_ops *ops;
   void *ud;
   int fd[MDSPF__UDP_MAX_SERVERS]; /* -1: not open */
+  /* Source ports are not kept for ever: after cfg->max_per_socket sends
+   * a server's socket retires -- the next query opens a new one -- and
+   * stays open, still read, until the last deadline of a query that was
+   * in flight then has passed; it is closed by the next send or
+   * timeouts call after that (never from cancel, which a host's hook may
+   * call).  A server has one retiring socket at most: the current one
+   * retires only once the last has closed. */
+  int old_fd[MDSPF__UDP_MAX_SERVERS];        /* -1: none retiring */
+  long old_until[MDSPF__UDP_MAX_SERVERS];    /* when it may close */
+  unsigned nsent[MDSPF__UDP_MAX_SERVERS];    /* through fd[i] */
   mdspf__udpq *ids[MDSPF__UDP_ID_BUCKETS];
   mdspf__list due; /* every query, earliest deadline first */
   uint32_t unannounced; /* sockets opened, ops->sock not called yet */
