@@ -1375,6 +1375,11 @@ static err_case err_cases[] = {
      "<zone>:1: the root name is not allowed here", 0, 0},
     {"unknown_directive", "$FOO bar\n", "<zone>:1: unknown directive $FOO", 0,
      0},
+    /* an escape never makes a directive (nor a $INCLUDE refused as one) */
+    {"escaped_include", "$\\INCLUDE other.zone\n",
+     "<zone>:1: unknown directive $INCLUDE", 0, 0},
+    {"escaped_ttl", "$T\\TL 300\n", "<zone>:1: unknown directive $TTL", 0,
+     0},
     {"include_from_text", "; comment\n$INCLUDE other.zone\n",
      "<zone>:2: $INCLUDE needs a zone loaded from a file, not from text", 0,
      MDSPF_E_NOTSUP},

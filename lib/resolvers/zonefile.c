@@ -84,7 +84,8 @@ enum { ZF_NS = 2, ZF_SOA = 6, ZF_SPF = 99 };
 enum {
   TOK_QUOTED = 1u, /* written as "..." */
   TOK_ESCDOT = 2u, /* contains an escaped '.' ("\.") */
-  TOK_GENERIC = 4u /* exactly the word \# (RFC 3597 generic rdata) */
+  TOK_GENERIC = 4u, /* exactly the word \# (RFC 3597 generic rdata) */
+  TOK_ESCAPED = 8u  /* has a backslash escape: never a directive's name */
 };
 
 typedef struct ztok {
@@ -405,6 +406,7 @@ static int lex_word(zparser *p) {
       return fail_ctrl(p, c);
     }
     if (c == '\\') {
+      p->toks[p->ntoks - 1].flags |= TOK_ESCAPED;
       if (lex_escape(p) < 0) {
         return -1;
       }
@@ -462,6 +464,12 @@ static int tok_is(const zparser *p, const ztok *t, const char *word) {
   size_t n = strlen(word);
   return !(t->flags & TOK_QUOTED) && t->len == n &&
          mdspf__casecmpn(tok_data(p, t), word, n) == 0;
+}
+
+/* A directive's name is written as it is: "$\INCLUDE" is not $INCLUDE
+ * (it is an unknown directive): an escape never makes a directive. */
+static int directive_is(const zparser *p, const ztok *t, const char *word) {
+  return !(t->flags & TOK_ESCAPED) && tok_is(p, t, word);
 }
 
 /* Read the next logical record into p->toks.  Returns 1 when one was
@@ -532,7 +540,7 @@ static int read_record(zparser *p) {
         return -1;
       }
       if (p->ntoks == 1 && !p->indented && !p->rdata_only && !p->generated &&
-          tok_is(p, p->toks, "$GENERATE")) {
+          directive_is(p, p->toks, "$GENERATE")) {
         p->raw = 1;
       }
       break;
@@ -1818,13 +1826,13 @@ static int generate(zparser *p) {
 static int directive(zparser *p) {
   const ztok *t = p->toks;
   size_t n = p->ntoks;
-  if (tok_is(p, t, "$INCLUDE")) {
+  if (directive_is(p, t, "$INCLUDE")) {
     return include(p);
   }
-  if (tok_is(p, t, "$GENERATE")) {
+  if (directive_is(p, t, "$GENERATE")) {
     return generate(p);
   }
-  if (tok_is(p, t, "$ORIGIN")) {
+  if (directive_is(p, t, "$ORIGIN")) {
     char name[MDSPF__MAX_NAME + 1];
     size_t namelen;
     if (n < 2) {
@@ -1839,7 +1847,7 @@ static int directive(zparser *p) {
     p->has_origin = 1;
     return 0;
   }
-  if (tok_is(p, t, "$TTL")) {
+  if (directive_is(p, t, "$TTL")) {
     if (n < 2) {
       return fail(p, t->line, "$TTL needs a value");
     }
