@@ -322,15 +322,27 @@ static void announce(mdspf__udp *u) {
 
 /* ---- tries ------------------------------------------------------------------ */
 
-/* Close the retiring sockets whose time has come (see mdspf__udp). */
+/* Close the socket in *slot: no longer u's when the callback hears of
+ * it. */
+static void sock_close(mdspf__udp *u, int *slot) {
+  int fd = *slot;
+  *slot = -1;
+  u->ops->sock(fd, 0, u->ud);
+  close(fd);
+}
+
+/* Close the retiring sockets whose time has come (see mdspf__udp); now
+ * is read only when there is one (0: read it here). */
 static void reap_old(mdspf__udp *u, long now) {
   unsigned i;
   for (i = 0; i < u->cfg->nsrv; i++) {
-    if (u->old_fd[i] >= 0 && now >= u->old_until[i]) {
-      int fd = u->old_fd[i];
-      u->old_fd[i] = -1;
-      u->ops->sock(fd, 0, u->ud);
-      close(fd);
+    if (u->old_fd[i] >= 0) {
+      if (now == 0) {
+        now = now_ms();
+      }
+      if (now >= u->old_until[i]) {
+        sock_close(u, &u->old_fd[i]);
+      }
     }
   }
 }
@@ -463,7 +475,7 @@ void mdspf__udp_send(mdspf__udp *u, mdspf__udpq *q) {
   uint16_t id;
   int k;
   q->linked = 0;
-  reap_old(u, now_ms());
+  reap_old(u, 0);
   if (name && is_onion(name)) {
     /* NXDOMAIN at once, as c-ares 1.18 answers them */
     u->ops->done(q, ARES_ENOTFOUND, NULL, 0, u->ud);
@@ -640,16 +652,10 @@ void mdspf__udp_close(mdspf__udp *u) {
   unsigned i;
   for (i = 0; i < MDSPF__UDP_MAX_SERVERS; i++) {
     if (u->fd[i] >= 0) {
-      int fd = u->fd[i];
-      u->ops->sock(fd, 0, u->ud);
-      u->fd[i] = -1;
-      close(fd);
+      sock_close(u, &u->fd[i]);
     }
     if (u->old_fd[i] >= 0) {
-      int fd = u->old_fd[i];
-      u->ops->sock(fd, 0, u->ud);
-      u->old_fd[i] = -1;
-      close(fd);
+      sock_close(u, &u->old_fd[i]);
     }
   }
 }
